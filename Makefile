@@ -1,0 +1,43 @@
+# floodgate - the two commands of the README, and the benchmark.
+#   make run    install what is missing, build, start floodgated with rules/floodgate.conf
+#   make test   install what is missing, build, run the whole suite (plain, then ASan+UBSan)
+#   make bench  compare floodgated with ../shared/bench/null-policy
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build run test test-plain test-asan bench fuzz clean
+
+all: build
+
+deps:
+	@sh tests/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	mkdir -p run
+	./$(BUILD)/floodgated -c rules/floodgate.conf
+
+test: deps test-plain test-asan
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DFG_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
+
+bench: build
+	sh tests/bench/run.sh $(BUILD)
+
+fuzz: deps
+	CC=clang cmake -S . -B build-fuzz -DFG_FUZZ=ON -DFG_TESTS=ON >/dev/null
+	cmake --build build-fuzz --target fuzz_proto -j $(JOBS)
+	./build-fuzz/fuzz_proto -max_total_time=60 tests/fuzz/corpus
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz run

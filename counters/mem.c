@@ -1,0 +1,431 @@
+/*
+ * mem - the embedded store (see mem.h for the design)
+ *
+ * Two tables during a rehash, as in Redis's dict: lookups look in both,
+ * inserts go to the new one, and each operation moves one bucket across.
+ * An entry is one allocation: a 24-byte header, the value (8-aligned,
+ * right after the header) and the key. Chains are singly linked.
+ */
+#include "mem.h"
+
+#include <string.h>
+#include <sys/random.h>
+
+#include "alloc.h"
+#include "hash.h"
+
+struct mem_entry {
+    mem_entry *next;      /* chain */
+    uint64_t expires;     /* ms; UINT64_MAX = never */
+    uint32_t hash;        /* low 32 bits of the key's hash */
+    uint16_t klen;        /* key bytes */
+    uint16_t vlen;        /* value bytes */
+    unsigned char data[]; /* value, then key */
+};
+
+typedef struct table {
+    mem_entry **buckets; /* 2^bits chains */
+    uint64_t mask;       /* size - 1; size 0 = unused */
+    uint64_t used;       /* entries */
+} table;
+
+struct mem_store {
+    table t[2];          /* t[1] is the target of a rehash in progress */
+    int64_t rehash_idx;  /* next bucket of t[0] to move; -1 = not rehashing */
+    uint64_t purge_idx;  /* purge cursor over t[0] */
+    uint64_t max_keys;   /* eviction bound; 0 = none */
+    uint64_t seed;       /* hash seed */
+    uint64_t rng;        /* xorshift state for eviction sampling */
+    store_stats st;      /* expired, evicted */
+};
+
+#define INITIAL_BITS 4
+
+/* key_of - the key bytes of an entry */
+static inline unsigned char *key_of(mem_entry *e)
+{
+    return e->data + e->vlen;
+}
+
+/* hash_key - seeded hash */
+static inline uint64_t hash_key(const mem_store *m, const void *key, size_t klen)
+{
+    return hash64(key, klen, m->seed);
+}
+
+/* table_init - allocate 2^bits empty buckets */
+static void table_init(table *t, unsigned bits)
+{
+    t->buckets = fg_calloc((size_t)1 << bits, sizeof *t->buckets);
+    t->mask = ((uint64_t)1 << bits) - 1;
+    t->used = 0;
+}
+
+/* rehash_step - move up to n non-empty buckets from t[0] to t[1] */
+static void rehash_step(mem_store *m, int n)
+{
+    int empty_visits = n * 10;
+
+    while (n-- > 0 && m->rehash_idx >= 0) {
+        mem_entry *e, *next;
+        while (m->t[0].buckets[m->rehash_idx] == NULL) {
+            m->rehash_idx++;
+            if ((uint64_t)m->rehash_idx > m->t[0].mask || --empty_visits == 0)
+                goto check_done;
+        }
+        for (e = m->t[0].buckets[m->rehash_idx]; e; e = next) {
+            uint64_t i = e->hash & m->t[1].mask;
+            next = e->next;
+            e->next = m->t[1].buckets[i];
+            m->t[1].buckets[i] = e;
+            m->t[0].used--;
+            m->t[1].used++;
+        }
+        m->t[0].buckets[m->rehash_idx++] = NULL;
+    check_done:
+        if ((uint64_t)m->rehash_idx > m->t[0].mask) {
+            fg_free(m->t[0].buckets);
+            m->t[0] = m->t[1];
+            memset(&m->t[1], 0, sizeof m->t[1]);
+            m->rehash_idx = -1;
+            m->purge_idx = 0;
+            return;
+        }
+        if (empty_visits == 0)
+            return;
+    }
+}
+
+/* maybe_grow - start a rehash to twice the size when the load passes 1 */
+static void maybe_grow(mem_store *m)
+{
+    if (m->rehash_idx >= 0 || m->t[0].used <= m->t[0].mask)
+        return;
+    unsigned bits = 0;
+    while (((uint64_t)1 << bits) <= m->t[0].mask)
+        bits++;
+    table_init(&m->t[1], bits + 1);
+    m->rehash_idx = 0;
+}
+
+/* find - the link that points at the entry for key, or NULL; *tip = the table holding it */
+static mem_entry **find(mem_store *m, const void *key, size_t klen, uint32_t h32, uint64_t h, int *tip)
+{
+    for (int ti = 0; ti < 2; ti++) {
+        table *t = &m->t[ti];
+        if (!t->buckets)
+            break;
+        mem_entry **link = &t->buckets[h & t->mask];
+        for (; *link; link = &(*link)->next) {
+            mem_entry *e = *link;
+            if (e->hash == h32 && e->klen == klen && !memcmp(key_of(e), key, klen)) {
+                *tip = ti;
+                return link;
+            }
+        }
+        if (m->rehash_idx < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* unlink_free - remove the entry at link from table ti */
+static void unlink_free(mem_store *m, mem_entry **link, int ti)
+{
+    mem_entry *e = *link;
+
+    *link = e->next;
+    m->t[ti].used--;
+    fg_free(e);
+}
+
+/* mem_new - an empty store */
+mem_store *mem_new(const mem_config *cfg)
+{
+    mem_store *m = fg_calloc(1, sizeof *m);
+
+    table_init(&m->t[0], INITIAL_BITS);
+    m->rehash_idx = -1;
+    m->max_keys = cfg ? cfg->max_keys : 0;
+    m->seed = cfg ? cfg->seed : 0;
+    if (!m->seed && getrandom(&m->seed, sizeof m->seed, 0) != sizeof m->seed)
+        m->seed = (uint64_t)(uintptr_t)m ^ 0x5bd1e9955bd1e995ULL;
+    m->rng = m->seed | 1;
+    return m;
+}
+
+/* mem_free - free every entry and the tables; NULL is fine */
+void mem_free(mem_store *m)
+{
+    if (!m)
+        return;
+    for (int ti = 0; ti < 2; ti++) {
+        table *t = &m->t[ti];
+        if (!t->buckets)
+            continue;
+        for (uint64_t i = 0; i <= t->mask; i++) {
+            mem_entry *e = t->buckets[i], *next;
+            for (; e; e = next) {
+                next = e->next;
+                fg_free(e);
+            }
+        }
+        fg_free(t->buckets);
+    }
+    fg_free(m);
+}
+
+/* mem_get - value of a live key */
+void *mem_get(mem_store *m, const void *key, size_t klen, size_t *vlen, uint64_t now_ms)
+{
+    uint64_t h = hash_key(m, key, klen);
+    mem_entry **link;
+    int ti = 0;
+
+    if (m->rehash_idx >= 0)
+        rehash_step(m, 1);
+    link = find(m, key, klen, (uint32_t)h, h, &ti);
+    if (!link)
+        return NULL;
+    if ((*link)->expires <= now_ms) {
+        unlink_free(m, link, ti);
+        m->st.expired++;
+        return NULL;
+    }
+    *vlen = (*link)->vlen;
+    return (*link)->data;
+}
+
+/* next_rand - xorshift64 */
+static uint64_t next_rand(mem_store *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return m->rng;
+}
+
+/* evict_one - drop the entry nearest to expiry among a sample */
+static void evict_one(mem_store *m, uint64_t now_ms)
+{
+    mem_entry **best = NULL;
+    int seen = 0, best_ti = 0;
+
+    for (int ti = 0; ti < 2 && seen < MEM_EVICT_SAMPLES; ti++) {
+        table *t = &m->t[ti];
+        if (!t->buckets || !t->used)
+            continue;
+        uint64_t start = next_rand(m) & t->mask;
+        for (uint64_t n = 0; n <= t->mask && seen < MEM_EVICT_SAMPLES; n++) {
+            mem_entry **link = &t->buckets[(start + n) & t->mask];
+            for (; *link && seen < MEM_EVICT_SAMPLES; link = &(*link)->next, seen++)
+                if (!best || (*link)->expires < (*best)->expires) {
+                    best = link;
+                    best_ti = ti;
+                }
+        }
+    }
+    if (!best)
+        return;
+    if ((*best)->expires <= now_ms)
+        m->st.expired++;
+    else
+        m->st.evicted++;
+    unlink_free(m, best, best_ti);
+}
+
+/* mem_put - the value of key with vlen bytes, created or resized zeroed */
+void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t expires_ms, uint64_t now_ms)
+{
+    uint64_t h = hash_key(m, key, klen);
+    mem_entry **link, *e;
+    int ti = 0;
+
+    if (m->rehash_idx >= 0)
+        rehash_step(m, 1);
+    link = find(m, key, klen, (uint32_t)h, h, &ti);
+    if (link && (*link)->expires <= now_ms) {
+        unlink_free(m, link, ti);
+        m->st.expired++;
+        link = NULL;
+    }
+    if (link) {
+        e = *link;
+        if (e->vlen != vlen) {
+            mem_entry *n = fg_malloc(sizeof *n + vlen + klen);
+            *n = *e;
+            n->vlen = (uint16_t)vlen;
+            memset(n->data, 0, vlen);
+            memcpy(n->data + vlen, key, klen);
+            *link = n;
+            fg_free(e);
+            e = n;
+        }
+        e->expires = expires_ms;
+        return e->data;
+    }
+    if (m->max_keys && mem_count(m) >= m->max_keys)
+        evict_one(m, now_ms);
+    maybe_grow(m);
+    e = fg_malloc(sizeof *e + vlen + klen);
+    e->expires = expires_ms;
+    e->hash = (uint32_t)h;
+    e->klen = (uint16_t)klen;
+    e->vlen = (uint16_t)vlen;
+    memset(e->data, 0, vlen);
+    memcpy(e->data + vlen, key, klen);
+    table *t = m->rehash_idx >= 0 ? &m->t[1] : &m->t[0];
+    e->next = t->buckets[h & t->mask];
+    t->buckets[h & t->mask] = e;
+    t->used++;
+    return e->data;
+}
+
+/* mem_del - remove a key */
+int mem_del(mem_store *m, const void *key, size_t klen)
+{
+    uint64_t h = hash_key(m, key, klen);
+    int ti = 0;
+    mem_entry **link = find(m, key, klen, (uint32_t)h, h, &ti);
+
+    if (!link)
+        return 0;
+    unlink_free(m, link, ti);
+    return 1;
+}
+
+/* mem_purge - remove expired keys, a bounded number of buckets at a time */
+size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget)
+{
+    size_t removed = 0;
+
+    if (m->rehash_idx >= 0) {
+        /* finish growing first; the purge cursor restarts on the new table */
+        rehash_step(m, (int)budget);
+        return 0;
+    }
+    for (size_t n = 0; n < budget; n++) {
+        table *t = &m->t[0];
+        uint64_t i = m->purge_idx++ & t->mask;
+        mem_entry **link = &t->buckets[i];
+        while (*link) {
+            if ((*link)->expires <= now_ms) {
+                unlink_free(m, link, 0);
+                removed++;
+            } else {
+                link = &(*link)->next;
+            }
+        }
+    }
+    m->st.expired += removed;
+    return removed;
+}
+
+/* mem_count - keys held */
+uint64_t mem_count(const mem_store *m)
+{
+    return m->t[0].used + m->t[1].used;
+}
+
+/* mem_stats - table statistics */
+void mem_stats(const mem_store *m, store_stats *out)
+{
+    out->keys = mem_count(m);
+    out->expired = m->st.expired;
+    out->evicted = m->st.evicted;
+}
+
+/* ---- the store interface ---- */
+
+typedef struct mem_backend {
+    store base;        /* must be first */
+    mem_store *table;  /* the data */
+    uint64_t batches;  /* batches answered */
+} mem_backend;
+
+/* mem_submit - answer a batch at once */
+static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
+{
+    mem_backend *mb = (mem_backend *)s;
+    mem_store *m = mb->table;
+    size_t i, vlen;
+
+    (void)done;
+    (void)arg;
+    mb->batches++;
+    /* phase 1: check every window; nothing changes */
+    for (i = 0; i < b->nops; i++) {
+        store_op *op = &b->ops[i];
+        const void *v;
+        switch (op->type) {
+        case STORE_WINDOW:
+        case STORE_PEEK:
+            v = mem_get(m, batch_key(b, op), op->key_len, &vlen, b->now_ms);
+            op->admitted = window_check(&op->win, v, v ? vlen : 0, b->now_ms, &op->peek);
+            if (op->type == STORE_WINDOW && !op->admitted && b->denied < 0)
+                b->denied = (long)i;
+            break;
+        case STORE_DEL:
+            op->admitted = mem_del(m, batch_key(b, op), op->key_len);
+            break;
+        }
+    }
+    /* phase 2: all or nothing */
+    if (b->denied >= 0 || !b->commit)
+        return STORE_DONE;
+    for (i = 0; i < b->nops; i++) {
+        store_op *op = &b->ops[i];
+        if (op->type != STORE_WINDOW)
+            continue;
+        vlen = window_state_size(&op->win);
+        void *v = mem_put(m, batch_key(b, op), op->key_len, vlen, window_expiry(&op->win, b->now_ms), b->now_ms);
+        window_add(&op->win, v, vlen, b->now_ms);
+        op->peek.total++;
+    }
+    return STORE_DONE;
+}
+
+/* mem_tick - purge a slice of the table */
+static void mem_tick(store *s, uint64_t now_ms)
+{
+    mem_purge(((mem_backend *)s)->table, now_ms, MEM_PURGE_BUDGET);
+}
+
+/* mem_backend_stats - statistics */
+static void mem_backend_stats(store *s, store_stats *out)
+{
+    mem_backend *mb = (mem_backend *)s;
+    mem_stats(mb->table, out);
+    out->batches = mb->batches;
+}
+
+/* mem_backend_free - free the store */
+static void mem_backend_free(store *s)
+{
+    mem_backend *mb = (mem_backend *)s;
+    mem_free(mb->table);
+    fg_free(mb);
+}
+
+static const store_vtab mem_vtab = {
+    .name = "embedded",
+    .submit = mem_submit,
+    .tick = mem_tick,
+    .stats = mem_backend_stats,
+    .free = mem_backend_free,
+};
+
+/* mem_store_new - the embedded store behind the store interface */
+store *mem_store_new(const mem_config *cfg)
+{
+    mem_backend *mb = fg_calloc(1, sizeof *mb);
+    mb->base.vt = &mem_vtab;
+    mb->table = mem_new(cfg);
+    return &mb->base;
+}
+
+/* mem_store_table - the table behind an embedded store */
+mem_store *mem_store_table(store *s)
+{
+    return s->vt == &mem_vtab ? ((mem_backend *)s)->table : NULL;
+}

@@ -1,0 +1,153 @@
+/*
+ * window - sliding-window counters in k sub-buckets
+ *
+ * See window.h for the guarantees. Bucket b covers [b*per/k, (b+1)*per/k)
+ * in exact rational time; bucket_of() and bucket_start() do that with
+ * integer arithmetic, so no per/k rounding creeps in. The ring slot of
+ * bucket b is b % (k+1).
+ */
+#include "window.h"
+
+#include <string.h>
+
+#define HDR_SIZE 12 /* head (8) + shape (4) */
+
+/* narrow - counts fit in 16 bits? a bucket never exceeds count, as denied events are not added */
+static int narrow(const window_spec *spec)
+{
+    return spec->count <= UINT16_MAX;
+}
+
+/* shape_of - fingerprint of the spec so that an edited rule starts afresh */
+static uint32_t shape_of(const window_spec *spec)
+{
+    uint64_t h = spec->per_ms * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)spec->k << 1 | (uint64_t)narrow(spec));
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+/* bucket_of - index of the bucket holding time t */
+static uint64_t bucket_of(const window_spec *spec, uint64_t t)
+{
+    return t / spec->per_ms * spec->k + (t % spec->per_ms) * spec->k / spec->per_ms;
+}
+
+/* bucket_start - first millisecond of bucket b (ceil of b*per/k) */
+static uint64_t bucket_start(const window_spec *spec, uint64_t b)
+{
+    uint64_t q = b / spec->k, r = b % spec->k;
+    return q * spec->per_ms + (r * spec->per_ms + spec->k - 1) / spec->k;
+}
+
+/* slot_get - count of ring slot i */
+static uint32_t slot_get(const window_spec *spec, const unsigned char *state, unsigned i)
+{
+    if (narrow(spec)) {
+        uint16_t v;
+        memcpy(&v, state + HDR_SIZE + i * 2, 2);
+        return v;
+    }
+    uint32_t v;
+    memcpy(&v, state + HDR_SIZE + i * 4, 4);
+    return v;
+}
+
+/* slot_set - store the count of ring slot i */
+static void slot_set(const window_spec *spec, unsigned char *state, unsigned i, uint32_t v)
+{
+    if (narrow(spec)) {
+        uint16_t n = (uint16_t)(v > UINT16_MAX ? UINT16_MAX : v);
+        memcpy(state + HDR_SIZE + i * 2, &n, 2);
+    } else {
+        memcpy(state + HDR_SIZE + i * 4, &v, 4);
+    }
+}
+
+/* window_state_size - bytes of a state for this spec */
+size_t window_state_size(const window_spec *spec)
+{
+    return HDR_SIZE + (size_t)(spec->k + 1) * (narrow(spec) ? 2 : 4);
+}
+
+/* valid - is this state of this spec's shape? */
+static int valid(const window_spec *spec, const unsigned char *state, size_t len)
+{
+    uint32_t shape;
+
+    if (!state || len != window_state_size(spec))
+        return 0;
+    memcpy(&shape, state + 8, 4);
+    return shape == shape_of(spec);
+}
+
+/* window_check - could one more event be admitted at now? */
+int window_check(const window_spec *spec, const void *state_v, size_t len, uint64_t now_ms, window_peek *out)
+{
+    const unsigned char *state = state_v;
+    uint64_t b = bucket_of(spec, now_ms), head, lo, counts[WINDOW_K_MAX + 1];
+    uint64_t sum = 0;
+    unsigned k = spec->k, i;
+
+    memset(counts, 0, sizeof counts);
+    if (valid(spec, state, len)) {
+        memcpy(&head, state, 8);
+        /* counts[i] = events of bucket b-k+i, for the buckets that the ring still holds */
+        lo = b >= k ? b - k : 0;
+        for (uint64_t x = lo; x <= b; x++) {
+            if (x > head || x + k < head)
+                continue;
+            counts[x + k - b] = slot_get(spec, state, (unsigned)(x % (k + 1)));
+            sum += counts[x + k - b];
+        }
+        /* a clock that went backwards: the newest bucket is still ours */
+        if (head > b && head - b <= k)
+            for (uint64_t x = b + 1; x <= head; x++)
+                sum += slot_get(spec, state, (unsigned)(x % (k + 1)));
+    }
+    out->total = sum;
+    out->retry_ms = 0;
+    if (sum < spec->count)
+        return 1;
+    /* denied: find the first bucket boundary at which enough old buckets have dropped out */
+    for (i = 1; i <= k + 1; i++) {
+        sum -= counts[i - 1];
+        if (sum < spec->count)
+            break;
+    }
+    out->retry_ms = bucket_start(spec, b + i) - now_ms;
+    return 0;
+}
+
+/* window_add - count one event at now */
+void window_add(const window_spec *spec, void *state_v, size_t len, uint64_t now_ms)
+{
+    unsigned char *state = state_v;
+    uint64_t b = bucket_of(spec, now_ms), head;
+    unsigned k = spec->k;
+    uint32_t shape = shape_of(spec);
+
+    if (!valid(spec, state, len)) {
+        memset(state, 0, len);
+        memcpy(state, &b, 8);
+        memcpy(state + 8, &shape, 4);
+    }
+    memcpy(&head, state, 8);
+    if (b > head) {
+        /* zero the slots of the buckets that pass by; a long gap clears the whole ring */
+        uint64_t from = b - head > k + 1 ? b - k : head + 1;
+        for (uint64_t x = from; x <= b; x++)
+            slot_set(spec, state, (unsigned)(x % (k + 1)), 0);
+        memcpy(state, &b, 8);
+        head = b;
+    }
+    unsigned slot = (unsigned)((b < head ? head : b) % (k + 1));
+    uint32_t v = slot_get(spec, state, slot);
+    if (v < UINT32_MAX)
+        slot_set(spec, state, slot, v + 1);
+}
+
+/* window_expiry - when a state last touched at now holds nothing any more */
+uint64_t window_expiry(const window_spec *spec, uint64_t now_ms)
+{
+    return bucket_start(spec, bucket_of(spec, now_ms) + spec->k + 1);
+}

@@ -1,0 +1,409 @@
+/*
+ * conn - one client connection (see conn.h)
+ *
+ * States: reading (rd event armed), paused (pipeline full or output above
+ * the watermark), closing (no more reading; close once every slot is
+ * answered and the output is sent), dead (freed when the last pending
+ * store answer comes back). Everything happens in conn_process() and
+ * conn_flush(), called from the two socket callbacks and from the engine's
+ * completion callback.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "control.h"
+#include "proto.h"
+
+#define REPLY_MAX (ACTION_MAX + KEY_NAME_MAX + 96) /* action, retry_after, reason, framing */
+
+typedef struct slot {
+    conn *c;                 /* owner */
+    char *buf;               /* the request bytes, NUL-terminated in place by the parser */
+    size_t cap;              /* allocated */
+    fg_request req;          /* parsed */
+    enum proto_status st;    /* parse result */
+    eval ev;                 /* the engine's work */
+    struct evbuffer *ctl;    /* a control command's reply, NULL for policy requests */
+    int done;                /* answer ready */
+} slot;
+
+struct conn {
+    server *srv;
+    conn *prev, *next;       /* server's list */
+    int fd;
+    int is_control;          /* control socket */
+    struct event *rd, *wr;
+    struct evbuffer *in, *out;
+    size_t scan;             /* framing resumes here */
+    slot **ring;             /* in-flight requests, oldest at head */
+    unsigned ring_cap, head, count;
+    unsigned pending;        /* slots waiting on the store */
+    int reading;             /* rd is armed */
+    int closing;             /* read no more; close when all is answered and sent */
+    int dead;                /* closed; freed when pending reaches 0 */
+    int processing;          /* inside conn_process: do not re-enter */
+};
+
+static void conn_process(conn *c);
+static void conn_flush(conn *c);
+
+/* set_reading - arm or disarm the read event */
+static void set_reading(conn *c, int on)
+{
+    if (on == c->reading || c->dead)
+        return;
+    if (on) {
+        struct timeval tv = {(time_t)(c->srv->conf->listen.idle_timeout_ms / 1000),
+                             (suseconds_t)(c->srv->conf->listen.idle_timeout_ms % 1000 * 1000)};
+        event_add(c->rd, &tv);
+    } else {
+        event_del(c->rd);
+    }
+    c->reading = on;
+}
+
+/* release - free the connection's memory once nothing refers to it */
+static void release(conn *c)
+{
+    for (unsigned i = 0; i < c->ring_cap; i++) {
+        slot *s = c->ring[i];
+        if (!s)
+            continue;
+        eval_release(&s->ev);
+        if (s->ctl)
+            evbuffer_free(s->ctl);
+        fg_free(s->buf);
+        fg_free(s);
+    }
+    fg_free(c->ring);
+    fg_free(c);
+}
+
+/* conn_free - close now; the memory goes when no store answer is pending */
+void conn_free(conn *c)
+{
+    server *s = c->srv;
+
+    if (c->dead)
+        return;
+    c->dead = 1;
+    event_free(c->rd);
+    event_free(c->wr);
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    if (!c->pending)
+        release(c);
+    server_conn_closed(s);
+}
+
+/* slot_take - the next free slot of the ring, allocated on first use */
+static slot *slot_take(conn *c)
+{
+    unsigned i = (c->head + c->count) % c->ring_cap;
+    slot *s = c->ring[i];
+
+    if (!s) {
+        s = c->ring[i] = fg_calloc(1, sizeof *s);
+        s->c = c;
+    }
+    s->done = 0;
+    c->count++;
+    return s;
+}
+
+/* eval_done - the store answered a pending request */
+static void eval_done(eval *ev, void *arg)
+{
+    slot *s = arg;
+    conn *c = s->c;
+
+    (void)ev;
+    s->done = 1;
+    c->pending--;
+    if (c->dead) {
+        if (!c->pending)
+            release(c);
+        return;
+    }
+    conn_flush(c);
+}
+
+/* bad_request - count, log (rate-limited) and mark the slot answered */
+static void bad_request(conn *c, slot *s)
+{
+    server *srv = c->srv;
+
+    srv->st.bad_requests++;
+    log_limited(&srv->bad_log, server_now(srv), LOG_WARN_, "connection %d: bad request: %s", c->fd,
+                proto_error_action(s->st) + strlen("DEFER_IF_PERMIT 4.3.0 "));
+    s->done = 1;
+}
+
+/* handle - one framed request in slot s */
+static void handle(conn *c, slot *s, size_t len)
+{
+    server *srv = c->srv;
+    size_t n;
+
+    srv->st.requests++;
+    s->st = proto_parse(s->buf, len, &s->req);
+    if (c->is_control && !s->req.val[ATTR_REQUEST] && req_get(&s->req, ATTR_COMMAND, &n) && n) {
+        if (!s->ctl)
+            s->ctl = evbuffer_new();
+        srv->st.control++;
+        control_exec(srv, &s->req, s->ctl);
+        s->done = 1;
+        return;
+    }
+    if (s->st != PROTO_OK) {
+        bad_request(c, s);
+        return;
+    }
+    if (engine_eval(&srv->eng, &s->ev, srv->rules, &s->req, server_now(srv), eval_done, s) == ENGINE_DONE)
+        s->done = 1;
+    else
+        c->pending++;
+}
+
+/* too_large - answer the request that does not fit and close */
+static void too_large(conn *c)
+{
+    slot *s = slot_take(c);
+
+    s->st = PROTO_TOO_LARGE;
+    c->srv->st.too_large++;
+    bad_request(c, s);
+    c->closing = 1;
+    evbuffer_drain(c->in, evbuffer_get_length(c->in));
+}
+
+static void write_reply(conn *c, slot *s);
+
+/* drain_done - move the answers that are ready, in order, to the output */
+static void drain_done(conn *c)
+{
+    while (c->count && c->ring[c->head]->done) {
+        write_reply(c, c->ring[c->head]);
+        c->head = (c->head + 1) % c->ring_cap;
+        c->count--;
+    }
+}
+
+/* conn_process - frame and hand on every complete request that fits in the pipeline */
+static void conn_process(conn *c)
+{
+    uint64_t max = c->srv->conf->listen.max_request;
+
+    if (c->processing)
+        return;
+    c->processing = 1;
+    while (!c->closing && !c->dead) {
+        size_t avail = evbuffer_get_length(c->in), look, n;
+        const char *p;
+        slot *s;
+
+        if (!avail || evbuffer_get_length(c->out) >= CONN_OUT_HIGH)
+            break;
+        if (c->count == c->ring_cap) {
+            drain_done(c);
+            if (c->count == c->ring_cap)
+                break; /* the oldest still waits on the store */
+        }
+        look = avail < max + 2 ? avail : max + 2;
+        p = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)look);
+        if (!p) {
+            /* the buffer could not be made contiguous: this connection cannot go on */
+            c->processing = 0;
+            conn_free(c);
+            return;
+        }
+        n = proto_frame(p, look, &c->scan);
+        if (!n) {
+            if (avail > max)
+                too_large(c);
+            break;
+        }
+        if (n > max + 2) { /* + the empty line's "\r\n" */
+            too_large(c);
+            break;
+        }
+        s = slot_take(c);
+        if (s->cap < n + 1) {
+            s->cap = n + 1 < 1024 ? 1024 : n + 1;
+            fg_free(s->buf);
+            s->buf = fg_malloc(s->cap);
+        }
+        memcpy(s->buf, p, n);
+        s->buf[n] = '\0';
+        evbuffer_drain(c->in, n);
+        handle(c, s, n);
+    }
+    c->processing = 0;
+    if (!c->dead)
+        conn_flush(c);
+}
+
+/* write_reply - append the answer of a done slot to the output */
+static void write_reply(conn *c, slot *s)
+{
+    char reply[REPLY_MAX];
+    size_t len;
+
+    if (s->ctl) {
+        evbuffer_add_buffer(c->out, s->ctl);
+        return;
+    }
+    if (s->st != PROTO_OK) {
+        len = (size_t)snprintf(reply, sizeof reply, "action=%s\n\n", proto_error_action(s->st));
+    } else {
+        len = proto_reply(&s->ev.v, s->req.kind, reply, sizeof reply);
+    }
+    evbuffer_add(c->out, reply, len);
+}
+
+/* conn_flush - send the answers that are ready, in order, and decide what comes next */
+static void conn_flush(conn *c)
+{
+    drain_done(c);
+    if (evbuffer_get_length(c->out)) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            conn_free(c);
+            return;
+        }
+    }
+    size_t unsent = evbuffer_get_length(c->out);
+    if (unsent)
+        event_add(c->wr, NULL);
+    else if (c->closing && c->count == 0) {
+        conn_free(c);
+        return;
+    }
+    /* read on while there is room in the pipeline and the client reads its answers */
+    int room = !c->closing && c->count < c->ring_cap && unsent < CONN_OUT_HIGH;
+    int was_reading = c->reading;
+    set_reading(c, room);
+    if (room && !was_reading && evbuffer_get_length(c->in))
+        conn_process(c); /* requests that waited in the buffer while reading was paused */
+}
+
+/* on_read - the socket has bytes, or the idle timeout passed */
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    int n;
+
+    (void)fd;
+    if (what & EV_TIMEOUT) {
+        if (c->count == 0 && !evbuffer_get_length(c->out)) {
+            c->srv->st.idle_closed++;
+            conn_free(c);
+        }
+        return;
+    }
+    n = evbuffer_read(c->in, c->fd, CONN_READ_MAX);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        /* the client is gone or closed its side: answer what was asked, then close */
+        conn_shutdown(c);
+        return;
+    }
+    if (n > 0)
+        conn_process(c);
+}
+
+/* on_write - the socket can take more output */
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EINTR) {
+        conn_free(c);
+        return;
+    }
+    if (!evbuffer_get_length(c->out))
+        event_del(c->wr);
+    conn_flush(c);
+}
+
+/* conn_new - take over an accepted socket */
+conn *conn_new(server *s, int fd, int is_control)
+{
+    conn *c = fg_calloc(1, sizeof *c);
+
+    c->srv = s;
+    c->fd = fd;
+    c->is_control = is_control;
+    c->ring_cap = (unsigned)s->conf->listen.pipeline;
+    c->ring = fg_calloc(c->ring_cap, sizeof *c->ring);
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->rd = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wr = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (!c->in || !c->out || !c->rd || !c->wr) {
+        log_error("connection %d: out of memory for its buffers", fd);
+        if (c->in) evbuffer_free(c->in);
+        if (c->out) evbuffer_free(c->out);
+        if (c->rd) event_free(c->rd);
+        if (c->wr) event_free(c->wr);
+        fg_free(c->ring);
+        fg_free(c);
+        close(fd);
+        return NULL;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    s->st.connections++;
+    set_reading(c, 1);
+    return c;
+}
+
+/* conn_shutdown - stop reading, answer what is in flight, then close */
+void conn_shutdown(conn *c)
+{
+    if (c->dead)
+        return;
+    /* requests already received still get their answers */
+    conn_process(c);
+    if (c->dead)
+        return;
+    c->closing = 1;
+    set_reading(c, 0);
+    conn_flush(c);
+}
+
+/* conn_shutdown_all - conn_shutdown every connection */
+void conn_shutdown_all(server *s)
+{
+    conn *c = s->conns, *next;
+
+    for (; c; c = next) {
+        next = c->next; /* c may be freed */
+        conn_shutdown(c);
+    }
+}
+
+/* conn_free_all - close every connection now */
+void conn_free_all(server *s)
+{
+    while (s->conns)
+        conn_free(s->conns);
+}

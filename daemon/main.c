@@ -1,0 +1,218 @@
+/*
+ * floodgated - rate-limiting, greylisting and fail2ban policy daemon
+ *
+ * SYNOPSIS
+ *     floodgated [-c FILE] [-t] [-v] [-V]
+ *
+ * DESCRIPTION
+ *     Answers policy queries (the Postfix SMTPD policy delegation protocol,
+ *     see proto.h) on the sockets of `listen.policy`, and admin commands on
+ *     `listen.control`. Runs in the foreground and logs to stderr (the
+ *     journal under systemd, with sd_notify READY/RELOADING/STOPPING).
+ *     -c FILE  configuration (default /etc/floodgate/floodgate.conf)
+ *     -t       check the configuration: exit 0 if valid, else 1 with
+ *              FILE:LINE: message for each problem
+ *     -v       log debug messages
+ *     -V       print the version
+ *
+ * SIGNALS
+ *     SIGHUP reloads the rules: a file that does not load whole is reported
+ *     and the old rules stay. SIGTERM and SIGINT stop accepting, answer
+ *     what is in flight, remove the sockets and exit 0.
+ *
+ * SECURITY
+ *     Runs as the user systemd gives it (see systemd/floodgate.service);
+ *     it does not change its own privileges yet.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "conn.h"
+#include "control.h"
+#include "mem.h"
+#include "server.h"
+
+#define STOP_GRACE_MS 5000 /* longest wait for in-flight answers at shutdown */
+#define DEFAULT_CONF "/etc/floodgate/floodgate.conf"
+
+/* on_hup - reload */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    conf_errors errs = {0};
+    (void)sig;
+    (void)what;
+    server_reload(arg, &errs);
+    conf_errors_free(&errs);
+}
+
+/* on_stop_timer - in-flight answers took too long */
+static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    (void)fd;
+    (void)what;
+    log_warn("%llu connections still busy after %d ms; closing them", (unsigned long long)s->nconns, STOP_GRACE_MS);
+    event_base_loopbreak(s->base);
+}
+
+/* on_term - stop accepting, answer what is in flight, exit */
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+    server *s = arg;
+    struct timeval tv = {STOP_GRACE_MS / 1000, 0};
+
+    (void)what;
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    sd_notify(0, "STOPPING=1");
+    log_info("signal %d: stopping", (int)sig);
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        listener_close(&s->listeners[i]);
+    conn_shutdown_all(s);
+    if (s->nconns == 0) {
+        event_base_loopbreak(s->base);
+        return;
+    }
+    s->stop_timer = evtimer_new(s->base, on_stop_timer, s);
+    evtimer_add(s->stop_timer, &tv);
+}
+
+/* on_tick - store housekeeping */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    (void)fd;
+    (void)what;
+    store_tick(s->store, server_now(s));
+}
+
+/* server_open - store, engine, listeners, signals and timers */
+static int server_open(server *s, fg_conf *c)
+{
+    char err[512];
+    mem_config mc = {.max_keys = c->store.max_keys};
+    struct timeval tick = {(time_t)(c->store.cleanup_ms / 1000), (suseconds_t)(c->store.cleanup_ms % 1000 * 1000)};
+
+    s->conf = c;
+    s->rules = ruleset_ref(c->rules);
+    s->store = mem_store_new(&mc);
+    s->eng.store = s->store;
+    s->eng.on_error = c->store.on_error;
+    s->started_ms = server_now(s);
+    s->listeners = fg_calloc(c->listen.npolicy + 1, sizeof *s->listeners);
+    for (unsigned i = 0; i < c->listen.npolicy; i++) {
+        if (listener_open(s, c->listen.policy[i], 0, c->listen.mode, c->listen.group, &s->listeners[s->nlisteners],
+                          err, sizeof err) < 0) {
+            log_error("%s", err);
+            return -1;
+        }
+        s->nlisteners++;
+    }
+    if (c->listen.control) {
+        if (listener_open(s, c->listen.control, 1, c->listen.control_mode, NULL, &s->listeners[s->nlisteners], err,
+                          sizeof err) < 0) {
+            log_error("%s", err);
+            return -1;
+        }
+        s->nlisteners++;
+    }
+    s->sig_term = evsignal_new(s->base, SIGTERM, on_term, s);
+    s->sig_int = evsignal_new(s->base, SIGINT, on_term, s);
+    s->sig_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
+    s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+    evsignal_add(s->sig_term, NULL);
+    evsignal_add(s->sig_int, NULL);
+    evsignal_add(s->sig_hup, NULL);
+    evtimer_add(s->tick, &tick);
+    return 0;
+}
+
+/* server_close - free everything */
+static void server_close(server *s)
+{
+    conn_free_all(s);
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        listener_close(&s->listeners[i]);
+    fg_free(s->listeners);
+    if (s->sig_term) event_free(s->sig_term);
+    if (s->sig_int) event_free(s->sig_int);
+    if (s->sig_hup) event_free(s->sig_hup);
+    if (s->tick) event_free(s->tick);
+    if (s->stop_timer) event_free(s->stop_timer);
+    ruleset_unref(s->rules);
+    store_free(s->store);
+    conf_free(s->conf);
+}
+
+/* usage - how to call */
+static void usage(void)
+{
+    fprintf(stderr, "usage: floodgated [-c FILE] [-t] [-v] [-V]\n"
+                    "  -c FILE  configuration (default " DEFAULT_CONF ")\n"
+                    "  -t       check the configuration and exit\n"
+                    "  -v       log debug messages\n"
+                    "  -V       print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONF;
+    int check = 0, verbose = 0, opt, rc = 0;
+    conf_errors errs = {0};
+    server s;
+    fg_conf *c;
+
+    while ((opt = getopt(argc, argv, "c:tvVh")) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 't': check = 1; break;
+        case 'v': verbose = 1; break;
+        case 'V': printf("floodgated %s\n", FLOODGATE_VERSION); return 0;
+        default: usage(); return opt == 'h' ? 0 : 2;
+        }
+    }
+    if (optind != argc) {
+        usage();
+        return 2;
+    }
+    log_init(verbose);
+    c = conf_load(path, &errs);
+    if (!c) {
+        print_errors(&errs);
+        conf_errors_free(&errs);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK (%u rules)\n", path, c->rules->n);
+        conf_free(c);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    memset(&s, 0, sizeof s);
+    s.base = event_base_new();
+    if (!s.base) {
+        fprintf(stderr, "floodgated: cannot create the event loop\n");
+        conf_free(c);
+        return 1;
+    }
+    if (server_open(&s, c) < 0) {
+        rc = 1;
+    } else {
+        log_info("floodgate %s ready: %u rules, store %s, %u listeners", FLOODGATE_VERSION, s.rules->n,
+                 s.store->vt->name, s.nlisteners);
+        sd_notify(0, "READY=1");
+        event_base_dispatch(s.base);
+        log_info("stopped");
+    }
+    server_close(&s);
+    event_base_free(s.base);
+    libevent_global_shutdown();
+    return rc;
+}

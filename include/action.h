@@ -1,0 +1,57 @@
+/*
+ * action - the reply text of a rule, with $attribute expansion
+ *
+ * An action is a Postfix access(5) action: OK, DUNNO, REJECT, DEFER,
+ * DEFER_IF_PERMIT, DEFER_IF_REJECT, 4NN/5NN text, WARN, PREPEND, HOLD,
+ * DISCARD, FILTER, REDIRECT, INFO, BCC. Its text may name request
+ * attributes ($sender, ${client_address}) and $rule, $retry_after,
+ * $count, $per; "$$" is a dollar. The template is split into segments at
+ * load, so that expanding it allocates nothing. Expanded values have their
+ * control characters replaced, and the whole line is cut at ACTION_MAX.
+ */
+#ifndef FG_ACTION_H
+#define FG_ACTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+
+#define ACTION_MAX 1000 /* bytes of one expanded action; Postfix lines are limited too */
+
+enum action_var {
+    VAR_LITERAL = -1,    /* plain text */
+    VAR_RULE = -2,       /* the rule's name */
+    VAR_RETRY = -3,      /* seconds until the limit frees up */
+    VAR_COUNT = -4,      /* the limit's count */
+    VAR_PER = -5,        /* the limit's window, as written */
+    /* >= 0: an attribute id */
+};
+
+typedef struct action_seg {
+    int var;      /* enum action_var or attribute id */
+    char *text;   /* literal text */
+    size_t len;   /* its length */
+} action_seg;
+
+typedef struct action_tmpl {
+    char *source;      /* as written */
+    action_seg *segs;  /* pieces */
+    unsigned nsegs;    /* how many */
+    int denies;        /* REJECT, DEFER*, 4NN, 5NN: a request given this is refused */
+} action_tmpl;
+
+typedef struct action_ctx {
+    const char *rule;    /* rule name */
+    uint64_t retry_s;    /* seconds */
+    uint64_t count;      /* limit count */
+    const char *per;     /* limit window as written */
+} action_ctx;
+
+/* action_parse - check and split an action; 0 ok, -1 with *why */
+int action_parse(const char *src, action_tmpl *out, const char **why);
+/* action_expand - write the action for a request into out (NUL-terminated); returns length */
+size_t action_expand(const action_tmpl *t, const fg_request *req, const action_ctx *ctx, char *out, size_t size);
+void action_free(action_tmpl *t);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * cond - the conditions of a rule's `if` and `unless`
+ *
+ * A condition names one attribute and a list of alternatives; it holds
+ * when any alternative does (OR). An alternative is, by its text:
+ *   "/regex/flags"   pcre2, compiled and JIT-compiled once at load
+ *   "10.0.0.0/8"     a network (IPv4 or IPv6; a bare address is a /32 or /128)
+ *   ">1000000"       a numeric compare: > >= < <= = != (also a bare integer)
+ *   "@name"          membership of a lookup list (not yet: lists issue)
+ *   anything else    an exact string, compared case-insensitively
+ * and a leading "!" negates it. A group of conditions holds when all of
+ * them do (AND). Matching allocates nothing: the one pcre2 match block
+ * belongs to the rule set.
+ */
+#ifndef FG_COND_H
+#define FG_COND_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <libconfig.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "request.h"
+
+enum cond_kind { COND_EXACT, COND_REGEX, COND_CIDR, COND_NUM };
+enum cond_numop { NUM_EQ, NUM_NE, NUM_LT, NUM_LE, NUM_GT, NUM_GE };
+
+typedef struct cond_alt {
+    uint8_t kind;   /* enum cond_kind */
+    uint8_t negate; /* leading '!' */
+    uint8_t numop;  /* enum cond_numop */
+    char *text;     /* exact text; the source for the others */
+    size_t len;     /* length of text */
+    pcre2_code *re; /* COND_REGEX */
+    fg_cidr cidr;   /* COND_CIDR */
+    int64_t num;    /* COND_NUM */
+} cond_alt;
+
+typedef struct cond {
+    int attr;        /* attribute id */
+    cond_alt *alts;  /* alternatives */
+    unsigned nalts;  /* how many */
+} cond;
+
+typedef struct cond_set {
+    cond *conds;    /* all must hold */
+    unsigned n;     /* how many; 0 = always holds */
+} cond_set;
+
+typedef struct conf_errors conf_errors;
+
+/* cond_set_parse - read a group of conditions; errors go to errs; 0 ok, -1 errors */
+int cond_set_parse(config_setting_t *group, const char *rule, cond_set *out, conf_errors *errs);
+/* cond_set_match - do all conditions hold? */
+int cond_set_match(const cond_set *cs, fg_request *req, pcre2_match_data *md);
+void cond_set_free(cond_set *cs);
+
+#endif

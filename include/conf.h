@@ -1,0 +1,64 @@
+/*
+ * conf - the configuration file: listen, store and rules
+ *
+ * One libconfig file, @include for more; relative paths are relative to
+ * the file's folder. Loading collects every problem (conf_errors) and
+ * returns NULL if there is any, so that a broken file is never applied
+ * and the daemon keeps its old configuration on reload. Settings and
+ * their defaults live here together.
+ */
+#ifndef FG_CONF_H
+#define FG_CONF_H
+
+#include <stdint.h>
+
+#include "conf_errors.h"
+#include "rule.h"
+
+#define CONF_MAX_REQUEST_DEFAULT (64 * 1024) /* bytes of one policy request */
+#define CONF_MAX_CONNECTIONS_DEFAULT 4096    /* open client connections */
+#define CONF_IDLE_TIMEOUT_DEFAULT (600 * 1000) /* ms; Postfix drops idle policy connections after 300s */
+#define CONF_MAX_KEYS_DEFAULT 4000000        /* embedded store keys */
+#define CONF_CLEANUP_DEFAULT 100             /* ms between purge slices */
+#define CONF_PIPELINE_DEFAULT 64             /* requests in flight per connection */
+
+enum conf_on_error { ON_ERROR_TEMPFAIL, ON_ERROR_ALLOW };
+
+typedef struct conf_listen {
+    char **policy;           /* "unix:PATH" or "tcp:HOST:PORT" */
+    unsigned npolicy;
+    char *control;           /* control socket, NULL = none */
+    char *http;              /* HTTP adapter (not yet) */
+    unsigned mode;           /* policy socket mode */
+    unsigned control_mode;   /* control socket mode */
+    char *group;             /* policy socket group, NULL = ours */
+    uint64_t max_request;    /* bytes */
+    uint64_t max_connections;
+    uint64_t idle_timeout_ms;
+    uint64_t pipeline;       /* requests in flight per connection */
+} conf_listen;
+
+typedef struct conf_store {
+    char *type;              /* "embedded" */
+    uint64_t max_keys;       /* embedded: eviction bound */
+    uint64_t cleanup_ms;     /* embedded: purge tick */
+    char *snapshot;          /* embedded: snapshot file (not yet) */
+    int on_error;            /* enum conf_on_error */
+    uint64_t timeout_ms;     /* networked stores */
+} conf_store;
+
+typedef struct fg_conf {
+    char *path;              /* the file */
+    char *dir;               /* its folder */
+    conf_listen listen;
+    conf_store store;
+    ruleset *rules;
+} fg_conf;
+
+/* conf_load - read and check a configuration; NULL with errs filled on any problem */
+fg_conf *conf_load(const char *path, conf_errors *errs);
+void conf_free(fg_conf *c);
+/* conf_path - a path relative to the configuration's folder, newly allocated */
+char *conf_path(const char *dir, const char *path);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * engine - from a request to a verdict
+ *
+ * The rules are walked in file order. Conditions are checked in memory; a
+ * rule that decides at once (an action without a limit) ends the walk. The
+ * limits of the rules that applied before it go to the store as one
+ * batch, so a request costs one store round trip however many limits it
+ * meets; the first limit that is full gives the verdict, else the rule
+ * that ended the walk, else DUNNO. The batch commits (counts the request
+ * in every window) only when the verdict does not refuse the request: a
+ * refused request is counted nowhere.
+ *
+ * An evaluation is a caller-owned struct reused request after request; its
+ * batch and verdict buffers grow to the rule set and then stay, so that a
+ * request allocates nothing in the steady state.
+ */
+#ifndef FG_ENGINE_H
+#define FG_ENGINE_H
+
+#include <stdint.h>
+
+#include "action.h"
+#include "keys.h"
+#include "conf.h"
+#include "request.h"
+#include "rule.h"
+#include "store.h"
+
+typedef struct verdict {
+    char action[ACTION_MAX + 1]; /* the access(5) action line, without "action=" */
+    char reason[KEY_NAME_MAX + 1]; /* the deciding rule's name, "" if none */
+    uint64_t retry_s;            /* seconds until a limit frees up; 0 = not a limit */
+    int store_failed;            /* the store did not answer: on_error applied */
+} verdict;
+
+typedef struct engine_stats {
+    uint64_t requests;   /* evaluated */
+    uint64_t refused;    /* verdicts that refuse */
+    uint64_t limited;    /* verdicts from a full limit */
+    uint64_t store_errors; /* verdicts from on_error */
+} engine_stats;
+
+typedef struct engine {
+    store *store;          /* where counters live */
+    int on_error;          /* enum conf_on_error */
+    engine_stats stats;
+} engine;
+
+typedef struct eval eval;
+typedef void (*eval_done_fn)(eval *ev, void *arg);
+
+struct eval {
+    engine *eng;
+    ruleset *rs;           /* held while the evaluation runs */
+    fg_request *req;
+    store_batch batch;     /* the request's store operations */
+    uint32_t *op_rule;     /* rule index of each operation */
+    size_t op_rule_cap;
+    long decider;          /* rule that decides without the store, -1 none */
+    verdict v;             /* the result */
+    eval_done_fn done;
+    void *arg;
+};
+
+enum { ENGINE_DONE = 0, ENGINE_PENDING = 1 };
+
+/* engine_eval - decide a request: ENGINE_DONE (ev->v is set) or ENGINE_PENDING (done is called later) */
+int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_ms, eval_done_fn done, void *arg);
+/* eval_release - free an evaluation's buffers */
+void eval_release(eval *ev);
+/* engine_key - build the store key of a rule for a request; 0 ok, -1 a key attribute is not usable */
+int engine_key(const rule *r, fg_request *req, key_buf *k);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * log - messages to stderr, for the journal or a terminal
+ *
+ * Under systemd (JOURNAL_STREAM set) each line starts with a "<N>"
+ * priority that journald reads; on a terminal it starts with the level's
+ * name. log_limited() drops messages past a few per second per call site
+ * so that a client sending garbage cannot flood the journal; the number
+ * dropped is reported with the next message that gets through.
+ */
+#ifndef FG_LOG_H
+#define FG_LOG_H
+
+#include <stdint.h>
+
+enum log_level { LOG_ERR_ = 3, LOG_WARN_ = 4, LOG_INFO_ = 6, LOG_DEBUG_ = 7 };
+
+typedef struct log_limit {
+    uint64_t second;    /* the second being counted */
+    unsigned count;     /* messages in it */
+    unsigned long dropped; /* messages dropped since the last one logged */
+} log_limit;
+
+#define LOG_LIMIT_PER_SECOND 5 /* messages per call site per second */
+
+void log_init(int verbose);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_limited(log_limit *lim, uint64_t now_ms, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define log_error(...) log_msg(LOG_ERR_, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN_, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO_, __VA_ARGS__)
+
+#endif

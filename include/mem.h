@@ -1,0 +1,55 @@
+/*
+ * mem - the embedded store: an in-process hash table with expiry
+ *
+ * The default store. Every key has an expiry time; expired keys read as
+ * missing at once and are purged on a timer a bounded number of buckets at
+ * a time, so that no purge stalls the event loop. The table grows by
+ * incremental rehashing (a few buckets per operation, as Redis's dict
+ * does) for the same reason. Past max_keys, inserting evicts the key
+ * nearest to its expiry among a sample of MEM_EVICT_SAMPLES (exact while
+ * the table holds no more than that, approximate above, as in Redis's
+ * volatile-ttl policy); evictions are counted.
+ *
+ * Time is always passed in (milliseconds); the module never reads a clock.
+ * Not yet: snapshots to disk (the bans issue adds them).
+ */
+#ifndef FG_MEM_H
+#define FG_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define MEM_EVICT_SAMPLES 16   /* entries looked at to pick an eviction */
+#define MEM_PURGE_BUDGET 2048  /* buckets visited per purge tick */
+
+typedef struct mem_store mem_store;
+typedef struct mem_entry mem_entry;
+
+typedef struct mem_config {
+    uint64_t max_keys; /* 0 = unbounded */
+    uint64_t seed;     /* hash seed; 0 = random */
+} mem_config;
+
+mem_store *mem_new(const mem_config *cfg);
+void mem_free(mem_store *m);
+
+/* mem_get - value of a live key, NULL if missing or expired */
+void *mem_get(mem_store *m, const void *key, size_t klen, size_t *vlen, uint64_t now_ms);
+/* mem_put - the value of key with vlen bytes, created zeroed (or resized and zeroed) as needed */
+void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t expires_ms, uint64_t now_ms);
+/* mem_del - remove a key; returns 1 if it was there */
+int mem_del(mem_store *m, const void *key, size_t klen);
+/* mem_purge - remove expired keys, visiting at most budget buckets; returns keys removed */
+size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget);
+/* mem_count - keys held (some may have expired but not been purged yet) */
+uint64_t mem_count(const mem_store *m);
+void mem_stats(const mem_store *m, store_stats *out);
+
+/* mem_store_new - the embedded store behind the store interface */
+store *mem_store_new(const mem_config *cfg);
+/* mem_store_table - the table behind a store made by mem_store_new (tests, control socket) */
+mem_store *mem_store_table(store *s);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * rule - the rules admins write, loaded from libconfig
+ *
+ * A rule applies to the requests its `on` selects ("smtp:RCPT", "auth",
+ * "report:auth_failure", a list of them), holds when its `if` conditions
+ * all hold and its `unless` conditions do not all hold, and then either
+ * decides at once (`action` alone) or counts the request in a sliding
+ * window (`limit`) and decides only when the window is full.
+ *
+ * A rule set is immutable once loaded and reference-counted: a request in
+ * flight keeps the set it started with across a reload.
+ */
+#ifndef FG_RULE_H
+#define FG_RULE_H
+
+#include <libconfig.h>
+#include <stdint.h>
+
+#include "action.h"
+#include "cond.h"
+#include "keys.h"
+#include "window.h"
+
+typedef struct rule_sel {
+    uint8_t kind;   /* enum req_kind */
+    char *sub;      /* protocol_state, event, ... ; NULL = any */
+} rule_sel;
+
+typedef struct keyspec {
+    int attr;        /* attribute id */
+    uint8_t prefix;  /* address attribute cut to a network */
+    uint8_t v4, v6;  /* prefix lengths */
+} keyspec;
+
+typedef struct rule {
+    char *name;              /* unique, at most KEY_NAME_MAX */
+    char *file;              /* where it was written */
+    int line;
+    rule_sel *sel;           /* on */
+    unsigned nsel;
+    cond_set ifs;            /* if: all hold */
+    cond_set unless;         /* unless: vetoes when all hold */
+    int has_limit;           /* limit = { ... } */
+    keyspec keys[KEY_PARTS_MAX];
+    unsigned nkeys;
+    window_spec win;         /* count, per, buckets */
+    char *per_text;          /* the window as written, for $per */
+    uint8_t cls;             /* store class of its counters (http: chosen per request) */
+    action_tmpl action;      /* what it answers when it decides */
+    uint64_t matched;        /* statistics: requests it applied to */
+    uint64_t decided;        /* statistics: requests it decided */
+} rule;
+
+typedef struct ruleset {
+    rule *rules;             /* in file order */
+    unsigned n;
+    unsigned refs;           /* holders: the daemon and requests in flight */
+    pcre2_match_data *md;    /* shared by every regex match */
+} ruleset;
+
+/* ruleset_parse - read the `rules` list; NULL (with errors) if any rule is bad */
+ruleset *ruleset_parse(config_setting_t *rules, conf_errors *errs);
+/* ruleset_empty - a set with no rules (every request: DUNNO) */
+ruleset *ruleset_empty(void);
+ruleset *ruleset_ref(ruleset *rs);
+/* ruleset_unref - drop one reference, free on the last; NULL is fine */
+void ruleset_unref(ruleset *rs);
+/* rule_applies - does the rule select this request's kind and sub? */
+int rule_applies(const rule *r, const fg_request *req);
+/* rule_class - the store class of a rule's counters for this request */
+uint8_t rule_class(const rule *r, const fg_request *req);
+/* rule_find - a rule by name, NULL if none */
+rule *rule_find(ruleset *rs, const char *name);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * store - the interface between the decision engine and the state
+ *
+ * The engine hands the store one batch per request: every operation that
+ * request needs, each on its own key. The store answers the batch at once
+ * (submit returns STORE_DONE: the embedded store) or later through the
+ * callback (STORE_PENDING: a networked store), never both. The shape is
+ * asynchronous so that Redis backends fit behind it without touching the
+ * engine, and one batch is one round trip per shard.
+ *
+ * Window operations are all or nothing: every window of the batch is
+ * checked first; only when none denies and the batch says commit is one
+ * event added to each. So a denied request is counted nowhere, and a
+ * request admitted by rule 1 but refused by rule 3 does not use up rule 1.
+ *
+ * A batch owns its buffers and is reused request after request, so that a
+ * request costs no allocation once the batch has grown to the rule set.
+ */
+#ifndef FG_STORE_H
+#define FG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "window.h"
+
+enum store_op_type {
+    STORE_WINDOW = 1, /* check (and with commit, add to) a sliding window */
+    STORE_PEEK,       /* read a window without counting */
+    STORE_DEL,        /* delete a key */
+};
+
+typedef struct store_op {
+    uint8_t type;      /* enum store_op_type */
+    uint32_t key_off;  /* key bytes in batch->keys */
+    uint32_t key_len;  /* length of the key */
+    window_spec win;   /* STORE_WINDOW, STORE_PEEK */
+    int admitted;      /* result: 1 admitted, 0 denied */
+    window_peek peek;  /* result: count and retry time */
+} store_op;
+
+typedef struct store_batch {
+    uint64_t now_ms;      /* the request's clock */
+    int commit;           /* add to the windows when none denies */
+    store_op *ops;        /* operations, in rule order */
+    size_t nops, ops_cap; /* used and allocated */
+    unsigned char *keys;  /* key arena */
+    size_t keys_len, keys_cap;
+    int status;           /* result: 0 answered, -1 store failed */
+    long denied;          /* result: index of the first denying window, -1 none */
+} store_batch;
+
+typedef void (*store_done_fn)(store_batch *batch, void *arg);
+
+enum { STORE_DONE = 0, STORE_PENDING = 1 };
+
+typedef struct store_stats {
+    uint64_t keys;      /* keys held */
+    uint64_t expired;   /* keys purged or found expired */
+    uint64_t evicted;   /* keys dropped to stay under max_keys */
+    uint64_t batches;   /* batches answered */
+    uint64_t errors;    /* batches that failed */
+    uint64_t bytes;     /* memory held by the store, if known */
+} store_stats;
+
+typedef struct store store;
+
+typedef struct store_vtab {
+    const char *name;
+    int (*submit)(store *s, store_batch *b, store_done_fn done, void *arg);
+    void (*tick)(store *s, uint64_t now_ms); /* housekeeping, from a timer */
+    void (*stats)(store *s, store_stats *out);
+    void (*free)(store *s);
+} store_vtab;
+
+struct store {
+    const store_vtab *vt; /* the backend */
+};
+
+/* store_submit - answer the batch: STORE_DONE now, or STORE_PENDING and call done later */
+int store_submit(store *s, store_batch *b, store_done_fn done, void *arg);
+void store_tick(store *s, uint64_t now_ms);
+void store_get_stats(store *s, store_stats *out);
+void store_free(store *s);
+
+/* batch_reset - empty a batch for the next request */
+void batch_reset(store_batch *b, uint64_t now_ms);
+/* batch_add - append an operation on key; returns it */
+store_op *batch_add(store_batch *b, enum store_op_type type, const unsigned char *key, size_t key_len);
+/* batch_key - the key bytes of op */
+static inline const unsigned char *batch_key(const store_batch *b, const store_op *op)
+{
+    return b->keys + op->key_off;
+}
+/* batch_release - free the batch's buffers */
+void batch_release(store_batch *b);
+
+#endif

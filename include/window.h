@@ -1,0 +1,54 @@
+/*
+ * window - sliding-window counters in k sub-buckets
+ *
+ * A window of length `per` is cut into k sub-buckets of per/k each; the
+ * state keeps the k+1 newest buckets in a ring. To admit an event at time
+ * t we add up all k+1 buckets that can hold an event of (t-per, t]; the
+ * oldest of them may also hold events older than that, so the sum is an
+ * upper bound of the exact count. Hence:
+ *   - never more than `count` events are admitted in any interval of
+ *     length `per` (the check is conservative);
+ *   - an event is forgotten at most per/k after it leaves the window (it
+ *     leaves the sum when its bucket falls out of the k+1).
+ * A fixed window (Stalwart) admits up to 2*count across a boundary, and a
+ * two-bucket weighted estimate can too; this does neither.
+ *
+ * The state is a flat byte string so that any store can keep it: an 8-byte
+ * head bucket index, a 4-byte shape (per, k, count width) and k+1 counts,
+ * 16-bit when count fits, else 32-bit. A state of another shape (the rule
+ * was edited) reads as empty. Check and add are separate so that a denied
+ * request is never counted and a batch of windows commits all or nothing.
+ */
+#ifndef FG_WINDOW_H
+#define FG_WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WINDOW_K_DEFAULT 10  /* sub-buckets per window */
+#define WINDOW_K_MAX 60      /* more buckets buy little precision */
+
+typedef struct window_spec {
+    uint64_t per_ms; /* window length */
+    uint32_t count;  /* events admitted per window, >= 1 */
+    uint16_t k;      /* sub-buckets, 1..WINDOW_K_MAX */
+} window_spec;
+
+typedef struct window_peek {
+    uint64_t total;    /* events counted now (upper bound of the exact count) */
+    uint64_t retry_ms; /* when one more event would be admitted; 0 = now */
+} window_peek;
+
+/* window_state_size - bytes of a state for this spec */
+size_t window_state_size(const window_spec *spec);
+
+/* window_check - could one more event be admitted at now? state may be NULL (empty) */
+int window_check(const window_spec *spec, const void *state, size_t len, uint64_t now_ms, window_peek *out);
+
+/* window_add - count one event at now; initialises a state of another shape */
+void window_add(const window_spec *spec, void *state, size_t len, uint64_t now_ms);
+
+/* window_expiry - when a state last touched at now holds nothing any more */
+uint64_t window_expiry(const window_spec *spec, uint64_t now_ms);
+
+#endif

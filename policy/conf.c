@@ -1,0 +1,288 @@
+/*
+ * conf - the configuration file (see conf.h)
+ */
+#include "conf.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "num.h"
+
+/* conf_path - a path relative to the configuration's folder */
+char *conf_path(const char *dir, const char *path)
+{
+    const char *prefix = "";
+    size_t n;
+    char *out;
+
+    if (!strncmp(path, "unix:", 5)) {
+        prefix = "unix:";
+        path += 5;
+    }
+    if (path[0] == '/' || !dir) {
+        n = strlen(prefix) + strlen(path) + 1;
+        out = fg_malloc(n);
+        snprintf(out, n, "%s%s", prefix, path);
+        return out;
+    }
+    n = strlen(prefix) + strlen(dir) + strlen(path) + 2;
+    out = fg_malloc(n);
+    snprintf(out, n, "%s%s/%s", prefix, dir, path);
+    return out;
+}
+
+/* check_members - report settings of a group that are not in known */
+static int check_members(config_setting_t *g, const char *where, const char *const *known, conf_errors *errs)
+{
+    config_setting_t *e;
+    int ok = 0;
+
+    for (unsigned i = 0; (e = config_setting_get_elem(g, i)) != NULL; i++) {
+        int found = 0;
+        for (int k = 0; known[k]; k++)
+            found |= !strcmp(known[k], config_setting_name(e));
+        if (!found) {
+            conf_error_at(errs, e, "%s: unknown setting \"%s\"", where, config_setting_name(e));
+            ok = -1;
+        }
+    }
+    return ok;
+}
+
+/* get_duration - optional duration setting */
+static int get_duration(config_setting_t *g, const char *name, uint64_t min, uint64_t max, uint64_t *out,
+                        conf_errors *errs)
+{
+    config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+    const char *why;
+
+    if (!s)
+        return 0;
+    if (config_setting_type(s) == CONFIG_TYPE_INT) {
+        *out = (uint64_t)config_setting_get_int(s) * 1000;
+        return 0;
+    }
+    if (!config_setting_get_string(s) || num_parse_duration(config_setting_get_string(s), min, max, out, &why) < 0) {
+        conf_error_at(errs, s, "%s: expected a duration such as \"30s\" or \"5m\"", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* get_size - optional byte count setting */
+static int get_size(config_setting_t *g, const char *name, uint64_t min, uint64_t max, uint64_t *out,
+                    conf_errors *errs)
+{
+    config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+    const char *why;
+
+    if (!s)
+        return 0;
+    if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+        long long v = config_setting_get_int64(s);
+        if (v < (long long)min || (unsigned long long)v > max) {
+            conf_error_at(errs, s, "%s: must be from %llu to %llu", name, (unsigned long long)min,
+                          (unsigned long long)max);
+            return -1;
+        }
+        *out = (uint64_t)v;
+        return 0;
+    }
+    if (!config_setting_get_string(s) || num_parse_size(config_setting_get_string(s), min, max, out, &why) < 0) {
+        conf_error_at(errs, s, "%s: expected a number from %llu to %llu", name, (unsigned long long)min,
+                      (unsigned long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+/* get_mode - "0660" */
+static int get_mode(config_setting_t *g, const char *name, unsigned *out, conf_errors *errs)
+{
+    config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+    const char *v;
+    char *end;
+
+    if (!s)
+        return 0;
+    v = config_setting_get_string(s);
+    if (!v || !*v || (*out = (unsigned)strtoul(v, &end, 8), *end) || *out > 0777) {
+        conf_error_at(errs, s, "%s: expected an octal mode such as \"0660\"", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* add_policy - one policy listener address */
+static int add_policy(fg_conf *c, config_setting_t *s, conf_errors *errs)
+{
+    const char *v = config_setting_get_string(s);
+    if (!v || (strncmp(v, "unix:", 5) && strncmp(v, "tcp:", 4)) || strlen(v) < 6) {
+        conf_error_at(errs, s, "listen.policy: expected \"unix:/path\" or \"tcp:127.0.0.1:PORT\"");
+        return -1;
+    }
+    c->listen.policy = fg_realloc(c->listen.policy, (c->listen.npolicy + 1) * sizeof(char *));
+    c->listen.policy[c->listen.npolicy++] = strncmp(v, "unix:", 5) ? fg_strdup(v) : conf_path(c->dir, v);
+    return 0;
+}
+
+/* parse_listen - the listen group */
+static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
+{
+    static const char *const known[] = {"policy", "control", "http", "mode", "control_mode", "group",
+                                        "max_request", "max_connections", "idle_timeout", "pipeline", NULL};
+    config_setting_t *p;
+    const char *v;
+    int ok = 0;
+
+    if (!g) {
+        conf_error(errs, c->path, 1, "listen: missing (listen = { policy = \"unix:/run/floodgate/policy.sock\"; };)");
+        return -1;
+    }
+    ok |= check_members(g, "listen", known, errs);
+    p = config_setting_get_member(g, "policy");
+    if (!p) {
+        conf_error_at(errs, g, "listen.policy: missing");
+        ok = -1;
+    } else if (config_setting_is_aggregate(p)) {
+        for (unsigned i = 0; i < (unsigned)config_setting_length(p); i++)
+            ok |= add_policy(c, config_setting_get_elem(p, i), errs);
+    } else {
+        ok |= add_policy(c, p, errs);
+    }
+    if (config_setting_lookup_string(g, "control", &v)) {
+        if (strncmp(v, "unix:", 5) && strncmp(v, "tcp:", 4)) {
+            conf_error_at(errs, config_setting_get_member(g, "control"), "listen.control: expected \"unix:/path\"");
+            ok = -1;
+        } else {
+            c->listen.control = strncmp(v, "unix:", 5) ? fg_strdup(v) : conf_path(c->dir, v);
+        }
+    }
+    if (config_setting_lookup_string(g, "http", &v)) {
+        conf_error_at(errs, config_setting_get_member(g, "http"), "listen.http: the HTTP adapter is not available yet");
+        ok = -1;
+    }
+    if (config_setting_lookup_string(g, "group", &v))
+        c->listen.group = fg_strdup(v);
+    ok |= get_mode(g, "mode", &c->listen.mode, errs);
+    ok |= get_mode(g, "control_mode", &c->listen.control_mode, errs);
+    ok |= get_size(g, "max_request", 512, 16 * 1024 * 1024, &c->listen.max_request, errs);
+    ok |= get_size(g, "max_connections", 1, 1000000, &c->listen.max_connections, errs);
+    ok |= get_size(g, "pipeline", 1, 4096, &c->listen.pipeline, errs);
+    ok |= get_duration(g, "idle_timeout", 1000, 86400 * 1000ULL, &c->listen.idle_timeout_ms, errs);
+    return ok;
+}
+
+/* parse_store - the store group */
+static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
+{
+    static const char *const known[] = {"type", "snapshot", "cleanup", "max_keys", "on_error", "timeout",
+                                        "url", "urls", "stores", "read_from_replicas", NULL};
+    const char *v;
+    int ok = 0;
+
+    if (!g)
+        return 0;
+    ok |= check_members(g, "store", known, errs);
+    if (config_setting_lookup_string(g, "type", &v)) {
+        if (strcmp(v, "embedded")) {
+            conf_error_at(errs, config_setting_get_member(g, "type"),
+                          "store.type: \"%s\" is not available yet (use \"embedded\")", v);
+            ok = -1;
+        }
+    }
+    if (config_setting_lookup_string(g, "snapshot", &v))
+        c->store.snapshot = conf_path(c->dir, v);
+    if (config_setting_lookup_string(g, "on_error", &v)) {
+        if (!strcmp(v, "tempfail"))
+            c->store.on_error = ON_ERROR_TEMPFAIL;
+        else if (!strcmp(v, "allow"))
+            c->store.on_error = ON_ERROR_ALLOW;
+        else {
+            conf_error_at(errs, config_setting_get_member(g, "on_error"), "store.on_error: \"tempfail\" or \"allow\"");
+            ok = -1;
+        }
+    }
+    ok |= get_size(g, "max_keys", 1, 1ULL << 32, &c->store.max_keys, errs);
+    ok |= get_duration(g, "cleanup", 10, 3600 * 1000, &c->store.cleanup_ms, errs);
+    ok |= get_duration(g, "timeout", 1, 60 * 1000, &c->store.timeout_ms, errs);
+    return ok;
+}
+
+/* conf_load - read and check a configuration */
+fg_conf *conf_load(const char *path, conf_errors *errs)
+{
+    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", NULL};
+    fg_conf *c = fg_calloc(1, sizeof *c);
+    config_t cfg;
+    char *tmp;
+    int ok = 0;
+
+    c->path = fg_strdup(path);
+    tmp = fg_strdup(path);
+    c->dir = fg_strdup(dirname(tmp));
+    fg_free(tmp);
+    c->listen.mode = 0660;
+    c->listen.control_mode = 0600;
+    c->listen.max_request = CONF_MAX_REQUEST_DEFAULT;
+    c->listen.max_connections = CONF_MAX_CONNECTIONS_DEFAULT;
+    c->listen.idle_timeout_ms = CONF_IDLE_TIMEOUT_DEFAULT;
+    c->listen.pipeline = CONF_PIPELINE_DEFAULT;
+    c->store.type = fg_strdup("embedded");
+    c->store.max_keys = CONF_MAX_KEYS_DEFAULT;
+    c->store.cleanup_ms = CONF_CLEANUP_DEFAULT;
+    c->store.timeout_ms = 100;
+
+    config_init(&cfg);
+    config_set_include_dir(&cfg, c->dir);
+    if (!config_read_file(&cfg, path)) {
+        if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+            conf_error(errs, path, 0, "cannot read the file");
+        else
+            conf_error(errs, config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg), "%s",
+                       config_error_text(&cfg));
+        config_destroy(&cfg);
+        conf_free(c);
+        return NULL;
+    }
+    config_setting_t *root = config_root_setting(&cfg);
+    ok |= check_members(root, "top level", known, errs);
+    ok |= parse_listen(c, config_lookup(&cfg, "listen"), errs);
+    ok |= parse_store(c, config_lookup(&cfg, "store"), errs);
+    static const char *const later[] = {"lists", "geoip", "bans", NULL};
+    for (int i = 0; later[i]; i++)
+        if (config_lookup(&cfg, later[i])) {
+            conf_error_at(errs, config_lookup(&cfg, later[i]), "%s: not available yet in this version", later[i]);
+            ok = -1;
+        }
+    c->rules = ruleset_parse(config_lookup(&cfg, "rules"), errs);
+    if (!c->rules)
+        ok = -1;
+    config_destroy(&cfg);
+    if (ok < 0 || errs->n) {
+        conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* conf_free - free a configuration; NULL is fine */
+void conf_free(fg_conf *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i < c->listen.npolicy; i++)
+        fg_free(c->listen.policy[i]);
+    fg_free(c->listen.policy);
+    fg_free(c->listen.control);
+    fg_free(c->listen.http);
+    fg_free(c->listen.group);
+    fg_free(c->store.type);
+    fg_free(c->store.snapshot);
+    ruleset_unref(c->rules);
+    fg_free(c->path);
+    fg_free(c->dir);
+    fg_free(c);
+}

@@ -1,0 +1,170 @@
+/*
+ * engine - from a request to a verdict (see engine.h)
+ */
+#include "engine.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+#define ON_ERROR_TEMPFAIL_ACTION "DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later"
+
+/* key_attr - append one key part for a request */
+static void key_attr(const keyspec *ks, fg_request *req, key_buf *k)
+{
+    size_t len;
+    const char *v = req_get(req, ks->attr, &len);
+    unsigned char tmp[KEY_PART_MAX];
+
+    if (ks->attr == ATTR_CLIENT_ADDRESS || ks->attr == ATTR_SERVER_ADDRESS) {
+        fg_addr a;
+        const fg_addr *ap = NULL;
+        if (ks->attr == ATTR_CLIENT_ADDRESS)
+            ap = req_client_addr(req);
+        else if (addr_parse(v, len, &a) == 0)
+            ap = &a;
+        if (ap) {
+            fg_addr m = *ap;
+            unsigned prefix = ks->prefix ? (m.family == 4 ? ks->v4 : ks->v6) : addr_bits(&m);
+            unsigned char part[18];
+            addr_mask(&m, prefix);
+            part[0] = m.family;
+            part[1] = (unsigned char)prefix;
+            memcpy(part + 2, m.bytes, m.family == 4 ? 4 : 16);
+            key_part(k, KEY_PART_ADDRESS, part, m.family == 4 ? 6 : 18);
+            return;
+        }
+    }
+    if (len <= sizeof tmp) {
+        /* mail addresses and domains are counted without regard to case */
+        for (size_t i = 0; i < len; i++)
+            tmp[i] = (unsigned char)tolower((unsigned char)v[i]);
+        v = (const char *)tmp;
+    }
+    key_part(k, KEY_PART_STRING, v, len);
+}
+
+/* engine_key - build the store key of a rule for a request */
+int engine_key(const rule *r, fg_request *req, key_buf *k)
+{
+    key_begin(k, (enum key_class)rule_class(r, req), r->name, strlen(r->name));
+    for (unsigned i = 0; i < r->nkeys; i++)
+        key_attr(&r->keys[i], req, k);
+    return 0;
+}
+
+/* set_verdict - the action of rule r for the request */
+static void set_verdict(eval *ev, const rule *r, uint64_t retry_s)
+{
+    action_ctx ctx = {r->name, retry_s, r->win.count, r->per_text};
+
+    action_expand(&r->action, ev->req, &ctx, ev->v.action, sizeof ev->v.action);
+    snprintf(ev->v.reason, sizeof ev->v.reason, "%s", r->name);
+    ev->v.retry_s = retry_s;
+}
+
+/* finish - turn the batch's answer into the verdict */
+static void finish(eval *ev)
+{
+    engine *e = ev->eng;
+    store_batch *b = &ev->batch;
+    rule *rules = ev->rs->rules;
+
+    if (b->status < 0) {
+        snprintf(ev->v.action, sizeof ev->v.action, "%s",
+                 e->on_error == ON_ERROR_ALLOW ? "DUNNO" : ON_ERROR_TEMPFAIL_ACTION);
+        ev->v.store_failed = 1;
+        e->stats.store_errors++;
+        if (e->on_error != ON_ERROR_ALLOW)
+            e->stats.refused++;
+    } else if (b->denied >= 0) {
+        rule *r = &rules[ev->op_rule[b->denied]];
+        uint64_t ms = b->ops[b->denied].peek.retry_ms;
+        set_verdict(ev, r, ms ? (ms + 999) / 1000 : 1);
+        r->decided++;
+        e->stats.limited++;
+        if (r->action.denies)
+            e->stats.refused++;
+    } else if (ev->decider >= 0) {
+        rule *r = &rules[ev->decider];
+        set_verdict(ev, r, 0);
+        r->decided++;
+        if (r->action.denies)
+            e->stats.refused++;
+    } else {
+        memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
+    }
+    ruleset_unref(ev->rs);
+    ev->rs = NULL;
+}
+
+/* store_done - a networked store answered */
+static void store_done(store_batch *b, void *arg)
+{
+    eval *ev = arg;
+    (void)b;
+    finish(ev);
+    ev->done(ev, ev->arg);
+}
+
+/* engine_eval - decide a request */
+int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_ms, eval_done_fn done, void *arg)
+{
+    key_buf k;
+
+    ev->eng = e;
+    ev->rs = ruleset_ref(rs);
+    ev->req = req;
+    ev->decider = -1;
+    ev->done = done;
+    ev->arg = arg;
+    ev->v.action[0] = '\0';
+    ev->v.reason[0] = '\0';
+    ev->v.retry_s = 0;
+    ev->v.store_failed = 0;
+    batch_reset(&ev->batch, now_ms);
+    e->stats.requests++;
+
+    for (unsigned i = 0; i < rs->n; i++) {
+        rule *r = &rs->rules[i];
+        if (!rule_applies(r, req) || !cond_set_match(&r->ifs, req, rs->md))
+            continue;
+        if (r->unless.n && cond_set_match(&r->unless, req, rs->md))
+            continue;
+        r->matched++;
+        if (!r->has_limit) {
+            ev->decider = i;
+            break;
+        }
+        engine_key(r, req, &k);
+        store_op *op = batch_add(&ev->batch, STORE_WINDOW, k.bytes, k.len);
+        op->win = r->win;
+        if (ev->batch.nops > ev->op_rule_cap) {
+            ev->op_rule_cap = ev->batch.ops_cap;
+            ev->op_rule = fg_realloc(ev->op_rule, ev->op_rule_cap * sizeof *ev->op_rule);
+        }
+        ev->op_rule[ev->batch.nops - 1] = i;
+    }
+    if (ev->batch.nops == 0) {
+        finish(ev);
+        return ENGINE_DONE;
+    }
+    ev->batch.commit = ev->decider < 0 || !rs->rules[ev->decider].action.denies;
+    if (store_submit(e->store, &ev->batch, store_done, ev) == STORE_PENDING)
+        return ENGINE_PENDING;
+    finish(ev);
+    return ENGINE_DONE;
+}
+
+/* eval_release - free an evaluation's buffers */
+void eval_release(eval *ev)
+{
+    batch_release(&ev->batch);
+    fg_free(ev->op_rule);
+    ruleset_unref(ev->rs);
+    ev->op_rule = NULL;
+    ev->op_rule_cap = 0;
+    ev->rs = NULL;
+}

@@ -1,0 +1,207 @@
+/*
+ * request - one policy query as the engine sees it (see request.h)
+ *
+ * Names are looked up in a small open-addressing table built on first
+ * use; a request of 31 attributes costs 31 short hashes and no
+ * allocation.
+ */
+#include "request.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "hash.h"
+
+#define ATTR_NAME(id, name) name,
+static const char *const attr_names[ATTR__COUNT] = {ATTR_WIRE_LIST(ATTR_NAME) ATTR_DERIVED_LIST(ATTR_NAME)};
+#undef ATTR_NAME
+
+#define NAME_SLOTS 256 /* power of two, well above ATTR__COUNT */
+static int16_t name_slot[NAME_SLOTS];
+static int names_ready;
+
+static const char *const kind_names[REQ__COUNT] = {
+    [REQ_SMTP] = "smtpd_access_policy", [REQ_AUTH] = "auth", [REQ_REPORT] = "report",
+    [REQ_HTTP] = "http", [REQ_IMAP] = "imap", [REQ_LOITER] = "loiter",
+    [REQ_CONTACT] = "contact", [REQ_SCAN] = "scan",
+};
+
+/* build_names - fill the name table once */
+static void build_names(void)
+{
+    for (int i = 0; i < NAME_SLOTS; i++)
+        name_slot[i] = -1;
+    for (int id = 0; id < ATTR__COUNT; id++) {
+        uint64_t h = hash64(attr_names[id], strlen(attr_names[id]), 0);
+        unsigned s = (unsigned)h & (NAME_SLOTS - 1);
+        while (name_slot[s] >= 0)
+            s = (s + 1) & (NAME_SLOTS - 1);
+        name_slot[s] = (int16_t)id;
+    }
+    names_ready = 1;
+}
+
+/* req_attr_id - id of a known attribute name */
+int req_attr_id(const char *name, size_t len)
+{
+    if (!names_ready)
+        build_names();
+    unsigned s = (unsigned)hash64(name, len, 0) & (NAME_SLOTS - 1);
+    for (; name_slot[s] >= 0; s = (s + 1) & (NAME_SLOTS - 1)) {
+        const char *n = attr_names[name_slot[s]];
+        if (!strncmp(n, name, len) && n[len] == '\0')
+            return name_slot[s];
+    }
+    return -1;
+}
+
+/* req_attr_name - name of an attribute id */
+const char *req_attr_name(int id)
+{
+    return id >= 0 && id < ATTR__COUNT ? attr_names[id] : "?";
+}
+
+/* req_reset - an empty request */
+void req_reset(fg_request *r)
+{
+    memset(r->val, 0, sizeof r->val);
+    r->kind = REQ_NONE;
+    r->nextra = 0;
+    r->addr_parsed = 0;
+}
+
+/* req_set - record one attribute */
+void req_set(fg_request *r, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    int id = req_attr_id(name, nlen);
+
+    if (id >= 0 && id < ATTR__WIRE) {
+        r->val[id] = value;
+        r->vlen[id] = (uint32_t)vlen;
+        if (id == ATTR_REQUEST)
+            r->kind = req_kind_of(value, vlen);
+        else if (id == ATTR_CLIENT_ADDRESS)
+            r->addr_parsed = 0;
+    } else if (id < 0 && r->nextra < REQ_EXTRA_MAX) {
+        r->extra[r->nextra].name = name;
+        r->extra[r->nextra].value = value;
+        r->extra[r->nextra].vlen = (uint32_t)vlen;
+        r->nextra++;
+    }
+}
+
+/* domain_of - the part after the last '@' of an attribute */
+static const char *domain_of(const fg_request *r, int from, size_t *len)
+{
+    const char *v = r->val[from];
+    if (!v) {
+        *len = 0;
+        return "";
+    }
+    const char *at = memrchr(v, '@', r->vlen[from]);
+    if (!at) {
+        *len = 0;
+        return "";
+    }
+    *len = r->vlen[from] - (size_t)(at + 1 - v);
+    return at + 1;
+}
+
+/* req_get - value of an attribute id; "" when absent */
+const char *req_get(const fg_request *r, int id, size_t *len)
+{
+    if (id >= 0 && id < ATTR__WIRE) {
+        if (!r->val[id]) {
+            *len = 0;
+            return "";
+        }
+        *len = r->vlen[id];
+        return r->val[id];
+    }
+    switch (id) {
+    case ATTR_SENDER_DOMAIN:
+        return domain_of(r, ATTR_SENDER, len);
+    case ATTR_RECIPIENT_DOMAIN:
+        return domain_of(r, ATTR_RECIPIENT, len);
+    case ATTR_SASL_DOMAIN:
+        return domain_of(r, ATTR_SASL_USERNAME, len);
+    case ATTR_USERNAME_DOMAIN:
+        return domain_of(r, ATTR_USERNAME, len);
+    case ATTR_EMAIL_DOMAIN:
+        return domain_of(r, ATTR_EMAIL, len);
+    case ATTR_HELO_DOMAIN: {
+        /* helo_name without a trailing dot */
+        const char *v = req_get(r, ATTR_HELO_NAME, len);
+        if (*len && v[*len - 1] == '.')
+            (*len)--;
+        return v;
+    }
+    }
+    *len = 0;
+    return "";
+}
+
+/* req_get_name - value of any attribute by name */
+const char *req_get_name(const fg_request *r, const char *name, size_t *len)
+{
+    int id = req_attr_id(name, strlen(name));
+
+    if (id >= 0)
+        return req_get(r, id, len);
+    for (unsigned i = 0; i < r->nextra; i++)
+        if (!strcmp(r->extra[i].name, name)) {
+            *len = r->extra[i].vlen;
+            return r->extra[i].value;
+        }
+    *len = 0;
+    return "";
+}
+
+/* req_client_addr - parsed client_address, cached */
+const fg_addr *req_client_addr(fg_request *r)
+{
+    if (!r->addr_parsed) {
+        size_t len;
+        const char *v = req_get(r, ATTR_CLIENT_ADDRESS, &len);
+        r->addr_parsed = addr_parse(v, len, &r->addr) == 0 ? 1 : -1;
+    }
+    return r->addr_parsed > 0 ? &r->addr : NULL;
+}
+
+/* req_kind_of - the kind for a request= value */
+enum req_kind req_kind_of(const char *value, size_t len)
+{
+    for (int k = REQ_SMTP; k < REQ_UNKNOWN; k++)
+        if (strlen(kind_names[k]) == len && !strncasecmp(kind_names[k], value, len))
+            return (enum req_kind)k;
+    return REQ_UNKNOWN;
+}
+
+/* req_kind_name - the request= value of a kind */
+const char *req_kind_name(enum req_kind k)
+{
+    return k > REQ_NONE && k < REQ_UNKNOWN ? kind_names[k] : "?";
+}
+
+/* req_sub - what `on = "KIND:SUB"` selects on */
+const char *req_sub(const fg_request *r, size_t *len)
+{
+    switch (r->kind) {
+    case REQ_SMTP:
+        return req_get(r, ATTR_PROTOCOL_STATE, len);
+    case REQ_REPORT:
+        return req_get(r, ATTR_EVENT, len);
+    case REQ_IMAP:
+        return req_get(r, ATTR_COMMAND, len);
+    case REQ_HTTP:
+        return req_get(r, ATTR_METHOD, len);
+    case REQ_AUTH:
+    case REQ_LOITER:
+        return req_get(r, ATTR_PROTOCOL, len);
+    case REQ_CONTACT:
+        return req_get(r, ATTR_FORM, len);
+    default:
+        *len = 0;
+        return "";
+    }
+}

@@ -1,0 +1,424 @@
+/*
+ * rule - the rules admins write, loaded from libconfig (see rule.h)
+ *
+ * Loading checks everything it can, reports every problem with its file
+ * and line, and returns no rule set at all if any rule is bad: a rule file
+ * is never half-applied.
+ */
+#include "rule.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "conf_errors.h"
+#include "num.h"
+
+#define PER_MAX (366ULL * 86400 * 1000) /* a year */
+#define COUNT_MAX 1000000000ULL          /* a billion events per window */
+
+static const char *const kind_words[REQ__COUNT] = {
+    [REQ_SMTP] = "smtp", [REQ_AUTH] = "auth", [REQ_REPORT] = "report", [REQ_HTTP] = "http",
+    [REQ_IMAP] = "imap", [REQ_LOITER] = "loiter", [REQ_CONTACT] = "contact", [REQ_SCAN] = "scan",
+};
+
+static const char *const smtp_states[] = {"CONNECT", "EHLO", "HELO", "MAIL", "RCPT", "DATA",
+                                          "END-OF-MESSAGE", "VRFY", "ETRN", NULL};
+
+/* parse_sel - "kind" or "kind:sub" */
+static int parse_sel(config_setting_t *s, const char *rule, rule_sel *out, conf_errors *errs)
+{
+    const char *text = config_setting_get_string(s), *colon;
+    size_t klen;
+
+    if (!text) {
+        conf_error_at(errs, s, "rule \"%s\": on: expected a string such as \"smtp:RCPT\"", rule);
+        return -1;
+    }
+    colon = strchr(text, ':');
+    klen = colon ? (size_t)(colon - text) : strlen(text);
+    out->kind = REQ_NONE;
+    out->sub = NULL;
+    for (int k = REQ_SMTP; k < REQ_UNKNOWN; k++)
+        if (strlen(kind_words[k]) == klen && !strncasecmp(kind_words[k], text, klen))
+            out->kind = (uint8_t)k;
+    if (out->kind == REQ_NONE) {
+        conf_error_at(errs, s, "rule \"%s\": on: unknown request kind \"%.*s\" (smtp, auth, report, http, imap, "
+                      "loiter, contact or scan)", rule, (int)klen, text);
+        return -1;
+    }
+    if (colon) {
+        if (!colon[1]) {
+            conf_error_at(errs, s, "rule \"%s\": on: nothing after ':' in \"%s\"", rule, text);
+            return -1;
+        }
+        if (out->kind == REQ_SMTP) {
+            int ok = 0;
+            for (int i = 0; smtp_states[i]; i++)
+                ok |= !strcasecmp(smtp_states[i], colon + 1);
+            if (!ok) {
+                conf_error_at(errs, s, "rule \"%s\": on: unknown SMTP state \"%s\" (CONNECT, HELO, MAIL, RCPT, DATA, "
+                              "END-OF-MESSAGE, VRFY, ETRN)", rule, colon + 1);
+                return -1;
+            }
+        }
+        out->sub = fg_strdup(colon + 1);
+    }
+    return 0;
+}
+
+/* parse_keyspec - "attr", "attr/N" or "attr/N/M" */
+static int parse_keyspec(config_setting_t *s, const char *rule, keyspec *k, conf_errors *errs)
+{
+    const char *text = config_setting_get_string(s), *why;
+    char name[64];
+    size_t n;
+    uint64_t a, b;
+
+    memset(k, 0, sizeof *k);
+    if (!text) {
+        conf_error_at(errs, s, "rule \"%s\": limit.key: expected attribute names such as \"client_address/24\"", rule);
+        return -1;
+    }
+    n = strcspn(text, "/");
+    if (n >= sizeof name || (k->attr = req_attr_id(text, n)) < 0) {
+        conf_error_at(errs, s, "rule \"%s\": limit.key: unknown attribute \"%.*s\"", rule, (int)n, text);
+        return -1;
+    }
+    memcpy(name, text, n);
+    name[n] = '\0';
+    if (!text[n])
+        return 0;
+    if (k->attr != ATTR_CLIENT_ADDRESS && k->attr != ATTR_SERVER_ADDRESS) {
+        conf_error_at(errs, s, "rule \"%s\": limit.key: only an address can take a prefix (\"%s\")", rule, text);
+        return -1;
+    }
+    const char *p1 = text + n + 1, *p2 = strchr(p1, '/');
+    if (num_parse_u64(p1, p2 ? (size_t)(p2 - p1) : strlen(p1), 0, 128, &a, &why) < 0 ||
+        (p2 && num_parse_u64(p2 + 1, strlen(p2 + 1), 0, 128, &b, &why) < 0) || (p2 && a > 32)) {
+        conf_error_at(errs, s, "rule \"%s\": limit.key: bad prefix in \"%s\" (write %s/24, %s/64 or %s/24/64)", rule,
+                      text, name, name, name);
+        return -1;
+    }
+    k->prefix = 1;
+    if (p2) {
+        k->v4 = (uint8_t)a;
+        k->v6 = (uint8_t)b;
+    } else if (a <= 32) {
+        /* an IPv4 prefix; an IPv6 client is cut to its /64, the usual one-customer allocation */
+        k->v4 = (uint8_t)a;
+        k->v6 = a == 32 ? 128 : 64;
+    } else {
+        k->v4 = 32;
+        k->v6 = (uint8_t)a;
+    }
+    return 0;
+}
+
+/* parse_limit - limit = { key = ...; count = N; per = "1h"; buckets = 10; } */
+static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
+{
+    config_setting_t *key = config_setting_get_member(s, "key"), *e;
+    const char *per = NULL, *why;
+    long long count = 0;
+    int buckets = WINDOW_K_DEFAULT, ok = 0;
+
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        conf_error_at(errs, s, "rule \"%s\": limit must be a group { key = ...; count = N; per = \"1h\"; }", r->name);
+        return -1;
+    }
+    for (int i = 0; (e = config_setting_get_elem(s, (unsigned)i)) != NULL; i++) {
+        const char *n = config_setting_name(e);
+        if (strcmp(n, "key") && strcmp(n, "count") && strcmp(n, "per") && strcmp(n, "buckets")) {
+            conf_error_at(errs, e, "rule \"%s\": limit: unknown setting \"%s\"", r->name, n);
+            ok = -1;
+        }
+    }
+    if (!key) {
+        conf_error_at(errs, s, "rule \"%s\": limit needs a key (e.g. key = [\"client_address\"];)", r->name);
+        ok = -1;
+    } else {
+        int list = config_setting_is_aggregate(key);
+        unsigned n = list ? (unsigned)config_setting_length(key) : 1;
+        if (n == 0 || n > KEY_PARTS_MAX) {
+            conf_error_at(errs, key, "rule \"%s\": limit.key needs 1 to %d attributes", r->name, KEY_PARTS_MAX);
+            ok = -1;
+        }
+        for (unsigned i = 0; i < n && i < KEY_PARTS_MAX; i++) {
+            if (parse_keyspec(list ? config_setting_get_elem(key, i) : key, r->name, &r->keys[r->nkeys], errs) < 0)
+                ok = -1;
+            else
+                r->nkeys++;
+        }
+    }
+    if (!config_setting_lookup_int64(s, "count", &count) || count < 1 || (unsigned long long)count > COUNT_MAX) {
+        conf_error_at(errs, s, "rule \"%s\": limit needs count = a whole number from 1 to %llu", r->name, COUNT_MAX);
+        ok = -1;
+    }
+    r->win.count = (uint32_t)(count > 0 ? count : 1);
+    config_setting_t *per_s = config_setting_get_member(s, "per");
+    char per_buf[32];
+    if (per_s && config_setting_type(per_s) == CONFIG_TYPE_INT) {
+        /* a bare number is seconds */
+        snprintf(per_buf, sizeof per_buf, "%d", config_setting_get_int(per_s));
+        per = per_buf;
+    } else if (per_s) {
+        per = config_setting_get_string(per_s);
+    }
+    if (!per) {
+        conf_error_at(errs, s, "rule \"%s\": limit needs per = a duration such as \"1h\"", r->name);
+        ok = -1;
+    } else if (num_parse_duration(per, 1000, PER_MAX, &r->win.per_ms, &why) < 0) {
+        conf_error_at(errs, config_setting_get_member(s, "per"), "rule \"%s\": limit.per: %s (\"%s\"; from 1s to 366d)",
+                      r->name, why, per);
+        ok = -1;
+    } else {
+        r->per_text = fg_strdup(per);
+    }
+    if (config_setting_lookup_int(s, "buckets", &buckets) && (buckets < 1 || buckets > WINDOW_K_MAX)) {
+        conf_error_at(errs, config_setting_get_member(s, "buckets"), "rule \"%s\": limit.buckets must be 1 to %d",
+                      r->name, WINDOW_K_MAX);
+        ok = -1;
+    }
+    r->win.k = (uint16_t)buckets;
+    r->has_limit = 1;
+    return ok;
+}
+
+/* default_class - the store class of the first selector */
+static uint8_t default_class(const rule_sel *sel)
+{
+    const char *sub = sel->sub ? sel->sub : "";
+    switch (sel->kind) {
+    case REQ_SMTP: return !strcasecmp(sub, "RCPT") ? KEY_RCPT : KEY_SMTP;
+    case REQ_AUTH: return KEY_AUTH;
+    case REQ_IMAP: return KEY_IMAP;
+    case REQ_LOITER: return KEY_LOITER;
+    case REQ_CONTACT: return KEY_CONTACT;
+    case REQ_SCAN: return KEY_SCAN;
+    case REQ_HTTP: return KEY_HTTP_ANON;
+    case REQ_REPORT:
+        if (!strcasecmp(sub, "loiter")) return KEY_LOITER;
+        if (!strcasecmp(sub, "scan") || !strcasecmp(sub, "spamtrap")) return KEY_SCAN;
+        if (!strcasecmp(sub, "contact")) return KEY_CONTACT;
+        return KEY_AUTH;
+    }
+    return KEY_SMTP;
+}
+
+/* valid_name - letters, digits, - _ . */
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > KEY_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return 0;
+    return 1;
+}
+
+/* parse_rule - one rule; 0 ok, -1 errors */
+static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *errs)
+{
+    static const char *const known[] = {"name", "on", "if", "unless", "limit", "action", NULL};
+    const char *name = NULL, *action = NULL, *why;
+    config_setting_t *on, *e;
+    int ok = 0;
+
+    memset(r, 0, sizeof *r);
+    r->file = fg_strdup(config_setting_source_file(s) ? config_setting_source_file(s) : "?");
+    r->line = (int)config_setting_source_line(s);
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        conf_error_at(errs, s, "a rule is a group { name = ...; on = ...; ... }");
+        return -1;
+    }
+    if (!config_setting_lookup_string(s, "name", &name) || !valid_name(name)) {
+        conf_error_at(errs, s, "rule needs name = \"...\" (letters, digits, '-', '_', '.'; at most %d)", KEY_NAME_MAX);
+        name = "?";
+        ok = -1;
+    }
+    r->name = fg_strdup(name);
+    for (unsigned i = 0; i < rs->n; i++)
+        if (!strcmp(rs->rules[i].name, name)) {
+            conf_error_at(errs, s, "rule \"%s\": the name is already used at line %d", name, rs->rules[i].line);
+            ok = -1;
+        }
+    for (unsigned i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++) {
+        const char *n = config_setting_name(e);
+        int found = 0;
+        for (int k = 0; known[k]; k++)
+            found |= !strcmp(known[k], n);
+        if (!found) {
+            if (!strcmp(n, "greylist") || !strcmp(n, "ban"))
+                conf_error_at(errs, e, "rule \"%s\": %s rules are not available yet", name, n);
+            else
+                conf_error_at(errs, e, "rule \"%s\": unknown setting \"%s\"", name, n);
+            ok = -1;
+        }
+    }
+    on = config_setting_get_member(s, "on");
+    if (!on) {
+        conf_error_at(errs, s, "rule \"%s\": needs on = \"smtp:RCPT\" (or auth, report:EVENT, http, ...)", name);
+        ok = -1;
+    } else {
+        int list = config_setting_is_aggregate(on);
+        unsigned n = list ? (unsigned)config_setting_length(on) : 1;
+        r->sel = fg_calloc(n ? n : 1, sizeof *r->sel);
+        for (unsigned i = 0; i < n; i++)
+            if (parse_sel(list ? config_setting_get_elem(on, i) : on, name, &r->sel[r->nsel], errs) < 0)
+                ok = -1;
+            else
+                r->nsel++;
+        if (n == 0) {
+            conf_error_at(errs, on, "rule \"%s\": on is empty", name);
+            ok = -1;
+        }
+    }
+    if (cond_set_parse(config_setting_get_member(s, "if"), name, &r->ifs, errs) < 0)
+        ok = -1;
+    if (cond_set_parse(config_setting_get_member(s, "unless"), name, &r->unless, errs) < 0)
+        ok = -1;
+    if ((e = config_setting_get_member(s, "limit")) && parse_limit(e, r, errs) < 0)
+        ok = -1;
+    if (!config_setting_lookup_string(s, "action", &action)) {
+        if (config_setting_get_member(s, "action")) {
+            conf_error_at(errs, config_setting_get_member(s, "action"), "rule \"%s\": action must be a string", name);
+            ok = -1;
+        } else if (!r->has_limit) {
+            conf_error_at(errs, s, "rule \"%s\": needs an action or a limit", name);
+            ok = -1;
+        }
+        /* a limit's default answer: temporary, so that mail is delayed, not lost */
+        action = r->nsel && r->sel[0].kind == REQ_SMTP
+                     ? "DEFER_IF_PERMIT 4.7.1 Rate limit exceeded, try again in $retry_after seconds"
+                     : "REJECT Rate limit exceeded, try again in $retry_after seconds";
+    }
+    if (action_parse(action, &r->action, &why) < 0) {
+        conf_error_at(errs, config_setting_get_member(s, "action") ? config_setting_get_member(s, "action") : s,
+                      "rule \"%s\": %s: \"%s\"", name, why, action);
+        ok = -1;
+    }
+    r->cls = r->nsel ? default_class(&r->sel[0]) : KEY_SMTP;
+    return ok;
+}
+
+/* rule_free - free a rule's parts */
+static void rule_free(rule *r)
+{
+    for (unsigned i = 0; i < r->nsel; i++)
+        fg_free(r->sel[i].sub);
+    fg_free(r->sel);
+    cond_set_free(&r->ifs);
+    cond_set_free(&r->unless);
+    action_free(&r->action);
+    fg_free(r->per_text);
+    fg_free(r->name);
+    fg_free(r->file);
+}
+
+/* ruleset_empty - a set with no rules */
+ruleset *ruleset_empty(void)
+{
+    ruleset *rs = fg_calloc(1, sizeof *rs);
+    rs->refs = 1;
+    rs->md = pcre2_match_data_create(1, NULL);
+    return rs;
+}
+
+/* ruleset_parse - read the rules list */
+ruleset *ruleset_parse(config_setting_t *rules, conf_errors *errs)
+{
+    ruleset *rs = ruleset_empty();
+    unsigned n;
+    int ok = 0;
+
+    if (!rules)
+        return rs;
+    if (!config_setting_is_aggregate(rules) || config_setting_type(rules) == CONFIG_TYPE_GROUP) {
+        conf_error_at(errs, rules, "rules must be a list ( { ... }, { ... } )");
+        ruleset_unref(rs);
+        return NULL;
+    }
+    n = (unsigned)config_setting_length(rules);
+    rs->rules = fg_calloc(n ? n : 1, sizeof *rs->rules);
+    for (unsigned i = 0; i < n; i++) {
+        if (parse_rule(config_setting_get_elem(rules, i), rs, &rs->rules[rs->n], errs) < 0)
+            ok = -1;
+        rs->n++;
+    }
+    if (ok < 0) {
+        ruleset_unref(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+/* ruleset_ref - one more holder */
+ruleset *ruleset_ref(ruleset *rs)
+{
+    rs->refs++;
+    return rs;
+}
+
+/* ruleset_unref - one holder less */
+void ruleset_unref(ruleset *rs)
+{
+    if (!rs || --rs->refs > 0)
+        return;
+    for (unsigned i = 0; i < rs->n; i++)
+        rule_free(&rs->rules[i]);
+    fg_free(rs->rules);
+    pcre2_match_data_free(rs->md);
+    fg_free(rs);
+}
+
+/* sub_matches - the selector's sub against the request's; HELO and EHLO are one state */
+static int sub_matches(const char *want, const char *have, size_t len)
+{
+    if (strlen(want) == len && !strncasecmp(want, have, len))
+        return 1;
+    if ((!strcasecmp(want, "HELO") || !strcasecmp(want, "EHLO")) && len == 4 &&
+        (!strncasecmp(have, "HELO", 4) || !strncasecmp(have, "EHLO", 4)))
+        return 1;
+    return 0;
+}
+
+/* rule_applies - does the rule select this request? */
+int rule_applies(const rule *r, const fg_request *req)
+{
+    for (unsigned i = 0; i < r->nsel; i++) {
+        size_t len;
+        const char *sub;
+        if (r->sel[i].kind != req->kind)
+            continue;
+        if (!r->sel[i].sub)
+            return 1;
+        sub = req_sub(req, &len);
+        if (sub_matches(r->sel[i].sub, sub, len))
+            return 1;
+    }
+    return 0;
+}
+
+/* rule_class - the store class of a rule's counters for this request */
+uint8_t rule_class(const rule *r, const fg_request *req)
+{
+    if (r->cls == KEY_HTTP_ANON && req->kind == REQ_HTTP) {
+        size_t len;
+        const char *v = req_get(req, ATTR_AUTHENTICATED, &len);
+        return len == 3 && !strncasecmp(v, "yes", 3) ? KEY_HTTP_AUTHED : KEY_HTTP_ANON;
+    }
+    return r->cls;
+}
+
+/* rule_find - a rule by name */
+rule *rule_find(ruleset *rs, const char *name)
+{
+    for (unsigned i = 0; i < rs->n; i++)
+        if (!strcmp(rs->rules[i].name, name))
+            return &rs->rules[i];
+    return NULL;
+}

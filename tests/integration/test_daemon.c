@@ -1,0 +1,411 @@
+/*
+ * test_daemon - the real floodgated and floodgatectl, as a user meets them
+ *
+ * Usage: test_daemon FLOODGATED FLOODGATECTL RULES_DIR
+ * $FG_WRAPPER (e.g. "valgrind --error-exitcode=99 ...") runs the daemon
+ * under a tool; the daemon must then exit 0 at SIGTERM, which valgrind
+ * turns into 99 on any error or leak. The daemon runs on sockets in a
+ * fresh temp folder and is killed at the end, pass or fail. Nothing
+ * sleeps for a window: every limit here is reached by count.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *daemon_bin, *ctl_bin, *rules_dir;
+static char dir[] = "/tmp/fgintXXXXXX";
+static char conf_path[512], policy_path[512], control_path[512], log_path[512];
+static pid_t daemon_pid = -1;
+
+#define RULES_V1                                                                                              \
+    "rules = (\n"                                                                                             \
+    "  { name = \"bare-ip-helo\"; on = \"smtp:RCPT\"; if = { helo_name = \"/^[0-9.]+$/\"; };\n"              \
+    "    action = \"REJECT 5.7.1 Bare IP HELO\"; },\n"                                                        \
+    "  { name = \"per-sender\"; on = \"smtp:RCPT\";\n"                                                        \
+    "    limit = { key = [\"sender\"]; count = 3; per = \"1h\"; };\n"                                         \
+    "    action = \"DEFER_IF_PERMIT 4.7.1 Too many recipients from $sender\"; },\n"                           \
+    "  { name = \"logins\"; on = \"auth\"; limit = { key = [\"client_address/24\"]; count = 2; per = \"10m\"; };\n" \
+    "    action = \"REJECT too many logins\"; }\n"                                                            \
+    ");\n"
+
+#define RULES_V2 \
+    "rules = ( { name = \"everything\"; on = \"smtp\"; action = \"REJECT 5.7.1 v2 rules\"; } );\n"
+
+/* write_conf - the configuration with these rules */
+static void write_conf(const char *rules)
+{
+    FILE *f = fopen(conf_path, "w");
+    assert_non_null(f);
+    fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; mode = \"0660\"; max_request = \"4k\"; };\n"
+               "store = { type = \"embedded\"; cleanup = \"50ms\"; };\n%s",
+            policy_path, control_path, rules);
+    fclose(f);
+}
+
+/* connect_unix - a client socket, -1 if nobody listens */
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* start_daemon - run floodgated and wait until it answers on its control socket */
+static void start_daemon(void)
+{
+    char *argv[32];
+    int argc = 0;
+    char wrapper[1024];
+
+    if (getenv("FG_WRAPPER")) {
+        snprintf(wrapper, sizeof wrapper, "%s", getenv("FG_WRAPPER"));
+        for (char *t = strtok(wrapper, " "); t && argc < 24; t = strtok(NULL, " "))
+            argv[argc++] = t;
+    }
+    argv[argc++] = (char *)daemon_bin;
+    argv[argc++] = "-c";
+    argv[argc++] = conf_path;
+    argv[argc] = NULL;
+    daemon_pid = fork();
+    assert_true(daemon_pid >= 0);
+    if (daemon_pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    /* wait for readiness (a condition, not a window): up to 60 s for valgrind */
+    for (int i = 0; i < 6000; i++) {
+        int fd = connect_unix(control_path);
+        if (fd >= 0) {
+            close(fd);
+            return;
+        }
+        int status;
+        if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+            daemon_pid = -1;
+            fail_msg("floodgated exited at start; see %s", log_path);
+        }
+        poll(NULL, 0, 10);
+    }
+    fail_msg("floodgated did not start listening");
+}
+
+/* stop_daemon - SIGTERM and the exit status */
+static int stop_daemon(void)
+{
+    int status = 0;
+    if (daemon_pid <= 0)
+        return -1;
+    kill(daemon_pid, SIGTERM);
+    waitpid(daemon_pid, &status, 0);
+    daemon_pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* kill_leftover - never leave a daemon behind, whatever happened */
+static void kill_leftover(void)
+{
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+    }
+}
+
+/* exchange - send bytes on a connection and read `replies` replies (or to EOF) */
+static char *exchange(int fd, const char *data, size_t len, int replies, int *eof)
+{
+    static char buf[65536];
+    size_t got = 0;
+    int n_replies = 0;
+
+    *eof = 0;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    while (n_replies < replies && got < sizeof buf - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 30000) <= 0)
+            fail_msg("no reply within 30 s");
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        if (n <= 0) {
+            *eof = 1;
+            break;
+        }
+        got += (size_t)n;
+        buf[got] = '\0';
+        n_replies = 0;
+        for (char *p = buf; (p = strstr(p, "\n\n")) != NULL; p += 2)
+            n_replies++;
+    }
+    buf[got] = '\0';
+    return buf;
+}
+
+/* ask - one request on a new connection */
+static char *ask(const char *path, const char *req)
+{
+    int fd = connect_unix(path), eof;
+    assert_true(fd >= 0);
+    char *r = exchange(fd, req, strlen(req), 1, &eof);
+    close(fd);
+    return r;
+}
+
+/* run - a command's output and exit status */
+static char *run(const char *cmd, int *status)
+{
+    static char out[65536];
+    FILE *p = popen(cmd, "r");
+    size_t n = 0;
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+static int group_setup(void **st)
+{
+    (void)st;
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(conf_path, sizeof conf_path, "%s/floodgate.conf", dir);
+    snprintf(policy_path, sizeof policy_path, "%s/policy.sock", dir);
+    snprintf(control_path, sizeof control_path, "%s/control.sock", dir);
+    snprintf(log_path, sizeof log_path, "%s/floodgated.log", dir);
+    write_conf(RULES_V1);
+    atexit(kill_leftover);
+    start_daemon();
+    return 0;
+}
+
+static int group_teardown(void **st)
+{
+    char cmd[1024];
+    (void)st;
+    kill_leftover();
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#define RCPT(snd) "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.1\nhelo_name=mx.example.net\nsender=" snd "\nrecipient=b@example.com\n\n"
+
+/* -t: exit 0 on a good file; 1 with FILE:LINE: for each problem */
+static void test_check_mode(void **st)
+{
+    char cmd[2048], bad[600];
+    int status;
+    (void)st;
+
+    snprintf(cmd, sizeof cmd, "%s -t -c %s/floodgate.conf 2>&1", daemon_bin, rules_dir);
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "configuration OK"));
+
+    snprintf(bad, sizeof bad, "%s/bad.conf", dir);
+    FILE *f = fopen(bad, "w");
+    fprintf(f, "listen = { policy = \"unix:/tmp/x\"; };\nrules = (\n"
+               "  { name = \"a\"; on = \"smtp:RCPT\"; action = \"BLOCK\"; },\n"
+               "  { name = \"b\"; on = \"smtp:RCPT\"; if = { helo_name = \"/[/\"; }; action = \"OK\"; }\n);\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s -t -c %s 2>&1", daemon_bin, bad);
+    out = run(cmd, &status);
+    assert_int_equal(status, 1);
+    char want[700];
+    snprintf(want, sizeof want, "%s:3: ", bad);
+    assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want, "%s:4: ", bad);
+    assert_non_null(strstr(out, want));
+}
+
+/* the sockets carry the configured modes */
+static void test_socket_modes(void **st)
+{
+    struct stat sb;
+    (void)st;
+    assert_int_equal(stat(policy_path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0660);
+    assert_int_equal(stat(control_path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+/* what a Postfix admin sees: three recipients pass, the fourth is deferred with the rule's text */
+static void test_limit(void **st)
+{
+    (void)st;
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(ask(policy_path, RCPT("joe@example.org")), "action=DUNNO\n\n");
+    assert_string_equal(ask(policy_path, RCPT("joe@example.org")),
+                        "action=DEFER_IF_PERMIT 4.7.1 Too many recipients from joe@example.org\n\n");
+    assert_string_equal(ask(policy_path, RCPT("ann@example.org")), "action=DUNNO\n\n");
+    assert_string_equal(ask(policy_path, "request=smtpd_access_policy\nprotocol_state=RCPT\nhelo_name=192.0.2.1\nsender=x@y\n\n"),
+                        "action=REJECT 5.7.1 Bare IP HELO\n\n");
+}
+
+/* non-smtp requests get retry_after and reason */
+static void test_auth_reply(void **st)
+{
+    const char *req = "request=auth\nclient_address=198.51.100.7\nusername=joe\nprotocol=imap\n\n";
+    (void)st;
+    assert_string_equal(ask(policy_path, req), "action=DUNNO\n\n");
+    assert_string_equal(ask(policy_path, "request=auth\nclient_address=198.51.100.99\nusername=ann\n\n"), "action=DUNNO\n\n");
+    char *r = ask(policy_path, req);
+    assert_true(!strncmp(r, "action=REJECT too many logins\nretry_after=", 42));
+    assert_non_null(strstr(r, "\nreason=logins\n\n"));
+}
+
+/* pipelined requests on one persistent connection come back in order */
+static void test_pipelining(void **st)
+{
+    char req[8192], want[8192];
+    size_t rl = 0, wl = 0;
+    int eof, fd = connect_unix(policy_path);
+    (void)st;
+
+    for (int i = 0; i < 12; i++) {
+        rl += (size_t)sprintf(req + rl, "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=pipe%d@x\nhelo_name=%s\n\n",
+                              i % 4, i == 5 ? "10.0.0.1" : "mx");
+        wl += (size_t)sprintf(want + wl, "%s", i == 5 ? "action=REJECT 5.7.1 Bare IP HELO\n\n" : "action=DUNNO\n\n");
+    }
+    assert_true(fd >= 0);
+    assert_string_equal(exchange(fd, req, rl, 12, &eof), want);
+    close(fd);
+}
+
+/* garbage is answered and the connection goes on; an oversized request closes only its own connection */
+static void test_bad_input(void **st)
+{
+    int eof, good = connect_unix(policy_path), bad = connect_unix(policy_path);
+    char big[6000];
+    (void)st;
+
+    assert_true(good >= 0 && bad >= 0);
+    char *r = exchange(good, "garbage\n\n", 9, 1, &eof);
+    assert_true(!strncmp(r, "action=DEFER_IF_PERMIT 4.3.0", 28));
+    assert_int_equal(eof, 0);
+    memset(big, 'a', sizeof big);
+    memcpy(big, "request=auth\nusername=", 22);
+    r = exchange(bad, big, sizeof big, 2, &eof);
+    assert_non_null(strstr(r, "request too large"));
+    assert_int_equal(eof, 1);
+    r = exchange(good, RCPT("still@fine"), strlen(RCPT("still@fine")), 1, &eof);
+    assert_string_equal(r, "action=DUNNO\n\n");
+    close(good);
+    close(bad);
+}
+
+/* floodgatectl check and stats, as the README shows them */
+static void test_floodgatectl(void **st)
+{
+    char cmd[2048];
+    int status;
+    (void)st;
+
+    snprintf(cmd, sizeof cmd, "%s -s %s check smtp:RCPT client_address=192.0.2.1 sender=ctl@example.org "
+                              "recipient=b@example.com helo_name=1.2.3.4", ctl_bin, policy_path);
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "action  REJECT 5.7.1 Bare IP HELO"));
+
+    snprintf(cmd, sizeof cmd, "%s -s %s --json stats", ctl_bin, control_path);
+    out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "\"status\":\"ok\""));
+    assert_non_null(strstr(out, "\"bad_requests\":"));
+    assert_non_null(strstr(out, "\"rule.per-sender.decided\":"));
+
+    snprintf(cmd, sizeof cmd, "%s -s %s bogus", ctl_bin, control_path);
+    run(cmd, &status);
+    assert_int_equal(status, 1);
+}
+
+/* a broken file on reload keeps the old rules; a good one swaps them */
+static void test_reload(void **st)
+{
+    char cmd[2048];
+    int status;
+    (void)st;
+
+    write_conf("rules = ( { name = \"x\"; on = \"smtp\"; action = \"NOT_AN_ACTION\"; } );\n");
+    snprintf(cmd, sizeof cmd, "%s -s %s reload", ctl_bin, control_path);
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 1);
+    assert_non_null(strstr(out, "floodgate.conf:"));
+    assert_string_equal(ask(policy_path, RCPT("after@reload")), "action=DUNNO\n\n");
+
+    write_conf(RULES_V2);
+    run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_string_equal(ask(policy_path, RCPT("after@reload")), "action=REJECT 5.7.1 v2 rules\n\n");
+
+    /* SIGHUP does the same */
+    write_conf(RULES_V1);
+    kill(daemon_pid, SIGHUP);
+    for (int i = 0; i < 3000; i++) {
+        if (!strcmp(ask(policy_path, RCPT("hup@x")), "action=DUNNO\n\n"))
+            return;
+        poll(NULL, 0, 10);
+    }
+    fail_msg("SIGHUP did not reload");
+}
+
+/* SIGTERM: exit 0 and the sockets are gone (under valgrind: no error, no leak) */
+static void test_stop(void **st)
+{
+    struct stat sb;
+    (void)st;
+    int fd = connect_unix(policy_path); /* an idle client must not hold up the stop */
+    assert_int_equal(stop_daemon(), 0);
+    assert_int_equal(stat(policy_path, &sb), -1);
+    assert_int_equal(stat(control_path, &sb), -1);
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: test_daemon FLOODGATED FLOODGATECTL RULES_DIR\n");
+        return 2;
+    }
+    daemon_bin = argv[1];
+    ctl_bin = argv[2];
+    rules_dir = argv[3];
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_mode),
+        cmocka_unit_test(test_socket_modes),
+        cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_auth_reply),
+        cmocka_unit_test(test_pipelining),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_floodgatectl),
+        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_stop),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

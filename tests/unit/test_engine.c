@@ -1,0 +1,251 @@
+/*
+ * test_engine - verdicts from rules and the embedded store, with an injected clock
+ */
+#include "testutil.h"
+
+#include "engine.h"
+#include "mem.h"
+
+#define LISTEN "listen = { policy = \"unix:/tmp/x.sock\"; };\n"
+
+typedef struct fixture {
+    fg_conf *conf;
+    store *store;
+    engine eng;
+    eval ev;
+    char buf[2048];
+    fg_request req;
+} fixture;
+
+static fixture *setup(const char *rules)
+{
+    fixture *f = calloc(1, sizeof *f);
+    conf_errors errs = {0};
+    char text[4096];
+
+    snprintf(text, sizeof text, LISTEN "rules = (\n%s\n);\n", rules);
+    f->conf = load_text(text, &errs);
+    if (!f->conf)
+        dump_errors(&errs);
+    assert_non_null(f->conf);
+    f->store = mem_store_new(&(mem_config){.seed = 7});
+    f->eng.store = f->store;
+    f->eng.on_error = ON_ERROR_TEMPFAIL;
+    return f;
+}
+
+static void teardown(fixture *f)
+{
+    eval_release(&f->ev);
+    store_free(f->store);
+    conf_free(f->conf);
+    free(f);
+}
+
+/* ask - evaluate one request at time now; returns the action */
+static const char *ask(fixture *f, uint64_t now, const char *text)
+{
+    make_req(f->buf, sizeof f->buf, text, &f->req);
+    assert_int_equal(engine_eval(&f->eng, &f->ev, f->conf->rules, &f->req, now, NULL, NULL), ENGINE_DONE);
+    return f->ev.v.action;
+}
+
+#define RCPT(ip, snd) "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=" ip "\nsender=" snd "\nrecipient=r@example.com"
+
+/* count events pass, the next is refused with the rule's text; time frees it */
+static void test_limit_and_recovery(void **st)
+{
+    fixture *f = setup("{ name = \"per-sender\"; on = \"smtp:RCPT\"; limit = { key = \"sender\"; count = 3; per = \"1m\"; };\n"
+                       "  action = \"DEFER_IF_PERMIT 4.7.1 $sender: slow down ($retry_after s)\"; }");
+    uint64_t t = 1699999998000ULL; /* on a 6 s bucket boundary */
+    (void)st;
+
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(ask(f, t + (uint64_t)i, RCPT("192.0.2.1", "a@x.org")), "DUNNO");
+    assert_string_equal(ask(f, t + 10, RCPT("192.0.2.1", "a@x.org")), "DEFER_IF_PERMIT 4.7.1 a@x.org: slow down (66 s)");
+    assert_string_equal(f->ev.v.reason, "per-sender");
+    /* case of the sender does not matter; another sender is another counter */
+    assert_true(strncmp(ask(f, t + 11, RCPT("192.0.2.1", "A@X.ORG")), "DEFER", 5) == 0);
+    assert_string_equal(ask(f, t + 12, RCPT("192.0.2.1", "b@x.org")), "DUNNO");
+    /* a minute and a sub-bucket later the window has room again: retry_after said so */
+    assert_string_equal(ask(f, t + 66000, RCPT("192.0.2.1", "a@x.org")), "DUNNO");
+    teardown(f);
+}
+
+/* a client that keeps retrying gets through at the configured rate: denials are not counted */
+static void test_denied_not_counted(void **st)
+{
+    fixture *f = setup("{ name = \"r\"; on = \"auth\"; limit = { key = \"client_address\"; count = 2; per = \"10s\"; }; }");
+    uint64_t t = 1000000000;
+    int passed = 0;
+    (void)st;
+
+    /* one attempt every 100 ms for 100 s: 2 per 10 s, so about 20 pass */
+    for (int i = 0; i < 1000; i++)
+        passed += !strcmp(ask(f, t + (uint64_t)i * 100, "request=auth\nclient_address=198.51.100.4\nusername=u"), "DUNNO");
+    assert_true(passed >= 18 && passed <= 20);
+    teardown(f);
+}
+
+/* the first full limit decides; the limits before it are not charged for a refused request */
+static void test_first_full_limit_wins(void **st)
+{
+    fixture *f = setup(
+        "{ name = \"loose\"; on = \"smtp:RCPT\"; limit = { key = \"client_address\"; count = 10; per = \"1h\"; }; action = \"DEFER loose\"; },\n"
+        "{ name = \"tight\"; on = \"smtp:RCPT\"; limit = { key = \"sender\"; count = 1; per = \"1h\"; }; action = \"DEFER tight\"; }");
+    uint64_t t = 5000000;
+    (void)st;
+
+    assert_string_equal(ask(f, t, RCPT("192.0.2.9", "s1@x")), "DUNNO");
+    for (int i = 0; i < 20; i++)
+        assert_string_equal(ask(f, t + 1, RCPT("192.0.2.9", "s1@x")), "DEFER tight");
+    /* the loose limit was charged once only, so 9 other senders still pass */
+    char req[256];
+    for (int i = 0; i < 9; i++) {
+        snprintf(req, sizeof req, RCPT("192.0.2.9", "n%d@x"), i);
+        assert_string_equal(ask(f, t + 2, req), "DUNNO");
+    }
+    snprintf(req, sizeof req, RCPT("192.0.2.9", "z@x"));
+    assert_string_equal(ask(f, t + 3, req), "DEFER loose");
+    teardown(f);
+}
+
+/* a static rule after a limit: refused requests are not counted; accepted ones are */
+static void test_static_after_limit(void **st)
+{
+    fixture *f = setup(
+        "{ name = \"lim\"; on = \"smtp:RCPT\"; limit = { key = \"client_address\"; count = 2; per = \"1h\"; }; },\n"
+        "{ name = \"bad\"; on = \"smtp:RCPT\"; if = { sender = \"/^spam/\"; }; action = \"REJECT no\"; },\n"
+        "{ name = \"good\"; on = \"smtp:RCPT\"; if = { sender = \"/^vip/\"; }; action = \"OK\"; }");
+    uint64_t t = 77000000;
+    (void)st;
+
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(ask(f, t, RCPT("203.0.113.5", "spam@x")), "REJECT no");
+    assert_string_equal(ask(f, t, RCPT("203.0.113.5", "vip@x")), "OK");
+    assert_string_equal(ask(f, t, RCPT("203.0.113.5", "x@x")), "DUNNO");
+    assert_true(strncmp(ask(f, t, RCPT("203.0.113.5", "vip@x")), "DEFER_IF_PERMIT", 15) == 0);
+    teardown(f);
+}
+
+/* address prefixes: a /24 shares one counter, IPv6 clients share their /64 */
+static void test_prefix_keys(void **st)
+{
+    fixture *f = setup("{ name = \"net\"; on = \"smtp:RCPT\"; limit = { key = \"client_address/24\"; count = 2; per = \"1h\"; }; action = \"DEFER net\"; }");
+    uint64_t t = 1;
+    (void)st;
+
+    assert_string_equal(ask(f, t, RCPT("192.0.2.1", "a@x")), "DUNNO");
+    assert_string_equal(ask(f, t, RCPT("192.0.2.200", "a@x")), "DUNNO");
+    assert_string_equal(ask(f, t, RCPT("192.0.2.77", "a@x")), "DEFER net");
+    assert_string_equal(ask(f, t, RCPT("192.0.3.1", "a@x")), "DUNNO");
+    assert_string_equal(ask(f, t, RCPT("2001:db8:1:2::1", "a@x")), "DUNNO");
+    assert_string_equal(ask(f, t, RCPT("2001:db8:1:2:ffff::9", "a@x")), "DUNNO");
+    assert_string_equal(ask(f, t, RCPT("2001:db8:1:2::abcd", "a@x")), "DEFER net");
+    assert_string_equal(ask(f, t, RCPT("2001:db8:1:3::1", "a@x")), "DUNNO");
+    teardown(f);
+}
+
+/* each kind's counters live under its own class prefix */
+static void test_classes(void **st)
+{
+    static const struct { const char *label, *on, *req; int cls; } cases[] = {
+        {"rcpt", "smtp:RCPT", "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=1.1.1.1", 2},
+        {"mail", "smtp:MAIL", "request=smtpd_access_policy\nprotocol_state=MAIL\nclient_address=1.1.1.1", 6},
+        {"scan", "scan", "request=scan\nclient_address=1.1.1.1", 3},
+        {"loiter", "loiter", "request=loiter\nclient_address=1.1.1.1", 4},
+        {"auth", "auth", "request=auth\nclient_address=1.1.1.1", 5},
+        {"report", "report:auth_failure", "request=report\nevent=auth_failure\nclient_address=1.1.1.1", 5},
+        {"contact", "contact", "request=contact\nclient_address=1.1.1.1", 7},
+        {"http authenticated", "http", "request=http\nauthenticated=yes\nclient_address=1.1.1.1", 8},
+        {"http anonymous", "http", "request=http\nauthenticated=no\nclient_address=1.1.1.1", 9},
+        {"imap", "imap", "request=imap\ncommand=LOGIN\nclient_address=1.1.1.1", 10},
+    };
+    (void)st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rules[256];
+        snprintf(rules, sizeof rules, "{ name = \"c\"; on = \"%s\"; limit = { key = \"client_address\"; count = 5; per = \"1m\"; }; }",
+                 cases[i].on);
+        fixture *f = setup(rules);
+        assert_string_equal(ask(f, 1000, cases[i].req), "DUNNO");
+        assert_int_equal(f->ev.batch.nops, 1);
+        if (batch_key(&f->ev.batch, &f->ev.batch.ops[0])[0] != cases[i].cls)
+            fail_msg("%s: class %d, want %d", cases[i].label, batch_key(&f->ev.batch, &f->ev.batch.ops[0])[0], cases[i].cls);
+        teardown(f);
+    }
+}
+
+/* non-smtp verdicts carry retry_after and reason */
+static void test_retry_and_reason(void **st)
+{
+    fixture *f = setup("{ name = \"logins\"; on = \"auth\"; limit = { key = \"username\"; count = 1; per = \"10m\"; }; action = \"REJECT wait\"; }");
+    (void)st;
+
+    assert_string_equal(ask(f, 0 + 1000000, "request=auth\nusername=joe"), "DUNNO");
+    assert_string_equal(f->ev.v.reason, "");
+    assert_string_equal(ask(f, 1000000 + 1000, "request=auth\nusername=joe"), "REJECT wait");
+    assert_string_equal(f->ev.v.reason, "logins");
+    /* frees up when the first event's bucket leaves: its 60 s bucket ends 600 s later, 619 s from now */
+    assert_int_equal(f->ev.v.retry_s, 619);
+    teardown(f);
+}
+
+/* the store failing gives the on_error action */
+static int fail_submit(store *s, store_batch *b, store_done_fn done, void *arg)
+{
+    (void)s;
+    (void)done;
+    (void)arg;
+    b->status = -1;
+    return STORE_DONE;
+}
+static void fail_stats(store *s, store_stats *o) { (void)s; (void)o; }
+static void fail_free(store *s) { (void)s; }
+
+static void test_store_failure(void **st)
+{
+    static const store_vtab vt = {"failing", fail_submit, NULL, fail_stats, fail_free};
+    store failing = {&vt};
+    fixture *f = setup("{ name = \"r\"; on = \"auth\"; limit = { key = \"username\"; count = 1; per = \"10m\"; }; }");
+    store *real = f->store;
+    (void)st;
+
+    f->eng.store = &failing;
+    assert_true(strncmp(ask(f, 1, "request=auth\nusername=joe"), "DEFER_IF_PERMIT 4.3.0", 21) == 0);
+    assert_int_equal(f->ev.v.store_failed, 1);
+    f->eng.on_error = ON_ERROR_ALLOW;
+    assert_string_equal(ask(f, 2, "request=auth\nusername=joe"), "DUNNO");
+    assert_int_equal(f->eng.stats.store_errors, 2);
+    f->eng.store = real;
+    teardown(f);
+}
+
+/* no rule: DUNNO; no store operation for rules that decide in memory */
+static void test_no_store_when_not_needed(void **st)
+{
+    fixture *f = setup("{ name = \"helo\"; on = \"smtp\"; if = { helo_name = \"/^[0-9.]+$/\"; }; action = \"REJECT bare\"; },\n"
+                       "{ name = \"lim\"; on = \"smtp\"; limit = { key = \"client_address\"; count = 1; per = \"1h\"; }; }");
+    (void)st;
+
+    assert_string_equal(ask(f, 1, "request=smtpd_access_policy\nprotocol_state=HELO\nhelo_name=1.2.3.4\nclient_address=1.2.3.4"),
+                        "REJECT bare");
+    assert_int_equal(f->ev.batch.nops, 0);
+    assert_string_equal(ask(f, 1, "request=scan\nclient_address=1.2.3.4"), "DUNNO");
+    teardown(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limit_and_recovery),
+        cmocka_unit_test(test_denied_not_counted),
+        cmocka_unit_test(test_first_full_limit_wins),
+        cmocka_unit_test(test_static_after_limit),
+        cmocka_unit_test(test_prefix_keys),
+        cmocka_unit_test(test_classes),
+        cmocka_unit_test(test_retry_and_reason),
+        cmocka_unit_test(test_store_failure),
+        cmocka_unit_test(test_no_store_when_not_needed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

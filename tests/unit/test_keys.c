@@ -1,0 +1,95 @@
+/*
+ * test_keys - the key layout: classes, typed parts, no collisions
+ */
+#include "testutil.h"
+
+#include "keys.h"
+
+/* an address and a login of the same bytes are different keys */
+static void test_types_do_not_collide(void **st)
+{
+    key_buf a, b;
+    (void)st;
+
+    key_begin(&a, KEY_AUTH, "r", 1);
+    key_part(&a, KEY_PART_ADDRESS, "abcd", 4);
+    key_begin(&b, KEY_AUTH, "r", 1);
+    key_part(&b, KEY_PART_STRING, "abcd", 4);
+    assert_true(a.len == b.len);
+    assert_true(memcmp(a.bytes, b.bytes, a.len) != 0);
+}
+
+/* part boundaries are kept: ("ab","c") is not ("a","bc") */
+static void test_boundaries(void **st)
+{
+    key_buf a, b;
+    (void)st;
+
+    key_begin(&a, KEY_RCPT, "r", 1);
+    key_part(&a, KEY_PART_STRING, "ab", 2);
+    key_part(&a, KEY_PART_STRING, "c", 1);
+    key_begin(&b, KEY_RCPT, "r", 1);
+    key_part(&b, KEY_PART_STRING, "a", 1);
+    key_part(&b, KEY_PART_STRING, "bc", 2);
+    assert_true(a.len != b.len || memcmp(a.bytes, b.bytes, a.len) != 0);
+}
+
+/* the class byte comes first; the rule name follows */
+static void test_prefix_and_name(void **st)
+{
+    key_buf a, b;
+    (void)st;
+
+    key_begin(&a, KEY_RCPT, "rule-a", 6);
+    key_begin(&b, KEY_SMTP, "rule-a", 6);
+    assert_int_equal(a.bytes[0], 2);
+    assert_int_equal(b.bytes[0], 6);
+    assert_int_equal(a.bytes[1], 6);
+    assert_memory_equal(a.bytes + 2, "rule-a", 6);
+}
+
+/* a long part is hashed: bounded, and still distinct */
+static void test_long_parts(void **st)
+{
+    char big1[5000], big2[5000];
+    key_buf a, b;
+    (void)st;
+
+    memset(big1, 'x', sizeof big1);
+    memcpy(big2, big1, sizeof big2);
+    big2[4999] = 'y';
+    key_begin(&a, KEY_HTTP_ANON, "u", 1);
+    key_part(&a, KEY_PART_STRING, big1, sizeof big1);
+    key_begin(&b, KEY_HTTP_ANON, "u", 1);
+    key_part(&b, KEY_PART_STRING, big2, sizeof big2);
+    assert_true(a.len < 40);
+    assert_int_equal(a.len, b.len);
+    assert_true(memcmp(a.bytes, b.bytes, a.len) != 0);
+}
+
+/* the printable form */
+static void test_format(void **st)
+{
+    key_buf k;
+    char out[256];
+    unsigned char v4[6] = {4, 24, 192, 0, 2, 0};
+    (void)st;
+
+    key_begin(&k, KEY_RCPT, "per-net", 7);
+    key_part(&k, KEY_PART_ADDRESS, v4, 6);
+    key_part(&k, KEY_PART_STRING, "Joe:x", 5);
+    key_format(k.bytes, k.len, out, sizeof out);
+    assert_string_equal(out, "2:per-net:192.0.2.0/24:Joe%3ax");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_types_do_not_collide),
+        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_prefix_and_name),
+        cmocka_unit_test(test_long_parts),
+        cmocka_unit_test(test_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

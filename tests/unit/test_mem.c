@@ -1,0 +1,195 @@
+/*
+ * test_mem - the embedded store: expiry, purge, eviction, growth
+ *
+ * Every test passes the clock in; nothing sleeps.
+ */
+#include "testutil.h"
+
+#include "mem.h"
+
+static mem_store *fresh(uint64_t max_keys)
+{
+    mem_config cfg = {.max_keys = max_keys, .seed = 42};
+    return mem_new(&cfg);
+}
+
+/* a key reads back until its expiry, and is gone at it */
+static void test_expiry_lazy(void **st)
+{
+    mem_store *m = fresh(0);
+    size_t vlen;
+    (void)st;
+
+    unsigned char *v = mem_put(m, "k1", 2, 8, 1000, 0);
+    memcpy(v, "12345678", 8);
+    v = mem_get(m, "k1", 2, &vlen, 999);
+    assert_non_null(v);
+    assert_int_equal(vlen, 8);
+    assert_memory_equal(v, "12345678", 8);
+    assert_null(mem_get(m, "k1", 2, &vlen, 1000));
+    assert_int_equal(mem_count(m), 0);
+    mem_free(m);
+}
+
+/* the purge removes expired keys a slice at a time and leaves live ones */
+static void test_purge(void **st)
+{
+    mem_store *m = fresh(0);
+    char key[32];
+    size_t vlen;
+    store_stats ss = {0};
+    (void)st;
+
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(key, sizeof key, "key%d", i);
+        mem_put(m, key, (size_t)n, 4, i % 2 ? 5000 : 100000, 0);
+    }
+    assert_int_equal(mem_count(m), 1000);
+    /* a small budget removes only part; repeated ticks finish the job */
+    size_t removed = 0;
+    for (int tick = 0; tick < 10000 && mem_count(m) > 500; tick++)
+        removed += mem_purge(m, 6000, 16);
+    assert_int_equal(removed, 500);
+    assert_int_equal(mem_count(m), 500);
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(key, sizeof key, "key%d", i);
+        if (i % 2)
+            assert_null(mem_get(m, key, (size_t)n, &vlen, 6000));
+        else
+            assert_non_null(mem_get(m, key, (size_t)n, &vlen, 6000));
+    }
+    mem_stats(m, &ss);
+    assert_int_equal(ss.expired, 500);
+    mem_free(m);
+}
+
+/* past max_keys, the key nearest to its expiry goes first */
+static void test_eviction_nearest_expiry(void **st)
+{
+    mem_store *m = fresh(4);
+    size_t vlen;
+    store_stats ss = {0};
+    (void)st;
+
+    mem_put(m, "a", 1, 4, 9000, 0);
+    mem_put(m, "b", 1, 4, 3000, 0); /* nearest */
+    mem_put(m, "c", 1, 4, 7000, 0);
+    mem_put(m, "d", 1, 4, 8000, 0);
+    mem_put(m, "e", 1, 4, 9500, 0);
+    assert_int_equal(mem_count(m), 4);
+    assert_null(mem_get(m, "b", 1, &vlen, 1));
+    assert_non_null(mem_get(m, "a", 1, &vlen, 1));
+    assert_non_null(mem_get(m, "e", 1, &vlen, 1));
+    mem_put(m, "f", 1, 4, 9900, 0);
+    assert_null(mem_get(m, "c", 1, &vlen, 1));
+    mem_stats(m, &ss);
+    assert_int_equal(ss.evicted, 2);
+    mem_free(m);
+}
+
+/* the table grows by incremental rehash; every key stays reachable throughout */
+static void test_growth(void **st)
+{
+    mem_store *m = fresh(0);
+    char key[32];
+    size_t vlen;
+    (void)st;
+
+    for (uint32_t i = 0; i < 100000; i++) {
+        int n = snprintf(key, sizeof key, "grow:%u", i);
+        uint32_t *v = mem_put(m, key, (size_t)n, 4, UINT64_MAX, 0);
+        *v = i;
+        if (i % 9973 == 0) {
+            /* spot-check old keys in the middle of a rehash */
+            for (uint32_t j = 0; j <= i; j += 997) {
+                n = snprintf(key, sizeof key, "grow:%u", j);
+                uint32_t *g = mem_get(m, key, (size_t)n, &vlen, 0);
+                assert_non_null(g);
+                assert_int_equal(*g, j);
+            }
+        }
+    }
+    assert_int_equal(mem_count(m), 100000);
+    for (uint32_t i = 0; i < 100000; i++) {
+        int n = snprintf(key, sizeof key, "grow:%u", i);
+        uint32_t *g = mem_get(m, key, (size_t)n, &vlen, 0);
+        assert_non_null(g);
+        assert_int_equal(*g, i);
+    }
+    for (uint32_t i = 0; i < 100000; i += 2) {
+        int n = snprintf(key, sizeof key, "grow:%u", i);
+        assert_int_equal(mem_del(m, key, (size_t)n), 1);
+    }
+    assert_int_equal(mem_count(m), 50000);
+    mem_free(m);
+}
+
+/* a put with another value size starts a zeroed value */
+static void test_resize(void **st)
+{
+    mem_store *m = fresh(0);
+    size_t vlen;
+    (void)st;
+
+    unsigned char *v = mem_put(m, "r", 1, 4, 100, 0);
+    memset(v, 0xff, 4);
+    v = mem_put(m, "r", 1, 12, 200, 0);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(v[i], 0);
+    assert_non_null(mem_get(m, "r", 1, &vlen, 150));
+    assert_int_equal(vlen, 12);
+    assert_int_equal(mem_count(m), 1);
+    mem_free(m);
+}
+
+/* the store interface: a batch is all or nothing, and a denied request is counted nowhere */
+static void test_batch_all_or_nothing(void **st)
+{
+    store *s = mem_store_new(&(mem_config){.seed = 1});
+    store_batch b = {0};
+    window_spec loose = {60000, 10, 10}, tight = {60000, 2, 10};
+    (void)st;
+
+    for (int round = 0; round < 5; round++) {
+        batch_reset(&b, 1000 + (uint64_t)round);
+        batch_add(&b, STORE_WINDOW, (const unsigned char *)"loose", 5)->win = loose;
+        batch_add(&b, STORE_WINDOW, (const unsigned char *)"tight", 5)->win = tight;
+        assert_int_equal(store_submit(s, &b, NULL, NULL), STORE_DONE);
+        assert_int_equal(b.status, 0);
+        if (round < 2) {
+            assert_int_equal(b.denied, -1);
+        } else {
+            assert_int_equal(b.denied, 1);
+            assert_true(b.ops[1].peek.retry_ms > 0);
+        }
+    }
+    /* the loose window counted only the two admitted requests */
+    batch_reset(&b, 2000);
+    batch_add(&b, STORE_PEEK, (const unsigned char *)"loose", 5)->win = loose;
+    store_submit(s, &b, NULL, NULL);
+    assert_int_equal(b.ops[0].peek.total, 2);
+    /* commit = 0 checks without counting */
+    batch_reset(&b, 2001);
+    b.commit = 0;
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"other", 5)->win = tight;
+    store_submit(s, &b, NULL, NULL);
+    batch_reset(&b, 2002);
+    batch_add(&b, STORE_PEEK, (const unsigned char *)"other", 5)->win = tight;
+    store_submit(s, &b, NULL, NULL);
+    assert_int_equal(b.ops[0].peek.total, 0);
+    batch_release(&b);
+    store_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expiry_lazy),
+        cmocka_unit_test(test_purge),
+        cmocka_unit_test(test_eviction_nearest_expiry),
+        cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_batch_all_or_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,227 @@
+/*
+ * test_rule - loading rules: every condition kind, every error with its line
+ */
+#include "testutil.h"
+
+#include "rule.h"
+
+#define LISTEN "listen = { policy = \"unix:/tmp/x.sock\"; };\n"
+
+/* first_match - name of the first rule whose selector and conditions hold, "" if none */
+static const char *first_match(ruleset *rs, fg_request *req)
+{
+    for (unsigned i = 0; i < rs->n; i++) {
+        rule *r = &rs->rules[i];
+        if (rule_applies(r, req) && cond_set_match(&r->ifs, req, rs->md) &&
+            !(r->unless.n && cond_set_match(&r->unless, req, rs->md)))
+            return r->name;
+    }
+    return "";
+}
+
+static const char *match_rules =
+    LISTEN
+    "rules = (\n"
+    "  { name = \"exact\"; on = \"smtp:RCPT\"; if = { sender = \"Joe@Example.org\"; }; action = \"REJECT\"; },\n"
+    "  { name = \"regex\"; on = \"smtp:HELO\"; if = { helo_name = \"/^\\\\[?[0-9.]+\\\\]?$/\"; }; action = \"REJECT\"; },\n"
+    "  { name = \"cidr4\"; on = \"smtp:RCPT\"; if = { client_address = \"10.0.0.0/8\"; }; action = \"OK\"; },\n"
+    "  { name = \"cidr6\"; on = \"smtp:RCPT\"; if = { client_address = \"2001:db8::/32\"; }; action = \"OK\"; },\n"
+    "  { name = \"bigmsg\"; on = \"smtp:RCPT\"; if = { size = \">1000000\"; }; action = \"REJECT too big\"; },\n"
+    "  { name = \"exactnum\"; on = \"smtp:RCPT\"; if = { recipient_count = 7; }; action = \"DUNNO\"; },\n"
+    "  { name = \"notdomain\"; on = \"smtp:MAIL\"; if = { sender_domain = \"!example.com\"; }; action = \"WARN\"; },\n"
+    "  { name = \"alts\"; on = [\"auth\", \"imap:LOGIN\"]; if = { username = [\"root\", \"/^admin/i\"]; };\n"
+    "    unless = { client_address = \"192.168.0.0/16\"; protocol = \"imap\"; }; action = \"REJECT\"; },\n"
+    "  { name = \"report\"; on = \"report:auth_failure\"; action = \"DUNNO\"; },\n"
+    "  { name = \"anyhttp\"; on = \"http\"; if = { uri = \"/^\\\\/wp-login/\"; }; action = \"REJECT\"; }\n"
+    ");\n";
+
+static void test_every_condition_kind(void **st)
+{
+    static const struct { const char *label, *req, *want; } cases[] = {
+        {"exact is case-insensitive", "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=joe@example.ORG", "exact"},
+        {"exact needs all of it", "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=joe@example.org.uk", ""},
+        {"regex", "request=smtpd_access_policy\nprotocol_state=EHLO\nhelo_name=[192.0.2.1]", "regex"},
+        {"regex no match", "request=smtpd_access_policy\nprotocol_state=HELO\nhelo_name=mx.example.org", ""},
+        {"HELO selects EHLO too", "request=smtpd_access_policy\nprotocol_state=EHLO\nhelo_name=1.2.3.4", "regex"},
+        {"cidr v4", "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=10.1.2.3", "cidr4"},
+        {"cidr v4 outside", "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=11.1.2.3", ""},
+        {"cidr v6", "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=2001:DB8:0:1::7", "cidr6"},
+        {"cidr v4-mapped v6", "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=::ffff:10.9.9.9", "cidr4"},
+        {"numeric >", "request=smtpd_access_policy\nprotocol_state=RCPT\nsize=1000001", "bigmsg"},
+        {"numeric not >", "request=smtpd_access_policy\nprotocol_state=RCPT\nsize=1000000", ""},
+        {"numeric not a number", "request=smtpd_access_policy\nprotocol_state=RCPT\nsize=lots", ""},
+        {"numeric =", "request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient_count=7", "exactnum"},
+        {"negation holds", "request=smtpd_access_policy\nprotocol_state=MAIL\nsender=a@example.net", "notdomain"},
+        {"negation fails", "request=smtpd_access_policy\nprotocol_state=MAIL\nsender=a@EXAMPLE.com", ""},
+        {"alternatives first", "request=auth\nusername=root\nclient_address=192.0.2.1\nprotocol=imap", "alts"},
+        {"alternatives regex /i", "request=imap\ncommand=LOGIN\nusername=ADMINistrator", "alts"},
+        {"unless vetoes when all hold", "request=auth\nusername=root\nclient_address=192.168.1.1\nprotocol=imap", ""},
+        {"unless needs all", "request=auth\nusername=root\nclient_address=192.168.1.1\nprotocol=pop3", "alts"},
+        {"imap other command", "request=imap\ncommand=SELECT\nusername=root", ""},
+        {"report event", "request=report\nevent=auth_failure\nclient_address=192.0.2.1", "report"},
+        {"report other event", "request=report\nevent=auth_success", ""},
+        {"http", "request=http\nuri=/wp-login.php\nmethod=POST", "anyhttp"},
+        {"kind must match", "request=scan\nsender=joe@example.org", ""},
+    };
+    conf_errors errs = {0};
+    fg_conf *c = load_text(match_rules, &errs);
+    char buf[1024];
+    fg_request req;
+    (void)st;
+
+    if (!c)
+        dump_errors(&errs);
+    assert_non_null(c);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        make_req(buf, sizeof buf, cases[i].req, &req);
+        const char *got = first_match(c->rules, &req);
+        if (strcmp(got, cases[i].want))
+            fail_msg("%s: got rule \"%s\", want \"%s\"", cases[i].label, got, cases[i].want);
+    }
+    conf_free(c);
+}
+
+static void test_limits_and_keys(void **st)
+{
+    conf_errors errs = {0};
+    fg_conf *c = load_text(LISTEN "rules = (\n"
+                           "  { name = \"r\"; on = \"smtp:RCPT\";\n"
+                           "    limit = { key = [\"client_address/24\", \"sender\"]; count = 5; per = \"10m\"; buckets = 20; }; },\n"
+                           "  { name = \"six\"; on = \"auth\"; limit = { key = \"client_address/56\"; count = 1; per = 60; }; },\n"
+                           "  { name = \"both\"; on = \"http\"; limit = { key = \"client_address/16/48\"; count = 1; per = \"1s\"; }; }\n"
+                           ");\n",
+                           &errs);
+    (void)st;
+    if (!c)
+        dump_errors(&errs);
+    assert_non_null(c);
+    rule *r = &c->rules->rules[0];
+    assert_int_equal(r->has_limit, 1);
+    assert_int_equal(r->nkeys, 2);
+    assert_int_equal(r->keys[0].v4, 24);
+    assert_int_equal(r->keys[0].v6, 64);
+    assert_int_equal(r->win.count, 5);
+    assert_int_equal(r->win.per_ms, 600000);
+    assert_int_equal(r->win.k, 20);
+    assert_int_equal(r->cls, 2);
+    /* a limit without action gets a temporary refusal by default */
+    assert_true(r->action.denies);
+    assert_non_null(strstr(r->action.source, "DEFER_IF_PERMIT"));
+    r = &c->rules->rules[1];
+    assert_int_equal(r->keys[0].v4, 32);
+    assert_int_equal(r->keys[0].v6, 56);
+    assert_int_equal(r->win.per_ms, 60000);
+    assert_int_equal(r->cls, 5);
+    r = &c->rules->rules[2];
+    assert_int_equal(r->keys[0].v4, 16);
+    assert_int_equal(r->keys[0].v6, 48);
+    conf_free(c);
+}
+
+/* every error names its line, and one bad rule means no rule set at all */
+static void test_errors_with_lines(void **st)
+{
+    static const struct { const char *label, *rules; int line; const char *needle; } cases[] = {
+        {"syntax", "  { name = \"a\"; on = ; action = \"OK\"; }\n", 3, "syntax error"},
+        {"no name", "  { on = \"smtp\"; action = \"OK\"; }\n", 3, "needs name"},
+        {"bad name", "  { name = \"a b\"; on = \"smtp\"; action = \"OK\"; }\n", 3, "needs name"},
+        {"no on", "  { name = \"a\"; action = \"OK\"; }\n", 3, "needs on"},
+        {"bad kind", "  { name = \"a\";\n    on = \"smtpx:RCPT\"; action = \"OK\"; }\n", 4, "unknown request kind"},
+        {"bad state", "  { name = \"a\"; on = \"smtp:RCTP\"; action = \"OK\"; }\n", 3, "unknown SMTP state"},
+        {"bad regex", "  { name = \"a\"; on = \"smtp\";\n    if = { helo_name = \"/[a-/\"; }; action = \"OK\"; }\n", 4, "bad regex"},
+        {"bad regex flag", "  { name = \"a\"; on = \"smtp\"; if = { helo_name = \"/a/q\"; }; action = \"OK\"; }\n", 3, "regex flag"},
+        {"bad cidr prefix", "  { name = \"a\"; on = \"smtp\"; if = { client_address = \"10.0.0.0/33\"; }; action = \"OK\"; }\n", 3, "client_address"},
+        {"bad compare", "  { name = \"a\"; on = \"smtp\"; if = { size = \">lots\"; }; action = \"OK\"; }\n", 3, "size"},
+        {"unknown attribute", "  { name = \"a\"; on = \"smtp\"; if = { sendr = \"x\"; }; action = \"OK\"; }\n", 3, "unknown attribute \"sendr\""},
+        {"unknown setting", "  { name = \"a\"; on = \"smtp\"; acton = \"OK\"; }\n", 3, "unknown setting \"acton\""},
+        {"no action, no limit", "  { name = \"a\"; on = \"smtp\"; }\n", 3, "needs an action or a limit"},
+        {"bad action", "  { name = \"a\"; on = \"smtp\"; action = \"BLOCK\"; }\n", 3, "unknown action"},
+        {"bad variable", "  { name = \"a\"; on = \"smtp\"; action = \"REJECT $sendr\"; }\n", 3, "unknown $attribute"},
+        {"limit without key", "  { name = \"a\"; on = \"smtp\";\n    limit = { count = 1; per = \"1m\"; }; }\n", 4, "needs a key"},
+        {"limit zero count", "  { name = \"a\"; on = \"smtp\"; limit = { key = \"sender\"; count = 0; per = \"1m\"; }; }\n", 3, "count"},
+        {"limit bad per", "  { name = \"a\"; on = \"smtp\"; limit = { key = \"sender\"; count = 1;\n    per = \"1y\"; }; }\n", 4, "limit.per"},
+        {"limit bad buckets", "  { name = \"a\"; on = \"smtp\"; limit = { key = \"sender\"; count = 1; per = \"1m\"; buckets = 0; }; }\n", 3, "buckets"},
+        {"prefix on a non-address", "  { name = \"a\"; on = \"smtp\"; limit = { key = \"sender/24\"; count = 1; per = \"1m\"; }; }\n", 3, "only an address"},
+        {"duplicate name", "  { name = \"a\"; on = \"smtp\"; action = \"OK\"; },\n  { name = \"a\"; on = \"smtp\"; action = \"OK\"; }\n", 4, "already used"},
+        {"greylist not yet", "  { name = \"a\"; on = \"smtp\"; greylist = { delay = \"5m\"; }; }\n", 3, "not available yet"},
+        {"list not yet", "  { name = \"a\"; on = \"smtp\"; if = { sender = \"@spam\"; }; action = \"OK\"; }\n", 3, "lookup lists"},
+    };
+    char text[2048];
+    (void)st;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conf_errors errs = {0};
+        snprintf(text, sizeof text, LISTEN "rules = (\n%s);\n", cases[i].rules);
+        fg_conf *c = load_text(text, &errs);
+        if (c)
+            fail_msg("%s: loaded, want an error", cases[i].label);
+        if (!has_error(&errs, cases[i].line, cases[i].needle)) {
+            dump_errors(&errs);
+            fail_msg("%s: no error at line %d mentioning \"%s\"", cases[i].label, cases[i].line, cases[i].needle);
+        }
+        /* the message starts with the file's path */
+        assert_non_null(strstr(errs.msgs[0], "floodgate.conf:"));
+        conf_errors_free(&errs);
+    }
+}
+
+/* several problems are all reported at once */
+static void test_all_errors_reported(void **st)
+{
+    conf_errors errs = {0};
+    fg_conf *c = load_text(LISTEN "rules = (\n"
+                           "  { name = \"a\"; on = \"smtp:XX\"; action = \"OK\"; },\n"
+                           "  { name = \"b\"; on = \"smtp\"; action = \"NOPE\"; },\n"
+                           "  { name = \"c\"; on = \"smtp\"; if = { size = \">x\"; }; action = \"OK\"; }\n"
+                           ");\n",
+                           &errs);
+    (void)st;
+    assert_null(c);
+    assert_true(has_error(&errs, 3, "SMTP state"));
+    assert_true(has_error(&errs, 4, "unknown action"));
+    assert_true(has_error(&errs, 5, "size"));
+    conf_errors_free(&errs);
+}
+
+/* @include works relative to the file, and errors name the included file */
+static void test_include(void **st)
+{
+    conf_errors errs = {0};
+    (void)st;
+
+    write_temp("rules.inc", "rules = (\n  { name = \"inc\"; on = \"smtp\";\n    action = \"BAD\"; }\n);\n");
+    fg_conf *c = load_text(LISTEN "@include \"rules.inc\"\n", &errs);
+    assert_null(c);
+    assert_true(has_error(&errs, 3, "unknown action"));
+    assert_non_null(strstr(errs.msgs[0], "rules.inc:"));
+    conf_errors_free(&errs);
+}
+
+/* the shipped configuration loads */
+static void test_shipped_rules(void **st)
+{
+    conf_errors errs = {0};
+    char path[512];
+    (void)st;
+
+    snprintf(path, sizeof path, "%s/../../rules/floodgate.conf", getenv("FG_TESTDATA") ? getenv("FG_TESTDATA") : ".");
+    fg_conf *c = conf_load(path, &errs);
+    if (!c)
+        dump_errors(&errs);
+    assert_non_null(c);
+    assert_true(c->rules->n >= 4);
+    conf_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_condition_kind),
+        cmocka_unit_test(test_limits_and_keys),
+        cmocka_unit_test(test_errors_with_lines),
+        cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_include),
+        cmocka_unit_test(test_shipped_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
