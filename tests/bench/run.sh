@@ -1,0 +1,49 @@
+#!/bin/sh
+# make bench: floodgated against null-policy (the floor), back to back, same generator settings.
+# Prints req/s, p50/p99 and floodgated's fraction of the floor at 16 and 1 connections, then the
+# RSS of floodgated holding about a million live counters. Not a test: nothing here asserts a time.
+set -eu
+BUILD=${1:-build}
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+SHARED=${FG_BENCH_DIR:-$TOP/../shared/bench}
+SECONDS_EACH=${FG_BENCH_SECONDS:-5}
+[ -f "$SHARED/policy-load.c" ] || { echo "bench: $SHARED/policy-load.c not found (shared/ beside the repository)"; exit 1; }
+
+TMP=$(mktemp -d /tmp/fgbench.XXXXXX)
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+cc -O2 -o "$TMP/policy-load" "$SHARED/policy-load.c"
+cc -O2 -o "$TMP/null-policy" "$SHARED/null-policy.c"
+sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench.conf.in" > "$TMP/bench.conf"
+
+wait_socket() { i=0; while [ ! -S "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; [ -S "$1" ]; }
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+run_load() { # socket conns -> the generator's first line
+  "$TMP/policy-load" -s "unix:$1" -c "$2" -d "$SECONDS_EACH" -q | head -1
+}
+
+start_null() { "$TMP/null-policy" "unix:$TMP/null.sock" & NULLPID=$!; PIDS="$PIDS $NULLPID"; wait_socket "$TMP/null.sock"; }
+start_fg() { "$TOP/$BUILD/floodgated" -c "$TMP/bench.conf" 2>"$TMP/fg.log" & FGPID=$!; PIDS="$PIDS $FGPID"; wait_socket "$TMP/control.sock"; }
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+echo "floodgate benchmark: policy-load, ${SECONDS_EACH}s per run, rule set tests/bench/bench.conf.in (1 regex + 4 limits)"
+for conns in 16 1; do
+  start_null; N=$(run_load "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
+  start_fg; F=$(run_load "$TMP/policy.sock" $conns); stop $FGPID
+  nr=$(field "$N" rps); fr=$(field "$F" rps)
+  ratio=$(awk -v a="$fr" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')
+  echo "conns=$conns null-policy: rps=$nr p50_us=$(field "$N" p50_us) p99_us=$(field "$N" p99_us)"
+  echo "conns=$conns floodgated:  rps=$fr p50_us=$(field "$F" p50_us) p99_us=$(field "$F" p99_us) errors=$(field "$F" errors)"
+  echo "conns=$conns ratio floodgated/null-policy = $ratio"
+done
+
+# memory: fill the store with about a million live counters (4 per request, spread over big pools)
+start_fg
+"$TMP/policy-load" -s "unix:$TMP/policy.sock" -c 16 -n ${FG_BENCH_FILL:-400000} -i 1000000 -u 1000000 -r 1 -q | head -1 >/dev/null
+KEYS=$("$TOP/$BUILD/floodgatectl" -s "$TMP/control.sock" stats | awk '$1 == "store_keys" { print $2 }')
+RSS=$(awk '/^VmRSS/ { print $2 }' /proc/$FGPID/status)
+echo "memory: store_keys=$KEYS VmRSS_kB=$RSS bytes_per_counter=$(awk -v r="$RSS" -v k="$KEYS" 'BEGIN { printf "%.0f", r * 1024 / k }') RSS_per_1M_counters_MB=$(awk -v r="$RSS" -v k="$KEYS" 'BEGIN { printf "%.0f", r / 1024 * 1000000 / k }')"
+stop $FGPID
