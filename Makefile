@@ -34,10 +34,11 @@ test-asan: deps
 bench: build
 	sh tests/bench/run.sh $(BUILD)
 
-fuzz: deps
+fuzz:
+	@sh tests/deps.sh clang libclang-rt-14-dev
 	CC=clang cmake -S . -B build-fuzz -DFG_FUZZ=ON -DFG_TESTS=ON >/dev/null
 	cmake --build build-fuzz --target fuzz_proto -j $(JOBS)
-	./build-fuzz/fuzz_proto -max_total_time=60 tests/fuzz/corpus
+	mkdir -p build-fuzz/corpus && ./build-fuzz/tests/fuzz_proto -max_total_time=60 build-fuzz/corpus tests/fuzz/corpus
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz run

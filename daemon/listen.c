@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -152,14 +153,33 @@ static int open_tcp(const char *hostport, char *err, size_t errlen)
     return fd;
 }
 
-/* listener_open - bind and listen */
+/* activated_fd - a socket systemd passed for this unix: address, -1 if none */
+static int activated_fd(const char *addr)
+{
+    int n = sd_listen_fds(0);
+
+    if (n <= 0 || strncmp(addr, "unix:", 5))
+        return -1;
+    for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+        if (sd_is_socket_unix(fd, SOCK_STREAM, 1, addr + 5, 0) > 0)
+            return fd;
+    return -1;
+}
+
+/* listener_open - bind and listen (or take the socket systemd made) */
 int listener_open(server *s, const char *addr, int is_control, unsigned mode, const char *group, listener *out,
                   char *err, size_t errlen)
 {
-    int fd;
+    int fd, adopted = 0;
 
     memset(out, 0, sizeof *out);
-    if (!strncmp(addr, "unix:", 5))
+    if ((fd = activated_fd(addr)) >= 0) {
+        /* socket activation: systemd owns the file, its mode and its removal */
+        adopted = 1;
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        log_info("%s: socket from systemd", addr);
+    } else if (!strncmp(addr, "unix:", 5))
         fd = open_unix(addr + 5, mode, group, err, errlen);
     else if (!strncmp(addr, "tcp:", 4))
         fd = open_tcp(addr + 4, err, errlen);
@@ -171,7 +191,7 @@ int listener_open(server *s, const char *addr, int is_control, unsigned mode, co
         return -1;
     out->srv = s;
     out->addr = fg_strdup(addr);
-    out->path = strncmp(addr, "unix:", 5) ? NULL : fg_strdup(addr + 5);
+    out->path = adopted || strncmp(addr, "unix:", 5) ? NULL : fg_strdup(addr + 5);
     out->is_control = is_control;
     out->evl = evconnlistener_new(s->base, on_accept, out, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                   LISTEN_BACKLOG, fd);
