@@ -343,6 +343,26 @@ typedef struct mem_backend {
     uint64_t batches;  /* batches answered */
 } mem_backend;
 
+/* grey_step_run - one greylist step, written back at once */
+static void grey_step_run(mem_store *m, store_batch *b, store_op *op)
+{
+    size_t tlen = 0, clen = 0;
+    const void *t = mem_get(m, batch_key(b, op), op->key_len, &tlen, b->now_ms);
+    const void *c = mem_get(m, batch_key2(b, op), op->key2_len, &clen, b->now_ms);
+    grey_step step;
+
+    grey_decide(&op->grey, b->now_ms, t, tlen, c, clen, &step);
+    if (step.write_triplet)
+        memcpy(mem_put(m, batch_key(b, op), op->key_len, GREY_TRIPLET_SIZE, step.triplet_expires, b->now_ms),
+               step.triplet, GREY_TRIPLET_SIZE);
+    if (step.write_client)
+        memcpy(mem_put(m, batch_key2(b, op), op->key2_len, GREY_CLIENT_SIZE, step.client_expires, b->now_ms),
+               step.client, GREY_CLIENT_SIZE);
+    op->grey_result = (uint8_t)step.result;
+    op->admitted = grey_passes(step.result);
+    op->peek.retry_ms = step.retry_ms;
+}
+
 /* mem_submit - answer a batch at once */
 static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
 {
@@ -353,8 +373,8 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
     (void)done;
     (void)arg;
     mb->batches++;
-    /* phase 1: check every window; nothing changes */
-    for (i = 0; i < b->nops; i++) {
+    /* in order, up to the first operation that refuses; windows are only checked here */
+    for (i = 0; i < b->nops && b->denied < 0; i++) {
         store_op *op = &b->ops[i];
         const void *v;
         switch (op->type) {
@@ -362,15 +382,20 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
         case STORE_PEEK:
             v = mem_get(m, batch_key(b, op), op->key_len, &vlen, b->now_ms);
             op->admitted = window_check(&op->win, v, v ? vlen : 0, b->now_ms, &op->peek);
-            if (op->type == STORE_WINDOW && !op->admitted && b->denied < 0)
+            if (op->type == STORE_WINDOW && !op->admitted)
                 b->denied = (long)i;
             break;
         case STORE_DEL:
             op->admitted = mem_del(m, batch_key(b, op), op->key_len);
             break;
+        case STORE_GREYLIST:
+            grey_step_run(m, b, op);
+            if (!op->admitted)
+                b->denied = (long)i;
+            break;
         }
     }
-    /* phase 2: all or nothing */
+    /* windows: all or nothing */
     if (b->denied >= 0 || !b->commit)
         return STORE_DONE;
     for (i = 0; i < b->nops; i++) {

@@ -47,7 +47,22 @@ void batch_reset(store_batch *b, uint64_t now_ms)
     b->denied = -1;
 }
 
-/* batch_add - append an operation; buffers grow geometrically and are kept */
+/* put_key - copy a key into the arena, which grows geometrically and is kept; returns its offset */
+static uint32_t put_key(store_batch *b, const unsigned char *key, size_t key_len)
+{
+    uint32_t off = (uint32_t)b->keys_len;
+
+    if (b->keys_len + key_len > b->keys_cap) {
+        while (b->keys_len + key_len > b->keys_cap)
+            b->keys_cap = b->keys_cap ? b->keys_cap * 2 : 512;
+        b->keys = fg_realloc(b->keys, b->keys_cap);
+    }
+    memcpy(b->keys + b->keys_len, key, key_len);
+    b->keys_len += key_len;
+    return off;
+}
+
+/* batch_add - append an operation */
 store_op *batch_add(store_batch *b, enum store_op_type type, const unsigned char *key, size_t key_len)
 {
     store_op *op;
@@ -56,19 +71,19 @@ store_op *batch_add(store_batch *b, enum store_op_type type, const unsigned char
         b->ops_cap = b->ops_cap ? b->ops_cap * 2 : 8;
         b->ops = fg_realloc(b->ops, b->ops_cap * sizeof *b->ops);
     }
-    if (b->keys_len + key_len > b->keys_cap) {
-        while (b->keys_len + key_len > b->keys_cap)
-            b->keys_cap = b->keys_cap ? b->keys_cap * 2 : 512;
-        b->keys = fg_realloc(b->keys, b->keys_cap);
-    }
     op = &b->ops[b->nops++];
     memset(op, 0, sizeof *op);
     op->type = (uint8_t)type;
-    op->key_off = (uint32_t)b->keys_len;
+    op->key_off = put_key(b, key, key_len);
     op->key_len = (uint32_t)key_len;
-    memcpy(b->keys + b->keys_len, key, key_len);
-    b->keys_len += key_len;
     return op;
+}
+
+/* batch_add_key2 - give op a second key */
+void batch_add_key2(store_batch *b, store_op *op, const unsigned char *key, size_t key_len)
+{
+    op->key2_off = put_key(b, key, key_len);
+    op->key2_len = (uint32_t)key_len;
 }
 
 /* batch_release - free the batch's buffers */

@@ -5,7 +5,8 @@
  * DEFER_IF_PERMIT, DEFER_IF_REJECT, 4NN/5NN text, WARN, PREPEND, HOLD,
  * DISCARD, FILTER, REDIRECT, INFO, BCC. Its text may name request
  * attributes ($sender, ${client_address}) and $rule, $retry_after,
- * $count, $per; "$$" is a dollar. The template is split into segments at
+ * $count, $per; ${list:NAME} is the value that the rule's condition on
+ * the map NAME found; "$$" is a dollar. The template is split into segments at
  * load, so that expanding it allocates nothing. Expanded values have their
  * control characters replaced, and the whole line is cut at ACTION_MAX.
  */
@@ -25,13 +26,15 @@ enum action_var {
     VAR_RETRY = -3,      /* seconds until the limit frees up */
     VAR_COUNT = -4,      /* the limit's count */
     VAR_PER = -5,        /* the limit's window, as written */
+    VAR_LIST = -6,       /* ${list:NAME}: a map's value */
     /* >= 0: an attribute id */
 };
 
 typedef struct action_seg {
     int var;      /* enum action_var or attribute id */
-    char *text;   /* literal text */
+    char *text;   /* literal text; VAR_LIST: the list's name */
     size_t len;   /* its length */
+    const void *list; /* VAR_LIST: the list, set by the rule loader */
 } action_seg;
 
 typedef struct action_tmpl {
@@ -46,6 +49,8 @@ typedef struct action_ctx {
     uint64_t retry_s;    /* seconds */
     uint64_t count;      /* limit count */
     const char *per;     /* limit window as written */
+    const char *(*list_value)(const void *list, void *arg); /* ${list:NAME}, NULL: "" */
+    void *list_arg;
 } action_ctx;
 
 /* action_parse - check and split an action; 0 ok, -1 with *why */

@@ -6,7 +6,7 @@
  *   "/regex/flags"   pcre2, compiled and JIT-compiled once at load
  *   "10.0.0.0/8"     a network (IPv4 or IPv6; a bare address is a /32 or /128)
  *   ">1000000"       a numeric compare: > >= < <= = != (also a bare integer)
- *   "@name"          membership of a lookup list (not yet: lists issue)
+ *   "@name"          membership of a lookup list (list.h)
  *   anything else    an exact string, compared case-insensitively
  * and a leading "!" negates it. A group of conditions holds when all of
  * them do (AND). Matching allocates nothing: the one pcre2 match block
@@ -21,9 +21,10 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "list.h"
 #include "request.h"
 
-enum cond_kind { COND_EXACT, COND_REGEX, COND_CIDR, COND_NUM };
+enum cond_kind { COND_EXACT, COND_REGEX, COND_CIDR, COND_NUM, COND_LIST };
 enum cond_numop { NUM_EQ, NUM_NE, NUM_LT, NUM_LE, NUM_GT, NUM_GE };
 
 typedef struct cond_alt {
@@ -35,6 +36,7 @@ typedef struct cond_alt {
     pcre2_code *re; /* COND_REGEX */
     fg_cidr cidr;   /* COND_CIDR */
     int64_t num;    /* COND_NUM */
+    fg_list *list;  /* COND_LIST */
 } cond_alt;
 
 typedef struct cond {
@@ -51,7 +53,16 @@ typedef struct cond_set {
 typedef struct conf_errors conf_errors;
 
 /* cond_set_parse - read a group of conditions; errors go to errs; 0 ok, -1 errors */
-int cond_set_parse(config_setting_t *group, const char *rule, cond_set *out, conf_errors *errs);
+int cond_set_parse(config_setting_t *group, const char *rule, const listset *lists, cond_set *out, conf_errors *errs);
+/* cond_parse_values - the alternatives of one setting, for attribute attr */
+int cond_parse_values(config_setting_t *s, int attr, const char *rule, const listset *lists, cond *out,
+                      conf_errors *errs);
+/* cond_match - does one condition hold? */
+int cond_match(const cond *c, fg_request *req, pcre2_match_data *md);
+/* cond_free - free one condition */
+void cond_free(cond *c);
+/* cond_list_value - the map value that the condition on list l found for this request, NULL if none */
+const char *cond_list_value(const cond_set *cs, const fg_list *l, fg_request *req);
 /* cond_set_match - do all conditions hold? */
 int cond_set_match(const cond_set *cs, fg_request *req, pcre2_match_data *md);
 void cond_set_free(cond_set *cs);

@@ -37,6 +37,7 @@ typedef struct engine_stats {
     uint64_t requests;   /* evaluated */
     uint64_t refused;    /* verdicts that refuse */
     uint64_t limited;    /* verdicts from a full limit */
+    uint64_t greylisted; /* verdicts from a greylist */
     uint64_t store_errors; /* verdicts from on_error */
 } engine_stats;
 
@@ -58,6 +59,7 @@ struct eval {
     size_t op_rule_cap;
     long decider;          /* rule that decides without the store, -1 none */
     verdict v;             /* the result */
+    const rule *expanding; /* the rule whose action is being expanded */
     eval_done_fn done;
     void *arg;
 };

@@ -45,6 +45,7 @@ enum key_part_type {
     KEY_PART_STRING = 's',  /* text, folded by the caller as the attribute wants */
     KEY_PART_ADDRESS = 'a', /* binary network address: family byte, prefix length, bytes */
     KEY_PART_NUMBER = 'n',  /* decimal number as text */
+    KEY_PART_TAG = 't',     /* a fixed word that tells keys of one rule apart (greylist "triplet", "client") */
     KEY_HASHED = 0x80,      /* or-ed into the type: bytes are a hash of a long part */
 };
 

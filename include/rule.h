@@ -5,7 +5,8 @@
  * "report:auth_failure", a list of them), holds when its `if` conditions
  * all hold and its `unless` conditions do not all hold, and then either
  * decides at once (`action` alone) or counts the request in a sliding
- * window (`limit`) and decides only when the window is full.
+ * window (`limit`) and decides only when the window is full, or greylists
+ * (`greylist`) and decides only when the triplet must wait.
  *
  * A rule set is immutable once loaded and reference-counted: a request in
  * flight keeps the set it started with across a reload.
@@ -18,7 +19,9 @@
 
 #include "action.h"
 #include "cond.h"
+#include "grey.h"
 #include "keys.h"
+#include "list.h"
 #include "window.h"
 
 typedef struct rule_sel {
@@ -31,6 +34,13 @@ typedef struct keyspec {
     uint8_t prefix;  /* address attribute cut to a network */
     uint8_t v4, v6;  /* prefix lengths */
 } keyspec;
+
+typedef struct greylist_spec {
+    grey_spec timing;    /* delay, retry_window, pass_lifetime, auto_allow */
+    uint8_t net4, net6;  /* client network of the triplet */
+    int bounces;         /* greylist the empty sender too */
+    cond trusted;        /* client_address alternatives never greylisted (loopback always) */
+} greylist_spec;
 
 typedef struct rule {
     char *name;              /* unique, at most KEY_NAME_MAX */
@@ -45,6 +55,8 @@ typedef struct rule {
     unsigned nkeys;
     window_spec win;         /* count, per, buckets */
     char *per_text;          /* the window as written, for $per */
+    int has_greylist;        /* greylist = { ... } */
+    greylist_spec grey;
     uint8_t cls;             /* store class of its counters (http: chosen per request) */
     action_tmpl action;      /* what it answers when it decides */
     uint64_t matched;        /* statistics: requests it applied to */
@@ -56,10 +68,11 @@ typedef struct ruleset {
     unsigned n;
     unsigned refs;           /* holders: the daemon and requests in flight */
     pcre2_match_data *md;    /* shared by every regex match */
+    listset *lists;          /* the lookup lists the rules use */
 } ruleset;
 
-/* ruleset_parse - read the `rules` list; NULL (with errors) if any rule is bad */
-ruleset *ruleset_parse(config_setting_t *rules, conf_errors *errs);
+/* ruleset_parse - read `lists` and the `rules` list; NULL (with errors) if anything is bad */
+ruleset *ruleset_parse(config_setting_t *rules, config_setting_t *lists, const char *dir, conf_errors *errs);
 /* ruleset_empty - a set with no rules (every request: DUNNO) */
 ruleset *ruleset_empty(void);
 ruleset *ruleset_ref(ruleset *rs);

@@ -8,10 +8,13 @@
  * asynchronous so that Redis backends fit behind it without touching the
  * engine, and one batch is one round trip per shard.
  *
- * Window operations are all or nothing: every window of the batch is
- * checked first; only when none denies and the batch says commit is one
- * event added to each. So a denied request is counted nowhere, and a
- * request admitted by rule 1 but refused by rule 3 does not use up rule 1.
+ * Operations run in order and the first that refuses ends the batch
+ * (b->denied), as the rules they come from would. Windows are all or
+ * nothing: they are checked as the batch runs, and only when nothing
+ * refused and the batch says commit is one event added to each. So a
+ * denied request is counted nowhere, and a request admitted by rule 1 but
+ * refused by rule 3 does not use up rule 1. A greylist step changes its
+ * state as it runs (a token, a pass), since that is what it decides on.
  *
  * A batch owns its buffers and is reused request after request, so that a
  * request costs no allocation once the batch has grown to the rule set.
@@ -22,21 +25,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "grey.h"
 #include "window.h"
 
 enum store_op_type {
     STORE_WINDOW = 1, /* check (and with commit, add to) a sliding window */
     STORE_PEEK,       /* read a window without counting */
     STORE_DEL,        /* delete a key */
+    STORE_GREYLIST,   /* greylist step on a triplet key (key) and its client key (key2) */
 };
 
 typedef struct store_op {
     uint8_t type;      /* enum store_op_type */
     uint32_t key_off;  /* key bytes in batch->keys */
     uint32_t key_len;  /* length of the key */
+    uint32_t key2_off; /* STORE_GREYLIST: the client key */
+    uint32_t key2_len;
     window_spec win;   /* STORE_WINDOW, STORE_PEEK */
-    int admitted;      /* result: 1 admitted, 0 denied */
+    grey_spec grey;    /* STORE_GREYLIST */
+    int admitted;      /* result: 1 admitted (or deleted), 0 denied */
     window_peek peek;  /* result: count and retry time */
+    uint8_t grey_result; /* result of STORE_GREYLIST: enum grey_result */
 } store_op;
 
 typedef struct store_batch {
@@ -87,10 +96,17 @@ void store_free(store *s);
 void batch_reset(store_batch *b, uint64_t now_ms);
 /* batch_add - append an operation on key; returns it */
 store_op *batch_add(store_batch *b, enum store_op_type type, const unsigned char *key, size_t key_len);
+/* batch_add_key2 - give op a second key (greylist client key) */
+void batch_add_key2(store_batch *b, store_op *op, const unsigned char *key, size_t key_len);
 /* batch_key - the key bytes of op */
 static inline const unsigned char *batch_key(const store_batch *b, const store_op *op)
 {
     return b->keys + op->key_off;
+}
+/* batch_key2 - the second key bytes of op */
+static inline const unsigned char *batch_key2(const store_batch *b, const store_op *op)
+{
+    return b->keys + op->key2_off;
 }
 /* batch_release - free the batch's buffers */
 void batch_release(store_batch *b);

@@ -34,8 +34,9 @@ static void add_seg(action_tmpl *t, int var, const char *text, size_t len)
 {
     t->segs = fg_realloc(t->segs, (t->nsegs + 1) * sizeof *t->segs);
     t->segs[t->nsegs].var = var;
-    t->segs[t->nsegs].text = var == VAR_LITERAL ? fg_strndup(text, len) : NULL;
+    t->segs[t->nsegs].text = var == VAR_LITERAL || var == VAR_LIST ? fg_strndup(text, len) : NULL;
     t->segs[t->nsegs].len = len;
+    t->segs[t->nsegs].list = NULL;
     t->nsegs++;
 }
 
@@ -79,6 +80,22 @@ int action_parse(const char *src, action_tmpl *out, const char **why)
         }
         if (braced)
             name++;
+        if (braced && !strncmp(name, "list:", 5)) {
+            /* ${list:NAME}: list names may hold '-' and '.' */
+            const char *ln = name + 5;
+            for (end = ln; isalnum((unsigned char)*end) || *end == '_' || *end == '-' || *end == '.'; end++)
+                ;
+            if (end == ln || *end != '}') {
+                *why = "bad ${list:NAME}";
+                action_free(out);
+                return -1;
+            }
+            if (p > lit)
+                add_seg(out, VAR_LITERAL, lit, (size_t)(p - lit));
+            add_seg(out, VAR_LIST, ln, (size_t)(end - ln));
+            lit = p = end + 1;
+            continue;
+        }
         for (end = name; isalnum((unsigned char)*end) || *end == '_'; end++)
             ;
         if (end == name || (braced && *end != '}')) {
@@ -139,6 +156,11 @@ size_t action_expand(const action_tmpl *t, const fg_request *req, const action_c
             break;
         case VAR_PER:
             put(out, size, &at, ctx->per ? ctx->per : "", ctx->per ? strlen(ctx->per) : 0);
+            break;
+        case VAR_LIST:
+            v = ctx->list_value && s->list ? ctx->list_value(s->list, ctx->list_arg) : NULL;
+            if (v)
+                put(out, size, &at, v, strlen(v));
             break;
         default:
             v = req_get(req, s->var, &len);

@@ -67,7 +67,7 @@ static int parse_num(const char *s, cond_alt *alt, const char **why)
 }
 
 /* parse_alt - one alternative from its text */
-static int parse_alt(const char *s, cond_alt *alt, const char **why, char *buf, size_t bufsize)
+static int parse_alt(const char *s, const listset *lists, cond_alt *alt, const char **why, char *buf, size_t bufsize)
 {
     memset(alt, 0, sizeof *alt);
     if (s[0] == '!' && s[1] != '=') {
@@ -81,9 +81,15 @@ static int parse_alt(const char *s, cond_alt *alt, const char **why, char *buf, 
         return parse_regex(s, alt, why, buf, bufsize);
     if (s[0] == '>' || s[0] == '<' || s[0] == '=' || (s[0] == '!' && s[1] == '='))
         return parse_num(s, alt, why);
-    if (s[0] == '@') {
-        *why = "lookup lists (@name) are not available yet";
-        return -1;
+    if (s[0] == '@' && s[1]) {
+        alt->list = listset_find(lists, s + 1);
+        if (!alt->list) {
+            snprintf(buf, bufsize, "no list named \"%s\" in lists", s + 1);
+            *why = buf;
+            return -1;
+        }
+        alt->kind = COND_LIST;
+        return 0;
     }
     if (cidr_parse(s, &alt->cidr, why) == 0)
         alt->kind = COND_CIDR;
@@ -93,7 +99,26 @@ static int parse_alt(const char *s, cond_alt *alt, const char **why, char *buf, 
 }
 
 /* parse_cond - one attribute's condition */
-static int parse_cond(config_setting_t *s, const char *rule, cond *c, conf_errors *errs)
+static int parse_cond(config_setting_t *s, const char *rule, const listset *lists, cond *c, conf_errors *errs)
+{
+    const char *name = config_setting_name(s);
+    int attr = req_attr_id(name, strlen(name));
+
+    memset(c, 0, sizeof *c);
+    if (!strcmp(name, "country") || !strcmp(name, "asn")) {
+        conf_error_at(errs, s, "rule \"%s\": %s: GeoIP conditions are not available yet", rule, name);
+        return -1;
+    }
+    if (attr < 0) {
+        conf_error_at(errs, s, "rule \"%s\": unknown attribute \"%s\"", rule, name);
+        return -1;
+    }
+    return cond_parse_values(s, attr, rule, lists, c, errs);
+}
+
+/* cond_parse_values - the alternatives of one setting, for attribute attr */
+int cond_parse_values(config_setting_t *s, int attr, const char *rule, const listset *lists, cond *c,
+                      conf_errors *errs)
 {
     const char *name = config_setting_name(s), *why = NULL;
     char buf[512];
@@ -101,15 +126,7 @@ static int parse_cond(config_setting_t *s, const char *rule, cond *c, conf_error
     unsigned n;
 
     memset(c, 0, sizeof *c);
-    c->attr = req_attr_id(name, strlen(name));
-    if (!strcmp(name, "country") || !strcmp(name, "asn")) {
-        conf_error_at(errs, s, "rule \"%s\": %s: GeoIP conditions are not available yet", rule, name);
-        return -1;
-    }
-    if (c->attr < 0) {
-        conf_error_at(errs, s, "rule \"%s\": unknown attribute \"%s\"", rule, name);
-        return -1;
-    }
+    c->attr = attr;
     n = (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST) ? (unsigned)config_setting_length(s) : 1;
     if (n == 0) {
         conf_error_at(errs, s, "rule \"%s\": %s: empty list of alternatives", rule, name);
@@ -121,7 +138,7 @@ static int parse_cond(config_setting_t *s, const char *rule, cond *c, conf_error
         cond_alt *alt = &c->alts[c->nalts];
         switch (config_setting_type(e)) {
         case CONFIG_TYPE_STRING:
-            if (parse_alt(config_setting_get_string(e), alt, &why, buf, sizeof buf) < 0) {
+            if (parse_alt(config_setting_get_string(e), lists, alt, &why, buf, sizeof buf) < 0) {
                 conf_error_at(errs, e, "rule \"%s\": %s: %s: %s", rule, name, why, config_setting_get_string(e));
                 fg_free(alt->text);
                 ok = -1;
@@ -147,7 +164,7 @@ static int parse_cond(config_setting_t *s, const char *rule, cond *c, conf_error
 }
 
 /* cond_free - free one condition's alternatives */
-static void cond_free(cond *c)
+void cond_free(cond *c)
 {
     for (unsigned a = 0; a < c->nalts; a++) {
         fg_free(c->alts[a].text);
@@ -158,7 +175,7 @@ static void cond_free(cond *c)
 }
 
 /* cond_set_parse - read a group of conditions */
-int cond_set_parse(config_setting_t *group, const char *rule, cond_set *out, conf_errors *errs)
+int cond_set_parse(config_setting_t *group, const char *rule, const listset *lists, cond_set *out, conf_errors *errs)
 {
     int ok = 0;
     unsigned n;
@@ -174,7 +191,7 @@ int cond_set_parse(config_setting_t *group, const char *rule, cond_set *out, con
     n = (unsigned)config_setting_length(group);
     out->conds = fg_calloc(n ? n : 1, sizeof *out->conds);
     for (unsigned i = 0; i < n; i++) {
-        if (parse_cond(config_setting_get_elem(group, i), rule, &out->conds[out->n], errs) < 0) {
+        if (parse_cond(config_setting_get_elem(group, i), rule, lists, &out->conds[out->n], errs) < 0) {
             cond_free(&out->conds[out->n]);
             ok = -1;
             continue;
@@ -222,24 +239,49 @@ static int alt_match(const cond_alt *alt, int attr, const char *v, size_t len, f
         }
         break;
     }
+    case COND_LIST:
+        r = list_lookup(alt->list, v, len, attr == ATTR_CLIENT_ADDRESS ? req_client_addr(req) : NULL) != NULL;
+        break;
     }
     return alt->negate ? !r : r;
+}
+
+/* cond_match - does one condition hold? */
+int cond_match(const cond *c, fg_request *req, pcre2_match_data *md)
+{
+    size_t len;
+    const char *v = req_get(req, c->attr, &len);
+
+    for (unsigned a = 0; a < c->nalts; a++)
+        if (alt_match(&c->alts[a], c->attr, v, len, req, md))
+            return 1;
+    return 0;
 }
 
 /* cond_set_match - do all conditions hold? */
 int cond_set_match(const cond_set *cs, fg_request *req, pcre2_match_data *md)
 {
-    for (unsigned i = 0; i < cs->n; i++) {
-        const cond *c = &cs->conds[i];
-        size_t len;
-        const char *v = req_get(req, c->attr, &len);
-        int any = 0;
-        for (unsigned a = 0; a < c->nalts && !any; a++)
-            any = alt_match(&c->alts[a], c->attr, v, len, req, md);
-        if (!any)
+    for (unsigned i = 0; i < cs->n; i++)
+        if (!cond_match(&cs->conds[i], req, md))
             return 0;
-    }
     return 1;
+}
+
+/* cond_list_value - the map value that the condition on list l found for this request */
+const char *cond_list_value(const cond_set *cs, const fg_list *l, fg_request *req)
+{
+    for (unsigned i = 0; i < cs->n; i++)
+        for (unsigned a = 0; a < cs->conds[i].nalts; a++) {
+            const cond *c = &cs->conds[i];
+            if (c->alts[a].kind != COND_LIST || c->alts[a].list != l)
+                continue;
+            size_t len;
+            const char *v = req_get(req, c->attr, &len);
+            const list_entry *e = list_lookup(l, v, len, c->attr == ATTR_CLIENT_ADDRESS ? req_client_addr(req) : NULL);
+            if (e && e->value)
+                return e->value;
+        }
+    return NULL;
 }
 
 /* cond_set_free - free conditions */

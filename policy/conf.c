@@ -251,13 +251,13 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     ok |= check_members(root, "top level", known, errs);
     ok |= parse_listen(c, config_lookup(&cfg, "listen"), errs);
     ok |= parse_store(c, config_lookup(&cfg, "store"), errs);
-    static const char *const later[] = {"lists", "geoip", "bans", NULL};
+    static const char *const later[] = {"geoip", "bans", NULL};
     for (int i = 0; later[i]; i++)
         if (config_lookup(&cfg, later[i])) {
             conf_error_at(errs, config_lookup(&cfg, later[i]), "%s: not available yet in this version", later[i]);
             ok = -1;
         }
-    c->rules = ruleset_parse(config_lookup(&cfg, "rules"), errs);
+    c->rules = ruleset_parse(config_lookup(&cfg, "rules"), config_lookup(&cfg, "lists"), c->dir, errs);
     if (!c->rules)
         ok = -1;
     config_destroy(&cfg);

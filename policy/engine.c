@@ -11,12 +11,27 @@
 
 #define ON_ERROR_TEMPFAIL_ACTION "DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later"
 
+/* key_attr_folded - append an attribute as a lower-cased string part */
+static void key_attr_folded(int attr, fg_request *req, key_buf *k)
+{
+    size_t len;
+    const char *v = req_get(req, attr, &len);
+    unsigned char tmp[KEY_PART_MAX];
+
+    if (len <= sizeof tmp) {
+        /* mail addresses and domains are counted without regard to case */
+        for (size_t i = 0; i < len; i++)
+            tmp[i] = (unsigned char)tolower((unsigned char)v[i]);
+        v = (const char *)tmp;
+    }
+    key_part(k, KEY_PART_STRING, v, len);
+}
+
 /* key_attr - append one key part for a request */
 static void key_attr(const keyspec *ks, fg_request *req, key_buf *k)
 {
     size_t len;
     const char *v = req_get(req, ks->attr, &len);
-    unsigned char tmp[KEY_PART_MAX];
 
     if (ks->attr == ATTR_CLIENT_ADDRESS || ks->attr == ATTR_SERVER_ADDRESS) {
         fg_addr a;
@@ -37,13 +52,7 @@ static void key_attr(const keyspec *ks, fg_request *req, key_buf *k)
             return;
         }
     }
-    if (len <= sizeof tmp) {
-        /* mail addresses and domains are counted without regard to case */
-        for (size_t i = 0; i < len; i++)
-            tmp[i] = (unsigned char)tolower((unsigned char)v[i]);
-        v = (const char *)tmp;
-    }
-    key_part(k, KEY_PART_STRING, v, len);
+    key_attr_folded(ks->attr, req, k);
 }
 
 /* engine_key - build the store key of a rule for a request */
@@ -55,11 +64,21 @@ int engine_key(const rule *r, fg_request *req, key_buf *k)
     return 0;
 }
 
+/* list_value_of - ${list:NAME}: the map value the rule's conditions found */
+static const char *list_value_of(const void *list, void *arg)
+{
+    eval *ev = arg;
+    const rule *r = ev->expanding;
+    const char *v = cond_list_value(&r->ifs, list, ev->req);
+    return v ? v : cond_list_value(&r->unless, list, ev->req);
+}
+
 /* set_verdict - the action of rule r for the request */
 static void set_verdict(eval *ev, const rule *r, uint64_t retry_s)
 {
-    action_ctx ctx = {r->name, retry_s, r->win.count, r->per_text};
+    action_ctx ctx = {r->name, retry_s, r->win.count, r->per_text, list_value_of, ev};
 
+    ev->expanding = r;
     action_expand(&r->action, ev->req, &ctx, ev->v.action, sizeof ev->v.action);
     snprintf(ev->v.reason, sizeof ev->v.reason, "%s", r->name);
     ev->v.retry_s = retry_s;
@@ -84,7 +103,10 @@ static void finish(eval *ev)
         uint64_t ms = b->ops[b->denied].peek.retry_ms;
         set_verdict(ev, r, ms ? (ms + 999) / 1000 : 1);
         r->decided++;
-        e->stats.limited++;
+        if (b->ops[b->denied].type == STORE_GREYLIST)
+            e->stats.greylisted++;
+        else
+            e->stats.limited++;
         if (r->action.denies)
             e->stats.refused++;
     } else if (ev->decider >= 0) {
@@ -98,6 +120,55 @@ static void finish(eval *ev)
     }
     ruleset_unref(ev->rs);
     ev->rs = NULL;
+}
+
+/* grey_exempt - clients that are never greylisted: logged in, trusted, loopback, bounces if so set */
+static int grey_exempt(const rule *r, fg_request *req, pcre2_match_data *md)
+{
+    size_t len;
+    const fg_addr *a = req_client_addr(req);
+
+    req_get(req, ATTR_SASL_USERNAME, &len);
+    if (len)
+        return 1;
+    if (a && ((a->family == 4 && a->bytes[0] == 127) ||
+              (a->family == 6 && !memcmp(a->bytes, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16))))
+        return 1;
+    if (r->grey.trusted.nalts && cond_match(&r->grey.trusted, req, md))
+        return 1;
+    req_get(req, ATTR_SENDER, &len);
+    return !len && !r->grey.bounces;
+}
+
+/* add_greylist - the greylist step of rule r: triplet and client keys */
+static void add_greylist(eval *ev, const rule *r, fg_request *req)
+{
+    key_buf k;
+    const fg_addr *a = req_client_addr(req);
+    unsigned char net[18] = {0};
+    size_t netlen = 2;
+    store_op *op;
+
+    if (a) {
+        fg_addr m = *a;
+        unsigned prefix = m.family == 4 ? r->grey.net4 : r->grey.net6;
+        addr_mask(&m, prefix);
+        net[0] = m.family;
+        net[1] = (unsigned char)prefix;
+        memcpy(net + 2, m.bytes, m.family == 4 ? 4 : 16);
+        netlen = m.family == 4 ? 6 : 18;
+    }
+    key_begin(&k, KEY_GREYLIST, r->name, strlen(r->name));
+    key_part(&k, KEY_PART_TAG, "triplet", 7);
+    key_part(&k, KEY_PART_ADDRESS, net, netlen);
+    key_attr_folded(ATTR_SENDER, req, &k);
+    key_attr_folded(ATTR_RECIPIENT, req, &k);
+    op = batch_add(&ev->batch, STORE_GREYLIST, k.bytes, k.len);
+    op->grey = r->grey.timing;
+    key_begin(&k, KEY_GREYLIST, r->name, strlen(r->name));
+    key_part(&k, KEY_PART_TAG, "client", 6);
+    key_part(&k, KEY_PART_ADDRESS, net, netlen);
+    batch_add_key2(&ev->batch, op, k.bytes, k.len);
 }
 
 /* store_done - a networked store answered */
@@ -133,14 +204,19 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
             continue;
         if (r->unless.n && cond_set_match(&r->unless, req, rs->md))
             continue;
+        if (r->has_greylist && grey_exempt(r, req, rs->md))
+            continue;
         r->matched++;
-        if (!r->has_limit) {
+        if (!r->has_limit && !r->has_greylist) {
             ev->decider = i;
             break;
         }
-        engine_key(r, req, &k);
-        store_op *op = batch_add(&ev->batch, STORE_WINDOW, k.bytes, k.len);
-        op->win = r->win;
+        if (r->has_greylist) {
+            add_greylist(ev, r, req);
+        } else {
+            engine_key(r, req, &k);
+            batch_add(&ev->batch, STORE_WINDOW, k.bytes, k.len)->win = r->win;
+        }
         if (ev->batch.nops > ev->op_rule_cap) {
             ev->op_rule_cap = ev->batch.ops_cap;
             ev->op_rule = fg_realloc(ev->op_rule, ev->op_rule_cap * sizeof *ev->op_rule);

@@ -187,6 +187,129 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
     return ok;
 }
 
+/* get_ms - optional duration member; 0 ok, -1 reported */
+static int get_ms(config_setting_t *g, const char *name, const char *rule, uint64_t min, uint64_t max, uint64_t *out,
+                  conf_errors *errs)
+{
+    config_setting_t *s = config_setting_get_member(g, name);
+    const char *why = "expected a duration such as \"5m\"";
+
+    if (!s)
+        return 0;
+    if (config_setting_type(s) == CONFIG_TYPE_INT && config_setting_get_int(s) >= 0 &&
+        (uint64_t)config_setting_get_int(s) * 1000 >= min && (uint64_t)config_setting_get_int(s) * 1000 <= max) {
+        *out = (uint64_t)config_setting_get_int(s) * 1000;
+        return 0;
+    }
+    if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+        num_parse_duration(config_setting_get_string(s), min, max, out, &why) == 0)
+        return 0;
+    conf_error_at(errs, s, "rule \"%s\": greylist.%s: %s", rule, name, why);
+    return -1;
+}
+
+/* parse_greylist - greylist = { delay; retry_window; pass_lifetime; network; network6; auto_allow; bounces; trusted; } */
+static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, conf_errors *errs)
+{
+    static const char *const known[] = {"delay", "retry_window", "pass_lifetime", "network", "network6",
+                                        "auto_allow", "bounces", "trusted", NULL};
+    greylist_spec *g = &r->grey;
+    config_setting_t *e;
+    int ok = 0, v;
+
+    r->has_greylist = 1;
+    g->timing.delay_ms = 5 * 60 * 1000ULL;
+    g->timing.retry_window_ms = 2 * 86400 * 1000ULL;
+    g->timing.pass_lifetime_ms = 35 * 86400 * 1000ULL;
+    g->timing.auto_allow = 5;
+    g->net4 = 24;
+    g->net6 = 64;
+    g->bounces = 1;
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        conf_error_at(errs, s, "rule \"%s\": greylist must be a group { delay = \"5m\"; ... }", r->name);
+        return -1;
+    }
+    for (unsigned i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++) {
+        int found = 0;
+        for (int k = 0; known[k]; k++)
+            found |= !strcmp(known[k], config_setting_name(e));
+        if (!found) {
+            conf_error_at(errs, e, "rule \"%s\": greylist: unknown setting \"%s\"", r->name, config_setting_name(e));
+            ok = -1;
+        }
+    }
+    ok |= get_ms(s, "delay", r->name, 0, 86400 * 1000ULL, &g->timing.delay_ms, errs);
+    ok |= get_ms(s, "retry_window", r->name, 60 * 1000, 30 * 86400 * 1000ULL, &g->timing.retry_window_ms, errs);
+    ok |= get_ms(s, "pass_lifetime", r->name, 3600 * 1000, PER_MAX, &g->timing.pass_lifetime_ms, errs);
+    if (g->timing.retry_window_ms <= g->timing.delay_ms) {
+        conf_error_at(errs, s, "rule \"%s\": greylist.retry_window must be longer than delay", r->name);
+        ok = -1;
+    }
+    if (config_setting_lookup_int(s, "network", &v)) {
+        if (v < 0 || v > 32) {
+            conf_error_at(errs, config_setting_get_member(s, "network"), "rule \"%s\": greylist.network is 0 to 32",
+                          r->name);
+            ok = -1;
+        }
+        g->net4 = (uint8_t)v;
+    }
+    if (config_setting_lookup_int(s, "network6", &v)) {
+        if (v < 0 || v > 128) {
+            conf_error_at(errs, config_setting_get_member(s, "network6"),
+                          "rule \"%s\": greylist.network6 is 0 to 128", r->name);
+            ok = -1;
+        }
+        g->net6 = (uint8_t)v;
+    }
+    if (config_setting_lookup_int(s, "auto_allow", &v)) {
+        if (v < 0) {
+            conf_error_at(errs, config_setting_get_member(s, "auto_allow"),
+                          "rule \"%s\": greylist.auto_allow is 0 (never) or more", r->name);
+            ok = -1;
+        }
+        g->timing.auto_allow = (uint32_t)(v < 0 ? 0 : v);
+    }
+    if ((e = config_setting_get_member(s, "bounces")) != NULL) {
+        if (config_setting_type(e) != CONFIG_TYPE_BOOL) {
+            conf_error_at(errs, e, "rule \"%s\": greylist.bounces is true or false", r->name);
+            ok = -1;
+        }
+        g->bounces = config_setting_get_bool(e);
+    }
+    if ((e = config_setting_get_member(s, "trusted")) != NULL &&
+        cond_parse_values(e, ATTR_CLIENT_ADDRESS, r->name, lists, &g->trusted, errs) < 0)
+        ok = -1;
+    return ok;
+}
+
+/* resolve_lists - point the action's ${list:NAME} at a map the rule's conditions use */
+static int resolve_lists(rule *r, const listset *lists, config_setting_t *where, conf_errors *errs)
+{
+    int ok = 0;
+
+    for (unsigned i = 0; i < r->action.nsegs; i++) {
+        action_seg *seg = &r->action.segs[i];
+        if (seg->var != VAR_LIST)
+            continue;
+        fg_list *l = listset_find(lists, seg->text);
+        int used = 0;
+        for (int u = 0; l && u < 2; u++) {
+            const cond_set *cs = u ? &r->unless : &r->ifs;
+            for (unsigned c = 0; c < cs->n; c++)
+                for (unsigned a = 0; a < cs->conds[c].nalts; a++)
+                    used |= cs->conds[c].alts[a].list == l;
+        }
+        if (!l || !list_is_map(l) || !used) {
+            conf_error_at(errs, where, "rule \"%s\": ${list:%s} needs a map list of that name in a condition of the rule",
+                          r->name, seg->text);
+            ok = -1;
+            continue;
+        }
+        seg->list = l;
+    }
+    return ok;
+}
+
 /* default_class - the store class of the first selector */
 static uint8_t default_class(const rule_sel *sel)
 {
@@ -223,7 +346,7 @@ static int valid_name(const char *s)
 /* parse_rule - one rule; 0 ok, -1 errors */
 static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *errs)
 {
-    static const char *const known[] = {"name", "on", "if", "unless", "limit", "action", NULL};
+    static const char *const known[] = {"name", "on", "if", "unless", "limit", "greylist", "action", NULL};
     const char *name = NULL, *action = NULL, *why;
     config_setting_t *on, *e;
     int ok = 0;
@@ -252,7 +375,7 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
         for (int k = 0; known[k]; k++)
             found |= !strcmp(known[k], n);
         if (!found) {
-            if (!strcmp(n, "greylist") || !strcmp(n, "ban"))
+            if (!strcmp(n, "ban"))
                 conf_error_at(errs, e, "rule \"%s\": %s rules are not available yet", name, n);
             else
                 conf_error_at(errs, e, "rule \"%s\": unknown setting \"%s\"", name, n);
@@ -277,28 +400,40 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
             ok = -1;
         }
     }
-    if (cond_set_parse(config_setting_get_member(s, "if"), name, &r->ifs, errs) < 0)
+    if (cond_set_parse(config_setting_get_member(s, "if"), name, rs->lists, &r->ifs, errs) < 0)
         ok = -1;
-    if (cond_set_parse(config_setting_get_member(s, "unless"), name, &r->unless, errs) < 0)
+    if (cond_set_parse(config_setting_get_member(s, "unless"), name, rs->lists, &r->unless, errs) < 0)
         ok = -1;
     if ((e = config_setting_get_member(s, "limit")) && parse_limit(e, r, errs) < 0)
         ok = -1;
+    if ((e = config_setting_get_member(s, "greylist")) && parse_greylist(e, r, rs->lists, errs) < 0)
+        ok = -1;
+    if (r->has_limit && r->has_greylist) {
+        conf_error_at(errs, s, "rule \"%s\": a rule has a limit or a greylist, not both (write two rules)", name);
+        ok = -1;
+    }
     if (!config_setting_lookup_string(s, "action", &action)) {
         if (config_setting_get_member(s, "action")) {
             conf_error_at(errs, config_setting_get_member(s, "action"), "rule \"%s\": action must be a string", name);
             ok = -1;
-        } else if (!r->has_limit) {
-            conf_error_at(errs, s, "rule \"%s\": needs an action or a limit", name);
+        } else if (!r->has_limit && !r->has_greylist) {
+            conf_error_at(errs, s, "rule \"%s\": needs an action, a limit or a greylist", name);
             ok = -1;
         }
-        /* a limit's default answer: temporary, so that mail is delayed, not lost */
-        action = r->nsel && r->sel[0].kind == REQ_SMTP
-                     ? "DEFER_IF_PERMIT 4.7.1 Rate limit exceeded, try again in $retry_after seconds"
-                     : "REJECT Rate limit exceeded, try again in $retry_after seconds";
+        /* the default answers are temporary, so that mail is delayed, not lost */
+        if (r->has_greylist)
+            action = "DEFER_IF_PERMIT 4.2.0 Greylisted, please retry in $retry_after seconds";
+        else if (r->nsel && r->sel[0].kind == REQ_SMTP)
+            action = "DEFER_IF_PERMIT 4.7.1 Rate limit exceeded, try again in $retry_after seconds";
+        else
+            action = "REJECT Rate limit exceeded, try again in $retry_after seconds";
     }
     if (action_parse(action, &r->action, &why) < 0) {
         conf_error_at(errs, config_setting_get_member(s, "action") ? config_setting_get_member(s, "action") : s,
                       "rule \"%s\": %s: \"%s\"", name, why, action);
+        ok = -1;
+    } else if (resolve_lists(r, rs->lists, config_setting_get_member(s, "action") ? config_setting_get_member(s, "action") : s,
+                             errs) < 0) {
         ok = -1;
     }
     r->cls = r->nsel ? default_class(&r->sel[0]) : KEY_SMTP;
@@ -313,6 +448,7 @@ static void rule_free(rule *r)
     fg_free(r->sel);
     cond_set_free(&r->ifs);
     cond_set_free(&r->unless);
+    cond_free(&r->grey.trusted);
     action_free(&r->action);
     fg_free(r->per_text);
     fg_free(r->name);
@@ -325,18 +461,31 @@ ruleset *ruleset_empty(void)
     ruleset *rs = fg_calloc(1, sizeof *rs);
     rs->refs = 1;
     rs->md = pcre2_match_data_create(1, NULL);
+    rs->lists = listset_parse(NULL, NULL, NULL);
     return rs;
 }
 
-/* ruleset_parse - read the rules list */
-ruleset *ruleset_parse(config_setting_t *rules, conf_errors *errs)
+/* ruleset_parse - read the lists and the rules list */
+ruleset *ruleset_parse(config_setting_t *rules, config_setting_t *lists, const char *dir, conf_errors *errs)
 {
     ruleset *rs = ruleset_empty();
     unsigned n;
     int ok = 0;
 
-    if (!rules)
+    listset_free(rs->lists);
+    rs->lists = listset_parse(lists, dir, errs);
+    if (!rs->lists) {
+        /* the rules are still read, so that -t reports their problems too */
+        rs->lists = listset_parse(NULL, dir, errs);
+        ok = -1;
+    }
+    if (!rules) {
+        if (ok < 0) {
+            ruleset_unref(rs);
+            return NULL;
+        }
         return rs;
+    }
     if (!config_setting_is_aggregate(rules) || config_setting_type(rules) == CONFIG_TYPE_GROUP) {
         conf_error_at(errs, rules, "rules must be a list ( { ... }, { ... } )");
         ruleset_unref(rs);
@@ -372,6 +521,7 @@ void ruleset_unref(ruleset *rs)
         rule_free(&rs->rules[i]);
     fg_free(rs->rules);
     pcre2_match_data_free(rs->md);
+    listset_free(rs->lists);
     fg_free(rs);
 }
 

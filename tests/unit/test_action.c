@@ -23,7 +23,7 @@ static void test_expand(void **st)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         action_tmpl t;
         const char *why = NULL;
-        action_ctx ctx = {"r1", 42, 5, "1h"};
+        action_ctx ctx = {.rule = "r1", .retry_s = 42, .count = 5, .per = "1h"};
         assert_int_equal(action_parse(cases[i].tmpl, &t, &why), 0);
         action_expand(&t, &req, &ctx, out, sizeof out);
         assert_string_equal(out, cases[i].want);
@@ -67,7 +67,7 @@ static void test_sanitize_and_bound(void **st)
     fg_request req;
     action_tmpl t;
     const char *why;
-    action_ctx ctx = {"r", 0, 0, NULL};
+    action_ctx ctx = {.rule = "r"};
     (void)st;
 
     memset(big, 'a', sizeof big - 1);

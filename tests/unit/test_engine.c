@@ -3,52 +3,7 @@
  */
 #include "testutil.h"
 
-#include "engine.h"
-#include "mem.h"
-
-#define LISTEN "listen = { policy = \"unix:/tmp/x.sock\"; };\n"
-
-typedef struct fixture {
-    fg_conf *conf;
-    store *store;
-    engine eng;
-    eval ev;
-    char buf[2048];
-    fg_request req;
-} fixture;
-
-static fixture *setup(const char *rules)
-{
-    fixture *f = calloc(1, sizeof *f);
-    conf_errors errs = {0};
-    char text[4096];
-
-    snprintf(text, sizeof text, LISTEN "rules = (\n%s\n);\n", rules);
-    f->conf = load_text(text, &errs);
-    if (!f->conf)
-        dump_errors(&errs);
-    assert_non_null(f->conf);
-    f->store = mem_store_new(&(mem_config){.seed = 7});
-    f->eng.store = f->store;
-    f->eng.on_error = ON_ERROR_TEMPFAIL;
-    return f;
-}
-
-static void teardown(fixture *f)
-{
-    eval_release(&f->ev);
-    store_free(f->store);
-    conf_free(f->conf);
-    free(f);
-}
-
-/* ask - evaluate one request at time now; returns the action */
-static const char *ask(fixture *f, uint64_t now, const char *text)
-{
-    make_req(f->buf, sizeof f->buf, text, &f->req);
-    assert_int_equal(engine_eval(&f->eng, &f->ev, f->conf->rules, &f->req, now, NULL, NULL), ENGINE_DONE);
-    return f->ev.v.action;
-}
+#include "engine_fixture.h"
 
 #define RCPT(ip, snd) "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=" ip "\nsender=" snd "\nrecipient=r@example.com"
 
@@ -234,6 +189,35 @@ static void test_no_store_when_not_needed(void **st)
     teardown(f);
 }
 
+/* lookup lists in conditions, and a map's value in the action */
+static void test_lists(void **st)
+{
+    fixture *f;
+    conf_errors errs = {0};
+    (void)st;
+
+    write_temp("trusted-domains", "example.org\n");
+    write_temp("blocked", "spam.example  Known spam source (ticket 42)\n192.0.2.0/24  Abusive network\n");
+    f = calloc(1, sizeof *f);
+    f->conf = load_text(LISTEN "lists = { trusted-domains = \"trusted-domains\"; blocked = { path = \"blocked\"; type = \"map\"; }; };\n"
+                        "rules = (\n"
+                        "  { name = \"trusted\"; on = \"smtp:RCPT\"; if = { sender_domain = \"@trusted-domains\"; }; action = \"OK\"; },\n"
+                        "  { name = \"block\"; on = \"smtp:RCPT\"; if = { sender = \"@blocked\"; }; action = \"REJECT 5.7.1 ${list:blocked}\"; },\n"
+                        "  { name = \"blocknet\"; on = \"smtp:RCPT\"; if = { client_address = \"@blocked\"; }; action = \"REJECT 5.7.1 ${list:blocked}\"; }\n"
+                        ");\n",
+                        &errs);
+    if (!f->conf)
+        dump_errors(&errs);
+    assert_non_null(f->conf);
+    f->store = mem_store_new(&(mem_config){.seed = 7});
+    f->eng.store = f->store;
+    assert_string_equal(ask(f, 1, RCPT("198.51.100.1", "a@mail.example.org")), "OK");
+    assert_string_equal(ask(f, 1, RCPT("198.51.100.1", "a@x.spam.example")), "REJECT 5.7.1 Known spam source (ticket 42)");
+    assert_string_equal(ask(f, 1, RCPT("192.0.2.9", "a@fine.example")), "REJECT 5.7.1 Abusive network");
+    assert_string_equal(ask(f, 1, RCPT("198.51.100.1", "a@fine.example")), "DUNNO");
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_retry_and_reason),
         cmocka_unit_test(test_store_failure),
         cmocka_unit_test(test_no_store_when_not_needed),
+        cmocka_unit_test(test_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

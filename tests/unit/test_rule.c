@@ -134,7 +134,7 @@ static void test_errors_with_lines(void **st)
         {"bad compare", "  { name = \"a\"; on = \"smtp\"; if = { size = \">lots\"; }; action = \"OK\"; }\n", 3, "size"},
         {"unknown attribute", "  { name = \"a\"; on = \"smtp\"; if = { sendr = \"x\"; }; action = \"OK\"; }\n", 3, "unknown attribute \"sendr\""},
         {"unknown setting", "  { name = \"a\"; on = \"smtp\"; acton = \"OK\"; }\n", 3, "unknown setting \"acton\""},
-        {"no action, no limit", "  { name = \"a\"; on = \"smtp\"; }\n", 3, "needs an action or a limit"},
+        {"no action, no limit", "  { name = \"a\"; on = \"smtp\"; }\n", 3, "needs an action, a limit or a greylist"},
         {"bad action", "  { name = \"a\"; on = \"smtp\"; action = \"BLOCK\"; }\n", 3, "unknown action"},
         {"bad variable", "  { name = \"a\"; on = \"smtp\"; action = \"REJECT $sendr\"; }\n", 3, "unknown $attribute"},
         {"limit without key", "  { name = \"a\"; on = \"smtp\";\n    limit = { count = 1; per = \"1m\"; }; }\n", 4, "needs a key"},
@@ -143,8 +143,13 @@ static void test_errors_with_lines(void **st)
         {"limit bad buckets", "  { name = \"a\"; on = \"smtp\"; limit = { key = \"sender\"; count = 1; per = \"1m\"; buckets = 0; }; }\n", 3, "buckets"},
         {"prefix on a non-address", "  { name = \"a\"; on = \"smtp\"; limit = { key = \"sender/24\"; count = 1; per = \"1m\"; }; }\n", 3, "only an address"},
         {"duplicate name", "  { name = \"a\"; on = \"smtp\"; action = \"OK\"; },\n  { name = \"a\"; on = \"smtp\"; action = \"OK\"; }\n", 4, "already used"},
-        {"greylist not yet", "  { name = \"a\"; on = \"smtp\"; greylist = { delay = \"5m\"; }; }\n", 3, "not available yet"},
-        {"list not yet", "  { name = \"a\"; on = \"smtp\"; if = { sender = \"@spam\"; }; action = \"OK\"; }\n", 3, "lookup lists"},
+        {"greylist window", "  { name = \"a\"; on = \"smtp\"; greylist = { delay = \"1h\"; retry_window = \"30m\"; }; }\n", 3, "longer than delay"},
+        {"greylist bad delay", "  { name = \"a\"; on = \"smtp\";\n    greylist = { delay = \"soon\"; }; }\n", 4, "greylist.delay"},
+        {"greylist unknown", "  { name = \"a\"; on = \"smtp\"; greylist = { dealy = \"5m\"; }; }\n", 3, "unknown setting \"dealy\""},
+        {"greylist and limit", "  { name = \"a\"; on = \"smtp\"; greylist = { }; limit = { key = \"sender\"; count = 1; per = 60; }; }\n", 3, "not both"},
+        {"greylist bad network", "  { name = \"a\"; on = \"smtp\"; greylist = { network = 40; }; }\n", 3, "greylist.network"},
+        {"unknown list", "  { name = \"a\"; on = \"smtp\"; if = { sender = \"@spam\"; }; action = \"OK\"; }\n", 3, "no list named \"spam\""},
+        {"list value without its list", "  { name = \"a\"; on = \"smtp\"; action = \"REJECT ${list:spam}\"; }\n", 3, "${list:spam}"},
     };
     char text[2048];
     (void)st;

@@ -1,0 +1,73 @@
+/*
+ * list - lookup lists that admins edit: named sets and maps loaded from files
+ *
+ * One entry per line; '#' starts a comment. An entry is, by its text (or by
+ * the list's type when one is given):
+ *   example.net           a domain: matches itself and every subdomain, as a
+ *                         domain or as the domain of an address
+ *   @example.net          the same
+ *   joe@example.net       an e-mail address (case-insensitive)
+ *   192.0.2.0/24, 2001:db8::/32, 192.0.2.7
+ *                         a network: an address matches the longest prefix
+ *   anything else         a plain string (case-insensitive)
+ * A map (type = "map") has "key value..." lines; the value of the entry that
+ * matched can be used in a rule's action as ${list:NAME}.
+ *
+ * The list keeps the file's lines as they are (comments included) and
+ * derives its entries and indexes from them, so that a runtime edit
+ * (`floodgatectl list NAME add|del`) changes a line, re-derives, and writes
+ * the file back atomically without losing the admin's comments. A lookup
+ * hashes the value in place (case-insensitively) and allocates nothing.
+ */
+#ifndef FG_LIST_H
+#define FG_LIST_H
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf_errors.h"
+
+enum list_type { LIST_AUTO, LIST_DOMAIN, LIST_EMAIL, LIST_CIDR, LIST_STRING, LIST_MAP };
+enum list_kind { ENTRY_STRING, ENTRY_DOMAIN, ENTRY_EMAIL, ENTRY_NET };
+
+typedef struct list_entry {
+    const char *key;   /* into the line's text; NUL-terminated copy */
+    size_t klen;
+    const char *value; /* maps: the rest of the line; else NULL */
+    uint8_t kind;      /* enum list_kind */
+    fg_cidr net;       /* ENTRY_NET */
+    unsigned line;     /* 1-based line in the file */
+} list_entry;
+
+typedef struct fg_list fg_list;
+
+typedef struct listset {
+    fg_list **lists;
+    unsigned n;
+} listset;
+
+/* listset_parse - the `lists` group: name = "path" or name = { path = "..."; type = "..."; } */
+listset *listset_parse(config_setting_t *g, const char *dir, conf_errors *errs);
+void listset_free(listset *ls);
+/* listset_find - a list by name, NULL if none */
+fg_list *listset_find(const listset *ls, const char *name);
+
+/* list_load - read a list file; NULL with errors (FILE:LINE) on any malformed line */
+fg_list *list_load(const char *name, const char *path, enum list_type type, conf_errors *errs);
+void list_free(fg_list *l);
+const char *list_name(const fg_list *l);
+int list_is_map(const fg_list *l);
+size_t list_count(const fg_list *l);
+const list_entry *list_entry_at(const fg_list *l, size_t i);
+
+/* list_lookup - the entry a value matches (addr: the value parsed as an address, or NULL), NULL if none */
+const list_entry *list_lookup(const fg_list *l, const char *value, size_t len, const fg_addr *addr);
+
+/* list_add - add a line ("entry" or "key value"); written to the file; 0 ok, -1 with a message */
+int list_add(fg_list *l, const char *line, char *err, size_t errlen);
+/* list_del - remove the entries with this key; written to the file; 0 ok, -1 with a message */
+int list_del(fg_list *l, const char *key, char *err, size_t errlen);
+
+#endif

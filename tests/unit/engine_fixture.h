@@ -1,0 +1,56 @@
+/*
+ * engine_fixture - an engine on the embedded store, with rules from text and an injected clock
+ */
+#ifndef FG_ENGINE_FIXTURE_H
+#define FG_ENGINE_FIXTURE_H
+
+#include "testutil.h"
+
+#include "engine.h"
+#include "mem.h"
+
+#define LISTEN "listen = { policy = \"unix:/tmp/x.sock\"; };\n"
+
+typedef struct fixture {
+    fg_conf *conf;
+    store *store;
+    engine eng;
+    eval ev;
+    char buf[2048];
+    fg_request req;
+} fixture;
+
+static inline fixture *setup(const char *rules)
+{
+    fixture *f = calloc(1, sizeof *f);
+    conf_errors errs = {0};
+    char text[4096];
+
+    snprintf(text, sizeof text, LISTEN "rules = (\n%s\n);\n", rules);
+    f->conf = load_text(text, &errs);
+    if (!f->conf)
+        dump_errors(&errs);
+    assert_non_null(f->conf);
+    f->store = mem_store_new(&(mem_config){.seed = 7});
+    f->eng.store = f->store;
+    f->eng.on_error = ON_ERROR_TEMPFAIL;
+    return f;
+}
+
+static inline void teardown(fixture *f)
+{
+    eval_release(&f->ev);
+    store_free(f->store);
+    conf_free(f->conf);
+    free(f);
+}
+
+/* ask - evaluate one request at time now; returns the action */
+static inline const char *ask(fixture *f, uint64_t now, const char *text)
+{
+    make_req(f->buf, sizeof f->buf, text, &f->req);
+    assert_int_equal(engine_eval(&f->eng, &f->ev, f->conf->rules, &f->req, now, NULL, NULL), ENGINE_DONE);
+    return f->ev.v.action;
+}
+
+#endif
