@@ -125,13 +125,12 @@ static slot *slot_take(conn *c)
     return s;
 }
 
-/* eval_done - the store answered a pending request */
-static void eval_done(eval *ev, void *arg)
+/* slot_done - a pending request (policy or control) has its answer */
+static void slot_done(void *arg)
 {
     slot *s = arg;
     conn *c = s->c;
 
-    (void)ev;
     s->done = 1;
     c->pending--;
     if (c->dead) {
@@ -140,6 +139,13 @@ static void eval_done(eval *ev, void *arg)
         return;
     }
     conn_flush(c);
+}
+
+/* eval_done - the store answered a pending policy request */
+static void eval_done(eval *ev, void *arg)
+{
+    (void)ev;
+    slot_done(arg);
 }
 
 /* bad_request - count, log (rate-limited) and mark the slot answered */
@@ -165,8 +171,10 @@ static void handle(conn *c, slot *s, size_t len)
         if (!s->ctl)
             s->ctl = evbuffer_new();
         srv->st.control++;
-        control_exec(srv, &s->req, s->ctl);
-        s->done = 1;
+        if (control_exec(srv, &s->req, s->ctl, slot_done, s) == CONTROL_DONE)
+            s->done = 1;
+        else
+            c->pending++;
         return;
     }
     if (s->st != PROTO_OK) {

@@ -15,6 +15,13 @@
  *     stats      counters of the daemon, its store and each rule
  *     reload     load the rules again (the old ones stay if the file is broken)
  *     version    the daemon's version
+ *     lists      the lookup lists and their sizes
+ *     list NAME show|add ENTRY...|del ENTRY
+ *                a lookup list; edits apply to the next request and are
+ *                saved to the list's file
+ *     counter RULE VALUE...   a limit's counter for the key VALUE...
+ *                (the rule's key attributes in order, or NAME=VALUE)
+ *     reset RULE VALUE...     forget that counter
  *     Human-readable output by default, --json for scripts.
  *
  * DIAGNOSTICS
@@ -128,43 +135,74 @@ static void json_str(const char *s, size_t n)
     putchar('"');
 }
 
-/* print_reply - name=value lines as a table or a JSON object; returns the exit code */
+/* json_value - a number when it is one, else a string */
+static void json_value(const char *v)
+{
+    char *end;
+    strtoll(v, &end, 10);
+    if (v[0] && !*end && (v[0] != '0' || !v[1]) && v[0] != '+')
+        printf("%s", v);
+    else
+        json_str(v, strlen(v));
+}
+
+/* print_reply - name=value lines as a table or a JSON object ("name[]" lines make an array); returns the exit code */
 static int print_reply(char *reply, int json)
 {
-    int rc = 0, first = 1;
+    char *names[4096], *values[4096], *save = NULL;
+    int n = 0, rc = strncmp(reply, "status=error\n", 13) == 0;
     size_t width = 0;
-    char *line, *save = NULL;
 
-    if (strstr(reply, "status=error\n") == reply)
-        rc = 1;
-    for (char *p = reply; *p && *p != '\n'; p = strchr(p, '\n') + 1) {
-        char *eq = strchr(p, '='), *nl = strchr(p, '\n');
-        if (eq && eq < nl && (size_t)(eq - p) > width)
-            width = (size_t)(eq - p);
-    }
-    if (json)
-        putchar('{');
-    for (line = strtok_r(reply, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(reply, "\n", &save); line && n < 4096; line = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(line, '=');
         if (!eq)
             continue;
-        if (json) {
-            printf("%s", first ? "" : ",");
-            json_str(line, (size_t)(eq - line));
-            putchar(':');
-            char *end;
-            long long v = strtoll(eq + 1, &end, 10);
-            if (eq[1] && !*end && (eq[1] != '0' || !eq[2]))
-                printf("%lld", v);
-            else
-                json_str(eq + 1, strlen(eq + 1));
-        } else {
-            printf("%-*.*s  %s\n", (int)width, (int)(eq - line), line, eq + 1);
-        }
-        first = 0;
+        *eq = '\0';
+        names[n] = line;
+        values[n++] = eq + 1;
+        size_t w = strlen(line);
+        if (w > 2 && !strcmp(line + w - 2, "[]"))
+            w -= 2;
+        if (w > width)
+            width = w;
     }
-    if (json)
-        printf("}\n");
+    if (!json) {
+        for (int i = 0; i < n; i++) {
+            size_t w = strlen(names[i]);
+            if (w > 2 && !strcmp(names[i] + w - 2, "[]"))
+                w -= 2;
+            printf("%-*.*s  %s\n", (int)width, (int)w, names[i], values[i]);
+        }
+        return rc;
+    }
+    putchar('{');
+    for (int i = 0, first = 1; i < n; i++) {
+        size_t w = strlen(names[i]);
+        int array = w > 2 && !strcmp(names[i] + w - 2, "[]"), seen = 0;
+        if (array) {
+            for (int j = 0; j < i && !seen; j++)
+                seen = !strcmp(names[j], names[i]);
+            if (seen)
+                continue;
+            w -= 2;
+        }
+        printf("%s", first ? "" : ",");
+        first = 0;
+        json_str(names[i], w);
+        putchar(':');
+        if (!array) {
+            json_value(values[i]);
+            continue;
+        }
+        putchar('[');
+        for (int j = i, k = 0; j < n; j++)
+            if (!strcmp(names[j], names[i])) {
+                printf("%s", k++ ? "," : "");
+                json_str(values[j], strlen(values[j]));
+            }
+        putchar(']');
+    }
+    printf("}\n");
     return rc;
 }
 
@@ -228,6 +266,10 @@ static int usage(void)
                     "  stats                            daemon, store and rule counters\n"
                     "  reload                           load the rules again\n"
                     "  version                          the daemon's version\n"
+                    "  lists                            the lookup lists and their sizes\n"
+                    "  list NAME show|add ENTRY...|del ENTRY   show or edit a lookup list (saved to its file)\n"
+                    "  counter RULE VALUE...            a limit's counter (VALUE: the key's attributes, or NAME=VALUE)\n"
+                    "  reset RULE VALUE...              forget that counter\n"
                     "SOCKET: unix:PATH, tcp:HOST:PORT or a path (default $FLOODGATE_CONTROL or " DEFAULT_SOCKET ")\n");
     return 2;
 }

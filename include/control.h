@@ -12,8 +12,19 @@
  *
  * Replies are name=value lines, status=ok or status=error with message=,
  * and an empty line. floodgatectl turns them into tables or JSON.
- * Commands: stats, reload, version. (bans, lists and counters come with
- * their issues.)
+ * Commands (arguments come as arg1=, arg2=, ...):
+ *     stats                      counters of every layer
+ *     reload                     load the configuration again
+ *     version
+ *     lists                      the lookup lists and their sizes
+ *     list NAME show             entries, as entry[]= lines
+ *     list NAME add ENTRY...     add a line (a map's "key value..."); saved to the file
+ *     list NAME del ENTRY        remove it; saved to the file
+ *     counter RULE VALUE...      a limit's counter: count, limit, retry_after
+ *     reset RULE VALUE...        forget that counter
+ * A VALUE is the next attribute of the rule's key, or NAME=VALUE. A name
+ * ending in [] is repeated (a list). The store commands are asynchronous
+ * like the store, so a networked store does not block the loop for them.
  */
 #ifndef FG_CONTROL_H
 #define FG_CONTROL_H
@@ -25,7 +36,10 @@
 
 #define FLOODGATE_VERSION "0.1.0"
 
-/* control_exec - run one command and append its reply to out */
-void control_exec(server *s, fg_request *req, struct evbuffer *out);
+enum { CONTROL_DONE = 0, CONTROL_PENDING = 1 };
+typedef void (*control_done_fn)(void *arg);
+
+/* control_exec - run one command and append its reply to out: CONTROL_DONE, or CONTROL_PENDING and done(arg) later */
+int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg);
 
 #endif

@@ -33,7 +33,8 @@ enum list_type { LIST_AUTO, LIST_DOMAIN, LIST_EMAIL, LIST_CIDR, LIST_STRING, LIS
 enum list_kind { ENTRY_STRING, ENTRY_DOMAIN, ENTRY_EMAIL, ENTRY_NET };
 
 typedef struct list_entry {
-    const char *key;   /* into the line's text; NUL-terminated copy */
+    const char *key;   /* what is matched: the word, without a domain's '@' */
+    const char *word;  /* the first word of the line, as written */
     size_t klen;
     const char *value; /* maps: the rest of the line; else NULL */
     uint8_t kind;      /* enum list_kind */
@@ -61,6 +62,8 @@ const char *list_name(const fg_list *l);
 int list_is_map(const fg_list *l);
 size_t list_count(const fg_list *l);
 const list_entry *list_entry_at(const fg_list *l, size_t i);
+/* list_entry_word - the entry as written in the file ("@example.net", "10.0.0.0/8"), without a map's value */
+const char *list_entry_word(const fg_list *l, const list_entry *e);
 
 /* list_lookup - the entry a value matches (addr: the value parsed as an address, or NULL), NULL if none */
 const list_entry *list_lookup(const fg_list *l, const char *value, size_t len, const fg_addr *addr);

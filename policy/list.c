@@ -254,6 +254,7 @@ static int derive(fg_list *l, conf_errors *errs, char *err, size_t errlen)
         }
         memcpy(key, s, klen);
         key[klen] = '\0';
+        e->word = key;
         p += klen + 1;
         if (l->type == LIST_MAP && !why) {
             while (isspace((unsigned char)*ws))
@@ -366,6 +367,13 @@ const char *list_name(const fg_list *l) { return l->name; }
 int list_is_map(const fg_list *l) { return l->type == LIST_MAP; }
 size_t list_count(const fg_list *l) { return l->n; }
 const list_entry *list_entry_at(const fg_list *l, size_t i) { return i < l->n ? &l->entries[i] : NULL; }
+
+/* list_entry_word - the entry as written: the key is a copy of the line's first word, '@' included */
+const char *list_entry_word(const fg_list *l, const list_entry *e)
+{
+    (void)l;
+    return e->word;
+}
 
 /* write_back - the lines to the file, atomically: a temp file beside it, then rename */
 static int write_back(fg_list *l, char *err, size_t errlen)

@@ -29,11 +29,13 @@
 
 static const char *daemon_bin, *ctl_bin, *rules_dir;
 static char dir[] = "/tmp/fgintXXXXXX";
-static char conf_path[512], policy_path[512], control_path[512], log_path[512];
+static char conf_path[512], policy_path[512], control_path[512], log_path[512], list_path[512];
 static pid_t daemon_pid = -1;
 
 #define RULES_V1                                                                                              \
     "rules = (\n"                                                                                             \
+    "  { name = \"trusted\"; on = \"smtp:RCPT\"; if = { sender_domain = \"@trusted\"; }; action = \"OK\"; },\n"  \
+    "  { name = \"grey\"; on = \"smtp:RCPT\"; if = { recipient = \"/^grey/\"; }; greylist = { delay = \"5m\"; }; },\n" \
     "  { name = \"bare-ip-helo\"; on = \"smtp:RCPT\"; if = { helo_name = \"/^[0-9.]+$/\"; };\n"              \
     "    action = \"REJECT 5.7.1 Bare IP HELO\"; },\n"                                                        \
     "  { name = \"per-sender\"; on = \"smtp:RCPT\";\n"                                                        \
@@ -52,7 +54,8 @@ static void write_conf(const char *rules)
     FILE *f = fopen(conf_path, "w");
     assert_non_null(f);
     fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; mode = \"0660\"; max_request = \"4k\"; };\n"
-               "store = { type = \"embedded\"; cleanup = \"50ms\"; };\n%s",
+               "store = { type = \"embedded\"; cleanup = \"50ms\"; };\n"
+               "lists = { trusted = \"trusted-domains\"; };\n%s",
             policy_path, control_path, rules);
     fclose(f);
 }
@@ -198,6 +201,12 @@ static int group_setup(void **st)
     snprintf(policy_path, sizeof policy_path, "%s/policy.sock", dir);
     snprintf(control_path, sizeof control_path, "%s/control.sock", dir);
     snprintf(log_path, sizeof log_path, "%s/floodgated.log", dir);
+    snprintf(list_path, sizeof list_path, "%s/trusted-domains", dir);
+    FILE *f = fopen(list_path, "w");
+    if (!f)
+        return -1;
+    fputs("# partners\n", f);
+    fclose(f);
     write_conf(RULES_V1);
     atexit(kill_leftover);
     start_daemon();
@@ -344,6 +353,82 @@ static void test_floodgatectl(void **st)
     assert_int_equal(status, 1);
 }
 
+/* read_text - a file's content (static buffer) */
+static const char *read_text(const char *path)
+{
+    static char buf[4096];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+/* runtime list edits: the next request sees them, and so does the file */
+static void test_list_edits(void **st)
+{
+    char cmd[2048];
+    int status;
+    (void)st;
+
+    assert_string_equal(ask(policy_path, RCPT("x@mail.partner.example")), "action=DUNNO\n\n");
+    snprintf(cmd, sizeof cmd, "%s -s %s list trusted add partner.example", ctl_bin, control_path);
+    run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_string_equal(ask(policy_path, RCPT("x@mail.partner.example")), "action=OK\n\n");
+    assert_string_equal(read_text(list_path), "# partners\npartner.example\n");
+
+    snprintf(cmd, sizeof cmd, "%s -s %s --json list trusted show", ctl_bin, control_path);
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "\"entry\":[\"partner.example\"]"));
+
+    snprintf(cmd, sizeof cmd, "%s -s %s list trusted add 10.0.0.0/99 2>&1", ctl_bin, control_path);
+    out = run(cmd, &status);
+    assert_int_equal(status, 1);
+    assert_non_null(strstr(out, "prefix"));
+
+    snprintf(cmd, sizeof cmd, "%s -s %s list trusted del partner.example", ctl_bin, control_path);
+    run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_string_equal(ask(policy_path, RCPT("x@mail.partner.example")), "action=DUNNO\n\n");
+    assert_string_equal(read_text(list_path), "# partners\n");
+}
+
+/* counter shows a limit's state; reset forgets it */
+static void test_counter_reset(void **st)
+{
+    char cmd[2048];
+    int status;
+    (void)st;
+
+    snprintf(cmd, sizeof cmd, "%s -s %s --json counter per-sender JOE@example.org", ctl_bin, control_path);
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "\"count\":3,\"limit\":3,\"per\":\"1h\""));
+    assert_null(strstr(out, "\"retry_after\":0"));
+    snprintf(cmd, sizeof cmd, "%s -s %s reset per-sender joe@example.org", ctl_bin, control_path);
+    out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "yes"));
+    assert_string_equal(ask(policy_path, RCPT("joe@example.org")), "action=DUNNO\n\n");
+    snprintf(cmd, sizeof cmd, "%s -s %s counter no-such-rule x", ctl_bin, control_path);
+    run(cmd, &status);
+    assert_int_equal(status, 1);
+}
+
+/* greylisting, as a sending MTA sees it on first contact */
+static void test_greylist(void **st)
+{
+    const char *req = "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=203.0.113.9\n"
+                      "sender=new@sender.example\nrecipient=grey@example.com\n\n";
+    (void)st;
+    assert_true(!strncmp(ask(policy_path, req), "action=DEFER_IF_PERMIT 4.2.0 Greylisted, please retry in ", 57));
+    /* a retry at once is deferred again */
+    assert_true(!strncmp(ask(policy_path, req), "action=DEFER_IF_PERMIT 4.2.0 Greylisted", 39));
+}
+
 /* a broken file on reload keeps the old rules; a good one swaps them */
 static void test_reload(void **st)
 {
@@ -404,6 +489,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_floodgatectl),
+        cmocka_unit_test(test_list_edits),
+        cmocka_unit_test(test_counter_reset),
+        cmocka_unit_test(test_greylist),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_stop),
     };

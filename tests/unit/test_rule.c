@@ -202,20 +202,24 @@ static void test_include(void **st)
     conf_errors_free(&errs);
 }
 
-/* the shipped configuration loads */
+/* the shipped configurations load: the default and the examples (read from their files) */
 static void test_shipped_rules(void **st)
 {
-    conf_errors errs = {0};
+    static const char *const files[] = {"floodgate.conf", "examples/postfix-greylist.conf"};
     char path[512];
     (void)st;
 
-    snprintf(path, sizeof path, "%s/../../rules/floodgate.conf", getenv("FG_TESTDATA") ? getenv("FG_TESTDATA") : ".");
-    fg_conf *c = conf_load(path, &errs);
-    if (!c)
-        dump_errors(&errs);
-    assert_non_null(c);
-    assert_true(c->rules->n >= 4);
-    conf_free(c);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        conf_errors errs = {0};
+        snprintf(path, sizeof path, "%s/../../rules/%s", getenv("FG_TESTDATA") ? getenv("FG_TESTDATA") : ".", files[i]);
+        fg_conf *c = conf_load(path, &errs);
+        if (!c)
+            dump_errors(&errs);
+        assert_non_null(c);
+        assert_true(c->rules->n >= 4);
+        assert_non_null(listset_find(c->rules->lists, "trusted-domains"));
+        conf_free(c);
+    }
 }
 
 int main(void)
