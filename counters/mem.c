@@ -175,8 +175,8 @@ void mem_free(mem_store *m)
     fg_free(m);
 }
 
-/* mem_get - value of a live key */
-void *mem_get(mem_store *m, const void *key, size_t klen, size_t *vlen, uint64_t now_ms)
+/* mem_find - the live entry of a key; an expired one is removed on the way */
+mem_entry *mem_find(mem_store *m, const void *key, size_t klen, uint64_t now_ms)
 {
     uint64_t h = hash_key(m, key, klen);
     mem_entry **link;
@@ -192,8 +192,27 @@ void *mem_get(mem_store *m, const void *key, size_t klen, size_t *vlen, uint64_t
         m->st.expired++;
         return NULL;
     }
-    *vlen = (*link)->vlen;
-    return (*link)->data;
+    return *link;
+}
+
+/* mem_entry_value - an entry's value and its size */
+void *mem_entry_value(mem_entry *e, size_t *vlen)
+{
+    *vlen = e->vlen;
+    return e->data;
+}
+
+/* mem_entry_expire - set an entry's expiry */
+void mem_entry_expire(mem_entry *e, uint64_t expires_ms)
+{
+    e->expires = expires_ms;
+}
+
+/* mem_get - value of a live key */
+void *mem_get(mem_store *m, const void *key, size_t klen, size_t *vlen, uint64_t now_ms)
+{
+    mem_entry *e = mem_find(m, key, klen, now_ms);
+    return e ? mem_entry_value(e, vlen) : NULL;
 }
 
 /* next_rand - xorshift64 */
@@ -376,12 +395,15 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
     /* in order, up to the first operation that refuses; windows are only checked here */
     for (i = 0; i < b->nops && b->denied < 0; i++) {
         store_op *op = &b->ops[i];
+        mem_entry *e;
         const void *v;
         switch (op->type) {
         case STORE_WINDOW:
         case STORE_PEEK:
-            v = mem_get(m, batch_key(b, op), op->key_len, &vlen, b->now_ms);
+            e = mem_find(m, batch_key(b, op), op->key_len, b->now_ms);
+            v = e ? mem_entry_value(e, &vlen) : NULL;
             op->admitted = window_check(&op->win, v, v ? vlen : 0, b->now_ms, &op->peek);
+            op->backend = e;
             if (op->type == STORE_WINDOW && !op->admitted)
                 b->denied = (long)i;
             break;
@@ -395,17 +417,39 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             break;
         }
     }
-    /* windows: all or nothing */
+    /* windows: all or nothing. The entries found above are still valid as long as nothing is
+     * inserted or deleted (a greylist step may have done either: then every key is looked up again),
+     * so existing counters are updated first, in place, and missing ones created after. */
     if (b->denied >= 0 || !b->commit)
         return STORE_DONE;
-    for (i = 0; i < b->nops; i++) {
-        store_op *op = &b->ops[i];
-        if (op->type != STORE_WINDOW)
-            continue;
-        vlen = window_state_size(&op->win);
-        void *v = mem_put(m, batch_key(b, op), op->key_len, vlen, window_expiry(&op->win, b->now_ms), b->now_ms);
-        window_add(&op->win, v, vlen, b->now_ms);
-        op->peek.total++;
+    int cached = 1;
+    for (i = 0; i < b->nops; i++)
+        cached &= b->ops[i].type != STORE_GREYLIST && b->ops[i].type != STORE_DEL;
+    for (int pass = 0; pass < 2; pass++) {
+        for (i = 0; i < b->nops; i++) {
+            store_op *op = &b->ops[i];
+            size_t want;
+            if (op->type != STORE_WINDOW)
+                continue;
+            want = window_state_size(&op->win);
+            void *v;
+            if (pass == 0) {
+                /* only here are the cached entries read: no insert has happened yet */
+                mem_entry *e = cached ? op->backend : NULL;
+                v = e ? mem_entry_value(e, &vlen) : NULL;
+                op->backend = NULL;
+                if (!v || vlen != want)
+                    continue;
+                mem_entry_expire(e, window_expiry(&op->win, b->now_ms));
+                op->backend = op; /* marks it counted */
+            } else {
+                if (op->backend)
+                    continue;
+                v = mem_put(m, batch_key(b, op), op->key_len, want, window_expiry(&op->win, b->now_ms), b->now_ms);
+            }
+            window_add(&op->win, v, want, b->now_ms);
+            op->peek.total++;
+        }
     }
     return STORE_DONE;
 }

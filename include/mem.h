@@ -39,6 +39,12 @@ void mem_free(mem_store *m);
 void *mem_get(mem_store *m, const void *key, size_t klen, size_t *vlen, uint64_t now_ms);
 /* mem_put - the value of key with vlen bytes, created zeroed (or resized and zeroed) as needed */
 void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t expires_ms, uint64_t now_ms);
+/* mem_find - the live entry of a key, NULL if missing or expired; valid until the next insert or delete */
+mem_entry *mem_find(mem_store *m, const void *key, size_t klen, uint64_t now_ms);
+/* mem_entry_value - an entry's value and its size */
+void *mem_entry_value(mem_entry *e, size_t *vlen);
+/* mem_entry_expire - set an entry's expiry */
+void mem_entry_expire(mem_entry *e, uint64_t expires_ms);
 /* mem_del - remove a key; returns 1 if it was there */
 int mem_del(mem_store *m, const void *key, size_t klen);
 /* mem_purge - remove expired keys, visiting at most budget buckets; returns keys removed */

@@ -46,6 +46,7 @@ typedef struct store_op {
     int admitted;      /* result: 1 admitted (or deleted), 0 denied */
     window_peek peek;  /* result: count and retry time */
     uint8_t grey_result; /* result of STORE_GREYLIST: enum grey_result */
+    void *backend;     /* the backend's own use within one submit */
 } store_op;
 
 typedef struct store_batch {

@@ -17,6 +17,10 @@ trap cleanup EXIT INT TERM
 cc -O2 -o "$TMP/policy-load" "$SHARED/policy-load.c"
 cc -O2 -o "$TMP/null-policy" "$SHARED/null-policy.c"
 sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench.conf.in" > "$TMP/bench.conf"
+sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench-greylist.conf.in" > "$TMP/bench-greylist.conf"
+# 1,000 trusted domains, among them 10 of the 97 sender domains that policy-load uses
+for i in $(seq 1 990); do echo "partner$i.example"; done > "$TMP/trusted-domains"
+for i in $(seq 0 9); do echo "sender$i.example.org"; done >> "$TMP/trusted-domains"
 
 wait_socket() { i=0; while [ ! -S "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; [ -S "$1" ]; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -26,18 +30,21 @@ run_load() { # socket conns -> the generator's first line
 }
 
 start_null() { "$TMP/null-policy" "unix:$TMP/null.sock" & NULLPID=$!; PIDS="$PIDS $NULLPID"; wait_socket "$TMP/null.sock"; }
-start_fg() { "$TOP/$BUILD/floodgated" -c "$TMP/bench.conf" 2>"$TMP/fg.log" & FGPID=$!; PIDS="$PIDS $FGPID"; wait_socket "$TMP/control.sock"; }
+start_fg() { rm -f "$TMP/control.sock"; "$TOP/$BUILD/floodgated" -c "$TMP/${1:-bench}.conf" 2>"$TMP/fg.log" & FGPID=$!; PIDS="$PIDS $FGPID"; wait_socket "$TMP/control.sock"; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-echo "floodgate benchmark: policy-load, ${SECONDS_EACH}s per run, rule set tests/bench/bench.conf.in (1 regex + 4 limits)"
-for conns in 16 1; do
-  start_null; N=$(run_load "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
-  start_fg; F=$(run_load "$TMP/policy.sock" $conns); stop $FGPID
-  nr=$(field "$N" rps); fr=$(field "$F" rps)
-  ratio=$(awk -v a="$fr" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')
-  echo "conns=$conns null-policy: rps=$nr p50_us=$(field "$N" p50_us) p99_us=$(field "$N" p99_us)"
-  echo "conns=$conns floodgated:  rps=$fr p50_us=$(field "$F" p50_us) p99_us=$(field "$F" p99_us) errors=$(field "$F" errors)"
-  echo "conns=$conns ratio floodgated/null-policy = $ratio"
+echo "floodgate benchmark: policy-load, ${SECONDS_EACH}s per run, back to back with null-policy"
+for set in bench bench-greylist; do
+  echo "rule set tests/bench/$set.conf.in"
+  for conns in 16 1; do
+    start_null; N=$(run_load "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
+    start_fg $set; F=$(run_load "$TMP/policy.sock" $conns); stop $FGPID
+    nr=$(field "$N" rps); fr=$(field "$F" rps)
+    ratio=$(awk -v a="$fr" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')
+    echo "  conns=$conns null-policy: rps=$nr p50_us=$(field "$N" p50_us) p99_us=$(field "$N" p99_us)"
+    echo "  conns=$conns floodgated:  rps=$fr p50_us=$(field "$F" p50_us) p99_us=$(field "$F" p99_us) errors=$(field "$F" errors)"
+    echo "  conns=$conns ratio floodgated/null-policy = $ratio"
+  done
 done
 
 # memory: fill the store with about a million live counters (4 per request, spread over big pools)

@@ -181,6 +181,28 @@ static void test_batch_all_or_nothing(void **st)
     store_free(s);
 }
 
+/* a batch that updates counters and creates others while the table is full: evictions during the
+ * commit never touch a counter of the batch that was already found (ASan watches this test) */
+static void test_batch_under_eviction(void **st)
+{
+    store *s = mem_store_new(&(mem_config){.seed = 5, .max_keys = 3});
+    store_batch b = {0};
+    window_spec w = {60000, 100, 10};
+    const char *keys[] = {"k1", "k2", "k3", "k4", "k5"};
+    (void)st;
+
+    for (int round = 0; round < 50; round++) {
+        batch_reset(&b, 1000 + (uint64_t)round);
+        for (int i = 0; i < 5; i++)
+            batch_add(&b, STORE_WINDOW, (const unsigned char *)keys[(i + round) % 5], 2)->win = w;
+        assert_int_equal(store_submit(s, &b, NULL, NULL), STORE_DONE);
+        assert_int_equal(b.denied, -1);
+        assert_true(mem_count(mem_store_table(s)) <= 3);
+    }
+    batch_release(&b);
+    store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_batch_all_or_nothing),
+        cmocka_unit_test(test_batch_under_eviction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
