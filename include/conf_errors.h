@@ -2,12 +2,15 @@
  * conf_errors - the problems found while loading a configuration
  *
  * Loading goes on after an error, so that `floodgated -t` reports every
- * problem at once, each as "FILE:LINE: message".
+ * problem at once, each as "FILE:LINE: message". The checked readers of
+ * settings that every part of the configuration uses live here too, so
+ * that a duration or a typo is reported the same way everywhere.
  */
 #ifndef FG_CONF_ERRORS_H
 #define FG_CONF_ERRORS_H
 
 #include <libconfig.h>
+#include <stdint.h>
 
 struct conf_errors {
     char **msgs; /* "FILE:LINE: message" */
@@ -22,5 +25,11 @@ void conf_error(conf_errors *e, const char *file, int line, const char *fmt, ...
 void conf_error_at(conf_errors *e, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void conf_errors_free(conf_errors *e);
+
+/* conf_check_members - report every member of group g not named in known (NULL-terminated); 0 ok, -1 reported */
+int conf_check_members(const config_setting_t *g, const char *where, const char *const *known, conf_errors *e);
+/* conf_duration - a duration setting ("5m", or a bare number of seconds) in [min, max] ms; 0 ok, -1 reported */
+int conf_duration(const config_setting_t *s, const char *what, uint64_t min_ms, uint64_t max_ms, uint64_t *out,
+                  conf_errors *e);
 
 #endif

@@ -33,42 +33,12 @@ char *conf_path(const char *dir, const char *path)
     return out;
 }
 
-/* check_members - report settings of a group that are not in known */
-static int check_members(config_setting_t *g, const char *where, const char *const *known, conf_errors *errs)
-{
-    config_setting_t *e;
-    int ok = 0;
-
-    for (unsigned i = 0; (e = config_setting_get_elem(g, i)) != NULL; i++) {
-        int found = 0;
-        for (int k = 0; known[k]; k++)
-            found |= !strcmp(known[k], config_setting_name(e));
-        if (!found) {
-            conf_error_at(errs, e, "%s: unknown setting \"%s\"", where, config_setting_name(e));
-            ok = -1;
-        }
-    }
-    return ok;
-}
-
-/* get_duration - optional duration setting */
+/* get_duration - optional duration member of g */
 static int get_duration(config_setting_t *g, const char *name, uint64_t min, uint64_t max, uint64_t *out,
                         conf_errors *errs)
 {
     config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
-    const char *why;
-
-    if (!s)
-        return 0;
-    if (config_setting_type(s) == CONFIG_TYPE_INT) {
-        *out = (uint64_t)config_setting_get_int(s) * 1000;
-        return 0;
-    }
-    if (!config_setting_get_string(s) || num_parse_duration(config_setting_get_string(s), min, max, out, &why) < 0) {
-        conf_error_at(errs, s, "%s: expected a duration such as \"30s\" or \"5m\"", name);
-        return -1;
-    }
-    return 0;
+    return s ? conf_duration(s, name, min, max, out, errs) : 0;
 }
 
 /* get_size - optional byte count setting */
@@ -141,7 +111,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
         conf_error(errs, c->path, 1, "listen: missing (listen = { policy = \"unix:/run/floodgate/policy.sock\"; };)");
         return -1;
     }
-    ok |= check_members(g, "listen", known, errs);
+    ok |= conf_check_members(g, "listen", known, errs);
     p = config_setting_get_member(g, "policy");
     if (!p) {
         conf_error_at(errs, g, "listen.policy: missing");
@@ -185,7 +155,7 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
 
     if (!g)
         return 0;
-    ok |= check_members(g, "store", known, errs);
+    ok |= conf_check_members(g, "store", known, errs);
     if (config_setting_lookup_string(g, "type", &v)) {
         if (strcmp(v, "embedded")) {
             conf_error_at(errs, config_setting_get_member(g, "type"),
@@ -248,7 +218,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
         return NULL;
     }
     config_setting_t *root = config_root_setting(&cfg);
-    ok |= check_members(root, "top level", known, errs);
+    ok |= conf_check_members(root, "top level", known, errs);
     ok |= parse_listen(c, config_lookup(&cfg, "listen"), errs);
     ok |= parse_store(c, config_lookup(&cfg, "store"), errs);
     static const char *const later[] = {"geoip", "bans", NULL};

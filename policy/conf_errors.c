@@ -7,6 +7,9 @@
 #include <stdio.h>
 
 #include "alloc.h"
+#include "num.h"
+
+#include <string.h>
 
 /* add - append a formatted message */
 static void add(conf_errors *e, const char *file, int line, const char *fmt, va_list ap)
@@ -46,4 +49,42 @@ void conf_errors_free(conf_errors *e)
     fg_free(e->msgs);
     e->msgs = NULL;
     e->n = 0;
+}
+
+/* conf_check_members - report members of g that are not in known */
+int conf_check_members(const config_setting_t *g, const char *where, const char *const *known, conf_errors *e)
+{
+    config_setting_t *m;
+    int ok = 0;
+
+    for (unsigned i = 0; (m = config_setting_get_elem(g, i)) != NULL; i++) {
+        int found = 0;
+        for (int k = 0; known[k] && !found; k++)
+            found = !strcmp(known[k], config_setting_name(m));
+        if (!found) {
+            conf_error_at(e, m, "%s: unknown setting \"%s\"", where, config_setting_name(m));
+            ok = -1;
+        }
+    }
+    return ok;
+}
+
+/* conf_duration - a duration setting in [min, max] milliseconds */
+int conf_duration(const config_setting_t *s, const char *what, uint64_t min_ms, uint64_t max_ms, uint64_t *out,
+                  conf_errors *e)
+{
+    char buf[32];
+    const char *text = NULL, *why = "expected a duration such as \"30s\", \"5m\" or \"1h\"";
+
+    if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+        /* a bare number is seconds */
+        snprintf(buf, sizeof buf, "%lld", (long long)config_setting_get_int64(s));
+        text = buf;
+    } else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+        text = config_setting_get_string(s);
+    }
+    if (text && num_parse_duration(text, min_ms, max_ms, out, &why) == 0)
+        return 0;
+    conf_error_at(e, s, "%s: %s%s%s%s", what, why, text ? " (\"" : "", text ? text : "", text ? "\")" : "");
+    return -1;
 }

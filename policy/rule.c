@@ -117,11 +117,25 @@ static int parse_keyspec(config_setting_t *s, const char *rule, keyspec *k, conf
     return 0;
 }
 
+/* get_ms - optional duration member of a rule's group */
+static int get_ms(config_setting_t *g, const char *name, const char *rule, uint64_t min, uint64_t max, uint64_t *out,
+                  conf_errors *errs)
+{
+    config_setting_t *s = config_setting_get_member(g, name);
+    char what[128];
+
+    if (!s)
+        return 0;
+    snprintf(what, sizeof what, "rule \"%s\": %s.%s", rule, config_setting_name(g), name);
+    return conf_duration(s, what, min, max, out, errs);
+}
+
 /* parse_limit - limit = { key = ...; count = N; per = "1h"; buckets = 10; } */
 static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
 {
-    config_setting_t *key = config_setting_get_member(s, "key"), *e;
-    const char *per = NULL, *why;
+    static const char *const known[] = {"key", "count", "per", "buckets", NULL};
+    config_setting_t *key = config_setting_get_member(s, "key");
+    char where[128];
     long long count = 0;
     int buckets = WINDOW_K_DEFAULT, ok = 0;
 
@@ -129,13 +143,8 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
         conf_error_at(errs, s, "rule \"%s\": limit must be a group { key = ...; count = N; per = \"1h\"; }", r->name);
         return -1;
     }
-    for (int i = 0; (e = config_setting_get_elem(s, (unsigned)i)) != NULL; i++) {
-        const char *n = config_setting_name(e);
-        if (strcmp(n, "key") && strcmp(n, "count") && strcmp(n, "per") && strcmp(n, "buckets")) {
-            conf_error_at(errs, e, "rule \"%s\": limit: unknown setting \"%s\"", r->name, n);
-            ok = -1;
-        }
-    }
+    snprintf(where, sizeof where, "rule \"%s\": limit", r->name);
+    ok |= conf_check_members(s, where, known, errs);
     if (!key) {
         conf_error_at(errs, s, "rule \"%s\": limit needs a key (e.g. key = [\"client_address\"];)", r->name);
         ok = -1;
@@ -158,24 +167,18 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
         ok = -1;
     }
     r->win.count = (uint32_t)(count > 0 ? count : 1);
-    config_setting_t *per_s = config_setting_get_member(s, "per");
-    char per_buf[32];
-    if (per_s && config_setting_type(per_s) == CONFIG_TYPE_INT) {
-        /* a bare number is seconds */
-        snprintf(per_buf, sizeof per_buf, "%d", config_setting_get_int(per_s));
-        per = per_buf;
-    } else if (per_s) {
-        per = config_setting_get_string(per_s);
-    }
+    config_setting_t *per = config_setting_get_member(s, "per");
     if (!per) {
         conf_error_at(errs, s, "rule \"%s\": limit needs per = a duration such as \"1h\"", r->name);
         ok = -1;
-    } else if (num_parse_duration(per, 1000, PER_MAX, &r->win.per_ms, &why) < 0) {
-        conf_error_at(errs, config_setting_get_member(s, "per"), "rule \"%s\": limit.per: %s (\"%s\"; from 1s to 366d)",
-                      r->name, why, per);
+    } else if (get_ms(s, "per", r->name, 1000, PER_MAX, &r->win.per_ms, errs) < 0) {
         ok = -1;
+    } else if (config_setting_type(per) == CONFIG_TYPE_STRING) {
+        r->per_text = fg_strdup(config_setting_get_string(per));
     } else {
-        r->per_text = fg_strdup(per);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%llds", (long long)config_setting_get_int64(per));
+        r->per_text = fg_strdup(buf);
     }
     if (config_setting_lookup_int(s, "buckets", &buckets) && (buckets < 1 || buckets > WINDOW_K_MAX)) {
         conf_error_at(errs, config_setting_get_member(s, "buckets"), "rule \"%s\": limit.buckets must be 1 to %d",
@@ -187,27 +190,6 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
     return ok;
 }
 
-/* get_ms - optional duration member; 0 ok, -1 reported */
-static int get_ms(config_setting_t *g, const char *name, const char *rule, uint64_t min, uint64_t max, uint64_t *out,
-                  conf_errors *errs)
-{
-    config_setting_t *s = config_setting_get_member(g, name);
-    const char *why = "expected a duration such as \"5m\"";
-
-    if (!s)
-        return 0;
-    if (config_setting_type(s) == CONFIG_TYPE_INT && config_setting_get_int(s) >= 0 &&
-        (uint64_t)config_setting_get_int(s) * 1000 >= min && (uint64_t)config_setting_get_int(s) * 1000 <= max) {
-        *out = (uint64_t)config_setting_get_int(s) * 1000;
-        return 0;
-    }
-    if (config_setting_type(s) == CONFIG_TYPE_STRING &&
-        num_parse_duration(config_setting_get_string(s), min, max, out, &why) == 0)
-        return 0;
-    conf_error_at(errs, s, "rule \"%s\": greylist.%s: %s", rule, name, why);
-    return -1;
-}
-
 /* parse_greylist - greylist = { delay; retry_window; pass_lifetime; network; network6; auto_allow; bounces; trusted; } */
 static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, conf_errors *errs)
 {
@@ -215,6 +197,7 @@ static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, co
                                         "auto_allow", "bounces", "trusted", NULL};
     greylist_spec *g = &r->grey;
     config_setting_t *e;
+    char where[128];
     int ok = 0, v;
 
     r->has_greylist = 1;
@@ -229,15 +212,8 @@ static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, co
         conf_error_at(errs, s, "rule \"%s\": greylist must be a group { delay = \"5m\"; ... }", r->name);
         return -1;
     }
-    for (unsigned i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++) {
-        int found = 0;
-        for (int k = 0; known[k]; k++)
-            found |= !strcmp(known[k], config_setting_name(e));
-        if (!found) {
-            conf_error_at(errs, e, "rule \"%s\": greylist: unknown setting \"%s\"", r->name, config_setting_name(e));
-            ok = -1;
-        }
-    }
+    snprintf(where, sizeof where, "rule \"%s\": greylist", r->name);
+    ok |= conf_check_members(s, where, known, errs);
     ok |= get_ms(s, "delay", r->name, 0, 86400 * 1000ULL, &g->timing.delay_ms, errs);
     ok |= get_ms(s, "retry_window", r->name, 60 * 1000, 30 * 86400 * 1000ULL, &g->timing.retry_window_ms, errs);
     ok |= get_ms(s, "pass_lifetime", r->name, 3600 * 1000, PER_MAX, &g->timing.pass_lifetime_ms, errs);
@@ -369,18 +345,13 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
             conf_error_at(errs, s, "rule \"%s\": the name is already used at line %d", name, rs->rules[i].line);
             ok = -1;
         }
-    for (unsigned i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++) {
-        const char *n = config_setting_name(e);
-        int found = 0;
-        for (int k = 0; known[k]; k++)
-            found |= !strcmp(known[k], n);
-        if (!found) {
-            if (!strcmp(n, "ban"))
-                conf_error_at(errs, e, "rule \"%s\": %s rules are not available yet", name, n);
-            else
-                conf_error_at(errs, e, "rule \"%s\": unknown setting \"%s\"", name, n);
-            ok = -1;
-        }
+    if ((e = config_setting_get_member(s, "ban")) != NULL) {
+        conf_error_at(errs, e, "rule \"%s\": ban rules are not available yet", name);
+        ok = -1;
+    } else {
+        char where[128];
+        snprintf(where, sizeof where, "rule \"%s\"", name);
+        ok |= conf_check_members(s, where, known, errs);
     }
     on = config_setting_get_member(s, "on");
     if (!on) {
