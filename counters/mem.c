@@ -340,6 +340,25 @@ size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget)
     return removed;
 }
 
+/* mem_foreach - visit every live key */
+int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg)
+{
+    for (int ti = 0; ti < 2; ti++) {
+        table *t = &m->t[ti];
+        if (!t->buckets)
+            continue;
+        for (uint64_t i = 0; i <= t->mask; i++)
+            for (mem_entry *e = t->buckets[i]; e; e = e->next) {
+                if (e->expires <= now_ms)
+                    continue;
+                int rc = fn(key_of(e), e->klen, e->data, e->vlen, e->expires, arg);
+                if (rc)
+                    return rc;
+            }
+    }
+    return 0;
+}
+
 /* mem_count - keys held */
 uint64_t mem_count(const mem_store *m)
 {

@@ -60,7 +60,8 @@ static void cmd_stats(server *s, struct evbuffer *out)
                         "requests=%llu\nbad_requests=%llu\ntoo_large=%llu\nidle_closed=%llu\n"
                         "verdicts=%llu\nrefused=%llu\nlimited=%llu\ngreylisted=%llu\nstore_errors=%llu\n"
                         "store_type=%s\nstore_keys=%llu\nstore_expired=%llu\nstore_evicted=%llu\n"
-                        "memory_bytes=%llu\nallocations=%llu\nrules=%u\nlists=%u\nreloads=%llu\nreload_failures=%llu\n",
+                        "memory_bytes=%llu\nallocations=%llu\nrules=%u\nlists=%u\nreloads=%llu\nreload_failures=%llu\n"
+                        "snapshots=%llu\nsnapshot_failures=%llu\n",
                         FLOODGATE_VERSION, (unsigned long long)((server_now(s) - s->started_ms) / 1000),
                         (unsigned long long)s->nconns, (unsigned long long)s->st.connections,
                         (unsigned long long)s->st.requests, (unsigned long long)s->st.bad_requests,
@@ -71,7 +72,8 @@ static void cmd_stats(server *s, struct evbuffer *out)
                         (unsigned long long)ss.expired, (unsigned long long)ss.evicted,
                         (unsigned long long)fg_alloc_used(), (unsigned long long)fg_alloc_calls(), s->rules->n,
                         s->rules->lists->n, (unsigned long long)s->st.reloads,
-                        (unsigned long long)s->st.reload_failures);
+                        (unsigned long long)s->st.reload_failures, (unsigned long long)s->st.snapshots,
+                        (unsigned long long)s->st.snapshot_failures);
     for (unsigned i = 0; i < s->rules->n; i++) {
         const rule *r = &s->rules->rules[i];
         evbuffer_add_printf(out, "rule.%s.matched=%llu\nrule.%s.decided=%llu\n", r->name,

@@ -37,6 +37,7 @@
 #include "control.h"
 #include "mem.h"
 #include "server.h"
+#include "snapshot.h"
 
 #define STOP_GRACE_MS 5000 /* longest wait for in-flight answers at shutdown */
 #define DEFAULT_CONF "/etc/floodgate/floodgate.conf"
@@ -91,6 +92,48 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     store_tick(s->store, server_now(s));
+    server_snapshot_reap(s, 0);
+}
+
+/* on_snapshot - time for a snapshot */
+static void on_snapshot(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    server_snapshot_start(arg);
+}
+
+/* snapshot_at_start - load the snapshot before the first request */
+static void snapshot_at_start(server *s)
+{
+    char err[512];
+    mem_store *m = mem_store_table(s->store);
+    long n;
+
+    if (!m || !s->conf->store.snapshot)
+        return;
+    n = snapshot_load(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+    if (n < 0)
+        log_error("snapshot: %s", err);
+    else
+        log_info("snapshot %s: %ld greylist and ban keys loaded", s->conf->store.snapshot, n);
+}
+
+/* snapshot_at_stop - the last snapshot, in the foreground: the process is leaving anyway */
+static void snapshot_at_stop(server *s)
+{
+    char err[512];
+    mem_store *m = mem_store_table(s->store);
+    long n;
+
+    if (!m || !s->conf->store.snapshot)
+        return;
+    server_snapshot_reap(s, 1);
+    n = snapshot_write(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+    if (n < 0)
+        log_error("snapshot: %s", err);
+    else
+        log_info("snapshot %s: %ld keys written", s->conf->store.snapshot, n);
 }
 
 /* server_open - store, engine, listeners, signals and timers */
@@ -106,6 +149,7 @@ static int server_open(server *s, fg_conf *c)
     s->eng.store = s->store;
     s->eng.on_error = c->store.on_error;
     s->started_ms = server_now(s);
+    snapshot_at_start(s);
     s->listeners = fg_calloc(c->listen.npolicy + 1, sizeof *s->listeners);
     for (unsigned i = 0; i < c->listen.npolicy; i++) {
         if (listener_open(s, c->listen.policy[i], 0, c->listen.mode, c->listen.group, &s->listeners[s->nlisteners],
@@ -131,6 +175,11 @@ static int server_open(server *s, fg_conf *c)
     evsignal_add(s->sig_int, NULL);
     evsignal_add(s->sig_hup, NULL);
     evtimer_add(s->tick, &tick);
+    if (c->store.snapshot) {
+        struct timeval iv = {(time_t)(c->store.snapshot_interval_ms / 1000), 0};
+        s->snap_timer = event_new(s->base, -1, EV_PERSIST, on_snapshot, s);
+        evtimer_add(s->snap_timer, &iv);
+    }
     return 0;
 }
 
@@ -138,6 +187,8 @@ static int server_open(server *s, fg_conf *c)
 static void server_close(server *s)
 {
     conn_free_all(s);
+    if (s->store)
+        snapshot_at_stop(s);
     for (unsigned i = 0; i < s->nlisteners; i++)
         listener_close(&s->listeners[i]);
     fg_free(s->listeners);
@@ -146,6 +197,7 @@ static void server_close(server *s)
     if (s->sig_hup) event_free(s->sig_hup);
     if (s->tick) event_free(s->tick);
     if (s->stop_timer) event_free(s->stop_timer);
+    if (s->snap_timer) event_free(s->snap_timer);
     ruleset_unref(s->rules);
     store_free(s->store);
     conf_free(s->conf);

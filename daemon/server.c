@@ -4,8 +4,15 @@
  * Kept apart from main.c so that the tests of connections and control
  * commands can build a server without a process around it.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "snapshot.h"
 
 #include "server.h"
 
@@ -57,3 +64,45 @@ void server_conn_closed(server *s)
         event_base_loopbreak(s->base);
 }
 
+
+/* server_snapshot_start - write a snapshot from a forked child: the child has a copy-on-write
+ * image of the table, so the event loop never waits for the disk */
+void server_snapshot_start(server *s)
+{
+    mem_store *m = mem_store_table(s->store);
+    pid_t pid;
+
+    server_snapshot_reap(s, 0);
+    if (!m || !s->conf->store.snapshot || s->snap_pid)
+        return;
+    pid = fork();
+    if (pid < 0) {
+        s->st.snapshot_failures++;
+        log_error("snapshot: fork: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        char err[512];
+        long n = snapshot_write(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+        if (n < 0)
+            fprintf(stderr, "floodgated: snapshot: %s\n", err);
+        _exit(n < 0 ? 1 : 0);
+    }
+    s->snap_pid = pid;
+}
+
+/* server_snapshot_reap - collect a finished snapshot child */
+void server_snapshot_reap(server *s, int block)
+{
+    int status;
+
+    if (!s->snap_pid || waitpid(s->snap_pid, &status, block ? 0 : WNOHANG) != s->snap_pid)
+        return;
+    s->snap_pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        s->st.snapshots++;
+    } else {
+        s->st.snapshot_failures++;
+        log_error("snapshot of %s failed; the previous one stays", s->conf->store.snapshot);
+    }
+}

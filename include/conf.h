@@ -21,6 +21,7 @@
 #define CONF_MAX_KEYS_DEFAULT 4000000        /* embedded store keys */
 #define CONF_CLEANUP_DEFAULT 100             /* ms between purge slices */
 #define CONF_PIPELINE_DEFAULT 64             /* requests in flight per connection */
+#define CONF_SNAPSHOT_INTERVAL_DEFAULT (60 * 1000) /* ms between snapshots */
 
 enum conf_on_error { ON_ERROR_TEMPFAIL, ON_ERROR_ALLOW };
 
@@ -42,7 +43,8 @@ typedef struct conf_store {
     char *type;              /* "embedded" */
     uint64_t max_keys;       /* embedded: eviction bound */
     uint64_t cleanup_ms;     /* embedded: purge tick */
-    char *snapshot;          /* embedded: snapshot file (not yet) */
+    char *snapshot;          /* embedded: snapshot file, NULL = none */
+    uint64_t snapshot_interval_ms; /* embedded: how often it is written */
     int on_error;            /* enum conf_on_error */
     uint64_t timeout_ms;     /* networked stores */
 } conf_store;

@@ -11,7 +11,7 @@
  * volatile-ttl policy); evictions are counted.
  *
  * Time is always passed in (milliseconds); the module never reads a clock.
- * Not yet: snapshots to disk (the bans issue adds them).
+ * Snapshots to disk: snapshot.h.
  */
 #ifndef FG_MEM_H
 #define FG_MEM_H
@@ -49,6 +49,10 @@ void mem_entry_expire(mem_entry *e, uint64_t expires_ms);
 int mem_del(mem_store *m, const void *key, size_t klen);
 /* mem_purge - remove expired keys, visiting at most budget buckets; returns keys removed */
 size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget);
+/* mem_foreach - call fn for every live key (expired ones are skipped); stops when fn returns non-zero */
+typedef int (*mem_visit_fn)(const unsigned char *key, size_t klen, const void *value, size_t vlen, uint64_t expires_ms,
+                            void *arg);
+int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg);
 /* mem_count - keys held (some may have expired but not been purged yet) */
 uint64_t mem_count(const mem_store *m);
 void mem_stats(const mem_store *m, store_stats *out);

@@ -38,6 +38,8 @@ typedef struct server_stats {
     uint64_t control;           /* control commands */
     uint64_t reloads;           /* successful reloads */
     uint64_t reload_failures;   /* reloads refused because the file was broken */
+    uint64_t snapshots;         /* snapshots written */
+    uint64_t snapshot_failures; /* snapshots that failed */
 } server_stats;
 
 struct server {
@@ -51,7 +53,8 @@ struct server {
     int accepting_paused;       /* at max_connections */
     conn *conns;                /* open connections */
     uint64_t nconns;
-    struct event *sig_term, *sig_int, *sig_hup, *tick, *stop_timer;
+    struct event *sig_term, *sig_int, *sig_hup, *tick, *stop_timer, *snap_timer;
+    int snap_pid;               /* the child writing a snapshot, 0 = none */
     int stopping;               /* SIGTERM seen: finish in-flight replies, then exit */
     server_stats st;
     log_limit bad_log;          /* rate limit of bad-request messages */
@@ -64,6 +67,10 @@ uint64_t server_now(server *s);
 int server_reload(server *s, conf_errors *errs);
 /* print_errors - configuration problems on stderr */
 void print_errors(const conf_errors *errs);
+/* server_snapshot_start - write a snapshot from a forked child, unless one is being written */
+void server_snapshot_start(server *s);
+/* server_snapshot_reap - collect a finished snapshot child; wait for it if block */
+void server_snapshot_reap(server *s, int block);
 /* server_conn_closed - a connection went away (resume accepting, finish a shutdown) */
 void server_conn_closed(server *s);
 

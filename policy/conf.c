@@ -148,7 +148,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
 /* parse_store - the store group */
 static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
 {
-    static const char *const known[] = {"type", "snapshot", "cleanup", "max_keys", "on_error", "timeout",
+    static const char *const known[] = {"type", "snapshot", "snapshot_interval", "cleanup", "max_keys", "on_error", "timeout",
                                         "url", "urls", "stores", "read_from_replicas", NULL};
     const char *v;
     int ok = 0;
@@ -177,6 +177,7 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
     }
     ok |= get_size(g, "max_keys", 1, 1ULL << 32, &c->store.max_keys, errs);
     ok |= get_duration(g, "cleanup", 10, 3600 * 1000, &c->store.cleanup_ms, errs);
+    ok |= get_duration(g, "snapshot_interval", 1000, 86400 * 1000, &c->store.snapshot_interval_ms, errs);
     ok |= get_duration(g, "timeout", 1, 60 * 1000, &c->store.timeout_ms, errs);
     return ok;
 }
@@ -204,6 +205,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     c->store.max_keys = CONF_MAX_KEYS_DEFAULT;
     c->store.cleanup_ms = CONF_CLEANUP_DEFAULT;
     c->store.timeout_ms = 100;
+    c->store.snapshot_interval_ms = CONF_SNAPSHOT_INTERVAL_DEFAULT;
 
     config_init(&cfg);
     config_set_include_dir(&cfg, c->dir);

@@ -1,0 +1,162 @@
+/*
+ * snapshot - the embedded store's state on disk (see snapshot.h for the format)
+ */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "hash.h"
+#include "keys.h"
+
+#define MAGIC "FGSNAP1\n"
+#define TRAILER 0xffff
+#define HASH_SEED 0x736e617073686f74ULL
+
+typedef struct writer {
+    FILE *f;
+    uint64_t hash;   /* chained hash64 of what was written */
+    uint64_t count;  /* records */
+    int failed;
+} writer;
+
+/* snapshot_keeps - greylist, bans, ban history */
+int snapshot_keeps(const unsigned char *key, size_t klen)
+{
+    return klen > 0 && (key[0] == KEY_GREYLIST || key[0] == KEY_BAN || key[0] == KEY_BAN_HISTORY);
+}
+
+/* put - write bytes and fold them into the hash */
+static void put(writer *w, const void *p, size_t n)
+{
+    if (n && fwrite(p, 1, n, w->f) != n)
+        w->failed = 1;
+    w->hash = hash64(p, n, w->hash);
+}
+
+/* put_record - one key */
+static int put_record(const unsigned char *key, size_t klen, const void *value, size_t vlen, uint64_t expires_ms,
+                      void *arg)
+{
+    writer *w = arg;
+    uint16_t kl = (uint16_t)klen, vl = (uint16_t)vlen;
+
+    if (!snapshot_keeps(key, klen))
+        return 0;
+    put(w, &kl, 2);
+    put(w, &vl, 2);
+    put(w, &expires_ms, 8);
+    put(w, key, klen);
+    put(w, value, vlen);
+    w->count++;
+    return w->failed;
+}
+
+/* snapshot_write - write the kept keys to path, atomically */
+long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen)
+{
+    size_t plen = strlen(path) + 16;
+    char *tmp = fg_malloc(plen);
+    writer w = {0};
+    uint16_t trailer[2] = {TRAILER, 0};
+    int fd;
+
+    snprintf(tmp, plen, "%s.tmpXXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0 || !(w.f = fdopen(fd, "w"))) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fg_free(tmp);
+        return -1;
+    }
+    w.hash = HASH_SEED;
+    put(&w, MAGIC, 8);
+    mem_foreach(m, now_ms, put_record, &w);
+    uint64_t sum = w.hash, count = w.count;
+    put(&w, trailer, 4);
+    put(&w, &count, 8);
+    put(&w, &sum, 8);
+    if (w.failed || fflush(w.f) != 0 || fsync(fd) != 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno ? errno : EIO));
+        fclose(w.f);
+        unlink(tmp);
+        fg_free(tmp);
+        return -1;
+    }
+    fclose(w.f);
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
+        unlink(tmp);
+        fg_free(tmp);
+        return -1;
+    }
+    fg_free(tmp);
+    return (long)count;
+}
+
+/* get - read exactly n bytes and fold them into the hash */
+static int get(FILE *f, void *p, size_t n, uint64_t *hash)
+{
+    if (n && fread(p, 1, n, f) != n)
+        return -1;
+    *hash = hash64(p, n, *hash);
+    return 0;
+}
+
+/* snapshot_load - check the whole file first, then load its live keys */
+long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char magic[8];
+    unsigned char buf[2 * 65536];
+    uint64_t hash = HASH_SEED, count = 0, want_count, want_sum;
+    long loaded = 0;
+
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* two passes: a snapshot is loaded whole or not at all */
+    for (int pass = 0; pass < 2; pass++) {
+        rewind(f);
+        hash = HASH_SEED;
+        count = 0;
+        if (get(f, magic, 8, &hash) < 0 || memcmp(magic, MAGIC, 8))
+            goto bad;
+        for (;;) {
+            uint16_t kl, vl;
+            uint64_t exp;
+            if (fread(&kl, 1, 2, f) != 2 || fread(&vl, 1, 2, f) != 2)
+                goto bad;
+            if (kl == TRAILER) {
+                uint64_t sum = hash;
+                if (fread(&want_count, 1, 8, f) != 8 || fread(&want_sum, 1, 8, f) != 8 || want_count != count ||
+                    want_sum != sum || fgetc(f) != EOF)
+                    goto bad;
+                break;
+            }
+            hash = hash64(&kl, 2, hash);
+            hash = hash64(&vl, 2, hash);
+            if (get(f, &exp, 8, &hash) < 0 || get(f, buf, kl, &hash) < 0 || get(f, buf + kl, vl, &hash) < 0)
+                goto bad;
+            count++;
+            if (pass == 1 && exp > now_ms && snapshot_keeps(buf, kl)) {
+                memcpy(mem_put(m, buf, kl, vl, exp, now_ms), buf + kl, vl);
+                loaded++;
+            }
+        }
+    }
+    fclose(f);
+    return loaded;
+bad:
+    fclose(f);
+    snprintf(err, errlen, "%s: not a complete floodgate snapshot (truncated or damaged); not loaded", path);
+    return -1;
+}
