@@ -8,6 +8,7 @@
  */
 #include "window.h"
 
+#include <assert.h>
 #include <string.h>
 
 #define HDR_SIZE 12 /* head (8) + shape (4) */
@@ -29,6 +30,7 @@ static uint32_t shape_of(const window_spec *spec)
 /* bucket_of - index of the bucket holding time t */
 static uint64_t bucket_of(const window_spec *spec, uint64_t t)
 {
+    assert(spec->per_ms > 0 && spec->k > 0); /* the rule loader guarantees both */
     return t / spec->per_ms * spec->k + (t % spec->per_ms) * spec->k / spec->per_ms;
 }
 
