@@ -235,6 +235,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(verbose);
+    /* libevent's buffers are counted with ours (stats: memory_bytes, allocations) */
+    event_set_mem_functions(fg_malloc, fg_realloc, fg_free);
     c = conf_load(path, &errs);
     if (!c) {
         print_errors(&errs);

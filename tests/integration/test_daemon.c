@@ -430,6 +430,43 @@ static void test_greylist(void **st)
     assert_true(!strncmp(ask(policy_path, req), "action=DEFER_IF_PERMIT 4.2.0 Greylisted", 39));
 }
 
+/* stat_value - one number of `floodgatectl stats` */
+static long long stat_value(const char *name)
+{
+    char cmd[1024], want[128];
+    int status;
+    snprintf(cmd, sizeof cmd, "%s -s %s stats", ctl_bin, control_path);
+    char *out = run(cmd, &status);
+    snprintf(want, sizeof want, "\n%s ", name);
+    char *p = strstr(out, want);
+    assert_non_null(p);
+    return atoll(p + strlen(want) + strspn(p + strlen(want), " "));
+}
+
+/* allocation per request is bounded: a steady stream costs libevent's two buffer chains at most */
+static void test_allocations_bounded(void **st)
+{
+    int fd = connect_unix(policy_path), eof;
+    char req[512];
+    (void)st;
+
+    assert_true(fd >= 0);
+    for (int round = 0; round < 2; round++) {
+        long long a = stat_value("allocations"), b = stat_value("allocations");
+        for (int i = 0; i < 200; i++) {
+            snprintf(req, sizeof req, "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=198.51.100.%d\n"
+                                      "helo_name=mx.example\nsender=steady%d@example.org\nrecipient=r@example.com\n\n",
+                     i % 4, i % 4);
+            exchange(fd, req, strlen(req), 1, &eof);
+        }
+        long long c = stat_value("allocations");
+        long long per_stats = b - a, for_requests = c - b - per_stats;
+        if (round == 1 && for_requests > 2 * 200)
+            fail_msg("%lld allocations for 200 requests", for_requests);
+    }
+    close(fd);
+}
+
 /* a broken file on reload keeps the old rules; a good one swaps them */
 static void test_reload(void **st)
 {
@@ -507,6 +544,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_list_edits),
         cmocka_unit_test(test_counter_reset),
         cmocka_unit_test(test_greylist),
+        cmocka_unit_test(test_allocations_bounded),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_restart_keeps_greylist),
         cmocka_unit_test(test_stop),
