@@ -265,6 +265,25 @@ static void conn_process(conn *c)
         conn_flush(c);
 }
 
+/* log_refusal - one line per refused request, as postgrey and postfwd log theirs (rate-limited) */
+static void log_refusal(conn *c, slot *s)
+{
+    const verdict *v = &s->ev.v;
+    size_t l1, l2, l3, l4;
+    const char *client = req_get(&s->req, ATTR_CLIENT_ADDRESS, &l1), *sender = req_get(&s->req, ATTR_SENDER, &l2),
+               *rcpt = req_get(&s->req, ATTR_RECIPIENT, &l3), *user = req_get(&s->req, ATTR_USERNAME, &l4);
+
+    if (!v->refused)
+        return;
+    if (!c->srv->verdict_log.per_second)
+        c->srv->verdict_log.per_second = 100;
+    log_limited(&c->srv->verdict_log, server_now(c->srv), LOG_INFO_,
+                "refused: rule=%s request=%s client_address=%.64s sender=<%.128s> recipient=<%.128s>%s%.128s "
+                "action=\"%s\"",
+                v->reason[0] ? v->reason : (v->store_failed ? "(store unavailable)" : "?"),
+                req_kind_name(s->req.kind), client, sender, rcpt, l4 ? " username=" : "", user, v->action);
+}
+
 /* write_reply - append the answer of a done slot to the output */
 static void write_reply(conn *c, slot *s)
 {
@@ -279,6 +298,7 @@ static void write_reply(conn *c, slot *s)
         len = (size_t)snprintf(reply, sizeof reply, "action=%s\n\n", proto_error_action(s->st));
     } else {
         len = proto_reply(&s->ev.v, s->req.kind, reply, sizeof reply);
+        log_refusal(c, s);
     }
     evbuffer_add(c->out, reply, len);
 }

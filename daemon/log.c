@@ -51,7 +51,7 @@ void log_limited(log_limit *lim, uint64_t now_ms, enum log_level level, const ch
         lim->second = now_ms / 1000;
         lim->count = 0;
     }
-    if (lim->count++ >= LOG_LIMIT_PER_SECOND) {
+    if (lim->count++ >= (lim->per_second ? lim->per_second : LOG_LIMIT_PER_SECOND)) {
         lim->dropped++;
         return;
     }

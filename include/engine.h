@@ -31,6 +31,7 @@ typedef struct verdict {
     char reason[KEY_NAME_MAX + 1]; /* the deciding rule's name, "" if none */
     uint64_t retry_s;            /* seconds until a limit frees up; 0 = not a limit */
     int store_failed;            /* the store did not answer: on_error applied */
+    int refused;                 /* the action refuses the request (REJECT, DEFER*, 4NN, 5NN) */
 } verdict;
 
 typedef struct engine_stats {

@@ -18,9 +18,10 @@ typedef struct log_limit {
     uint64_t second;    /* the second being counted */
     unsigned count;     /* messages in it */
     unsigned long dropped; /* messages dropped since the last one logged */
+    unsigned per_second;   /* cap; 0 = LOG_LIMIT_PER_SECOND */
 } log_limit;
 
-#define LOG_LIMIT_PER_SECOND 5 /* messages per call site per second */
+#define LOG_LIMIT_PER_SECOND 5 /* messages per call site per second, by default */
 
 void log_init(int verbose);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

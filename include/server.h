@@ -58,6 +58,7 @@ struct server {
     int stopping;               /* SIGTERM seen: finish in-flight replies, then exit */
     server_stats st;
     log_limit bad_log;          /* rate limit of bad-request messages */
+    log_limit verdict_log;      /* rate limit of refusal messages */
     uint64_t started_ms;
 };
 

@@ -95,9 +95,8 @@ static void finish(eval *ev)
         snprintf(ev->v.action, sizeof ev->v.action, "%s",
                  e->on_error == ON_ERROR_ALLOW ? "DUNNO" : ON_ERROR_TEMPFAIL_ACTION);
         ev->v.store_failed = 1;
+        ev->v.refused = e->on_error != ON_ERROR_ALLOW;
         e->stats.store_errors++;
-        if (e->on_error != ON_ERROR_ALLOW)
-            e->stats.refused++;
     } else if (b->denied >= 0) {
         rule *r = &rules[ev->op_rule[b->denied]];
         uint64_t ms = b->ops[b->denied].peek.retry_ms;
@@ -107,17 +106,16 @@ static void finish(eval *ev)
             e->stats.greylisted++;
         else
             e->stats.limited++;
-        if (r->action.denies)
-            e->stats.refused++;
+        ev->v.refused = r->action.denies;
     } else if (ev->decider >= 0) {
         rule *r = &rules[ev->decider];
         set_verdict(ev, r, 0);
         r->decided++;
-        if (r->action.denies)
-            e->stats.refused++;
+        ev->v.refused = r->action.denies;
     } else {
         memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
     }
+    e->stats.refused += (uint64_t)ev->v.refused;
     ruleset_unref(ev->rs);
     ev->rs = NULL;
 }
@@ -195,6 +193,7 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
     ev->v.reason[0] = '\0';
     ev->v.retry_s = 0;
     ev->v.store_failed = 0;
+    ev->v.refused = 0;
     batch_reset(&ev->batch, now_ms);
     e->stats.requests++;
 

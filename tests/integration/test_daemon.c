@@ -251,6 +251,21 @@ static void test_check_mode(void **st)
     assert_non_null(strstr(out, want));
     snprintf(want, sizeof want, "%s:4: ", bad);
     assert_non_null(strstr(out, want));
+
+    /* a malformed line of a lookup list is named with the list's file and line */
+    char list[600];
+    snprintf(list, sizeof list, "%s/badlist", dir);
+    f = fopen(list, "w");
+    fprintf(f, "# nets\n10.0.0.0/8\n10.0.0.0/40\n");
+    fclose(f);
+    f = fopen(bad, "w");
+    fprintf(f, "listen = { policy = \"unix:/tmp/x\"; };\nlists = { nets = \"badlist\"; };\n"
+               "rules = ( { name = \"a\"; on = \"smtp:RCPT\"; if = { client_address = \"@nets\"; }; action = \"OK\"; } );\n");
+    fclose(f);
+    out = run(cmd, &status);
+    assert_int_equal(status, 1);
+    snprintf(want, sizeof want, "%s:3: list nets: bad prefix length", list);
+    assert_non_null(strstr(out, want));
 }
 
 /* the sockets carry the configured modes */
