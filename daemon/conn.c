@@ -29,7 +29,8 @@ typedef struct slot {
     fg_request req;          /* parsed */
     enum proto_status st;    /* parse result */
     eval ev;                 /* the engine's work */
-    struct evbuffer *ctl;    /* a control command's reply, NULL for policy requests */
+    struct evbuffer *ctl;    /* a control command's reply (kept for reuse) */
+    int is_ctl;              /* this request is a control command: the answer is in ctl */
     int done;                /* answer ready */
 } slot;
 
@@ -121,6 +122,7 @@ static slot *slot_take(conn *c)
         s->c = c;
     }
     s->done = 0;
+    s->is_ctl = 0;
     c->count++;
     return s;
 }
@@ -170,6 +172,7 @@ static void handle(conn *c, slot *s, size_t len)
     if (c->is_control && !s->req.val[ATTR_REQUEST] && req_get(&s->req, ATTR_COMMAND, &n) && n) {
         if (!s->ctl)
             s->ctl = evbuffer_new();
+        s->is_ctl = 1;
         srv->st.control++;
         if (control_exec(srv, &s->req, s->ctl, slot_done, s) == CONTROL_DONE)
             s->done = 1;
@@ -265,23 +268,31 @@ static void conn_process(conn *c)
         conn_flush(c);
 }
 
-/* log_refusal - one line per refused request, as postgrey and postfwd log theirs (rate-limited) */
+/* log_refusal - one line per refused request, as postgrey and postfwd log theirs (rate-limited);
+ * the attributes that identify the client, those that the request has */
 static void log_refusal(conn *c, slot *s)
 {
+    static const int shown[] = {ATTR_CLIENT_ADDRESS, ATTR_CLIENT_NAME, ATTR_HELO_NAME, ATTR_SASL_USERNAME,
+                                ATTR_SENDER, ATTR_RECIPIENT, ATTR_USERNAME, ATTR_EVENT, ATTR_URI};
     const verdict *v = &s->ev.v;
-    size_t l1, l2, l3, l4;
-    const char *client = req_get(&s->req, ATTR_CLIENT_ADDRESS, &l1), *sender = req_get(&s->req, ATTR_SENDER, &l2),
-               *rcpt = req_get(&s->req, ATTR_RECIPIENT, &l3), *user = req_get(&s->req, ATTR_USERNAME, &l4);
+    char who[768];
+    size_t at = 0, len;
 
     if (!v->refused)
         return;
     if (!c->srv->verdict_log.per_second)
         c->srv->verdict_log.per_second = 100;
-    log_limited(&c->srv->verdict_log, server_now(c->srv), LOG_INFO_,
-                "refused: rule=%s request=%s client_address=%.64s sender=<%.128s> recipient=<%.128s>%s%.128s "
-                "action=\"%s\"",
-                v->reason[0] ? v->reason : (v->store_failed ? "(store unavailable)" : "?"),
-                req_kind_name(s->req.kind), client, sender, rcpt, l4 ? " username=" : "", user, v->action);
+    if (!log_allowed(&c->srv->verdict_log, server_now(c->srv)))
+        return;
+    who[0] = '\0';
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0] && at < sizeof who; i++) {
+        const char *val = req_get(&s->req, shown[i], &len);
+        if (len)
+            at += (size_t)snprintf(who + at, sizeof who - at, " %s=%.128s", req_attr_name(shown[i]), val);
+    }
+    log_allowed_msg(&c->srv->verdict_log, LOG_INFO_, "refused: rule=%s request=%s%s action=\"%s\"",
+                v->reason[0] ? v->reason : (v->store_failed ? "(store unavailable)" : "?"), req_kind_name(s->req.kind),
+                who, v->action);
 }
 
 /* write_reply - append the answer of a done slot to the output */
@@ -290,7 +301,7 @@ static void write_reply(conn *c, slot *s)
     char reply[REPLY_MAX];
     size_t len;
 
-    if (s->ctl) {
+    if (s->is_ctl) {
         evbuffer_add_buffer(c->out, s->ctl);
         return;
     }

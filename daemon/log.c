@@ -41,25 +41,49 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-/* log_limited - log unless this call site has logged too much this second */
-void log_limited(log_limit *lim, uint64_t now_ms, enum log_level level, const char *fmt, ...)
+/* log_allowed - may this call site log now? counts the message either way */
+int log_allowed(log_limit *lim, uint64_t now_ms)
 {
-    char suffix[64] = "";
-    va_list ap;
-
     if (lim->second != now_ms / 1000) {
         lim->second = now_ms / 1000;
         lim->count = 0;
     }
     if (lim->count++ >= (lim->per_second ? lim->per_second : LOG_LIMIT_PER_SECOND)) {
         lim->dropped++;
-        return;
+        return 0;
     }
+    return 1;
+}
+
+/* vlog_allowed - log a message that log_allowed let through, with the count of those dropped before it */
+static void vlog_allowed(log_limit *lim, enum log_level level, const char *fmt, va_list ap)
+{
+    char suffix[64] = "";
+
     if (lim->dropped) {
         snprintf(suffix, sizeof suffix, " (%lu similar messages dropped)", lim->dropped);
         lim->dropped = 0;
     }
-    va_start(ap, fmt);
     vlog(level, suffix, fmt, ap);
+}
+
+/* log_allowed_msg - log after log_allowed said yes */
+void log_allowed_msg(log_limit *lim, enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_allowed(lim, level, fmt, ap);
+    va_end(ap);
+}
+
+/* log_limited - log unless this call site has logged too much this second */
+void log_limited(log_limit *lim, uint64_t now_ms, enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!log_allowed(lim, now_ms))
+        return;
+    va_start(ap, fmt);
+    vlog_allowed(lim, level, fmt, ap);
     va_end(ap);
 }

@@ -28,6 +28,11 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 void log_limited(log_limit *lim, uint64_t now_ms, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* log_allowed - may this call site log now (for messages that cost something to build)? */
+int log_allowed(log_limit *lim, uint64_t now_ms);
+/* log_allowed_msg - log after log_allowed said yes */
+void log_allowed_msg(log_limit *lim, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #define log_error(...) log_msg(LOG_ERR_, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN_, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO_, __VA_ARGS__)

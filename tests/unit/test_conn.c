@@ -231,6 +231,23 @@ static void test_control(void **st)
     srv_free(s);
 }
 
+/* a command and then a policy query on one control connection, one slot reused for both */
+static void test_control_then_policy(void **st)
+{
+    server *s = srv_new();
+    int eof;
+    (void)st;
+
+    s->conf->listen.pipeline = 1;
+    int fd = client(s, 1);
+    send_all(s, fd, "command=version\n\n", 17);
+    assert_non_null(strstr(collect(s, fd, 1, &eof), "status=ok\nversion="));
+    send_all(s, fd, "request=auth\nusername=z\n\n", 27);
+    assert_string_equal(collect(s, fd, 1, &eof), "action=REJECT user z\nreason=echo\n\n");
+    close(fd);
+    srv_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_pipeline_limit),
         cmocka_unit_test(test_control),
+        cmocka_unit_test(test_control_then_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
