@@ -242,7 +242,7 @@ static void test_control_then_policy(void **st)
     int fd = client(s, 1);
     send_all(s, fd, "command=version\n\n", 17);
     assert_non_null(strstr(collect(s, fd, 1, &eof), "status=ok\nversion="));
-    send_all(s, fd, "request=auth\nusername=z\n\n", 27);
+    send_all(s, fd, "request=auth\nusername=z\n\n", strlen("request=auth\nusername=z\n\n"));
     assert_string_equal(collect(s, fd, 1, &eof), "action=REJECT user z\nreason=echo\n\n");
     close(fd);
     srv_free(s);
