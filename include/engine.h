@@ -71,7 +71,7 @@ enum { ENGINE_DONE = 0, ENGINE_PENDING = 1 };
 int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_ms, eval_done_fn done, void *arg);
 /* eval_release - free an evaluation's buffers */
 void eval_release(eval *ev);
-/* engine_key - build the store key of a rule for a request; 0 ok, -1 a key attribute is not usable */
-int engine_key(const rule *r, fg_request *req, key_buf *k);
+/* engine_key - build the store key of a rule's limit for a request */
+void engine_key(const rule *r, fg_request *req, key_buf *k);
 
 #endif

@@ -27,6 +27,27 @@ static void key_attr_folded(int attr, fg_request *req, key_buf *k)
     key_part(k, KEY_PART_STRING, v, len);
 }
 
+/* key_net - append an address cut to prefix bits: family, prefix, bytes (an unparsable address: family 0) */
+static void key_net(key_buf *k, const fg_addr *a, unsigned v4, unsigned v6)
+{
+    unsigned char part[18] = {0};
+    fg_addr m;
+
+    if (!a) {
+        key_part(k, KEY_PART_ADDRESS, part, 2);
+        return;
+    }
+    m = *a;
+    unsigned prefix = m.family == 4 ? v4 : v6;
+    if (prefix > addr_bits(&m))
+        prefix = addr_bits(&m);
+    addr_mask(&m, prefix);
+    part[0] = m.family;
+    part[1] = (unsigned char)prefix;
+    memcpy(part + 2, m.bytes, m.family == 4 ? 4 : 16);
+    key_part(k, KEY_PART_ADDRESS, part, m.family == 4 ? 6 : 18);
+}
+
 /* key_attr - append one key part for a request */
 static void key_attr(const keyspec *ks, fg_request *req, key_buf *k)
 {
@@ -41,14 +62,7 @@ static void key_attr(const keyspec *ks, fg_request *req, key_buf *k)
         else if (addr_parse(v, len, &a) == 0)
             ap = &a;
         if (ap) {
-            fg_addr m = *ap;
-            unsigned prefix = ks->prefix ? (m.family == 4 ? ks->v4 : ks->v6) : addr_bits(&m);
-            unsigned char part[18];
-            addr_mask(&m, prefix);
-            part[0] = m.family;
-            part[1] = (unsigned char)prefix;
-            memcpy(part + 2, m.bytes, m.family == 4 ? 4 : 16);
-            key_part(k, KEY_PART_ADDRESS, part, m.family == 4 ? 6 : 18);
+            key_net(k, ap, ks->prefix ? ks->v4 : 32, ks->prefix ? ks->v6 : 128);
             return;
         }
     }
@@ -56,12 +70,11 @@ static void key_attr(const keyspec *ks, fg_request *req, key_buf *k)
 }
 
 /* engine_key - build the store key of a rule for a request */
-int engine_key(const rule *r, fg_request *req, key_buf *k)
+void engine_key(const rule *r, fg_request *req, key_buf *k)
 {
     key_begin(k, (enum key_class)rule_class(r, req), r->name, strlen(r->name));
     for (unsigned i = 0; i < r->nkeys; i++)
         key_attr(&r->keys[i], req, k);
-    return 0;
 }
 
 /* list_value_of - ${list:NAME}: the map value the rule's conditions found */
@@ -143,29 +156,18 @@ static void add_greylist(eval *ev, const rule *r, fg_request *req)
 {
     key_buf k;
     const fg_addr *a = req_client_addr(req);
-    unsigned char net[18] = {0};
-    size_t netlen = 2;
     store_op *op;
 
-    if (a) {
-        fg_addr m = *a;
-        unsigned prefix = m.family == 4 ? r->grey.net4 : r->grey.net6;
-        addr_mask(&m, prefix);
-        net[0] = m.family;
-        net[1] = (unsigned char)prefix;
-        memcpy(net + 2, m.bytes, m.family == 4 ? 4 : 16);
-        netlen = m.family == 4 ? 6 : 18;
-    }
     key_begin(&k, KEY_GREYLIST, r->name, strlen(r->name));
     key_part(&k, KEY_PART_TAG, "triplet", 7);
-    key_part(&k, KEY_PART_ADDRESS, net, netlen);
+    key_net(&k, a, r->grey.net4, r->grey.net6);
     key_attr_folded(ATTR_SENDER, req, &k);
     key_attr_folded(ATTR_RECIPIENT, req, &k);
     op = batch_add(&ev->batch, STORE_GREYLIST, k.bytes, k.len);
     op->grey = r->grey.timing;
     key_begin(&k, KEY_GREYLIST, r->name, strlen(r->name));
     key_part(&k, KEY_PART_TAG, "client", 6);
-    key_part(&k, KEY_PART_ADDRESS, net, netlen);
+    key_net(&k, a, r->grey.net4, r->grey.net6);
     batch_add_key2(&ev->batch, op, k.bytes, k.len);
 }
 
