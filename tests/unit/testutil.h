@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +19,36 @@
 
 #include "conf.h"
 
+static char temp_dir[] = "/tmp/fgtestXXXXXX";
+
+/* remove_one - nftw callback */
+static inline int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* remove_temp - the temp folder goes when the test program ends */
+static inline void remove_temp(void)
+{
+    nftw(temp_dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* write_temp - a file with this text in a fresh temp folder; returns its path (static buffer) */
 static inline const char *write_temp(const char *name, const char *text)
 {
     static char path[256];
-    static char dir[] = "/tmp/fgtestXXXXXX";
     static int made;
     FILE *f;
 
     if (!made) {
-        assert_non_null(mkdtemp(dir));
+        assert_non_null(mkdtemp(temp_dir));
+        atexit(remove_temp);
         made = 1;
     }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", temp_dir, name);
     f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
