@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hash.h"
 
 #define ATTR_NAME(id, name) name,
 static const char *const attr_names[ATTR__COUNT] = {ATTR_WIRE_LIST(ATTR_NAME) ATTR_DERIVED_LIST(ATTR_NAME)};
@@ -18,6 +17,7 @@ static const char *const attr_names[ATTR__COUNT] = {ATTR_WIRE_LIST(ATTR_NAME) AT
 
 #define NAME_SLOTS 256 /* power of two, well above ATTR__COUNT */
 static int16_t name_slot[NAME_SLOTS];
+static uint8_t name_len[ATTR__COUNT];
 static int names_ready;
 
 static const char *const kind_names[REQ__COUNT] = {
@@ -26,14 +26,28 @@ static const char *const kind_names[REQ__COUNT] = {
     [REQ_CONTACT] = "contact", [REQ_SCAN] = "scan",
 };
 
+/* name_hash - a cheap hash of an attribute name: its length and four of its bytes; the table is
+ * small and probed linearly, and names are compared in full, so a collision costs a probe, not a miss */
+static unsigned name_hash(const char *n, size_t len)
+{
+    unsigned h = (unsigned)len;
+    if (!len)
+        return 0;
+    h = h * 31 + (unsigned char)n[0];
+    h = h * 31 + (unsigned char)n[len / 2];
+    h = h * 31 + (unsigned char)n[len - 1];
+    h = h * 31 + (unsigned char)n[len > 1 ? len - 2 : 0];
+    return h ^ (h >> 7);
+}
+
 /* build_names - fill the name table once */
 static void build_names(void)
 {
     for (int i = 0; i < NAME_SLOTS; i++)
         name_slot[i] = -1;
     for (int id = 0; id < ATTR__COUNT; id++) {
-        uint64_t h = hash64(attr_names[id], strlen(attr_names[id]), 0);
-        unsigned s = (unsigned)h & (NAME_SLOTS - 1);
+        name_len[id] = (uint8_t)strlen(attr_names[id]);
+        unsigned s = name_hash(attr_names[id], name_len[id]) & (NAME_SLOTS - 1);
         while (name_slot[s] >= 0)
             s = (s + 1) & (NAME_SLOTS - 1);
         name_slot[s] = (int16_t)id;
@@ -46,11 +60,11 @@ int req_attr_id(const char *name, size_t len)
 {
     if (!names_ready)
         build_names();
-    unsigned s = (unsigned)hash64(name, len, 0) & (NAME_SLOTS - 1);
+    unsigned s = name_hash(name, len) & (NAME_SLOTS - 1);
     for (; name_slot[s] >= 0; s = (s + 1) & (NAME_SLOTS - 1)) {
-        const char *n = attr_names[name_slot[s]];
-        if (!strncmp(n, name, len) && n[len] == '\0')
-            return name_slot[s];
+        int id = name_slot[s];
+        if (name_len[id] == len && !memcmp(attr_names[id], name, len))
+            return id;
     }
     return -1;
 }
