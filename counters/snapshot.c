@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "file.h"
 #include "hash.h"
 #include "keys.h"
 
@@ -56,47 +56,37 @@ static int put_record(const unsigned char *key, size_t klen, const void *value, 
     return w->failed;
 }
 
-/* snapshot_write - write the kept keys to path, atomically */
-long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen)
-{
-    size_t plen = strlen(path) + 16;
-    char *tmp = fg_malloc(plen);
-    writer w = {0};
-    uint16_t trailer[2] = {TRAILER, 0};
-    int fd;
+typedef struct snap_job {
+    mem_store *m;
+    uint64_t now_ms;
+    uint64_t count;
+} snap_job;
 
-    snprintf(tmp, plen, "%s.tmpXXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0 || !(w.f = fdopen(fd, "w"))) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fg_free(tmp);
-        return -1;
-    }
-    w.hash = HASH_SEED;
+/* write_records - the file's content: magic, records, trailer */
+static int write_records(FILE *f, void *arg)
+{
+    snap_job *j = arg;
+    writer w = {.f = f, .hash = HASH_SEED};
+    uint16_t trailer[2] = {TRAILER, 0};
+
     put(&w, MAGIC, 8);
-    mem_foreach(m, now_ms, put_record, &w);
+    mem_foreach(j->m, j->now_ms, put_record, &w);
     uint64_t sum = w.hash, count = w.count;
     put(&w, trailer, 4);
     put(&w, &count, 8);
     put(&w, &sum, 8);
-    if (w.failed || fflush(w.f) != 0 || fsync(fd) != 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno ? errno : EIO));
-        fclose(w.f);
-        unlink(tmp);
-        fg_free(tmp);
+    j->count = count;
+    return w.failed;
+}
+
+/* snapshot_write - write the kept keys to path, atomically */
+long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen)
+{
+    snap_job j = {m, now_ms, 0};
+
+    if (file_replace(path, 0600, write_records, &j, err, errlen) < 0)
         return -1;
-    }
-    fclose(w.f);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
-        unlink(tmp);
-        fg_free(tmp);
-        return -1;
-    }
-    fg_free(tmp);
-    return (long)count;
+    return (long)j.count;
 }
 
 /* get - read exactly n bytes and fold them into the hash */

@@ -21,6 +21,7 @@
 
 #include "alloc.h"
 #include "conf.h"
+#include "file.h"
 
 struct fg_list {
     char *name;             /* as in the configuration */
@@ -375,34 +376,20 @@ const char *list_entry_word(const fg_list *l, const list_entry *e)
     return e->word;
 }
 
-/* write_back - the lines to the file, atomically: a temp file beside it, then rename */
+/* write_lines - the file's content */
+static int write_lines(FILE *f, void *arg)
+{
+    const fg_list *l = arg;
+    for (size_t i = 0; i < l->nlines; i++)
+        if (fprintf(f, "%s\n", l->lines[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* write_back - the lines to the file, atomically */
 static int write_back(fg_list *l, char *err, size_t errlen)
 {
-    size_t plen = strlen(l->path) + 16;
-    char *tmp = fg_malloc(plen);
-    struct stat st;
-    int fd;
-    FILE *f;
-
-    snprintf(tmp, plen, "%s.tmpXXXXXX", l->path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        fg_free(tmp);
-        return -1;
-    }
-    fchmod(fd, stat(l->path, &st) == 0 ? (st.st_mode & 07777) : 0644);
-    f = fdopen(fd, "w");
-    for (size_t i = 0; f && i < l->nlines; i++)
-        fprintf(f, "%s\n", l->lines[i]);
-    if (!f || fflush(f) != 0 || fsync(fd) != 0 || fclose(f) != 0 || rename(tmp, l->path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", l->path, strerror(errno));
-        unlink(tmp);
-        fg_free(tmp);
-        return -1;
-    }
-    fg_free(tmp);
-    return 0;
+    return file_replace(l->path, 0644, write_lines, l, err, errlen);
 }
 
 /* list_add - add a line, re-derive, write back; undone if anything fails */
