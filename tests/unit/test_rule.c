@@ -205,7 +205,7 @@ static void test_include(void **st)
 /* the shipped configurations load: the default and the examples (read from their files) */
 static void test_shipped_rules(void **st)
 {
-    static const char *const files[] = {"floodgate.conf", "examples/postfix-greylist.conf"};
+    static const char *const files[] = {"floodgate.conf", "postfix.conf"};
     char path[512];
     (void)st;
 
