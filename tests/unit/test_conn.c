@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "conn.h"
 #include "mem.h"
@@ -248,6 +249,52 @@ static void test_control_then_policy(void **st)
     srv_free(s);
 }
 
+/* connect_to - a client of a unix socket */
+static int connect_to(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%.100s", path);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/* at max_connections accepting pauses; a client waits in the backlog and is served when one leaves */
+static void test_max_connections(void **st)
+{
+    server *s = srv_new();
+    char path[300], err[256];
+    int fds[3], eof;
+    (void)st;
+
+    snprintf(path, sizeof path, "%s", write_temp("max.sock", ""));
+    unlink(path);
+    s->conf->listen.max_connections = 2;
+    s->listeners = calloc(1, sizeof *s->listeners);
+    char addr[320];
+    snprintf(addr, sizeof addr, "unix:%s", path);
+    assert_int_equal(listener_open(s, addr, 0, 0600, NULL, &s->listeners[0], err, sizeof err), 0);
+    s->nlisteners = 1;
+    for (int i = 0; i < 3; i++)
+        fds[i] = connect_to(path);
+    for (int i = 0; i < 100; i++)
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
+    assert_int_equal(s->nconns, 2);
+    assert_int_equal(s->st.connections_paused, 1);
+    send_all(s, fds[2], "request=auth\nusername=waiting\n\n", 31);
+    /* not served while the two others are open */
+    assert_string_equal(collect(s, fds[2], 1, &eof), "");
+    close(fds[0]);
+    assert_string_equal(collect(s, fds[2], 1, &eof), "action=REJECT user waiting\nreason=echo\n\n");
+    assert_int_equal(s->st.connections, 3);
+    close(fds[1]);
+    close(fds[2]);
+    listener_close(&s->listeners[0]);
+    free(s->listeners);
+    srv_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_limit),
         cmocka_unit_test(test_control),
         cmocka_unit_test(test_control_then_policy),
+        cmocka_unit_test(test_max_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
