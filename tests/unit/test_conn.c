@@ -292,6 +292,8 @@ static void test_max_connections(void **st)
     close(fds[2]);
     listener_close(&s->listeners[0]);
     free(s->listeners);
+    s->listeners = NULL;
+    s->nlisteners = 0;
     srv_free(s);
 }
 
