@@ -381,19 +381,36 @@ typedef struct mem_backend {
     uint64_t batches;  /* batches answered */
 } mem_backend;
 
-/* grey_step_run - one greylist step, written back at once */
+/* write_in_place - overwrite a found entry's value of the same size; 0 if it must be put instead */
+static int write_in_place(mem_entry *e, const void *data, size_t len, uint64_t expires_ms)
+{
+    size_t vlen;
+    void *v = e ? mem_entry_value(e, &vlen) : NULL;
+
+    if (!v || vlen != len)
+        return 0;
+    memcpy(v, data, len);
+    mem_entry_expire(e, expires_ms);
+    return 1;
+}
+
+/* grey_step_run - one greylist step, written back at once: the entries found are updated in
+ * place before anything is inserted (an insert may evict, so only then are keys looked up again) */
 static void grey_step_run(mem_store *m, store_batch *b, store_op *op)
 {
     size_t tlen = 0, clen = 0;
-    const void *t = mem_get(m, batch_key(b, op), op->key_len, &tlen, b->now_ms);
-    const void *c = mem_get(m, batch_key2(b, op), op->key2_len, &clen, b->now_ms);
+    mem_entry *te = mem_find(m, batch_key(b, op), op->key_len, b->now_ms);
+    mem_entry *ce = mem_find(m, batch_key2(b, op), op->key2_len, b->now_ms);
+    const void *t = te ? mem_entry_value(te, &tlen) : NULL, *c = ce ? mem_entry_value(ce, &clen) : NULL;
     grey_step step;
 
     grey_decide(&op->grey, b->now_ms, t, tlen, c, clen, &step);
-    if (step.write_triplet)
+    int t_done = !step.write_triplet || write_in_place(te, step.triplet, GREY_TRIPLET_SIZE, step.triplet_expires);
+    int c_done = !step.write_client || write_in_place(ce, step.client, GREY_CLIENT_SIZE, step.client_expires);
+    if (!t_done)
         memcpy(mem_put(m, batch_key(b, op), op->key_len, GREY_TRIPLET_SIZE, step.triplet_expires, b->now_ms),
                step.triplet, GREY_TRIPLET_SIZE);
-    if (step.write_client)
+    if (!c_done)
         memcpy(mem_put(m, batch_key2(b, op), op->key2_len, GREY_CLIENT_SIZE, step.client_expires, b->now_ms),
                step.client, GREY_CLIENT_SIZE);
     op->grey_result = (uint8_t)step.result;

@@ -37,7 +37,6 @@
 #include "control.h"
 #include "mem.h"
 #include "server.h"
-#include "snapshot.h"
 
 #define STOP_GRACE_MS 5000 /* longest wait for in-flight answers at shutdown */
 #define DEFAULT_CONF "/etc/floodgate/floodgate.conf"
@@ -103,39 +102,6 @@ static void on_snapshot(evutil_socket_t fd, short what, void *arg)
     server_snapshot_start(arg);
 }
 
-/* snapshot_at_start - load the snapshot before the first request */
-static void snapshot_at_start(server *s)
-{
-    char err[512];
-    mem_store *m = mem_store_table(s->store);
-    long n;
-
-    if (!m || !s->conf->store.snapshot)
-        return;
-    n = snapshot_load(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
-    if (n < 0)
-        log_error("snapshot: %s", err);
-    else
-        log_info("snapshot %s: %ld greylist and ban keys loaded", s->conf->store.snapshot, n);
-}
-
-/* snapshot_at_stop - the last snapshot, in the foreground: the process is leaving anyway */
-static void snapshot_at_stop(server *s)
-{
-    char err[512];
-    mem_store *m = mem_store_table(s->store);
-    long n;
-
-    if (!m || !s->conf->store.snapshot)
-        return;
-    server_snapshot_reap(s, 1);
-    n = snapshot_write(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
-    if (n < 0)
-        log_error("snapshot: %s", err);
-    else
-        log_info("snapshot %s: %ld keys written", s->conf->store.snapshot, n);
-}
-
 /* server_open - store, engine, listeners, signals and timers */
 static int server_open(server *s, fg_conf *c)
 {
@@ -149,7 +115,7 @@ static int server_open(server *s, fg_conf *c)
     s->eng.store = s->store;
     s->eng.on_error = c->store.on_error;
     s->started_ms = server_now(s);
-    snapshot_at_start(s);
+    server_snapshot_load(s);
     s->listeners = fg_calloc(c->listen.npolicy + 1, sizeof *s->listeners);
     for (unsigned i = 0; i < c->listen.npolicy; i++) {
         if (listener_open(s, c->listen.policy[i], 0, c->listen.mode, c->listen.group, &s->listeners[s->nlisteners],
@@ -188,7 +154,7 @@ static void server_close(server *s)
 {
     conn_free_all(s);
     if (s->store)
-        snapshot_at_stop(s);
+        server_snapshot_save(s);
     for (unsigned i = 0; i < s->nlisteners; i++)
         listener_close(&s->listeners[i]);
     fg_free(s->listeners);

@@ -64,16 +64,54 @@ void server_conn_closed(server *s)
         event_base_loopbreak(s->base);
 }
 
+/* snapshot_table - the embedded table to snapshot, NULL when there is no snapshot to keep */
+static mem_store *snapshot_table(server *s)
+{
+    return s->conf->store.snapshot ? mem_store_table(s->store) : NULL;
+}
+
+/* server_snapshot_load - load the snapshot before the first request */
+void server_snapshot_load(server *s)
+{
+    char err[512];
+    mem_store *m = snapshot_table(s);
+    long n;
+
+    if (!m)
+        return;
+    n = snapshot_load(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+    if (n < 0)
+        log_error("snapshot: %s", err);
+    else
+        log_info("snapshot %s: %ld greylist and ban keys loaded", s->conf->store.snapshot, n);
+}
+
+/* server_snapshot_save - the last snapshot, in the foreground: the process is leaving anyway */
+void server_snapshot_save(server *s)
+{
+    char err[512];
+    mem_store *m = snapshot_table(s);
+    long n;
+
+    if (!m)
+        return;
+    server_snapshot_reap(s, 1);
+    n = snapshot_write(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+    if (n < 0)
+        log_error("snapshot: %s", err);
+    else
+        log_info("snapshot %s: %ld keys written", s->conf->store.snapshot, n);
+}
 
 /* server_snapshot_start - write a snapshot from a forked child: the child has a copy-on-write
  * image of the table, so the event loop never waits for the disk */
 void server_snapshot_start(server *s)
 {
-    mem_store *m = mem_store_table(s->store);
+    mem_store *m = snapshot_table(s);
     pid_t pid;
 
     server_snapshot_reap(s, 0);
-    if (!m || !s->conf->store.snapshot || s->snap_pid)
+    if (!m || s->snap_pid)
         return;
     pid = fork();
     if (pid < 0) {

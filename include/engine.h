@@ -60,7 +60,6 @@ struct eval {
     size_t op_rule_cap;
     long decider;          /* rule that decides without the store, -1 none */
     verdict v;             /* the result */
-    const rule *expanding; /* the rule whose action is being expanded */
     eval_done_fn done;
     void *arg;
 };

@@ -68,6 +68,10 @@ uint64_t server_now(server *s);
 int server_reload(server *s, conf_errors *errs);
 /* print_errors - configuration problems on stderr */
 void print_errors(const conf_errors *errs);
+/* server_snapshot_load - load the snapshot file, if the embedded store keeps one */
+void server_snapshot_load(server *s);
+/* server_snapshot_save - write it in the foreground (at stop), after any child writing it */
+void server_snapshot_save(server *s);
 /* server_snapshot_start - write a snapshot from a forked child, unless one is being written */
 void server_snapshot_start(server *s);
 /* server_snapshot_reap - collect a finished snapshot child; wait for it if block */

@@ -77,21 +77,25 @@ void engine_key(const rule *r, fg_request *req, key_buf *k)
         key_attr(&r->keys[i], req, k);
 }
 
+typedef struct list_ctx {
+    const rule *r;      /* the rule whose action is expanded */
+    fg_request *req;
+} list_ctx;
+
 /* list_value_of - ${list:NAME}: the map value the rule's conditions found */
 static const char *list_value_of(const void *list, void *arg)
 {
-    eval *ev = arg;
-    const rule *r = ev->expanding;
-    const char *v = cond_list_value(&r->ifs, list, ev->req);
-    return v ? v : cond_list_value(&r->unless, list, ev->req);
+    const list_ctx *lc = arg;
+    const char *v = cond_list_value(&lc->r->ifs, list, lc->req);
+    return v ? v : cond_list_value(&lc->r->unless, list, lc->req);
 }
 
 /* set_verdict - the action of rule r for the request */
 static void set_verdict(eval *ev, const rule *r, uint64_t retry_s)
 {
-    action_ctx ctx = {r->name, retry_s, r->win.count, r->per_text, list_value_of, ev};
+    list_ctx lc = {r, ev->req};
+    action_ctx ctx = {r->name, retry_s, r->win.count, r->per_text, list_value_of, &lc};
 
-    ev->expanding = r;
     action_expand(&r->action, ev->req, &ctx, ev->v.action, sizeof ev->v.action);
     snprintf(ev->v.reason, sizeof ev->v.reason, "%s", r->name);
     ev->v.retry_s = retry_s;

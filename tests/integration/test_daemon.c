@@ -193,6 +193,14 @@ static char *run(const char *cmd, int *status)
     return out;
 }
 
+/* ctl - floodgatectl on the control socket with these arguments; its output and exit status */
+static char *ctl(int *status, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s -s %s %s", ctl_bin, control_path, args);
+    return run(cmd, status);
+}
+
 static int group_setup(void **st)
 {
     (void)st;
@@ -357,15 +365,13 @@ static void test_floodgatectl(void **st)
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "action  REJECT 5.7.1 Bare IP HELO"));
 
-    snprintf(cmd, sizeof cmd, "%s -s %s --json stats", ctl_bin, control_path);
-    out = run(cmd, &status);
+    out = ctl(&status, "--json stats");
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "\"status\":\"ok\""));
     assert_non_null(strstr(out, "\"bad_requests\":"));
     assert_non_null(strstr(out, "\"rule.per-sender.decided\":"));
 
-    snprintf(cmd, sizeof cmd, "%s -s %s bogus", ctl_bin, control_path);
-    run(cmd, &status);
+    ctl(&status, "bogus");
     assert_int_equal(status, 1);
 }
 
@@ -384,29 +390,24 @@ static const char *read_text(const char *path)
 /* runtime list edits: the next request sees them, and so does the file */
 static void test_list_edits(void **st)
 {
-    char cmd[2048];
     int status;
     (void)st;
 
     assert_string_equal(ask(policy_path, RCPT("x@mail.partner.example")), "action=DUNNO\n\n");
-    snprintf(cmd, sizeof cmd, "%s -s %s list trusted add partner.example", ctl_bin, control_path);
-    run(cmd, &status);
+    ctl(&status, "list trusted add partner.example");
     assert_int_equal(status, 0);
     assert_string_equal(ask(policy_path, RCPT("x@mail.partner.example")), "action=OK\n\n");
     assert_string_equal(read_text(list_path), "# partners\npartner.example\n");
 
-    snprintf(cmd, sizeof cmd, "%s -s %s --json list trusted show", ctl_bin, control_path);
-    char *out = run(cmd, &status);
+    char *out = ctl(&status, "--json list trusted show");
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "\"entry\":[\"partner.example\"]"));
 
-    snprintf(cmd, sizeof cmd, "%s -s %s list trusted add 10.0.0.0/99 2>&1", ctl_bin, control_path);
-    out = run(cmd, &status);
+    out = ctl(&status, "list trusted add 10.0.0.0/99 2>&1");
     assert_int_equal(status, 1);
     assert_non_null(strstr(out, "prefix"));
 
-    snprintf(cmd, sizeof cmd, "%s -s %s list trusted del partner.example", ctl_bin, control_path);
-    run(cmd, &status);
+    ctl(&status, "list trusted del partner.example");
     assert_int_equal(status, 0);
     assert_string_equal(ask(policy_path, RCPT("x@mail.partner.example")), "action=DUNNO\n\n");
     assert_string_equal(read_text(list_path), "# partners\n");
@@ -415,22 +416,18 @@ static void test_list_edits(void **st)
 /* counter shows a limit's state; reset forgets it */
 static void test_counter_reset(void **st)
 {
-    char cmd[2048];
     int status;
     (void)st;
 
-    snprintf(cmd, sizeof cmd, "%s -s %s --json counter per-sender JOE@example.org", ctl_bin, control_path);
-    char *out = run(cmd, &status);
+    char *out = ctl(&status, "--json counter per-sender JOE@example.org");
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "\"count\":3,\"limit\":3,\"per\":\"1h\""));
     assert_null(strstr(out, "\"retry_after\":0"));
-    snprintf(cmd, sizeof cmd, "%s -s %s reset per-sender joe@example.org", ctl_bin, control_path);
-    out = run(cmd, &status);
+    out = ctl(&status, "reset per-sender joe@example.org");
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "yes"));
     assert_string_equal(ask(policy_path, RCPT("joe@example.org")), "action=DUNNO\n\n");
-    snprintf(cmd, sizeof cmd, "%s -s %s counter no-such-rule x", ctl_bin, control_path);
-    run(cmd, &status);
+    ctl(&status, "counter no-such-rule x");
     assert_int_equal(status, 1);
 }
 
@@ -448,10 +445,9 @@ static void test_greylist(void **st)
 /* stat_value - one number of `floodgatectl stats` */
 static long long stat_value(const char *name)
 {
-    char cmd[1024], want[128];
     int status;
-    snprintf(cmd, sizeof cmd, "%s -s %s stats", ctl_bin, control_path);
-    char *out = run(cmd, &status);
+    char *out = ctl(&status, "stats");
+    char want[128];
     snprintf(want, sizeof want, "\n%s ", name);
     char *p = strstr(out, want);
     assert_non_null(p);
@@ -485,19 +481,17 @@ static void test_allocations_bounded(void **st)
 /* a broken file on reload keeps the old rules; a good one swaps them */
 static void test_reload(void **st)
 {
-    char cmd[2048];
     int status;
     (void)st;
 
     write_conf("rules = ( { name = \"x\"; on = \"smtp\"; action = \"NOT_AN_ACTION\"; } );\n");
-    snprintf(cmd, sizeof cmd, "%s -s %s reload", ctl_bin, control_path);
-    char *out = run(cmd, &status);
+    char *out = ctl(&status, "reload");
     assert_int_equal(status, 1);
     assert_non_null(strstr(out, "floodgate.conf:"));
     assert_string_equal(ask(policy_path, RCPT("after@reload")), "action=DUNNO\n\n");
 
     write_conf(RULES_V2);
-    run(cmd, &status);
+    ctl(&status, "reload");
     assert_int_equal(status, 0);
     assert_string_equal(ask(policy_path, RCPT("after@reload")), "action=REJECT 5.7.1 v2 rules\n\n");
 
