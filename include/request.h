@@ -19,6 +19,8 @@
 
 #include "addr.h"
 
+typedef struct fg_geo fg_geo;
+
 enum req_kind {
     REQ_NONE = 0,  /* no request= attribute */
     REQ_SMTP,      /* smtpd_access_policy */
@@ -57,7 +59,7 @@ enum req_kind {
 #define ATTR_DERIVED_LIST(X)                                                                        \
     X(SENDER_DOMAIN, "sender_domain") X(RECIPIENT_DOMAIN, "recipient_domain")                       \
     X(SASL_DOMAIN, "sasl_domain") X(USERNAME_DOMAIN, "username_domain") X(EMAIL_DOMAIN, "email_domain") \
-    X(HELO_DOMAIN, "helo_domain")
+    X(HELO_DOMAIN, "helo_domain") X(COUNTRY, "country") X(ASN, "asn")
 
 #define ATTR_ENUM(id, name) ATTR_##id,
 enum attr_id { ATTR_WIRE_LIST(ATTR_ENUM) ATTR__WIRE, ATTR__DERIVED_FIRST = ATTR__WIRE - 1,
@@ -80,6 +82,10 @@ typedef struct fg_request {
     unsigned nextra;                 /* used in extra */
     int addr_parsed;                 /* client address cache: 0 not yet, 1 parsed, -1 not an address */
     fg_addr addr;                    /* client_address in binary */
+    fg_geo *geo;                     /* GeoIP databases for country/asn, NULL = none (set by the engine) */
+    int geo_done;                    /* country and asn below are looked up */
+    char country[3];                 /* ISO code of client_address, "" unknown */
+    char asn[11];                    /* AS number of client_address as text, "" unknown */
 } fg_request;
 
 /* req_reset - an empty request */
@@ -94,6 +100,8 @@ void req_set(fg_request *r, const char *name, size_t nlen, const char *value, si
 const char *req_get(const fg_request *r, int id, size_t *len);
 /* req_get_name - value of any attribute by name; "" when absent */
 const char *req_get_name(const fg_request *r, const char *name, size_t *len);
+/* req_geo_fill - look up country and asn of client_address in r->geo (req_get does it when first asked) */
+void req_geo_fill(fg_request *r);
 /* req_client_addr - parsed client_address, NULL if absent or not an address */
 const fg_addr *req_client_addr(fg_request *r);
 /* req_kind_of - the kind for a request= value */

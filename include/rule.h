@@ -69,6 +69,7 @@ typedef struct ruleset {
     unsigned refs;           /* holders: the daemon and requests in flight */
     pcre2_match_data *md;    /* shared by every regex match */
     listset *lists;          /* the lookup lists the rules use */
+    struct fg_geo *geo;      /* GeoIP databases (geoip = {...}), NULL = none */
 } ruleset;
 
 /* ruleset_parse - read `lists` and the `rules` list; NULL (with errors) if anything is bad */
@@ -82,6 +83,9 @@ void ruleset_unref(ruleset *rs);
 int rule_applies(const rule *r, const fg_request *req);
 /* rule_class - the store class of a rule's counters for this request */
 uint8_t rule_class(const rule *r, const fg_request *req);
+/* ruleset_use_geo - hand the set its GeoIP databases (it closes them) and check that every rule reading
+ * country or asn has its database; errors name the rule's file and line; 0 ok, -1 reported */
+int ruleset_use_geo(ruleset *rs, struct fg_geo *geo, conf_errors *errs);
 /* rule_find - a rule by name, NULL if none */
 rule *rule_find(ruleset *rs, const char *name);
 

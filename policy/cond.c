@@ -105,10 +105,6 @@ static int parse_cond(config_setting_t *s, const char *rule, const listset *list
     int attr = req_attr_id(name, strlen(name));
 
     memset(c, 0, sizeof *c);
-    if (!strcmp(name, "country") || !strcmp(name, "asn")) {
-        conf_error_at(errs, s, "rule \"%s\": %s: GeoIP conditions are not available yet", rule, name);
-        return -1;
-    }
     if (attr < 0) {
         conf_error_at(errs, s, "rule \"%s\": unknown attribute \"%s\"", rule, name);
         return -1;

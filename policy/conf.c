@@ -3,6 +3,8 @@
  */
 #include "conf.h"
 
+#include "geo.h"
+
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,6 +184,42 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
     return ok;
 }
 
+/* parse_geoip - geoip = { country = PATH; asn = PATH; }: open the databases and give them to the rules */
+static int parse_geoip(fg_conf *c, config_setting_t *g, conf_errors *errs)
+{
+    static const char *const known[] = {"country", "asn", NULL};
+    fg_geo *geo = NULL;
+    char err[512];
+    int ok = 0;
+
+    if (g) {
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            conf_error_at(errs, g, "geoip: expected a group { country = \"PATH\"; asn = \"PATH\"; }");
+            return -1;
+        }
+        ok |= conf_check_members(g, "geoip", known, errs);
+        geo = geo_new();
+        for (int i = 0; known[i]; i++) {
+            config_setting_t *s = config_setting_get_member(g, known[i]);
+            if (!s)
+                continue;
+            if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                conf_error_at(errs, s, "geoip.%s: expected the path of a .mmdb file", known[i]);
+                ok = -1;
+                continue;
+            }
+            char *path = conf_path(c->dir, config_setting_get_string(s));
+            if (geo_open(geo, i == 0 ? GEO_COUNTRY : GEO_ASN, path, err, sizeof err) < 0) {
+                conf_error_at(errs, s, "geoip.%s: %s", known[i], err);
+                ok = -1;
+            }
+            fg_free(path);
+        }
+    }
+    /* the rules take the databases even when one failed: they close them with the set */
+    return ruleset_use_geo(c->rules, geo, errs) < 0 || ok < 0 ? -1 : 0;
+}
+
 /* conf_load - read and check a configuration */
 fg_conf *conf_load(const char *path, conf_errors *errs)
 {
@@ -223,7 +261,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     ok |= conf_check_members(root, "top level", known, errs);
     ok |= parse_listen(c, config_lookup(&cfg, "listen"), errs);
     ok |= parse_store(c, config_lookup(&cfg, "store"), errs);
-    static const char *const later[] = {"geoip", "bans", NULL};
+    static const char *const later[] = {"bans", NULL};
     for (int i = 0; later[i]; i++)
         if (config_lookup(&cfg, later[i])) {
             conf_error_at(errs, config_lookup(&cfg, later[i]), "%s: not available yet in this version", later[i]);
@@ -231,6 +269,8 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
         }
     c->rules = ruleset_parse(config_lookup(&cfg, "rules"), config_lookup(&cfg, "lists"), c->dir, errs);
     if (!c->rules)
+        ok = -1;
+    else if (parse_geoip(c, config_lookup(&cfg, "geoip"), errs) < 0)
         ok = -1;
     config_destroy(&cfg);
     if (ok < 0 || errs->n) {

@@ -192,6 +192,7 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
     ev->eng = e;
     ev->rs = ruleset_ref(rs);
     ev->req = req;
+    req->geo = rs->geo;
     ev->decider = -1;
     ev->done = done;
     ev->arg = arg;

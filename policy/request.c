@@ -7,9 +7,11 @@
  */
 #include "request.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "geo.h"
 
 #define ATTR_NAME(id, name) name,
 static const char *const attr_names[ATTR__COUNT] = {ATTR_WIRE_LIST(ATTR_NAME) ATTR_DERIVED_LIST(ATTR_NAME)};
@@ -82,6 +84,7 @@ void req_reset(fg_request *r)
     r->kind = REQ_NONE;
     r->nextra = 0;
     r->addr_parsed = 0;
+    r->geo_done = 0;
 }
 
 /* req_set - record one attribute */
@@ -150,9 +153,31 @@ const char *req_get(const fg_request *r, int id, size_t *len)
             (*len)--;
         return v;
     }
+    case ATTR_COUNTRY:
+    case ATTR_ASN: {
+        /* the lookup is a memo of the request's own client_address, so a const request may fill it in */
+        fg_request *w = (fg_request *)r;
+        if (!w->geo_done)
+            req_geo_fill(w);
+        *len = strlen(id == ATTR_COUNTRY ? r->country : r->asn);
+        return id == ATTR_COUNTRY ? r->country : r->asn;
+    }
     }
     *len = 0;
     return "";
+}
+
+/* req_geo_fill - country and asn of client_address, once per request */
+void req_geo_fill(fg_request *r)
+{
+    uint32_t asn;
+
+    r->geo_done = 1;
+    geo_lookup(r->geo, req_client_addr(r), r->country, &asn);
+    if (asn)
+        snprintf(r->asn, sizeof r->asn, "%u", asn);
+    else
+        r->asn[0] = '\0';
 }
 
 /* req_get_name - value of any attribute by name */

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "conf_errors.h"
+#include "geo.h"
 #include "num.h"
 
 #define PER_MAX (366ULL * 86400 * 1000) /* a year */
@@ -493,7 +494,48 @@ void ruleset_unref(ruleset *rs)
     fg_free(rs->rules);
     pcre2_match_data_free(rs->md);
     listset_free(rs->lists);
+    geo_free(rs->geo);
     fg_free(rs);
+}
+
+/* reads_attr - does any condition, key part or action text of r read attribute id? */
+static int reads_attr(const rule *r, int id)
+{
+    for (unsigned i = 0; i < r->ifs.n; i++)
+        if (r->ifs.conds[i].attr == id)
+            return 1;
+    for (unsigned i = 0; i < r->unless.n; i++)
+        if (r->unless.conds[i].attr == id)
+            return 1;
+    for (unsigned i = 0; i < r->nkeys; i++)
+        if (r->keys[i].attr == id)
+            return 1;
+    for (unsigned i = 0; i < r->action.nsegs; i++)
+        if (r->action.segs[i].var == id)
+            return 1;
+    return 0;
+}
+
+/* ruleset_use_geo - the set's GeoIP databases; every rule that reads country or asn must have its own */
+int ruleset_use_geo(ruleset *rs, struct fg_geo *geo, conf_errors *errs)
+{
+    int ok = 0;
+
+    geo_free(rs->geo);
+    rs->geo = geo;
+    for (unsigned i = 0; i < rs->n; i++) {
+        const rule *r = &rs->rules[i];
+        if (reads_attr(r, ATTR_COUNTRY) && !geo_has_country(geo)) {
+            conf_error(errs, r->file, r->line, "rule \"%s\": country needs geoip = { country = \"PATH.mmdb\"; }",
+                       r->name);
+            ok = -1;
+        }
+        if (reads_attr(r, ATTR_ASN) && !geo_has_asn(geo)) {
+            conf_error(errs, r->file, r->line, "rule \"%s\": asn needs geoip = { asn = \"PATH.mmdb\"; }", r->name);
+            ok = -1;
+        }
+    }
+    return ok;
 }
 
 /* sub_matches - the selector's sub against the request's; HELO and EHLO are one state */

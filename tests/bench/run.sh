@@ -28,6 +28,14 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 run_load() { # socket conns -> the generator's first line
   "$TMP/policy-load" -s "unix:$1" -c "$2" -d "$SECONDS_EACH" -q | head -1
 }
+# cpu_ticks PID - the server's own CPU time so far, user+sys, in clock ticks (/proc/PID/stat fields 14, 15)
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+TCK=$(getconf CLK_TCK)
+# measure PID SOCKET CONNS -> "LOADLINE cpu_us_per_req=X": the load, and the server's CPU per request
+measure() {
+  c0=$(cpu_ticks "$1"); L=$(run_load "$2" "$3"); c1=$(cpu_ticks "$1")
+  echo "$L cpu_us_per_req=$(awk -v d="$((c1 - c0))" -v t="$TCK" -v n="$(field "$L" requests)" 'BEGIN { printf "%.3f", d * 1e6 / t / n }')"
+}
 
 start_null() { "$TMP/null-policy" "unix:$TMP/null.sock" & NULLPID=$!; PIDS="$PIDS $NULLPID"; wait_socket "$TMP/null.sock"; }
 start_fg() { rm -f "$TMP/control.sock"; "$TOP/$BUILD/floodgated" -c "$TMP/${1:-bench}.conf" 2>"$TMP/fg.log" & FGPID=$!; PIDS="$PIDS $FGPID"; wait_socket "$TMP/control.sock"; }
@@ -37,13 +45,14 @@ echo "floodgate benchmark: policy-load, ${SECONDS_EACH}s per run, back to back w
 for set in bench bench-greylist; do
   echo "rule set tests/bench/$set.conf.in"
   for conns in 16 1; do
-    start_null; N=$(run_load "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
-    start_fg $set; F=$(run_load "$TMP/policy.sock" $conns); stop $FGPID
-    nr=$(field "$N" rps); fr=$(field "$F" rps)
+    start_null; N=$(measure $NULLPID "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
+    start_fg $set; F=$(measure $FGPID "$TMP/policy.sock" $conns); stop $FGPID
+    nr=$(field "$N" rps); fr=$(field "$F" rps); nc=$(field "$N" cpu_us_per_req); fc=$(field "$F" cpu_us_per_req)
     ratio=$(awk -v a="$fr" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')
-    echo "  conns=$conns null-policy: rps=$nr p50_us=$(field "$N" p50_us) p99_us=$(field "$N" p99_us)"
-    echo "  conns=$conns floodgated:  rps=$fr p50_us=$(field "$F" p50_us) p99_us=$(field "$F" p99_us) errors=$(field "$F" errors)"
-    echo "  conns=$conns ratio floodgated/null-policy = $ratio"
+    cpu=$(awk -v a="$fc" -v b="$nc" 'BEGIN { printf "%.2f", a / b }')
+    echo "  conns=$conns null-policy: rps=$nr p50_us=$(field "$N" p50_us) p99_us=$(field "$N" p99_us) cpu_us_per_req=$nc"
+    echo "  conns=$conns floodgated:  rps=$fr p50_us=$(field "$F" p50_us) p99_us=$(field "$F" p99_us) cpu_us_per_req=$fc errors=$(field "$F" errors)"
+    echo "  conns=$conns throughput floodgated/null-policy = $ratio   cpu per request floodgated/null-policy = ${cpu}x"
   done
 done
 
