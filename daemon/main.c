@@ -102,6 +102,28 @@ static void on_snapshot(evutil_socket_t fd, short what, void *arg)
     server_snapshot_start(arg);
 }
 
+/* on_watchdog - tell systemd the loop still turns (WatchdogSec=): a stuck loop misses this and is restarted */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+/* watchdog_start - a timer at half the period systemd asks for, if it asks */
+static void watchdog_start(server *s)
+{
+    uint64_t usec = 0;
+
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+        return;
+    struct timeval tv = {(time_t)(usec / 2 / 1000000), (suseconds_t)(usec / 2 % 1000000)};
+    s->watchdog = event_new(s->base, -1, EV_PERSIST, on_watchdog, s);
+    evtimer_add(s->watchdog, &tv);
+    log_info("systemd watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)(usec / 2000));
+}
+
 /* server_open - store, engine, listeners, signals and timers */
 static int server_open(server *s, fg_conf *c)
 {
@@ -141,6 +163,7 @@ static int server_open(server *s, fg_conf *c)
     evsignal_add(s->sig_int, NULL);
     evsignal_add(s->sig_hup, NULL);
     evtimer_add(s->tick, &tick);
+    watchdog_start(s);
     if (c->store.snapshot) {
         struct timeval iv = {(time_t)(c->store.snapshot_interval_ms / 1000), 0};
         s->snap_timer = event_new(s->base, -1, EV_PERSIST, on_snapshot, s);
@@ -164,6 +187,7 @@ static void server_close(server *s)
     if (s->tick) event_free(s->tick);
     if (s->stop_timer) event_free(s->stop_timer);
     if (s->snap_timer) event_free(s->snap_timer);
+    if (s->watchdog) event_free(s->watchdog);
     ruleset_unref(s->rules);
     store_free(s->store);
     conf_free(s->conf);

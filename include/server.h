@@ -54,6 +54,7 @@ struct server {
     conn *conns;                /* open connections */
     uint64_t nconns;
     struct event *sig_term, *sig_int, *sig_hup, *tick, *stop_timer, *snap_timer;
+    struct event *watchdog;     /* WATCHDOG=1 to systemd at half of WatchdogSec, NULL when not asked */
     int snap_pid;               /* the child writing a snapshot, 0 = none */
     int stopping;               /* SIGTERM seen: finish in-flight replies, then exit */
     server_stats st;

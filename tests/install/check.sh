@@ -1,0 +1,49 @@
+#!/bin/sh
+# check.sh BUILD SOURCE - `cmake --install` into a DESTDIR, as a packager runs it, and check what lands where:
+# programs, man pages (mandoc -T lint), units (systemd-analyze verify, with ExecStart pointed into DESTDIR),
+# sysusers/tmpfiles snippets, the production configuration (it loads, with no ../run paths) and the examples.
+set -eu
+BUILD=$1
+SRC=$2
+D=$(mktemp -d /tmp/fginstall.XXXXXX)
+trap 'rm -rf "$D"' EXIT INT TERM
+fail() { echo "install check: $*" >&2; exit 1; }
+
+B="$D/build"
+cmake -S "$SRC" -B "$B" -DCMAKE_INSTALL_PREFIX=/usr -DFG_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$B" -j 2 >/dev/null
+DESTDIR="$D/root" cmake --install "$B" >/dev/null
+R="$D/root"
+unitdir=$(pkg-config --variable=systemdsystemunitdir systemd)
+for f in /usr/sbin/floodgated /usr/bin/floodgatectl /usr/share/man/man8/floodgated.8 /usr/share/man/man8/floodgatectl.8 \
+         /usr/share/man/man5/floodgate.conf.5 "$unitdir/floodgate.service" "$unitdir/floodgate.socket" \
+         /usr/lib/sysusers.d/floodgate.conf /usr/lib/tmpfiles.d/floodgate.conf /etc/floodgate/floodgate.conf \
+         /etc/floodgate/lists/trusted-domains /usr/share/doc/floodgate/README.md /usr/share/doc/floodgate/examples/postfix.conf; do
+  [ -f "$R$f" ] || fail "$f is not installed"
+done
+echo "installed: $(cd "$R" && find . -type f | wc -l) files"
+
+# man pages: no lint warning
+for m in "$R"/usr/share/man/man*/*; do
+  mandoc -T lint -W warning "$m" || fail "mandoc -T lint: $m"
+done
+
+# units: the paths follow the prefix, and systemd accepts them
+grep -q '^ExecStart=/usr/sbin/floodgated -c /etc/floodgate/floodgate.conf$' "$R$unitdir/floodgate.service" ||
+  fail "ExecStart does not follow the prefix"
+grep -q '@FG_' "$R$unitdir/floodgate.service" && fail "an @VAR@ is left in the unit"
+mkdir -p "$D/units"
+sed "s|/usr/sbin/floodgated|$R/usr/sbin/floodgated|g" "$R$unitdir/floodgate.service" > "$D/units/floodgate.service"
+cp "$R$unitdir/floodgate.socket" "$D/units/"
+for u in "$D"/units/*; do
+  out=$(MANPATH="$R/usr/share/man" systemd-analyze verify "$u" 2>&1 | grep -v -e 'Failed to \(create\|load\|put\|prepare\)' -e 'cgroup' -e 'bus' || true)
+  [ -z "$out" ] || fail "systemd-analyze verify $(basename "$u"): $out"
+done
+echo "exposure: $(systemd-analyze security --offline=true "$D/units/floodgate.service" 2>/dev/null | sed -n 's/.*Overall exposure level for floodgate.service: //p')"
+
+# the production configuration: loads as it is, paths are absolute or beside it, nothing of make run's
+grep -q '\.\./run\|\./run' "$R/etc/floodgate/floodgate.conf" && fail "the production configuration names ./run"
+sed -e "s|/var/spool/postfix/private/floodgate|$D/policy.sock|; s|/run/floodgate/control.sock|$D/control.sock|" \
+    -e "s|/var/lib/floodgate/|$D/|" "$R/etc/floodgate/floodgate.conf" > "$R/etc/floodgate/test.conf"
+"$R/usr/sbin/floodgated" -t -c "$R/etc/floodgate/test.conf" || fail "the installed configuration does not load"
+echo "install check: OK"
