@@ -47,10 +47,22 @@ void grey_decide(const grey_spec *spec, uint64_t now_ms, const void *triplet, si
         out->client_expires = now_ms + spec->pass_lifetime_ms;
         return;
     }
+    if (known && first > now_ms) {
+        /* a first sight stamped in the future (by a clock that was ahead): it happened no later than now,
+         * so the delay runs from now, written back so that it keeps running; it never passes early, and
+         * never waits the clocks' whole difference either */
+        out->result = GREY_EARLY;
+        out->retry_ms = spec->delay_ms;
+        out->write_triplet = 1;
+        memcpy(out->triplet, triplet, GREY_TRIPLET_SIZE);
+        memcpy(out->triplet, &now_ms, 8);
+        out->triplet_expires = now_ms + spec->retry_window_ms;
+        return;
+    }
     if (known) {
         /* too early: the clock keeps running from the first sight */
         out->result = GREY_EARLY;
-        out->retry_ms = now_ms >= first ? first + spec->delay_ms - now_ms : spec->delay_ms;
+        out->retry_ms = first + spec->delay_ms - now_ms;
         return;
     }
     out->result = GREY_NEW;

@@ -86,25 +86,25 @@ static int valid(const window_spec *spec, const unsigned char *state, size_t len
 int window_check(const window_spec *spec, const void *state_v, size_t len, uint64_t now_ms, window_peek *out)
 {
     const unsigned char *state = state_v;
-    uint64_t b = bucket_of(spec, now_ms), head, lo, counts[WINDOW_K_MAX + 1];
+    uint64_t b = bucket_of(spec, now_ms), head, top = b, counts[WINDOW_K_MAX + 1];
     uint64_t sum = 0;
     unsigned k = spec->k, i;
 
     memset(counts, 0, sizeof counts);
     if (valid(spec, state, len)) {
         memcpy(&head, state, 8);
-        /* counts[i] = events of bucket b-k+i, for the buckets that the ring still holds */
-        lo = b >= k ? b - k : 0;
-        for (uint64_t x = lo; x <= b; x++) {
+        /* The ring holds buckets head-k..head. The window to add up ends at the newer of now's bucket and
+         * the head: a head ahead of now (a clock that was ahead wrote the state, or ours went back) holds
+         * events that have already happened, however far ahead their stamps are, so every one of them
+         * counts; skipping them would open a full window. counts[i] = events of bucket top-k+i. */
+        if (head > b)
+            top = head;
+        for (uint64_t x = top >= k ? top - k : 0; x <= top; x++) {
             if (x > head || x + k < head)
-                continue;
-            counts[x + k - b] = slot_get(spec, state, (unsigned)(x % (k + 1)));
-            sum += counts[x + k - b];
+                continue; /* not in the ring: never written, or passed by */
+            counts[x + k - top] = slot_get(spec, state, (unsigned)(x % (k + 1)));
+            sum += counts[x + k - top];
         }
-        /* a clock that went backwards: the newest bucket is still ours */
-        if (head > b && head - b <= k)
-            for (uint64_t x = b + 1; x <= head; x++)
-                sum += slot_get(spec, state, (unsigned)(x % (k + 1)));
     }
     out->total = sum;
     out->retry_ms = 0;
@@ -116,7 +116,11 @@ int window_check(const window_spec *spec, const void *state_v, size_t len, uint6
         if (sum < spec->count)
             break;
     }
-    out->retry_ms = bucket_start(spec, b + i) - now_ms;
+    out->retry_ms = bucket_start(spec, top + i) - now_ms;
+    /* a state ahead of now frees up only when now passes its head, which we cannot know to be right:
+     * ask again after one window rather than tell the client to wait the clocks' whole difference */
+    if (top > b && out->retry_ms > spec->per_ms)
+        out->retry_ms = spec->per_ms;
     return 0;
 }
 

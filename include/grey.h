@@ -14,6 +14,10 @@
  * Beyond Stalwart's greylist, which has no minimum delay, no client
  * address in the token and never refreshes a pass.
  *
+ * A first sight stamped later than now (written by a clock that was ahead)
+ * reads as a first sight now and is written back so: the delay then runs
+ * from now; a triplet never passes before delay has passed on our clock.
+ *
  * Like window.h, this is pure: the store hands in the two states it holds
  * and writes back what grey_decide says, inside one atomic step.
  */

@@ -18,6 +18,21 @@
  * 16-bit when count fits, else 32-bit. A state of another shape (the rule
  * was edited) reads as empty. Check and add are separate so that a denied
  * request is never counted and a batch of windows commits all or nothing.
+ *
+ * Clocks. now_ms is the daemon clock (monotonic, see server.h), but a
+ * state can come from a clock that was ahead of it (another daemon, a
+ * Redis server). A state whose newest bucket is ahead of now, by any
+ * amount, reads as everything it holds: all its events have happened, so
+ * a full window stays full, and new events are added to its newest bucket
+ * until now catches up with it. So a clock that goes back never opens a
+ * window; the price is that the window cannot slide on until now reaches
+ * the state's newest bucket (the key's expiry, set from now by the store,
+ * bounds that in the embedded store). A clock that jumps forward forgets
+ * as the window says, at most per/k after per. Denied while the state is
+ * ahead, retry_ms is what the state would need if the clocks agreed,
+ * capped at per_ms (the real wait cannot be known). Otherwise retry_ms is
+ * exact: at now + retry_ms one more event is admitted, and it never
+ * exceeds per + per/k (rounded up).
  */
 #ifndef FG_WINDOW_H
 #define FG_WINDOW_H
@@ -36,7 +51,7 @@ typedef struct window_spec {
 
 typedef struct window_peek {
     uint64_t total;    /* events counted now (upper bound of the exact count) */
-    uint64_t retry_ms; /* when one more event would be admitted; 0 = now */
+    uint64_t retry_ms; /* when one more event would be admitted; 0 = now; see Clocks above */
 } window_peek;
 
 /* window_state_size - bytes of a state for this spec */

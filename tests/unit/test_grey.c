@@ -3,6 +3,8 @@
  */
 #include "engine_fixture.h"
 
+#include "grey.h"
+
 #define MIN 60000ULL
 #define DAY (86400 * 1000ULL)
 #define T0 1700000000000ULL
@@ -160,6 +162,34 @@ static void test_text_and_limits(void **st)
     teardown(f);
 }
 
+/* a first sight stamped in the future (a clock that was ahead wrote it) never passes early: the delay
+ * runs from now, and the triplet does not wait the clocks' whole difference either */
+static void test_first_sight_in_future(void **st)
+{
+    grey_spec spec = {5 * MIN, 2 * DAY, 35 * DAY, 0};
+    unsigned char t[GREY_TRIPLET_SIZE] = {0};
+    uint64_t now = T0, first = T0 + DAY;
+    grey_step step;
+    (void)st;
+
+    memcpy(t, &first, 8);
+    grey_decide(&spec, now, t, sizeof t, NULL, 0, &step);
+    assert_int_equal(step.result, GREY_EARLY);
+    assert_int_equal(step.retry_ms, 5 * MIN);
+    /* written back as first seen now, with a fresh token */
+    assert_true(step.write_triplet);
+    memcpy(&first, step.triplet, 8);
+    assert_int_equal(first, now);
+    assert_int_equal(step.triplet_expires, now + 2 * DAY);
+    memcpy(t, step.triplet, sizeof t);
+    grey_decide(&spec, now + 5 * MIN - 1, t, sizeof t, NULL, 0, &step);
+    assert_int_equal(step.result, GREY_EARLY);
+    assert_int_equal(step.retry_ms, 1);
+    assert_false(step.write_triplet); /* an ordinary early retry does not reset the clock */
+    grey_decide(&spec, now + 5 * MIN, t, sizeof t, NULL, 0, &step);
+    assert_int_equal(step.result, GREY_PASS_FIRST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_bypass),
         cmocka_unit_test(test_ipv6_64),
         cmocka_unit_test(test_text_and_limits),
+        cmocka_unit_test(test_first_sight_in_future),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,6 +170,124 @@ static void test_clock_backwards(void **st)
     assert_false(window_check(&spec, state, len, 45000, &pk));
 }
 
+/* a full window stays full when now goes back, by any amount: a step back never opens it */
+static void test_step_back_any_amount(void **st)
+{
+    static const uint64_t backs[] = {1, 999, 1000, 9999, 10000, 10001, 11000, 11001, 60000, 3600000, 86400000,
+                                     1700000000000ULL - 1};
+    window_spec spec = {10000, 3, 10};
+    unsigned char state[64];
+    size_t len = window_state_size(&spec);
+    uint64_t t = 1700000000000ULL;
+    window_peek pk;
+
+    (void)st;
+    for (int i = 0; i < 3; i++) {
+        assert_true(window_check(&spec, i ? state : NULL, i ? len : 0, t + (uint64_t)i * 3000, &pk));
+        window_add(&spec, state, len, t + (uint64_t)i * 3000);
+    }
+    t += 6000;
+    for (size_t i = 0; i < sizeof backs / sizeof backs[0]; i++) {
+        if (window_check(&spec, state, len, t - backs[i], &pk))
+            fail_msg("a full window admitted at now - %llu ms", (unsigned long long)backs[i]);
+        assert_int_equal(pk.total, 3);
+        /* the retry is never longer than one window, however far the clock went back */
+        assert_true(pk.retry_ms > 0 && pk.retry_ms <= spec.per_ms + spec.per_ms / spec.k);
+    }
+}
+
+/* a window that is not full, read far behind its newest bucket, counts what it holds and takes the rest */
+static void test_step_back_partly_full(void **st)
+{
+    window_spec spec = {60000, 5, 10};
+    unsigned char state[64];
+    size_t len = window_state_size(&spec);
+    uint64_t t = 1700000000000ULL, back = t - 3600000;
+    window_peek pk;
+
+    (void)st;
+    window_add(&spec, state, len, t);
+    window_add(&spec, state, len, t + 20000);
+    for (int i = 0; i < 3; i++) {
+        assert_true(window_check(&spec, state, len, back + (uint64_t)i, &pk));
+        assert_int_equal(pk.total, 2 + i);
+        window_add(&spec, state, len, back + (uint64_t)i);
+    }
+    assert_false(window_check(&spec, state, len, back + 3, &pk));
+    assert_int_equal(pk.total, 5);
+    /* reported: one window at most, since the real wait cannot be known */
+    assert_int_equal(pk.retry_ms, spec.per_ms);
+}
+
+/* a step forward forgets exactly as the window says: as if that much time had passed */
+static void test_step_forward(void **st)
+{
+    window_spec spec = {10000, 3, 10};
+    unsigned char state[64];
+    size_t len = window_state_size(&spec);
+    uint64_t t = 1700000000000ULL;
+    window_peek pk, at;
+
+    (void)st;
+    for (int i = 0; i < 3; i++)
+        window_add(&spec, state, len, t + (uint64_t)i * 2000);
+    t += 4000;
+    assert_false(window_check(&spec, state, len, t, &at));
+    /* the first event (bucket of t-4000) leaves the sum when bucket +11 starts: t - 4000 + 11000 */
+    assert_int_equal(at.retry_ms, 7000);
+    for (uint64_t d = 1; d < 20000; d += 1 + d / 7) {
+        int ok = window_check(&spec, state, len, t + d, &pk);
+        if (ok != (d >= at.retry_ms))
+            fail_msg("after a step of +%llu ms: %s", (unsigned long long)d, ok ? "admitted early" : "still denied");
+    }
+    /* a step past per + per/k forgets everything; a step of a day too */
+    assert_true(window_check(&spec, state, len, t + 11000, &pk));
+    assert_int_equal(pk.total, 0);
+    assert_true(window_check(&spec, state, len, t + 86400000, &pk));
+    assert_int_equal(pk.total, 0);
+}
+
+/* real time runs on; the clock that stamps the events steps back at random moments, by up to three
+ * windows: in real time no interval of length per ever holds more than count admitted events (a step
+ * forward does open a window, as much as that time passing would: test_step_forward) */
+static void test_steps_never_open(void **st)
+{
+    static const window_spec specs[] = {{1000, 1, 10}, {10000, 5, 10}, {60000, 100, 10}, {7000, 7, 7}};
+    unsigned char state[512];
+    (void)st;
+
+    for (size_t c = 0; c < sizeof specs / sizeof specs[0]; c++) {
+        const window_spec *spec = &specs[c];
+        size_t len = window_state_size(spec), n = 0, lo = 0;
+        uint64_t real = 0, *log = calloc(40000, sizeof *log);
+        int64_t offset = 1700000000000LL;
+        int have = 0;
+        unsigned backs = 0;
+        window_peek pk;
+
+        for (unsigned i = 0; i < 40000; i++) {
+            real += rnd() % (spec->per_ms / 20 + 1);
+            if (rnd() % 500 == 0) {
+                offset -= (int64_t)(rnd() % (3 * spec->per_ms));
+                backs++;
+            }
+            uint64_t now = (uint64_t)((int64_t)real + offset);
+            if (window_check(spec, have ? state : NULL, have ? len : 0, now, &pk)) {
+                unsigned recent = count_since(log, n, real > spec->per_ms ? real - spec->per_ms : 0, &lo);
+                if (recent + 1 > spec->count)
+                    fail_msg("per=%llu count=%u: admitted with %u events in the last real window",
+                             (unsigned long long)spec->per_ms, spec->count, recent);
+                window_add(spec, state, len, now);
+                have = 1;
+                log[n++] = real;
+            }
+        }
+        assert_true(backs > 10);
+        assert_true(n > spec->count);
+        free(log);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +296,10 @@ int main(void)
         cmocka_unit_test(test_shape_change),
         cmocka_unit_test(test_gap_and_expiry),
         cmocka_unit_test(test_clock_backwards),
+        cmocka_unit_test(test_step_back_any_amount),
+        cmocka_unit_test(test_step_back_partly_full),
+        cmocka_unit_test(test_step_forward),
+        cmocka_unit_test(test_steps_never_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
