@@ -10,17 +10,22 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "grey.h"
 #include "hash.h"
 #include "keys.h"
+#include "num.h"
 
-#define MAGIC "FGSNAP1\n"
+#define MAGIC "FGSNAP2\n"    /* dates in wall ms, header with the writer's wall clock */
+#define MAGIC_V1 "FGSNAP1\n" /* dates in wall ms (the daemon counted on wall time then), no header */
 #define TRAILER 0xffff
 #define HASH_SEED 0x736e617073686f74ULL
 
 typedef struct writer {
     FILE *f;
-    uint64_t hash;   /* chained hash64 of what was written */
-    uint64_t count;  /* records */
+    uint64_t hash;     /* chained hash64 of what was written */
+    uint64_t count;    /* records */
+    uint64_t now_ms;   /* daemon clock ... */
+    uint64_t wall_ms;  /* ... and wall clock at the same instant: dates go to disk in wall time */
     int failed;
 } writer;
 
@@ -28,6 +33,25 @@ typedef struct writer {
 int snapshot_keeps(const unsigned char *key, size_t klen)
 {
     return klen > 0 && (key[0] == KEY_GREYLIST || key[0] == KEY_BAN || key[0] == KEY_BAN_HISTORY);
+}
+
+/* shift_value - move the dates inside a value from one clock to the other (from_now and to_now: the same
+ * instant); 1 if the value holds dates (then out has the converted copy), 0 if it is written as it is.
+ * A class whose values hold dates adds its case here. */
+static int shift_value(const unsigned char *key, size_t klen, const void *value, size_t vlen, uint64_t from_now,
+                       uint64_t to_now, unsigned char out[GREY_TRIPLET_SIZE])
+{
+    uint64_t first;
+
+    /* a greylist triplet: first sight (8) at offset 0; the client state (GREY_CLIENT_SIZE) holds no date */
+    if (klen > 0 && key[0] == KEY_GREYLIST && vlen == GREY_TRIPLET_SIZE) {
+        memcpy(out, value, GREY_TRIPLET_SIZE);
+        memcpy(&first, out, 8);
+        first = num_shift_date(first, from_now, to_now);
+        memcpy(out, &first, 8);
+        return 1;
+    }
+    return 0;
 }
 
 /* put - write bytes and fold them into the hash */
@@ -44,21 +68,24 @@ static int put_record(const unsigned char *key, size_t klen, const void *value, 
 {
     writer *w = arg;
     uint16_t kl = (uint16_t)klen, vl = (uint16_t)vlen;
+    uint64_t exp = num_shift_date(expires_ms, w->now_ms, w->wall_ms);
+    unsigned char shifted[GREY_TRIPLET_SIZE];
 
     if (!snapshot_keeps(key, klen))
         return 0;
     put(w, &kl, 2);
     put(w, &vl, 2);
-    put(w, &expires_ms, 8);
+    put(w, &exp, 8);
     put(w, key, klen);
-    put(w, value, vlen);
+    put(w, shift_value(key, klen, value, vlen, w->now_ms, w->wall_ms, shifted) ? shifted : value, vlen);
     w->count++;
     return w->failed;
 }
 
 typedef struct snap_job {
     mem_store *m;
-    uint64_t now_ms;
+    uint64_t now_ms;   /* daemon clock */
+    uint64_t wall_ms;  /* wall clock, same instant */
     uint64_t count;
 } snap_job;
 
@@ -66,10 +93,11 @@ typedef struct snap_job {
 static int write_records(FILE *f, void *arg)
 {
     snap_job *j = arg;
-    writer w = {.f = f, .hash = HASH_SEED};
+    writer w = {.f = f, .hash = HASH_SEED, .now_ms = j->now_ms, .wall_ms = j->wall_ms};
     uint16_t trailer[2] = {TRAILER, 0};
 
     put(&w, MAGIC, 8);
+    put(&w, &j->wall_ms, 8);
     mem_foreach(j->m, j->now_ms, put_record, &w);
     uint64_t sum = w.hash, count = w.count;
     put(&w, trailer, 4);
@@ -80,9 +108,9 @@ static int write_records(FILE *f, void *arg)
 }
 
 /* snapshot_write - write the kept keys to path, atomically */
-long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen)
+long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, uint64_t wall_ms, char *err, size_t errlen)
 {
-    snap_job j = {m, now_ms, 0};
+    snap_job j = {m, now_ms, wall_ms, 0};
 
     if (file_replace(path, 0600, write_records, &j, err, errlen) < 0)
         return -1;
@@ -99,12 +127,12 @@ static int get(FILE *f, void *p, size_t n, uint64_t *hash)
 }
 
 /* snapshot_load - check the whole file first, then load its live keys */
-long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen)
+long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, uint64_t wall_ms, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char magic[8];
-    unsigned char buf[2 * 65536];
-    uint64_t hash = HASH_SEED, count = 0, want_count, want_sum;
+    unsigned char buf[2 * 65536], shifted[GREY_TRIPLET_SIZE];
+    uint64_t hash = HASH_SEED, count = 0, want_count, want_sum, written_wall, from_wall;
     long loaded = 0;
 
     if (!f) {
@@ -118,8 +146,19 @@ long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, char *err, s
         rewind(f);
         hash = HASH_SEED;
         count = 0;
-        if (get(f, magic, 8, &hash) < 0 || memcmp(magic, MAGIC, 8))
+        if (get(f, magic, 8, &hash) < 0)
             goto bad;
+        if (!memcmp(magic, MAGIC, 8)) {
+            if (get(f, &written_wall, 8, &hash) < 0)
+                goto bad;
+        } else if (!memcmp(magic, MAGIC_V1, 8)) {
+            written_wall = wall_ms;
+        } else {
+            goto bad;
+        }
+        /* the downtime is what the wall clock says, but never negative: a wall clock that reads earlier than
+         * the writer's stepped back, and a remaining time must not grow across a restart */
+        from_wall = written_wall > wall_ms ? written_wall : wall_ms;
         for (;;) {
             uint16_t kl, vl;
             uint64_t exp;
@@ -137,8 +176,10 @@ long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, char *err, s
             if (get(f, &exp, 8, &hash) < 0 || get(f, buf, kl, &hash) < 0 || get(f, buf + kl, vl, &hash) < 0)
                 goto bad;
             count++;
+            exp = num_shift_date(exp, from_wall, now_ms);
             if (pass == 1 && exp > now_ms && snapshot_keeps(buf, kl)) {
-                memcpy(mem_put(m, buf, kl, vl, exp, now_ms), buf + kl, vl);
+                int dated = shift_value(buf, kl, buf + kl, vl, from_wall, now_ms, shifted);
+                memcpy(mem_put(m, buf, kl, vl, exp, now_ms), dated ? shifted : buf + kl, vl);
                 loaded++;
             }
         }

@@ -9,9 +9,11 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mem.h"
+#include "num.h"
 #include "snapshot.h"
 
 #include "server.h"
@@ -23,12 +25,73 @@ void print_errors(const conf_errors *errs)
         fprintf(stderr, "%s\n", errs->msgs[i]);
 }
 
-/* server_now - the request clock */
+/* clock_read - one system clock in ms; a time before the epoch reads as 0 */
+static uint64_t clock_read(clockid_t id)
+{
+    struct timespec ts;
+
+    if (clock_gettime(id, &ts) < 0 || ts.tv_sec < 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* clock_mono - CLOCK_MONOTONIC: never steps (a vDSO call, no syscall, on Linux) */
+static uint64_t clock_mono(void)
+{
+    return clock_read(CLOCK_MONOTONIC);
+}
+
+/* clock_wall - CLOCK_REALTIME: follows NTP and the admin, so it is only shown and stored */
+static uint64_t clock_wall(void)
+{
+    return clock_read(CLOCK_REALTIME);
+}
+
+/* clock_start - fix the offset so that the daemon clock reads as the wall clock now */
+static void clock_start(server_clock *c)
+{
+    uint64_t wall, mono;
+
+    if (!c->mono)
+        c->mono = clock_mono;
+    if (!c->wall)
+        c->wall = clock_wall;
+    wall = c->wall();
+    mono = c->mono();
+    /* both are far below 2^63 ms (292 million years) */
+    c->offset_ms = (int64_t)wall - (int64_t)mono;
+    c->ready = 1;
+}
+
+/* server_now - the daemon clock: monotonic, shifted once to read as wall time at start */
 uint64_t server_now(server *s)
 {
-    struct timeval tv;
-    event_base_gettimeofday_cached(s->base, &tv);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    if (!s->clock.ready)
+        clock_start(&s->clock);
+    /* mono() >= its first reading, so the sum is >= the wall time at start, never negative */
+    return (uint64_t)((int64_t)s->clock.mono() + s->clock.offset_ms);
+}
+
+/* server_wall_now - the wall clock */
+uint64_t server_wall_now(server *s)
+{
+    if (!s->clock.ready)
+        clock_start(&s->clock);
+    return s->clock.wall();
+}
+
+/* server_wall_ms - a daemon-clock date on the wall clock, as the two clocks differ now */
+uint64_t server_wall_ms(server *s, uint64_t daemon_ms)
+{
+    uint64_t now = server_now(s);
+    return num_shift_date(daemon_ms, now, server_wall_now(s));
+}
+
+/* server_daemon_ms - a wall-clock date on the daemon clock */
+uint64_t server_daemon_ms(server *s, uint64_t wall_ms)
+{
+    uint64_t now = server_now(s);
+    return num_shift_date(wall_ms, server_wall_now(s), now);
 }
 
 /* server_reload - load the file again; swap the rules in only if it loads whole */
@@ -79,7 +142,7 @@ void server_snapshot_load(server *s)
 
     if (!m)
         return;
-    n = snapshot_load(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+    n = snapshot_load(m, s->conf->store.snapshot, server_now(s), server_wall_now(s), err, sizeof err);
     if (n < 0)
         log_error("snapshot: %s", err);
     else
@@ -96,7 +159,7 @@ void server_snapshot_save(server *s)
     if (!m)
         return;
     server_snapshot_reap(s, 1);
-    n = snapshot_write(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+    n = snapshot_write(m, s->conf->store.snapshot, server_now(s), server_wall_now(s), err, sizeof err);
     if (n < 0)
         log_error("snapshot: %s", err);
     else
@@ -121,7 +184,7 @@ void server_snapshot_start(server *s)
     }
     if (pid == 0) {
         char err[512];
-        long n = snapshot_write(m, s->conf->store.snapshot, server_now(s), err, sizeof err);
+        long n = snapshot_write(m, s->conf->store.snapshot, server_now(s), server_wall_now(s), err, sizeof err);
         if (n < 0)
             fprintf(stderr, "floodgated: snapshot: %s\n", err);
         _exit(n < 0 ? 1 : 0);

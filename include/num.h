@@ -35,4 +35,20 @@ static inline uint64_t num_sat_mul(uint64_t a, uint64_t b)
     return (b && a > UINT64_MAX / b) ? UINT64_MAX : a * b;
 }
 
+/* num_shift_date - a date (ms) of one clock on another: from_now and to_now are the two clocks read at the
+ * same instant. UINT64_MAX (never) stays never; the result saturates within [0, UINT64_MAX - 1]. */
+static inline uint64_t num_shift_date(uint64_t date, uint64_t from_now, uint64_t to_now)
+{
+    uint64_t d;
+
+    if (date == UINT64_MAX)
+        return UINT64_MAX;
+    if (to_now >= from_now) {
+        d = to_now - from_now;
+        return date >= UINT64_MAX - 1 - d ? UINT64_MAX - 1 : date + d;
+    }
+    d = from_now - to_now;
+    return date > d ? date - d : 0;
+}
+
 #endif

@@ -3,6 +3,19 @@
  * engine, listeners and connections
  *
  * Handed down to every daemon module; nothing in daemon/ keeps a global.
+ *
+ * Time. Everything that counts (windows, greylist delays, expiry dates in
+ * the store, bans) runs on the daemon clock: CLOCK_MONOTONIC plus an offset
+ * fixed at the first reading, chosen so that the daemon clock reads as
+ * wall-clock milliseconds since the epoch at start. It then never steps:
+ * an NTP step or an admin's `date -s` moves the wall clock, not the daemon
+ * clock, so no step can open a limit or stretch a ban. Wall time is used
+ * only where a date leaves the process: shown to the admin, written to
+ * disk, compared with another machine's dates. server_wall_ms() and
+ * server_daemon_ms() convert at the current difference of the two clocks,
+ * so a date shown after a step is the right remaining time from the
+ * wall clock's new "now". The clock is read once per request, in daemon/,
+ * and passed down as now_ms.
  */
 #ifndef FG_SERVER_H
 #define FG_SERVER_H
@@ -19,6 +32,16 @@
 typedef struct conn conn;
 
 typedef struct server server;
+
+/* server_clock_fn - a clock in milliseconds */
+typedef uint64_t (*server_clock_fn)(void);
+
+typedef struct server_clock {
+    server_clock_fn mono;       /* CLOCK_MONOTONIC; tests put a fake here */
+    server_clock_fn wall;       /* CLOCK_REALTIME; tests put a fake here */
+    int64_t offset_ms;          /* daemon clock = mono() + offset_ms, fixed at the first reading */
+    int ready;                  /* offset_ms is set (a zeroed server starts its clock on first use) */
+} server_clock;
 
 typedef struct listener {
     server *srv;                /* owner */
@@ -60,11 +83,19 @@ struct server {
     server_stats st;
     log_limit bad_log;          /* rate limit of bad-request messages */
     log_limit verdict_log;      /* rate limit of refusal messages */
-    uint64_t started_ms;
+    uint64_t started_ms;        /* daemon clock at start */
+    server_clock clock;         /* the daemon clock (see Time above) */
 };
 
-/* server_now - the request clock in milliseconds (libevent's cached time: no syscall) */
+/* server_now - the daemon clock in ms: monotonic, reads as wall time at start, never steps */
 uint64_t server_now(server *s);
+/* server_wall_now - the wall clock in ms since the epoch (for display and disk only, never for counting) */
+uint64_t server_wall_now(server *s);
+/* server_wall_ms - a daemon-clock date as a wall-clock date, at the clocks' current difference;
+ * UINT64_MAX (never) stays UINT64_MAX, a date before the epoch reads as 0 */
+uint64_t server_wall_ms(server *s, uint64_t daemon_ms);
+/* server_daemon_ms - a wall-clock date as a daemon-clock date (the reverse of server_wall_ms) */
+uint64_t server_daemon_ms(server *s, uint64_t wall_ms);
 /* server_reload - load the configuration file again and swap the rules in if it loads whole */
 int server_reload(server *s, conf_errors *errs);
 /* print_errors - configuration problems on stderr */

@@ -4,11 +4,26 @@
  * The file holds the keys of the classes that must survive a restart
  * (greylist tokens and passes 16, bans 27, ban history 28; rate-limit
  * counters are not kept: they refill within their window) with their
- * remaining expiry:
+ * expiry:
  *
- *     "FGSNAP1\n"
+ *     "FGSNAP2\n"
+ *     header:  written_wall_ms (u64): the writer's wall clock when it wrote the file
  *     records: klen (u16) vlen (u16) expires_ms (u64) key value   (little-endian)
  *     trailer: klen = 0xffff, vlen = 0, count (u64), hash64 of every byte before the trailer (u64)
+ *
+ * Dates on disk are wall-clock ms since the epoch (expires_ms, UINT64_MAX =
+ * never; and the dates inside values: a greylist triplet's first sight).
+ * In memory they are daemon-clock ms (monotonic, see server.h), so the
+ * writer converts at its own (daemon, wall) pair of "now" and the loader
+ * converts back at its own: a date keeps its remaining time across a
+ * restart, across downtime (the wall clock measures it), and across a
+ * wall-clock step while the daemon ran (the daemon clock ignores it; the
+ * conversion uses the wall clock of the moment of writing). A loader whose
+ * wall clock reads earlier than the writer's (a step back during
+ * downtime) counts no downtime rather than a negative one, so a restart
+ * never lengthens a remaining time. A class whose values hold dates
+ * converts them in snapshot.c (shift_value); today only greylist triplets.
+ * "FGSNAP1\n" files (no header, dates in wall ms) still load.
  *
  * It is written to a temp file beside it, fsync'ed and renamed, so a crash
  * leaves the old snapshot whole. The daemon writes it from a forked child
@@ -26,9 +41,11 @@
 
 /* snapshot_keeps - is a key of a class that snapshots keep? */
 int snapshot_keeps(const unsigned char *key, size_t klen);
-/* snapshot_write - write the kept keys of m to path; returns keys written, -1 with a message */
-long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen);
-/* snapshot_load - put the live keys of the file into m; returns keys loaded, 0 if there is no file, -1 with a message */
-long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, char *err, size_t errlen);
+/* snapshot_write - write the kept keys of m to path; now_ms (daemon clock) and wall_ms (wall clock) are the
+ * same instant; returns keys written, -1 with a message */
+long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, uint64_t wall_ms, char *err, size_t errlen);
+/* snapshot_load - put the live keys of the file into m, their dates moved onto the daemon clock whose now_ms
+ * is wall_ms on the wall clock; returns keys loaded, 0 if there is no file, -1 with a message */
+long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, uint64_t wall_ms, char *err, size_t errlen);
 
 #endif

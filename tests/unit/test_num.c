@@ -50,6 +50,13 @@ static void test_numbers(void **st)
     assert_int_equal(num_parse_size("1g", 0, UINT64_MAX, &u, &why), -1);
     assert_int_equal(num_sat_add(UINT64_MAX - 1, 5), UINT64_MAX);
     assert_int_equal(num_sat_mul(UINT64_MAX / 2, 3), UINT64_MAX);
+    /* dates from one clock to another: both directions, never stays never, no wrap at either end */
+    assert_int_equal(num_shift_date(1500, 1000, 9000), 9500);
+    assert_int_equal(num_shift_date(9500, 9000, 1000), 1500);
+    assert_int_equal(num_shift_date(500, 9000, 1000), 0);
+    assert_int_equal(num_shift_date(UINT64_MAX, 0, 5), UINT64_MAX);
+    assert_int_equal(num_shift_date(UINT64_MAX, 5, 0), UINT64_MAX);
+    assert_int_equal(num_shift_date(UINT64_MAX - 3, 0, 10), UINT64_MAX - 1);
 }
 
 int main(void)
