@@ -2,11 +2,27 @@
  * list - lookup lists that admins edit (see list.h)
  *
  * The index is one open-addressing table of entry numbers for every kind:
- * strings, domains and addresses are hashed case-insensitively with their
- * kind, networks by their masked bytes and prefix length. A network lookup
- * tries the prefix lengths that the list has, longest first. Every edit
- * rebuilds entries and index from the lines: edits come from an admin,
- * lookups from every request.
+ * strings and addresses are hashed case-insensitively with their kind,
+ * domains the same way but from their last byte to their first, networks
+ * by their masked bytes and prefix length. A network lookup tries the
+ * prefix lengths that the list has, longest first. Every edit rebuilds
+ * entries and index from the lines: edits come from an admin, lookups from
+ * every request.
+ *
+ * SECURITY
+ *     Values come from the Internet (a HELO name, a sender) and Postfix
+ *     passes up to 2 KB of them; our own limit is max_request (64 KiB). A
+ *     domain matches itself and each parent, so a naive lookup re-hashes
+ *     every suffix of "a.a.a...": quadratic, 60 ms for 16 KB. Hashing
+ *     domains backwards makes the hash of each parent the running hash of
+ *     one right-to-left pass, and the pass stops after LIST_DOMAIN_MAX (253)
+ *     bytes, the longest DNS name, which is also the longest domain entry a
+ *     list accepts: a longer value can match only by a parent within its
+ *     last 253 bytes (so padding cannot dodge a blocklist), never as a
+ *     whole. A string or address probe is skipped when the value is longer
+ *     than the list's longest entry of that kind. So a lookup costs at most
+ *     253 bytes hashed and one probe per label in them, whatever the value's
+ *     length; list_lookup_work() counts it for the tests.
  */
 #include "list.h"
 
@@ -36,17 +52,45 @@ struct fg_list {
     size_t mask;            /* slots - 1 */
     uint32_t prefixes4[33];  /* networks per IPv4 prefix length */
     uint32_t prefixes6[129]; /* networks per IPv6 prefix length */
+    size_t longest[ENTRY_NET];  /* longest key of each text kind: longer values skip that probe */
 };
+
+static uint64_t lookup_work; /* bytes hashed and compared, slots probed, by every lookup (tests read it) */
+
+/* list_lookup_work - the work counter of lookups: bytes hashed and compared, slots probed */
+uint64_t list_lookup_work(void)
+{
+    return lookup_work;
+}
+
+/* hash_final - spread the high bits of a hash into the low ones that pick a slot */
+static uint64_t hash_final(uint64_t h)
+{
+    return h ^ (h >> 29);
+}
 
 /* hash_text - case-insensitive FNV-1a over a kind and text */
 static uint64_t hash_text(uint8_t kind, const char *s, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL ^ kind;
+    lookup_work += len;
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)tolower((unsigned char)s[i]);
         h *= 0x100000001b3ULL;
     }
-    return h ^ (h >> 29);
+    return hash_final(h);
+}
+
+/* hash_domain - case-insensitive FNV-1a over a kind and text read backwards, so parents hash in one pass */
+static uint64_t hash_domain(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ ENTRY_DOMAIN;
+    lookup_work += len;
+    for (size_t i = len; i-- > 0;) {
+        h ^= (unsigned char)tolower((unsigned char)s[i]);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
 }
 
 /* hash_net - a masked network */
@@ -57,26 +101,62 @@ static uint64_t hash_net(const fg_cidr *c)
         h ^= c->net.bytes[i];
         h *= 0x100000001b3ULL;
     }
-    return h ^ (h >> 29);
+    return hash_final(h);
 }
 
 /* entry_hash - the index hash of an entry */
 static uint64_t entry_hash(const list_entry *e)
 {
-    return e->kind == ENTRY_NET ? hash_net(&e->net) : hash_text(e->kind, e->key, e->klen);
+    if (e->kind == ENTRY_NET)
+        return hash_net(&e->net);
+    if (e->kind == ENTRY_DOMAIN)
+        return hash_final(hash_domain(e->key, e->klen));
+    return hash_text(e->kind, e->key, e->klen);
 }
 
-/* probe_text - the entry of this kind and text */
-static const list_entry *probe_text(const fg_list *l, uint8_t kind, const char *s, size_t len)
+/* probe_hashed - the entry of this kind and text, whose index hash is known */
+static const list_entry *probe_hashed(const fg_list *l, uint8_t kind, const char *s, size_t len, uint64_t hash)
 {
-    if (!l->slots)
+    if (!l->slots || len > l->longest[kind])
         return NULL;
-    for (size_t i = hash_text(kind, s, len) & l->mask; l->slots[i]; i = (i + 1) & l->mask) {
+    for (size_t i = hash & l->mask; l->slots[i]; i = (i + 1) & l->mask) {
         const list_entry *e = &l->entries[l->slots[i] - 1];
-        if (e->kind == kind && e->klen == len && !strncasecmp(e->key, s, len))
+        lookup_work++;
+        if (e->kind != kind || e->klen != len)
+            continue;
+        lookup_work += len;
+        if (!strncasecmp(e->key, s, len))
             return e;
     }
     return NULL;
+}
+
+/* probe_text - the entry of this kind and text (strings and addresses) */
+static const list_entry *probe_text(const fg_list *l, uint8_t kind, const char *s, size_t len)
+{
+    /* a value longer than every entry of its kind is not hashed at all */
+    if (!l->slots || len > l->longest[kind])
+        return NULL;
+    return probe_hashed(l, kind, s, len, hash_text(kind, s, len));
+}
+
+/* probe_domain - the most specific entry for a domain or one of its parents, in one right-to-left pass */
+static const list_entry *probe_domain(const fg_list *l, const char *d, const char *end)
+{
+    const list_entry *found = NULL, *e;
+    uint64_t h = 0xcbf29ce484222325ULL ^ ENTRY_DOMAIN;
+    size_t longest = l->longest[ENTRY_DOMAIN];
+
+    /* the running hash of end[-n..end) is hash_domain() of that suffix; a parent starts after a dot */
+    for (const char *p = end; p > d && (size_t)(end - p) < longest;) {
+        p--;
+        lookup_work++;
+        h ^= (unsigned char)tolower((unsigned char)*p);
+        h *= 0x100000001b3ULL;
+        if ((p == d || p[-1] == '.') && (e = probe_hashed(l, ENTRY_DOMAIN, p, (size_t)(end - p), hash_final(h))))
+            found = e; /* keep going: a longer suffix is a more specific entry */
+    }
+    return found;
 }
 
 /* probe_net - the entry for this network */
@@ -119,20 +199,12 @@ const list_entry *list_lookup(const fg_list *l, const char *v, size_t len, const
     at = memrchr(v, '@', len);
     if (at && (e = probe_text(l, ENTRY_EMAIL, v, len)) != NULL)
         return e;
-    /* the domain, then each parent: mail.example.net, example.net, net */
+    /* the domain, or its most specific parent: mail.example.net, example.net, net */
     d = at ? at + 1 : v;
     end = v + len;
     if (end > d && end[-1] == '.')
         end--;
-    while (d < end) {
-        if ((e = probe_text(l, ENTRY_DOMAIN, d, (size_t)(end - d))) != NULL)
-            return e;
-        const char *dot = memchr(d, '.', (size_t)(end - d));
-        if (!dot)
-            break;
-        d = dot + 1;
-    }
-    return NULL;
+    return probe_domain(l, d, end);
 }
 
 /* domain_like - letters, digits, '-', '_', '.', no empty label */
@@ -180,6 +252,8 @@ static const char *classify(enum list_type type, char *key, list_entry *e)
     if (key[0] == '@' && (type == LIST_AUTO || type == LIST_MAP || type == LIST_DOMAIN)) {
         if (!domain_like(key + 1, len - 1, 0))
             return "not a domain after '@'";
+        if (len - 1 > LIST_DOMAIN_MAX)
+            return "a domain name has at most 253 bytes";
         e->key = key + 1;
         e->klen = len - 1;
         e->kind = ENTRY_DOMAIN;
@@ -198,6 +272,8 @@ static const char *classify(enum list_type type, char *key, list_entry *e)
     if (type == LIST_EMAIL)
         return "not an e-mail address (local@domain)";
     if (domain_like(key, len, type != LIST_DOMAIN)) {
+        if (len > LIST_DOMAIN_MAX)
+            return "a domain name has at most 253 bytes";
         e->kind = ENTRY_DOMAIN;
         return NULL;
     }
@@ -294,8 +370,11 @@ static int derive(fg_list *l, conf_errors *errs, char *err, size_t errlen)
     l->mask = size - 1;
     memset(l->prefixes4, 0, sizeof l->prefixes4);
     memset(l->prefixes6, 0, sizeof l->prefixes6);
+    memset(l->longest, 0, sizeof l->longest);
     for (size_t i = 0; i < n; i++) {
         index_insert(l, i);
+        if (entries[i].kind != ENTRY_NET && entries[i].klen > l->longest[entries[i].kind])
+            l->longest[entries[i].kind] = entries[i].klen;
         if (entries[i].kind == ENTRY_NET) {
             if (entries[i].net.net.family == 4)
                 l->prefixes4[entries[i].net.prefix]++;

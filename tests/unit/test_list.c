@@ -144,6 +144,139 @@ static void test_edits(void **st)
     list_free(l);
 }
 
+/* domain_list - a list of n domains, as an admin's blocklist would hold */
+static fg_list *domain_list(unsigned n)
+{
+    size_t cap = (size_t)n * 40 + 64, len = 0;
+    char *text = malloc(cap);
+    conf_errors errs = {0};
+    assert_non_null(text);
+    for (unsigned i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s%u.example-%u.net\n", i % 2 ? "@mx" : "host", i, i % 37);
+    fg_list *l = load("domains", text, LIST_AUTO, &errs);
+    free(text);
+    if (!l)
+        dump_errors(&errs);
+    assert_non_null(l);
+    return l;
+}
+
+/* dotted - "a.a.a...a" of len bytes (len odd), in buf */
+static const char *dotted(char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = i % 2 ? '.' : 'a';
+    buf[len] = '\0';
+    return buf;
+}
+
+/* work_of - the lookup work of one value */
+static uint64_t work_of(const fg_list *l, const char *v, size_t len)
+{
+    uint64_t before = list_lookup_work();
+    list_lookup(l, v, len, NULL);
+    return list_lookup_work() - before;
+}
+
+/* a long dotted HELO costs what a normal name costs times a small constant, at any length (issue 7, defect 3) */
+static void test_long_dotted_value(void **st)
+{
+    static char buf[16 * 1024 + 64];
+    fg_list *l = domain_list(1000);
+    const char *normal = "mx1.mail-relay.example-host.org"; /* 31 bytes, four labels */
+    (void)st;
+
+    uint64_t w_normal = work_of(l, normal, strlen(normal));
+    uint64_t w_2k = work_of(l, dotted(buf, 2047), 2047);
+    uint64_t w_16k = work_of(l, dotted(buf, 16383), 16383);
+    print_message("lookup work: 31-byte name %llu, 2 KB a.a.a %llu, 16 KB a.a.a %llu\n", (unsigned long long)w_normal,
+                  (unsigned long long)w_2k, (unsigned long long)w_16k);
+    assert_true(w_normal > 0);
+    /* at most 253 bytes (the longest DNS name) hashed once, one probe per label in them */
+    assert_true(w_2k <= 16 * w_normal);
+    assert_true(w_16k <= 16 * w_normal);
+    list_free(l);
+
+    /* with a 253-byte entry, the longest DNS name, the pass reads 253 bytes and stops, whatever the length */
+    char text[300];
+    memset(text, 'x', 253);
+    for (size_t i = 1; i < 253; i += 2)
+        text[i] = '.';
+    memcpy(text + 253, "\nexample.org\n", sizeof "\nexample.org\n");
+    conf_errors errs = {0};
+    l = load("longest", text, LIST_DOMAIN, &errs);
+    assert_non_null(l);
+    w_2k = work_of(l, dotted(buf, 2047), 2047);
+    w_16k = work_of(l, dotted(buf, 16383), 16383);
+    print_message("with a 253-byte entry: 2 KB a.a.a %llu, 16 KB a.a.a %llu\n", (unsigned long long)w_2k,
+                  (unsigned long long)w_16k);
+    assert_true(w_16k == w_2k);
+    assert_true(w_16k <= 253 + 2 * 127 + 16);
+    list_free(l);
+}
+
+/* matching stays right: subdomains, @domain, an address's domain, a long value by its last 253 bytes */
+static void test_domain_suffixes(void **st)
+{
+    static char buf[4096];
+    fg_list *l = domain_list(1000);
+    char v[4200];
+    (void)st;
+
+    static const struct { const char *label, *value, *want; } cases[] = {
+        {"domain", "host0.example-0.net", "host0.example-0.net"},
+        {"subdomain", "a.b.host998.example-36.net", "host998.example-36.net"},
+        {"@domain entry, subdomain", "relay.mx1.example-1.net", "mx1.example-1.net"},
+        {"address at the domain", "joe@MX999.example-0.NET", "mx999.example-0.net"},
+        {"address at a subdomain", "joe@smtp.host2.example-2.net.", "host2.example-2.net"},
+        {"parent only", "example-1.net", ""},
+        {"not a label boundary", "xhost0.example-0.net", ""},
+        {"local part is not a domain", "host0.example-0.net@example.org", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strcmp(key_of(l, cases[i].value), cases[i].want))
+            fail_msg("%s: %s matched \"%s\", want \"%s\"", cases[i].label, cases[i].value, key_of(l, cases[i].value),
+                     cases[i].want);
+    /* a value longer than a DNS name matches by the parents in its last 253 bytes */
+    snprintf(v, sizeof v, "%s.host4.example-4.net", dotted(buf, 4001));
+    assert_string_equal(key_of(l, v), "host4.example-4.net");
+    snprintf(v, sizeof v, "x@%s.mx7.example-7.net", dotted(buf, 2001));
+    assert_string_equal(key_of(l, v), "mx7.example-7.net");
+    assert_string_equal(key_of(l, dotted(buf, 4001)), "");
+    list_free(l);
+}
+
+/* the most specific entry wins (a map gives its value), and no entry is longer than a DNS name */
+static void test_most_specific_and_length(void **st)
+{
+    static char name[300];
+    char text[400];
+    conf_errors errs = {0};
+    (void)st;
+
+    fg_list *l = load("relays", "example.net outer\nmail.example.net inner\n@net tld\n", LIST_MAP, &errs);
+    assert_non_null(l);
+    assert_string_equal(list_lookup(l, "x.mail.example.net", 18, NULL)->value, "inner");
+    assert_string_equal(list_lookup(l, "x.example.net", 13, NULL)->value, "outer");
+    assert_string_equal(list_lookup(l, "other.net", 9, NULL)->value, "tld");
+    list_free(l);
+
+    /* 253 bytes is the longest name that loads; 255 is refused with its line */
+    memset(name, 'a', 253);
+    for (size_t i = 63; i < 253; i += 64)
+        name[i] = '.';
+    name[253] = '\0';
+    snprintf(text, sizeof text, "ok.example\n%s\n", name);
+    l = load("long", text, LIST_DOMAIN, &errs);
+    assert_non_null(l);
+    assert_string_equal(key_of(l, name), name);
+    list_free(l);
+    snprintf(text, sizeof text, "ok.example\nbb%s\n", name);
+    assert_null(load("toolong", text, LIST_DOMAIN, &errs));
+    assert_true(has_error(&errs, 2, "253"));
+    conf_errors_free(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +284,9 @@ int main(void)
         cmocka_unit_test(test_map),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_edits),
+        cmocka_unit_test(test_long_dotted_value),
+        cmocka_unit_test(test_domain_suffixes),
+        cmocka_unit_test(test_most_specific_and_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
