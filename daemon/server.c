@@ -109,6 +109,7 @@ int server_reload(server *s, conf_errors *errs)
         sd_notify(0, "READY=1");
         return -1;
     }
+    ruleset_carry_stats(c->rules, s->rules);
     ruleset_unref(s->rules);
     s->rules = ruleset_ref(c->rules);
     s->st.reloads++;

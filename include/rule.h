@@ -86,6 +86,9 @@ uint8_t rule_class(const rule *r, const fg_request *req);
 /* ruleset_use_geo - hand the set its GeoIP databases (it closes them) and check that every rule reading
  * country or asn has its database; errors name the rule's file and line; 0 ok, -1 reported */
 int ruleset_use_geo(ruleset *rs, struct fg_geo *geo, conf_errors *errs);
+/* ruleset_carry_stats - a reload: each rule of next goes on from the statistics of the rule of the same
+ * name in prev, so that counters shown by stats and /metrics never go back (Prometheus counters) */
+void ruleset_carry_stats(ruleset *next, ruleset *prev);
 /* rule_find - a rule by name, NULL if none */
 rule *rule_find(ruleset *rs, const char *name);
 

@@ -577,6 +577,18 @@ uint8_t rule_class(const rule *r, const fg_request *req)
     return r->cls;
 }
 
+/* ruleset_carry_stats - statistics go on across a reload, by rule name */
+void ruleset_carry_stats(ruleset *next, ruleset *prev)
+{
+    for (unsigned i = 0; next && prev && i < next->n; i++) {
+        const rule *old = rule_find(prev, next->rules[i].name);
+        if (!old)
+            continue;
+        next->rules[i].matched += old->matched;
+        next->rules[i].decided += old->decided;
+    }
+}
+
 /* rule_find - a rule by name */
 rule *rule_find(ruleset *rs, const char *name)
 {

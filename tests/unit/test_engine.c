@@ -218,6 +218,36 @@ static void test_lists(void **st)
     teardown(f);
 }
 
+/* a reload: a rule keeps its counters and its statistics while its name and key stay the same; a new
+ * name starts afresh. The action text and the count may change without losing anything. */
+static void test_reload_keeps_counters(void **st)
+{
+    fixture *f = setup("{ name = \"per-ip\"; on = \"auth\"; limit = { key = \"client_address\"; count = 2; per = \"1h\"; }; action = \"REJECT v1\"; }");
+    conf_errors errs = {0};
+    const char *login = "request=auth\nclient_address=192.0.2.8\nusername=u";
+    (void)st;
+
+    assert_string_equal(ask(f, 1000, login), "DUNNO");
+    assert_string_equal(ask(f, 1001, login), "DUNNO");
+    assert_string_equal(ask(f, 1002, login), "REJECT v1");
+    fg_conf *v2 = load_text(LISTEN "rules = (\n{ name = \"per-ip\"; on = \"auth\"; limit = { key = \"client_address\"; "
+                                   "count = 3; per = \"1h\"; }; action = \"REJECT v2\"; },\n"
+                                   "{ name = \"renamed\"; on = \"auth\"; limit = { key = \"client_address\"; count = 1; "
+                                   "per = \"1h\"; }; action = \"REJECT renamed\"; }\n);\n", &errs);
+    assert_non_null(v2);
+    ruleset_carry_stats(v2->rules, f->conf->rules);
+    assert_int_equal(v2->rules->rules[0].matched, 3);
+    assert_int_equal(v2->rules->rules[0].decided, 1);
+    assert_int_equal(v2->rules->rules[1].matched, 0);
+    conf_free(f->conf);
+    f->conf = v2;
+    /* per-ip has counted 2 of its new 3; renamed has counted nothing: both admit this one... */
+    assert_string_equal(ask(f, 1003, login), "DUNNO");
+    /* ...and then per-ip is full (3) */
+    assert_string_equal(ask(f, 1004, login), "REJECT v2");
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_store_failure),
         cmocka_unit_test(test_no_store_when_not_needed),
         cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_reload_keeps_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
