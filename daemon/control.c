@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "keys.h"
 #include "list.h"
+#include "watcher.h"
 
 #define CONTROL_ARGS_MAX 16 /* arguments of one command */
 
@@ -255,11 +256,13 @@ int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         evbuffer_add_printf(out, "status=ok\nversion=%s\n\n", FLOODGATE_VERSION);
     else if (!strcmp(cmd, "lists"))
         cmd_lists(s, out);
+    else if (!strcmp(cmd, "watches"))
+        watchers_report(s->watchers, out);
     else if (!strcmp(cmd, "list"))
         cmd_list(s, args, nargs, out);
     else if (!strcmp(cmd, "counter") || !strcmp(cmd, "reset"))
         return cmd_counter(s, args, nargs, !strcmp(cmd, "reset"), out, done, arg);
     else
-        reply_error(out, "unknown command (stats, reload, version, lists, list, counter, reset)");
+        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset)");
     return CONTROL_DONE;
 }

@@ -268,6 +268,7 @@ static int usage(void)
                     "  version                          the daemon's version\n"
                     "  lists                            the lookup lists and their sizes\n"
                     "  list NAME show|add ENTRY...|del ENTRY   show or edit a lookup list (saved to its file)\n"
+                    "  watches                          the log watches: file or unit, lines read and matched\n"
                     "  counter RULE VALUE...            a limit's counter (VALUE: the key's attributes, or NAME=VALUE)\n"
                     "  reset RULE VALUE...              forget that counter\n"
                     "SOCKET: unix:PATH, tcp:HOST:PORT or a path (default $FLOODGATE_CONTROL or " DEFAULT_SOCKET ")\n");

@@ -37,6 +37,7 @@
 #include "control.h"
 #include "mem.h"
 #include "server.h"
+#include "watcher.h"
 
 #define STOP_GRACE_MS 5000 /* longest wait for in-flight answers at shutdown */
 #define DEFAULT_CONF "/etc/floodgate/floodgate.conf"
@@ -138,6 +139,11 @@ static int server_open(server *s, fg_conf *c)
     s->eng.on_error = c->store.on_error;
     s->started_ms = server_now(s);
     server_snapshot_load(s);
+    /* the watches start at their files' ends before any socket answers: once a client can connect,
+     * every line written from then on is read */
+    s->watches = c->watches;
+    c->watches = NULL;
+    s->watchers = watchers_start(s, s->watches);
     s->listeners = fg_calloc(c->listen.npolicy + 1, sizeof *s->listeners);
     for (unsigned i = 0; i < c->listen.npolicy; i++) {
         if (listener_open(s, c->listen.policy[i], 0, c->listen.mode, c->listen.group, &s->listeners[s->nlisteners],
@@ -176,6 +182,8 @@ static int server_open(server *s, fg_conf *c)
 static void server_close(server *s)
 {
     conn_free_all(s);
+    watchers_stop(s->watchers);
+    watchset_free(s->watches);
     if (s->store)
         server_snapshot_save(s);
     for (unsigned i = 0; i < s->nlisteners; i++)

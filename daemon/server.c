@@ -15,6 +15,7 @@
 #include "mem.h"
 #include "num.h"
 #include "snapshot.h"
+#include "watcher.h"
 
 #include "server.h"
 
@@ -112,6 +113,13 @@ int server_reload(server *s, conf_errors *errs)
     ruleset_carry_stats(c->rules, s->rules);
     ruleset_unref(s->rules);
     s->rules = ruleset_ref(c->rules);
+    if (s->watchers) {
+        /* watches following the same log keep their place; the old set goes once nothing uses it */
+        s->watchers = watchers_reload(s, s->watchers, c->watches);
+        watchset_free(s->watches);
+        s->watches = c->watches;
+        c->watches = NULL;
+    }
     s->st.reloads++;
     log_info("reloaded %s: %u rules (listen and store settings apply at restart)", c->path, s->rules->n);
     conf_free(c);

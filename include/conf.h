@@ -55,6 +55,7 @@ typedef struct fg_conf {
     conf_listen listen;
     conf_store store;
     ruleset *rules;
+    struct watchset *watches; /* log watches (watch.h), never NULL once loaded */
 } fg_conf;
 
 /* conf_load - read and check a configuration; NULL with errs filled on any problem */

@@ -30,6 +30,8 @@
 #include "store.h"
 
 typedef struct conn conn;
+struct watchers;
+struct watchset;
 
 typedef struct server server;
 
@@ -77,7 +79,9 @@ struct server {
     conn *conns;                /* open connections */
     uint64_t nconns;
     struct event *sig_term, *sig_int, *sig_hup, *tick, *stop_timer, *snap_timer;
-    struct event *watchdog;     /* WATCHDOG=1 to systemd at half of WatchdogSec, NULL when not asked */
+    struct event *watchdog;
+    struct watchset *watches;   /* the log watches in force (taken from the configuration, swapped by a reload) */
+    struct watchers *watchers;  /* following them */     /* WATCHDOG=1 to systemd at half of WatchdogSec, NULL when not asked */
     int snap_pid;               /* the child writing a snapshot, 0 = none */
     int stopping;               /* SIGTERM seen: finish in-flight replies, then exit */
     server_stats st;

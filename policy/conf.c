@@ -4,6 +4,7 @@
 #include "conf.h"
 
 #include "geo.h"
+#include "watch.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -223,7 +224,7 @@ static int parse_geoip(fg_conf *c, config_setting_t *g, conf_errors *errs)
 /* conf_load - read and check a configuration */
 fg_conf *conf_load(const char *path, conf_errors *errs)
 {
-    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", NULL};
+    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", "watch", NULL};
     fg_conf *c = fg_calloc(1, sizeof *c);
     config_t cfg;
     char *tmp;
@@ -272,6 +273,10 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
         ok = -1;
     else if (parse_geoip(c, config_lookup(&cfg, "geoip"), errs) < 0)
         ok = -1;
+    /* after the rules: a watch is checked against the rules that count its event */
+    c->watches = watchset_parse(config_lookup(&cfg, "watch"), c->dir, c->rules, errs);
+    if (!c->watches)
+        ok = -1;
     config_destroy(&cfg);
     if (ok < 0 || errs->n) {
         conf_free(c);
@@ -294,6 +299,7 @@ void conf_free(fg_conf *c)
     fg_free(c->store.type);
     fg_free(c->store.snapshot);
     ruleset_unref(c->rules);
+    watchset_free(c->watches);
     fg_free(c->path);
     fg_free(c->dir);
     fg_free(c);

@@ -1,0 +1,170 @@
+/*
+ * test_watch - the watches rules/watch.d ships, on real log lines (Debian's formats, IPv4 and IPv6), and the
+ * checks of the watch settings
+ */
+#include "testutil.h"
+
+#include "watch.h"
+
+typedef struct line_case {
+    const char *watch;   /* the watch's name */
+    const char *line;    /* a log line as Debian writes it */
+    const char *address; /* client_address it must yield; NULL: the line must not match */
+    const char *username; /* username it must yield, "" when it has none */
+} line_case;
+
+static const line_case cases[] = {
+    {"postfix-sasl", "Nov 25 10:01:02 mx postfix/smtpd[2218]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6", "192.0.2.7", ""},
+    {"postfix-sasl", "2026-11-25T10:01:02.331204+00:00 mx postfix/submission/smtpd[991]: warning: mail.example.net[2001:db8::7]: SASL PLAIN authentication failed: authentication failure", "2001:db8::7", ""},
+    {"postfix-sasl", "Nov 25 10:01:02 mx postfix/smtpd[2218]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: Connection lost to authentication server", NULL, NULL},
+    {"postfix-sasl", "Nov 25 10:01:02 mx postfix/smtpd[2218]: connect from unknown[192.0.2.7]", NULL, NULL},
+    {"postfix-auth-lost", "Nov 25 10:01:03 mx postfix/smtpd[2218]: lost connection after AUTH from unknown[192.0.2.8]", "192.0.2.8", ""},
+    {"postfix-auth-lost", "Nov 25 10:01:03 mx postfix/smtps/smtpd[77]: lost connection after AUTH from unknown[2001:db8:1::8]", "2001:db8:1::8", ""},
+    {"postfix-auth-lost", "Nov 25 10:01:03 mx postfix/smtpd[2218]: lost connection after RCPT from unknown[192.0.2.8]", NULL, NULL},
+    {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<joe@example.com>, method=PLAIN, rip=192.0.2.9, lip=198.51.100.1, TLS, session=<Qk1sJ0QY1LnAqAAB>", "192.0.2.9", "joe@example.com"},
+    {"dovecot", "2026-11-25T10:02:00.1+00:00 mx dovecot[812]: pop3-login: Login aborted: Connection closed (auth failed, 3 attempts in 15 secs) (auth_failed): user=<joe>, method=PLAIN, rip=2001:db8::9, lip=2001:db8::1, session=<x>", "2001:db8::9", "joe"},
+    {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 4 secs): user=<>, method=PLAIN, rip=192.0.2.10, lip=198.51.100.1, session=<y>", "192.0.2.10", ""},
+    {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Login: user=<joe@example.com>, method=PLAIN, rip=192.0.2.9, lip=198.51.100.1, mpid=4242, TLS", NULL, NULL},
+    {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Disconnected (auth policy) (auth failed, 1 attempts in 1 secs): user=<joe>, method=PLAIN, rip=192.0.2.9, lip=198.51.100.1", NULL, NULL},
+    {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Failed password for root from 192.0.2.11 port 52144 ssh2", "192.0.2.11", "root"},
+    {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Failed password for invalid user admin from 2001:db8::11 port 52144 ssh2", "2001:db8::11", "admin"},
+    {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Accepted password for joe from 192.0.2.11 port 52144 ssh2", NULL, NULL},
+    {"sshd-invalid-user", "Nov 25 10:03:01 host sshd[4113]: Invalid user oracle from 192.0.2.12 port 40022", "192.0.2.12", "oracle"},
+    {"sshd-preauth", "Nov 25 10:03:02 host sshd[4114]: Connection closed by authenticating user root 192.0.2.13 port 50090 [preauth]", "192.0.2.13", "root"},
+    {"sshd-preauth", "Nov 25 10:03:02 host sshd[4114]: Disconnected from invalid user test 2001:db8::13 port 50090 [preauth]", "2001:db8::13", "test"},
+    {"nginx-auth", "2026/11/25 10:04:00 [error] 1234#1234: *5 user \"admin\": password mismatch, client: 192.0.2.14, server: example.com, request: \"GET /private/ HTTP/1.1\", host: \"example.com\"", "192.0.2.14", "admin"},
+    {"nginx-auth", "2026/11/25 10:04:01 [error] 1234#1234: *6 user \"bob\" was not found in \"/etc/nginx/.htpasswd\", client: 2001:db8::14, server: example.com, request: \"GET / HTTP/1.1\"", "2001:db8::14", "bob"},
+    {"nginx-auth", "2026/11/25 10:04:02 [error] 1234#1234: *7 no user/password was provided for basic authentication, client: 192.0.2.14, server: example.com", NULL, NULL},
+};
+
+/* shipped - every file of rules/watch.d in one watch list, included as the README shows */
+static fg_conf *shipped(conf_errors *errs)
+{
+    static const char *const files[] = {"postfix-sasl", "postfix-auth-lost", "dovecot", "sshd", "nginx-auth"};
+    const char *data = getenv("FG_TESTDATA");
+    char text[4096], path[512], name[64], body[8192];
+    size_t at = 0;
+
+    at += (size_t)snprintf(text + at, sizeof text - at, "listen = { policy = \"unix:/tmp/x.sock\"; };\nwatch = (\n");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        /* libconfig reads @include relative to the configuration's folder: copy each file beside it */
+        snprintf(path, sizeof path, "%s/../../rules/watch.d/%s.conf", data ? data : "tests/data", files[i]);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        body[fread(body, 1, sizeof body - 1, f)] = '\0';
+        fclose(f);
+        snprintf(name, sizeof name, "watch-%s.conf", files[i]);
+        write_temp(name, body);
+        at += (size_t)snprintf(text + at, sizeof text - at, "%s@include \"%s\"\n", i ? ",\n" : "", name);
+    }
+    snprintf(text + at, sizeof text - at, ");\nrules = ();\n");
+    return load_text(text, errs);
+}
+
+/* find - a watch by name */
+static watch_spec *find(fg_conf *c, const char *name)
+{
+    for (unsigned i = 0; i < c->watches->n; i++)
+        if (!strcmp(c->watches->w[i].name, name))
+            return &c->watches->w[i];
+    fail_msg("no watch %s", name);
+    return NULL;
+}
+
+/* value - the value of a named group in a match, "" if it did not take part */
+static const char *value(const char *line, const watch_attr *at, int n, const char *name, char *buf, size_t size)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(at[i].name, name)) {
+            snprintf(buf, size, "%.*s", (int)at[i].len, line + at[i].off);
+            return buf;
+        }
+    return "";
+}
+
+/* each shipped watch extracts what it must from real lines, and leaves the others alone */
+static void test_shipped_watches(void **st)
+{
+    conf_errors errs = {0};
+    fg_conf *c = shipped(&errs);
+    (void)st;
+
+    if (!c)
+        dump_errors(&errs);
+    assert_non_null(c);
+    assert_int_equal(c->watches->n, 7);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const line_case *lc = &cases[i];
+        watch_attr at[WATCH_GROUPS_MAX];
+        char a[128], u[128];
+        int n = watch_line(find(c, lc->watch), lc->line, strlen(lc->line), at);
+        if (!lc->address) {
+            if (n != -1)
+                fail_msg("case %zu (%s): matched a line it must not match", i, lc->watch);
+            continue;
+        }
+        if (n < 0)
+            fail_msg("case %zu (%s): no match", i, lc->watch);
+        assert_string_equal(value(lc->line, at, n, "client_address", a, sizeof a), lc->address);
+        assert_string_equal(value(lc->line, at, n, "username", u, sizeof u), lc->username);
+        assert_string_equal(find(c, lc->watch)->event, "auth_failure");
+    }
+    conf_free(c);
+}
+
+/* a hostile line: a catastrophic pattern stops at its match limit (counted), long lines are cut */
+static void test_hostile_lines(void **st)
+{
+    conf_errors errs = {0};
+    fg_conf *c = load_text("listen = { policy = \"unix:/tmp/x.sock\"; };\n"
+                           "watch = ( { name = \"slow\"; file = \"/tmp/none.log\"; event = \"x\";\n"
+                           "            match = \"/^(?<client_address>\\\\w)(\\\\w+\\\\s?)*$/\"; } );\nrules = ();\n",
+                           &errs);
+    watch_attr at[WATCH_GROUPS_MAX];
+    char line[4096];
+    (void)st;
+
+    if (!c)
+        dump_errors(&errs);
+    assert_non_null(c);
+    memset(line, 'a', sizeof line);
+    memcpy(line + sizeof line - 2, "!\0", 2);
+    watch_spec *w = &c->watches->w[0];
+    assert_int_equal(watch_line(w, line, strlen(line), at), -2);
+    assert_int_equal(w->match_errors, 1);
+    conf_free(c);
+}
+
+/* the settings are checked with their lines: no pattern, a broken one, both or neither source, and a watch
+ * without client_address that feeds a rule counting by client_address */
+static void test_errors(void **st)
+{
+    conf_errors errs = {0};
+    (void)st;
+
+    assert_null(load_text("listen = { policy = \"unix:/tmp/x.sock\"; };\n"
+                          "watch = (\n"
+                          "  { name = \"a\"; file = \"/x\"; event = \"e\"; },\n"
+                          "  { name = \"b\"; file = \"/x\"; event = \"e\"; match = \"/(unclosed/\"; },\n"
+                          "  { name = \"c\"; event = \"e\"; match = \"/x/\"; },\n"
+                          "  { name = \"d\"; file = \"/x\"; event = \"auth_failure\"; match = \"/user (?<username>\\\\S+)/\"; }\n"
+                          ");\n"
+                          "rules = ( { name = \"r\"; on = \"report:auth_failure\";\n"
+                          "  limit = { key = \"client_address\"; count = 5; per = \"10m\"; }; } );\n",
+                          &errs));
+    assert_true(has_error(&errs, 3, "match: missing"));
+    assert_true(has_error(&errs, 4, "missing closing parenthesis"));
+    assert_true(has_error(&errs, 5, "either file"));
+    assert_true(has_error(&errs, 6, "no (?<client_address>"));
+    conf_errors_free(&errs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_watches),
+        cmocka_unit_test(test_hostile_lines),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
