@@ -36,6 +36,12 @@ void store_free(store *s)
         s->vt->free(s);
 }
 
+/* store_servers - each server's state */
+size_t store_servers(store *s, store_server *out, size_t max)
+{
+    return s->vt->servers ? s->vt->servers(s, out, max) : 0;
+}
+
 /* batch_reset - empty a batch for the next request */
 void batch_reset(store_batch *b, uint64_t now_ms)
 {

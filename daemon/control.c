@@ -13,6 +13,7 @@
 #include "watcher.h"
 
 #define CONTROL_ARGS_MAX 16 /* arguments of one command */
+#define CONTROL_SERVERS_MAX 64 /* servers of a networked store shown by stats */
 
 typedef struct ctl_job {
     server *srv;
@@ -49,6 +50,29 @@ static int get_args(fg_request *req, const char **args)
     return n;
 }
 
+/* stats_servers - a networked store's batches and the state of each of its servers */
+static void stats_servers(server *s, const store_stats *ss, struct evbuffer *out)
+{
+    store_server sv[CONTROL_SERVERS_MAX];
+    size_t n = store_servers(s->store, sv, CONTROL_SERVERS_MAX);
+
+    if (!n)
+        return;
+    evbuffer_add_printf(out, "store_batches=%llu\nstore_batch_errors=%llu\nstore_compensations=%llu\n"
+                        "store_redirects=%llu\nstore_servers=%zu\n", (unsigned long long)ss->batches,
+                        (unsigned long long)ss->errors, (unsigned long long)ss->compensations,
+                        (unsigned long long)ss->redirects, n);
+    for (size_t i = 0; i < n && i < CONTROL_SERVERS_MAX; i++)
+        evbuffer_add_printf(out,
+                            "server.%zu.name=%s\nserver.%zu.connected=%s\nserver.%zu.outages=%llu\n"
+                            "server.%zu.round_trips=%llu\nserver.%zu.commands=%llu\nserver.%zu.failed=%llu\n"
+                            "server.%zu.pipeline_depth=%llu\nserver.%zu.pipeline_max=%llu\nserver.%zu.p99_us=%llu\n",
+                            i, sv[i].name, i, sv[i].up ? "yes" : "no", i, (unsigned long long)sv[i].outages, i,
+                            (unsigned long long)sv[i].round_trips, i, (unsigned long long)sv[i].commands, i,
+                            (unsigned long long)sv[i].failed, i, (unsigned long long)sv[i].depth, i,
+                            (unsigned long long)sv[i].max_depth, i, (unsigned long long)sv[i].p99_us);
+}
+
 /* cmd_stats - counters of every layer */
 static void cmd_stats(server *s, struct evbuffer *out)
 {
@@ -75,6 +99,7 @@ static void cmd_stats(server *s, struct evbuffer *out)
                         s->rules->lists->n, (unsigned long long)s->st.reloads,
                         (unsigned long long)s->st.reload_failures, (unsigned long long)s->st.snapshots,
                         (unsigned long long)s->st.snapshot_failures);
+    stats_servers(s, &ss, out);
     for (unsigned i = 0; i < s->rules->n; i++) {
         const rule *r = &s->rules->rules[i];
         evbuffer_add_printf(out, "rule.%s.matched=%llu\nrule.%s.decided=%llu\n", r->name,

@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "conn.h"
 #include "control.h"
 #include "mem.h"
+#include "redis.h"
 #include "server.h"
 #include "watcher.h"
 
@@ -125,6 +127,18 @@ static void watchdog_start(server *s)
     log_info("systemd watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)(usec / 2000));
 }
 
+/* store_log - the networked store's messages (outages, set-up errors) into our log */
+static void store_log(int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_msg(level <= LOG_ERR_ ? LOG_ERR_ : level == LOG_WARN_ ? LOG_WARN_ : LOG_INFO_, "%s", msg);
+}
+
 /* server_open - store, engine, listeners, signals and timers */
 static int server_open(server *s, fg_conf *c)
 {
@@ -134,7 +148,17 @@ static int server_open(server *s, fg_conf *c)
 
     s->conf = c;
     s->rules = ruleset_ref(c->rules);
-    s->store = mem_store_new(&mc);
+    if (c->store.redis.kind) {
+        redis_config rc = {.timeout_ms = c->store.timeout_ms, .connect_timeout_ms = c->store.connect_timeout_ms,
+                           .log = store_log};
+        s->store = redis_store_new(s->base, &c->store.redis, &rc, err, sizeof err);
+        if (!s->store) {
+            log_error("%s", err);
+            return -1;
+        }
+    } else {
+        s->store = mem_store_new(&mc);
+    }
     s->eng.store = s->store;
     s->eng.on_error = c->store.on_error;
     s->started_ms = server_now(s);

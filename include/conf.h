@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf_errors.h"
+#include "redis.h"
 #include "rule.h"
 
 #define CONF_MAX_REQUEST_DEFAULT (64 * 1024) /* bytes of one policy request */
@@ -46,7 +47,9 @@ typedef struct conf_store {
     char *snapshot;          /* embedded: snapshot file, NULL = none */
     uint64_t snapshot_interval_ms; /* embedded: how often it is written */
     int on_error;            /* enum conf_on_error */
-    uint64_t timeout_ms;     /* networked stores */
+    uint64_t timeout_ms;     /* networked stores: every request */
+    uint64_t connect_timeout_ms; /* networked stores: connecting and setting up */
+    redis_spec redis;        /* networked stores: servers (kind 0 = embedded) */
 } conf_store;
 
 typedef struct fg_conf {

@@ -71,7 +71,22 @@ typedef struct store_stats {
     uint64_t batches;   /* batches answered */
     uint64_t errors;    /* batches that failed */
     uint64_t bytes;     /* memory held by the store, if known */
+    uint64_t compensations; /* networked: counts taken back after a refusal on another shard */
+    uint64_t redirects; /* cluster: MOVED and ASK answers followed */
 } store_stats;
+
+/* one server of a networked store, for floodgatectl stats */
+typedef struct store_server {
+    char name[64];        /* host:port or socket path */
+    int up;               /* connected and ready */
+    uint64_t outages;     /* outages started */
+    uint64_t round_trips; /* script calls (one round trip each, pipelined) */
+    uint64_t commands;    /* commands sent */
+    uint64_t failed;      /* commands failed: timeout, lost connection, refused during an outage */
+    uint64_t depth;       /* commands in flight now (pipeline depth) */
+    uint64_t max_depth;   /* most in flight at once */
+    uint64_t p99_us;      /* 99th percentile reply latency */
+} store_server;
 
 typedef struct store store;
 
@@ -81,6 +96,8 @@ typedef struct store_vtab {
     void (*tick)(store *s, uint64_t now_ms); /* housekeeping, from a timer */
     void (*stats)(store *s, store_stats *out);
     void (*free)(store *s);
+    /* servers - up to max servers' state into out; returns how many there are (NULL: none) */
+    size_t (*servers)(store *s, store_server *out, size_t max);
 } store_vtab;
 
 struct store {
@@ -92,6 +109,8 @@ int store_submit(store *s, store_batch *b, store_done_fn done, void *arg);
 void store_tick(store *s, uint64_t now_ms);
 void store_get_stats(store *s, store_stats *out);
 void store_free(store *s);
+/* store_servers - a networked store's servers (up to max into out); returns how many it has, 0 for embedded */
+size_t store_servers(store *s, store_server *out, size_t max);
 
 /* batch_reset - empty a batch for the next request */
 void batch_reset(store_batch *b, uint64_t now_ms);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "conf_redis.h"
 #include "num.h"
 
 /* conf_path - a path relative to the configuration's folder */
@@ -152,19 +153,18 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
 static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
 {
     static const char *const known[] = {"type", "snapshot", "snapshot_interval", "cleanup", "max_keys", "on_error", "timeout",
-                                        "url", "urls", "stores", "read_from_replicas", NULL};
+                                        "url", "urls", "stores", "read_from_replicas", "connect_timeout", NULL};
     const char *v;
     int ok = 0;
 
     if (!g)
         return 0;
     ok |= conf_check_members(g, "store", known, errs);
-    if (config_setting_lookup_string(g, "type", &v)) {
-        if (strcmp(v, "embedded")) {
-            conf_error_at(errs, config_setting_get_member(g, "type"),
-                          "store.type: \"%s\" is not available yet (use \"embedded\")", v);
-            ok = -1;
-        }
+    if (config_setting_lookup_string(g, "type", &v) && strcmp(v, "embedded")) {
+        /* redis, cluster, sharded: conf_redis.c */
+        fg_free(c->store.type);
+        c->store.type = fg_strdup(v);
+        ok |= conf_redis_parse(g, v, &c->store.redis, errs);
     }
     if (config_setting_lookup_string(g, "snapshot", &v))
         c->store.snapshot = conf_path(c->dir, v);
@@ -182,6 +182,7 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
     ok |= get_duration(g, "cleanup", 10, 3600 * 1000, &c->store.cleanup_ms, errs);
     ok |= get_duration(g, "snapshot_interval", 1000, 86400 * 1000, &c->store.snapshot_interval_ms, errs);
     ok |= get_duration(g, "timeout", 1, 60 * 1000, &c->store.timeout_ms, errs);
+    ok |= get_duration(g, "connect_timeout", 1, 60 * 1000, &c->store.connect_timeout_ms, errs);
     return ok;
 }
 
@@ -244,6 +245,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     c->store.max_keys = CONF_MAX_KEYS_DEFAULT;
     c->store.cleanup_ms = CONF_CLEANUP_DEFAULT;
     c->store.timeout_ms = 100;
+    c->store.connect_timeout_ms = 1000;
     c->store.snapshot_interval_ms = CONF_SNAPSHOT_INTERVAL_DEFAULT;
 
     config_init(&cfg);
@@ -298,6 +300,7 @@ void conf_free(fg_conf *c)
     fg_free(c->listen.group);
     fg_free(c->store.type);
     fg_free(c->store.snapshot);
+    redis_spec_free(&c->store.redis);
     ruleset_unref(c->rules);
     watchset_free(c->watches);
     fg_free(c->path);

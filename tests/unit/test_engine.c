@@ -159,7 +159,7 @@ static void fail_free(store *s) { (void)s; }
 
 static void test_store_failure(void **st)
 {
-    static const store_vtab vt = {"failing", fail_submit, NULL, fail_stats, fail_free};
+    static const store_vtab vt = {"failing", fail_submit, NULL, fail_stats, fail_free, NULL};
     store failing = {&vt};
     fixture *f = setup("{ name = \"r\"; on = \"auth\"; limit = { key = \"username\"; count = 1; per = \"10m\"; }; }");
     store *real = f->store;

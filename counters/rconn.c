@@ -1,0 +1,617 @@
+/*
+ * rconn - one connection to one Redis server (see rconn.h)
+ *
+ * Our own FIFO mirrors hiredis's list of callbacks: each command pushes an
+ * entry (callback, argument, deadline, send time), each reply pops the
+ * head, since Redis answers a connection's commands in order. hiredis gets
+ * the connection itself as private data, so nothing of a request is ever
+ * reachable from hiredis once the connection that carried it is dropped.
+ *
+ * One timer per connection watches the deadlines. It is armed for the
+ * earliest deadline and re-armed only when it fires, not at every reply,
+ * so a busy connection costs no timer operation per command.
+ *
+ * The clock here is CLOCK_MONOTONIC, read for deadlines and latencies
+ * only: nothing here counts events, so the request clock of the engine is
+ * not needed.
+ */
+#include "rconn.h"
+
+#include <arpa/inet.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "num.h"
+
+typedef struct rconn_entry {
+    rconn_reply_fn cb;     /* NULL: the reply is not wanted */
+    void *arg;
+    uint64_t deadline_ms;  /* drop the connection if not answered by then */
+    uint64_t sent_us;      /* for the latency histogram */
+    int script;            /* a script call */
+} rconn_entry;
+
+struct rconn {
+    struct event_base *base;
+    rconn_url url;
+    rconn_config cfg;
+    char name[300];            /* host:port or the path, for logs and stats */
+    char addr[INET6_ADDRSTRLEN]; /* the numeric address connected to */
+    redisAsyncContext *ac;     /* current connection, NULL when there is none */
+    int up;                    /* set up: requests are sent */
+    int outage;                /* since a failure: requests are refused at once */
+    uint64_t outage_start_ms;  /* when it started */
+    uint64_t outage_refused;   /* requests refused or failed during it */
+    uint64_t backoff_ms;       /* next reconnect delay */
+    struct event *retry;       /* reconnect timer */
+    struct event *watch;       /* deadline timer */
+    uint64_t watch_ms;         /* the deadline it is armed for, 0 = not armed */
+    char sha[41];              /* the script's sha once loaded */
+    rconn_entry *q;            /* FIFO ring of commands in flight */
+    size_t qcap, qhead, qlen;
+    rconn_stats st;
+    uint64_t hist[RCONN_HIST]; /* reply latencies */
+    uint64_t hist_n;
+};
+
+/* mono_us - CLOCK_MONOTONIC in microseconds */
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* say - a log line, if the owner gave a logger */
+#define say(rc, level, ...)                                                                                       \
+    do {                                                                                                          \
+        if ((rc)->cfg.log)                                                                                        \
+            (rc)->cfg.log(level, __VA_ARGS__);                                                                    \
+    } while (0)
+
+/* ---- URLs ---- */
+
+/* copy_field - bounded copy of n bytes; -1 if too long */
+static int copy_field(char *dst, size_t size, const char *src, size_t n)
+{
+    if (n >= size)
+        return -1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+/* rconn_url_parse - redis://[user:password@]host[:port][/db] or unix:/path[?db=N] */
+int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
+{
+    const char *p, *at, *end, *hp;
+    uint64_t v;
+    const char *why;
+
+    memset(out, 0, sizeof *out);
+    out->port = 6379;
+    if (!strncmp(s, "unix:", 5)) {
+        p = s + 5;
+        const char *q = strchr(p, '?');
+        if (copy_field(out->path, sizeof out->path, p, q ? (size_t)(q - p) : strlen(p)) < 0 || out->path[0] != '/') {
+            snprintf(err, errlen, "%s: expected unix:/absolute/path", s);
+            return -1;
+        }
+        if (q) {
+            if (strncmp(q, "?db=", 4) || num_parse_u64(q + 4, strlen(q + 4), 0, 1000000, &v, &why) < 0) {
+                snprintf(err, errlen, "%s: expected ?db=NUMBER after the path", s);
+                return -1;
+            }
+            out->db = (unsigned)v;
+        }
+        return 0;
+    }
+    if (!strncmp(s, "rediss://", 9)) {
+        snprintf(err, errlen, "%s: TLS (rediss://) is not available: Debian's hiredis 0.14 has no TLS", s);
+        return -1;
+    }
+    if (strncmp(s, "redis://", 8)) {
+        snprintf(err, errlen, "%s: expected redis://[user:password@]host:port/db or unix:/path", s);
+        return -1;
+    }
+    p = s + 8;
+    end = p + strcspn(p, "/");
+    /* user:password@ - the last @ before the path, so that a password may hold an @ */
+    at = NULL;
+    for (const char *x = p; x < end; x++)
+        if (*x == '@')
+            at = x;
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (copy_field(out->user, sizeof out->user, p, (size_t)(colon - p)) < 0 ||
+                copy_field(out->pass, sizeof out->pass, colon + 1, (size_t)(at - colon - 1)) < 0)
+                goto too_long;
+        } else if (copy_field(out->pass, sizeof out->pass, p, (size_t)(at - p)) < 0) {
+            goto too_long;
+        }
+        p = at + 1;
+    }
+    /* host, [v6] or name, then :port */
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (!rb || copy_field(out->host, sizeof out->host, p + 1, (size_t)(rb - p - 1)) < 0)
+            goto bad_host;
+        hp = rb + 1;
+    } else {
+        hp = memchr(p, ':', (size_t)(end - p));
+        if (!hp)
+            hp = end;
+        if (copy_field(out->host, sizeof out->host, p, (size_t)(hp - p)) < 0)
+            goto bad_host;
+    }
+    if (!out->host[0])
+        goto bad_host;
+    if (hp < end) {
+        char port[8];
+        if (*hp != ':' || copy_field(port, sizeof port, hp + 1, (size_t)(end - hp - 1)) < 0 ||
+            num_parse_u64(port, strlen(port), 1, 65535, &v, &why) < 0) {
+            snprintf(err, errlen, "%s: the port must be a number from 1 to 65535", s);
+            return -1;
+        }
+        out->port = (unsigned)v;
+    }
+    if (*end == '/' && end[1]) {
+        if (num_parse_u64(end + 1, strlen(end + 1), 0, 1000000, &v, &why) < 0) {
+            snprintf(err, errlen, "%s: the database after / must be a number", s);
+            return -1;
+        }
+        out->db = (unsigned)v;
+    }
+    return 0;
+bad_host:
+    snprintf(err, errlen, "%s: expected a host after redis://", s);
+    return -1;
+too_long:
+    snprintf(err, errlen, "%s: user or password too long", s);
+    return -1;
+}
+
+/* ---- the FIFO ---- */
+
+/* q_push - append an entry */
+static void q_push(rconn *rc, const rconn_entry *e)
+{
+    if (rc->qlen == rc->qcap) {
+        size_t ncap = rc->qcap ? rc->qcap * 2 : 64;
+        rconn_entry *nq = fg_malloc(ncap * sizeof *nq);
+        for (size_t i = 0; i < rc->qlen; i++)
+            nq[i] = rc->q[(rc->qhead + i) % rc->qcap];
+        fg_free(rc->q);
+        rc->q = nq;
+        rc->qcap = ncap;
+        rc->qhead = 0;
+    }
+    rc->q[(rc->qhead + rc->qlen) % rc->qcap] = *e;
+    rc->qlen++;
+    if (rc->qlen > rc->st.max_depth)
+        rc->st.max_depth = rc->qlen;
+}
+
+/* q_pop - remove the head; 0 if the FIFO was empty */
+static int q_pop(rconn *rc, rconn_entry *out)
+{
+    if (!rc->qlen)
+        return 0;
+    *out = rc->q[rc->qhead];
+    rc->qhead = (rc->qhead + 1) % rc->qcap;
+    rc->qlen--;
+    return 1;
+}
+
+/* record_latency - one reply's latency into the histogram */
+static void record_latency(rconn *rc, uint64_t us)
+{
+    unsigned msb = 0, i;
+
+    while (msb < 63 && (us >> (msb + 1)))
+        msb++;
+    /* 8 buckets per power of two: the three bits below the top one */
+    i = msb < 3 ? (unsigned)us : (msb - 2) * 8 + (unsigned)((us >> (msb - 3)) & 7);
+    if (i >= RCONN_HIST)
+        i = RCONN_HIST - 1;
+    rc->hist[i]++;
+    rc->hist_n++;
+}
+
+/* hist_upper - the largest latency that falls in bucket i */
+static uint64_t hist_upper(unsigned i)
+{
+    if (i < 8)
+        return i;
+    unsigned msb = i / 8 + 2, sub = i % 8;
+    return ((uint64_t)(8 + sub + 1) << (msb - 3)) - 1;
+}
+
+/* ---- connecting and dropping ---- */
+
+static void connect_now(rconn *rc);
+
+/* schedule_retry - the reconnect timer, with capped exponential backoff */
+static void schedule_retry(rconn *rc)
+{
+    if (evtimer_pending(rc->retry, NULL))
+        return;
+    struct timeval tv = {(time_t)(rc->backoff_ms / 1000), (suseconds_t)(rc->backoff_ms % 1000 * 1000)};
+
+    evtimer_add(rc->retry, &tv);
+    rc->backoff_ms = rc->backoff_ms * 2 > RCONN_BACKOFF_MAX_MS ? RCONN_BACKOFF_MAX_MS : rc->backoff_ms * 2;
+}
+
+/* fail_all - the connection is gone: an outage starts (logged once), every command in flight is answered NULL */
+static void fail_all(rconn *rc, const char *why)
+{
+    rconn_entry e;
+    int was_up = rc->up;
+
+    rc->up = 0;
+    if (!rc->outage) {
+        rc->outage = 1;
+        rc->outage_start_ms = mono_us() / 1000;
+        rc->outage_refused = 0;
+        rc->st.outages++;
+        say(rc, 4, "redis %s: unavailable (%s); requests get their on_error action until it is back", rc->name, why);
+    }
+    while (q_pop(rc, &e)) {
+        rc->st.failed++;
+        rc->outage_refused += e.script;
+        if (e.cb)
+            e.cb(rc, NULL, e.arg);
+    }
+    if (was_up && rc->cfg.on_state)
+        rc->cfg.on_state(rc, 0, rc->cfg.state_arg);
+}
+
+/* drop - close the current connection on our side and plan a reconnect */
+static void drop(rconn *rc, const char *why)
+{
+    redisAsyncContext *ac = rc->ac;
+
+    rc->ac = NULL; /* first: hiredis's NULL replies for ac are then ignored */
+    fail_all(rc, why);
+    if (ac)
+        redisAsyncFree(ac);
+    schedule_retry(rc);
+}
+
+/* on_connect - hiredis: the TCP/unix connect finished */
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    rconn *rc = ac->data;
+
+    if (status == REDIS_OK || ac != rc->ac)
+        return;
+    /* hiredis frees ac after this returns */
+    rc->ac = NULL;
+    fail_all(rc, ac->errstr[0] ? ac->errstr : "cannot connect");
+    schedule_retry(rc);
+}
+
+/* on_disconnect - hiredis: the connection was lost (ours are never current when we close them) */
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    rconn *rc = ac->data;
+
+    (void)status;
+    if (ac != rc->ac)
+        return;
+    rc->ac = NULL;
+    fail_all(rc, ac->errstr[0] ? ac->errstr : "connection closed");
+    schedule_retry(rc);
+}
+
+/* arm_watch - make sure the deadline timer fires by deadline_ms */
+static void arm_watch(rconn *rc, uint64_t deadline_ms)
+{
+    uint64_t now = mono_us() / 1000, in;
+
+    if (rc->watch_ms && rc->watch_ms <= deadline_ms)
+        return;
+    in = deadline_ms > now ? deadline_ms - now : 0;
+    struct timeval tv = {(time_t)(in / 1000), (suseconds_t)(in % 1000 * 1000)};
+    evtimer_add(rc->watch, &tv);
+    rc->watch_ms = deadline_ms;
+}
+
+/* on_watch - a deadline passed: drop the connection if a command is late, else wait for the next deadline */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    rconn *rc = arg;
+    uint64_t now = mono_us() / 1000, next = 0;
+
+    (void)fd;
+    (void)what;
+    rc->watch_ms = 0;
+    for (size_t i = 0; i < rc->qlen; i++) {
+        uint64_t d = rc->q[(rc->qhead + i) % rc->qcap].deadline_ms;
+        if (d <= now) {
+            rc->st.timeouts++;
+            drop(rc, "no answer within the timeout");
+            return;
+        }
+        if (!next || d < next)
+            next = d;
+    }
+    if (next)
+        arm_watch(rc, next);
+}
+
+/* on_reply - hiredis: a reply (or NULL while hiredis frees a context) */
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    rconn *rc = privdata;
+    rconn_entry e;
+
+    if (ac != rc->ac || !q_pop(rc, &e))
+        return;
+    if (!r) {
+        rc->st.failed++;
+    } else {
+        rc->st.replies++;
+        rc->st.errors += ((redisReply *)r)->type == REDIS_REPLY_ERROR;
+        record_latency(rc, mono_us() - e.sent_us);
+    }
+    if (e.cb)
+        e.cb(rc, r, e.arg);
+}
+
+/* push_command - write a command on the current connection with its deadline */
+static int push_command(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg,
+                        uint64_t timeout_ms)
+{
+    uint64_t now_us = mono_us();
+    rconn_entry e = {cb, arg, now_us / 1000 + timeout_ms, now_us, 0};
+
+    if (argc >= 1 && lens[0] >= 4 && !strncasecmp(argv[0], "EVAL", 4))
+        e.script = 1;
+    if (!rc->ac || redisAsyncCommandArgv(rc->ac, on_reply, rc, argc, argv, lens) != REDIS_OK)
+        return -1;
+    q_push(rc, &e);
+    rc->st.commands++;
+    rc->st.scripts += (uint64_t)e.script;
+    arm_watch(rc, e.deadline_ms);
+    return 0;
+}
+
+/* on_setup_reply - AUTH, SELECT, READONLY: anything but an error is fine */
+static void on_setup_reply(rconn *rc, redisReply *r, void *arg)
+{
+    const char *what = arg;
+
+    if (!r)
+        return; /* the connection is already being dropped */
+    if (r->type == REDIS_REPLY_ERROR) {
+        say(rc, 3, "redis %s: %s refused: %.*s", rc->name, what, (int)r->len, r->str);
+        drop(rc, "set-up refused");
+    }
+}
+
+/* on_script_loaded - the last set-up step: the connection is up */
+static void on_script_loaded(rconn *rc, redisReply *r, void *arg)
+{
+    (void)arg;
+    if (!r)
+        return;
+    if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+        say(rc, 3, "redis %s: SCRIPT LOAD refused: %.*s", rc->name, r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+            r->type == REDIS_REPLY_ERROR ? r->str : "");
+        drop(rc, "SCRIPT LOAD refused");
+        return;
+    }
+    memcpy(rc->sha, r->str, 40);
+    rc->sha[40] = '\0';
+    rc->up = 1;
+    rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
+    rc->st.connects++;
+    if (rc->outage) {
+        rc->outage = 0;
+        say(rc, 6, "redis %s: back after %llu ms (%llu requests got on_error meanwhile)", rc->name,
+            (unsigned long long)(mono_us() / 1000 - rc->outage_start_ms), (unsigned long long)rc->outage_refused);
+    }
+    if (rc->cfg.on_state)
+        rc->cfg.on_state(rc, 1, rc->cfg.state_arg);
+}
+
+/* setup - the set-up commands, pipelined right behind the connect */
+static void setup(rconn *rc)
+{
+    const char *argv[3];
+    size_t lens[3];
+    char db[16];
+    uint64_t t = rc->cfg.connect_timeout_ms;
+
+    if (rc->url.pass[0]) {
+        int n = 0;
+        argv[n] = "AUTH", lens[n++] = 4;
+        if (rc->url.user[0])
+            argv[n] = rc->url.user, lens[n++] = strlen(rc->url.user);
+        argv[n] = rc->url.pass, lens[n++] = strlen(rc->url.pass);
+        push_command(rc, n, argv, lens, on_setup_reply, "AUTH", t);
+    }
+    if (rc->url.db) {
+        snprintf(db, sizeof db, "%u", rc->url.db);
+        argv[0] = "SELECT", lens[0] = 6, argv[1] = db, lens[1] = strlen(db);
+        push_command(rc, 2, argv, lens, on_setup_reply, "SELECT", t);
+    }
+    if (rc->cfg.readonly) {
+        argv[0] = "READONLY", lens[0] = 8;
+        push_command(rc, 1, argv, lens, on_setup_reply, "READONLY", t);
+    }
+    argv[0] = "SCRIPT", lens[0] = 6, argv[1] = "LOAD", lens[1] = 4;
+    argv[2] = rc->cfg.script ? rc->cfg.script : "return 1", lens[2] = strlen(argv[2]);
+    push_command(rc, 3, argv, lens, on_script_loaded, NULL, t);
+}
+
+/* connect_now - start a non-blocking connect to the numeric address */
+static void connect_now(rconn *rc)
+{
+    redisAsyncContext *ac = rc->url.path[0] ? redisAsyncConnectUnix(rc->url.path)
+                                            : redisAsyncConnect(rc->addr, (int)rc->url.port);
+
+    if (!ac || ac->err) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        fail_all(rc, why);
+        schedule_retry(rc);
+        return;
+    }
+    ac->data = rc;
+    redisLibeventAttach(ac, rc->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    rc->ac = ac;
+    setup(rc);
+}
+
+/* on_retry - reconnect timer */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    rconn *rc = arg;
+    (void)fd;
+    (void)what;
+    if (!rc->ac)
+        connect_now(rc);
+}
+
+/* resolve - the numeric address of the host; names are resolved here, once, at startup */
+static int resolve(rconn *rc, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rcode;
+
+    if (rc->url.path[0])
+        return 0;
+    if (rc->cfg.numeric_only)
+        hints.ai_flags = AI_NUMERICHOST;
+    rcode = getaddrinfo(rc->url.host, NULL, &hints, &res);
+    if (rcode || !res) {
+        snprintf(err, errlen, "redis %s: cannot resolve %s: %s", rc->name, rc->url.host, gai_strerror(rcode));
+        return -1;
+    }
+    if (res->ai_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, rc->addr, sizeof rc->addr);
+    else
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, rc->addr, sizeof rc->addr);
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* rconn_new - a connection, connecting at once */
+rconn *rconn_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, char *err, size_t errlen)
+{
+    rconn *rc = fg_calloc(1, sizeof *rc);
+
+    rc->base = base;
+    rc->url = *url;
+    rc->cfg = *cfg;
+    if (!rc->cfg.connect_timeout_ms)
+        rc->cfg.connect_timeout_ms = 1000;
+    if (url->path[0])
+        snprintf(rc->name, sizeof rc->name, "%s", url->path);
+    else
+        snprintf(rc->name, sizeof rc->name, strchr(url->host, ':') ? "[%s]:%u" : "%s:%u", url->host, url->port);
+    if (resolve(rc, err, errlen) < 0) {
+        fg_free(rc);
+        return NULL;
+    }
+    rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
+    rc->retry = evtimer_new(base, on_retry, rc);
+    rc->watch = evtimer_new(base, on_watch, rc);
+    connect_now(rc);
+    return rc;
+}
+
+/* rconn_free - close; commands in flight are answered NULL */
+void rconn_free(rconn *rc)
+{
+    if (!rc)
+        return;
+    rc->cfg.log = NULL;
+    rc->cfg.on_state = NULL;
+    redisAsyncContext *ac = rc->ac;
+    rc->ac = NULL;
+    fail_all(rc, "closing");
+    if (ac)
+        redisAsyncFree(ac);
+    event_free(rc->retry);
+    event_free(rc->watch);
+    fg_free(rc->q);
+    fg_free(rc);
+}
+
+/* rconn_send - queue a request; refused at once during an outage */
+int rconn_send(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg)
+{
+    if (rc->outage || !rc->ac) {
+        rc->st.refused++;
+        rc->outage_refused++;
+        return -1;
+    }
+    return push_command(rc, argc, argv, lens, cb, arg, rc->cfg.timeout_ms);
+}
+
+/* rconn_send_any - queue a command on any live connection, even one still being set up after an outage */
+int rconn_send_any(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg)
+{
+    return push_command(rc, argc, argv, lens, cb, arg, rc->cfg.connect_timeout_ms);
+}
+
+/* rconn_sha - the script's sha */
+const char *rconn_sha(const rconn *rc)
+{
+    return rc->sha;
+}
+
+/* rconn_name - for logs and stats */
+const char *rconn_name(const rconn *rc)
+{
+    return rc->name;
+}
+
+/* rconn_host - the numeric address */
+const char *rconn_host(const rconn *rc)
+{
+    return rc->addr;
+}
+
+/* rconn_is_up - ready for requests */
+int rconn_is_up(const rconn *rc)
+{
+    return rc->up && !rc->outage;
+}
+
+/* rconn_get_stats - counters, depth and the p99 latency */
+void rconn_get_stats(const rconn *rc, rconn_stats *out)
+{
+    uint64_t want, seen = 0;
+
+    *out = rc->st;
+    out->up = rconn_is_up(rc);
+    out->depth = rc->qlen;
+    out->p99_us = 0;
+    if (!rc->hist_n)
+        return;
+    want = rc->hist_n - rc->hist_n / 100;
+    for (unsigned i = 0; i < RCONN_HIST; i++) {
+        seen += rc->hist[i];
+        if (seen >= want) {
+            out->p99_us = hist_upper(i);
+            return;
+        }
+    }
+}

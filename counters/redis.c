@@ -1,0 +1,547 @@
+/*
+ * redis - the networked stores behind store.h (see redis.h)
+ *
+ * A store is a tree: a leaf is one server (rconn) or one cluster, a
+ * sharded store has children, and a key's FNV-1a-64 hash picks the child
+ * (hash mod N) at each sharded level. submit() routes every operation to
+ * a (connection, slot), groups the operations by it in batch order, and
+ * sends each group as one script call. The job that tracks the groups
+ * comes from a free list, so that a request allocates nothing once the
+ * pool has grown to the number of requests in flight.
+ *
+ * A job is answered when its last group is (reply, error or NULL: rconn
+ * answers every command exactly once), so a job is never freed while a
+ * callback can still reach it. The job goes back to the free list before
+ * the engine's callback runs, as that callback may submit the next request
+ * of the same client at once.
+ */
+#include "redis.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "cluster.h"
+#include "redis_script.h"
+
+#define REDIS_RETRIES_MAX 5 /* MOVED, ASK and NOSCRIPT answers followed per group */
+#define REDIS_SERVERS_MAX 256 /* leaves of one store tree (servers and clusters) */
+
+typedef struct rtree {
+    int kind;               /* enum redis_kind */
+    rconn *rc;              /* REDIS_SINGLE */
+    cluster *cl;            /* REDIS_CLUSTER */
+    struct rtree *shards;   /* REDIS_SHARDED */
+    unsigned n;
+} rtree;
+
+typedef struct rjob rjob;
+
+typedef struct rgroup {
+    rjob *job;
+    rconn *rc;              /* where it goes */
+    int slot;               /* cluster slot, -1 outside a cluster */
+    cluster *cl;            /* the cluster it is in, for redirects */
+    int replica;            /* sent to a replica: EVALSHA_RO */
+    uint32_t first, n;      /* its operations: job->idx[first .. first+n) */
+    int state;              /* 0 waiting, 1 answered, -1 failed */
+    long denied;            /* batch index of its refusal, -1 none */
+    unsigned tries;         /* redirects and NOSCRIPT retries followed */
+    int eval;               /* send the script text (after NOSCRIPT) */
+} rgroup;
+
+struct rjob {
+    struct redis_store *st;
+    store_batch *b;
+    store_done_fn done;
+    void *arg;
+    rgroup *g;              /* groups */
+    size_t ng, gcap;
+    uint32_t *idx;          /* operation indexes, grouped, in batch order within a group */
+    int32_t *opg;           /* group of each operation */
+    int64_t *bucket;        /* bucket each window counted in, -1 none */
+    uint8_t *types;         /* operation types of a compensation */
+    size_t op_cap;
+    size_t waiting;         /* groups not answered yet */
+    uint64_t deadline_ms;   /* no redirect is followed past it */
+    rjob *next;             /* free list */
+};
+
+typedef struct redis_store {
+    store base;             /* must be first */
+    rtree root;
+    redis_config cfg;
+    redis_args args;        /* scratch argv: hiredis formats a command at once */
+    rjob *free_jobs;
+    size_t jobs;            /* jobs allocated */
+    int closing;            /* store_free: nothing new is sent */
+    uint64_t batches, errors, compensations, lost_compensations, redirects;
+} redis_store;
+
+/* mono_ms - CLOCK_MONOTONIC, for deadlines only */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* route - the connection and slot of an operation; NULL when no server is known for it */
+static rconn *route(rtree *t, uint64_t h, uint16_t slot, int read, int *slot_out, cluster **cl_out, int *replica)
+{
+    while (t->kind == REDIS_SHARDED)
+        t = &t->shards[h % t->n];
+    *replica = 0;
+    if (t->kind == REDIS_SINGLE) {
+        *slot_out = -1;
+        *cl_out = NULL;
+        return t->rc;
+    }
+    *slot_out = slot;
+    *cl_out = t->cl;
+    return cluster_node(t->cl, slot, read, replica);
+}
+
+/* job_get - a job from the free list, sized for nops */
+static rjob *job_get(redis_store *st, size_t nops)
+{
+    rjob *j = st->free_jobs;
+
+    if (j) {
+        st->free_jobs = j->next;
+    } else {
+        j = fg_calloc(1, sizeof *j);
+        j->st = st;
+        st->jobs++;
+    }
+    if (nops > j->op_cap) {
+        j->op_cap = nops;
+        j->idx = fg_realloc(j->idx, nops * sizeof *j->idx);
+        j->opg = fg_realloc(j->opg, nops * sizeof *j->opg);
+        j->bucket = fg_realloc(j->bucket, nops * sizeof *j->bucket);
+        j->types = fg_realloc(j->types, nops * sizeof *j->types);
+    }
+    if (nops > j->gcap) {
+        j->gcap = nops;
+        j->g = fg_realloc(j->g, nops * sizeof *j->g);
+    }
+    j->ng = 0;
+    j->waiting = 0;
+    return j;
+}
+
+/* job_put - back to the free list */
+static void job_put(rjob *j)
+{
+    j->b = NULL;
+    j->next = j->st->free_jobs;
+    j->st->free_jobs = j;
+}
+
+/* script_cmd - EVALSHA (EVALSHA_RO on a replica) with the loaded sha, or EVAL with the text */
+static void script_args(redis_store *st, rgroup *g, const store_batch *b, const uint32_t *idx, size_t n,
+                        const uint8_t *types, const int64_t *bucket, int commit)
+{
+    const char *sha = rconn_sha(g->rc);
+    int eval = g->eval || !sha[0];
+    const char *cmd = eval ? (g->replica ? "EVAL_RO" : "EVAL") : (g->replica ? "EVALSHA_RO" : "EVALSHA");
+
+    redis_args_script(&st->args, cmd, eval ? REDIS_SCRIPT_TEXT : sha, b, idx, n, types, bucket,
+                      st->cfg.local_clock ? b->now_ms : 0, commit);
+}
+
+static void on_group_reply(rconn *rc, redisReply *r, void *arg);
+
+/* group_send - one group's script call; -1 if its server is unavailable */
+static int group_send(redis_store *st, rgroup *g, int asking)
+{
+    rjob *j = g->job;
+
+    if (!g->rc || st->closing)
+        return -1;
+    if (asking) {
+        const char *argv[1] = {"ASKING"};
+        size_t lens[1] = {6};
+        if (rconn_send(g->rc, 1, argv, lens, NULL, NULL) < 0)
+            return -1;
+    }
+    script_args(st, g, j->b, j->idx + g->first, g->n, NULL, NULL, j->b->commit);
+    return rconn_send(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_group_reply, g);
+}
+
+/* on_undo_reply - a compensation's answer: counted, nothing waits for it */
+static void on_undo_reply(rconn *rc, redisReply *r, void *arg)
+{
+    redis_store *st = arg;
+    (void)rc;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        st->lost_compensations++;
+}
+
+/* compensate - take back the windows a group counted, without waiting */
+static void compensate(redis_store *st, rjob *j, rgroup *g)
+{
+    size_t n = 0;
+    uint32_t *sel = j->idx + g->first;
+
+    /* the group's window operations that counted, in place at the front of its slice */
+    for (size_t i = 0; i < g->n; i++) {
+        uint32_t op = j->idx[g->first + i];
+        if (j->b->ops[op].type == STORE_WINDOW && j->bucket[op] >= 0) {
+            j->types[op] = STORE_UNDO;
+            sel[n++] = op;
+        }
+    }
+    if (!n)
+        return;
+    st->compensations += n;
+    script_args(st, g, j->b, sel, n, j->types, j->bucket, 0);
+    if (st->closing ||
+        rconn_send(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_undo_reply, st) < 0)
+        st->lost_compensations += n;
+}
+
+/* job_finish - every group answered: the batch's result, compensations, and the engine's callback */
+static void job_finish(rjob *j, int call_done)
+{
+    redis_store *st = j->st;
+    store_batch *b = j->b;
+    store_done_fn done = j->done;
+    void *arg = j->arg;
+    int failed = 0;
+    long denied = -1;
+
+    for (size_t i = 0; i < j->ng; i++) {
+        rgroup *g = &j->g[i];
+        if (g->state != 1)
+            failed = 1;
+        else if (g->denied >= 0 && (denied < 0 || g->denied < denied))
+            denied = g->denied;
+    }
+    if (failed) {
+        b->status = -1;
+        st->errors++;
+    } else {
+        b->denied = denied;
+        for (size_t i = denied < 0 ? b->nops : (size_t)denied + 1; i < b->nops; i++)
+            b->ops[i].admitted = 0;
+    }
+    /* a refused or failed batch is counted nowhere: groups that committed give their counts back */
+    if (b->commit && j->ng > 1 && (failed || denied >= 0))
+        for (size_t i = 0; i < j->ng; i++)
+            if (j->g[i].state == 1 && j->g[i].denied < 0)
+                compensate(st, j, &j->g[i]);
+    st->batches++;
+    job_put(j);
+    if (call_done)
+        done(b, arg);
+}
+
+/* group_done - one group has its answer */
+static void group_done(rgroup *g, int state)
+{
+    rjob *j = g->job;
+
+    g->state = state;
+    if (--j->waiting == 0)
+        job_finish(j, 1);
+}
+
+/* is_error - does an error reply start with word? */
+static int is_error(const redisReply *r, const char *word)
+{
+    size_t n = strlen(word);
+    return r->len > n && !memcmp(r->str, word, n) && r->str[n] == ' ';
+}
+
+/* on_group_reply - a group's script answered (or not) */
+static void on_group_reply(rconn *rc, redisReply *r, void *arg)
+{
+    rgroup *g = arg;
+    rjob *j = g->job;
+    redis_store *st = j->st;
+    int ask = 0;
+
+    (void)rc;
+    if (!r) {
+        group_done(g, -1);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR && !st->closing && g->tries < REDIS_RETRIES_MAX && mono_ms() < j->deadline_ms) {
+        rconn *to = NULL;
+        if (is_error(r, "NOSCRIPT")) {
+            /* the server lost its scripts (SCRIPT FLUSH, a restart under us): send the text */
+            g->eval = 1;
+            to = g->rc;
+        } else if (g->cl && (is_error(r, "MOVED") || is_error(r, "ASK"))) {
+            to = cluster_redirect(g->cl, r->str, r->len, &ask);
+            st->redirects++;
+        }
+        if (to) {
+            g->tries++;
+            g->rc = to;
+            if (group_send(st, g, ask) == 0)
+                return;
+            group_done(g, -1);
+            return;
+        }
+    }
+    if (redis_reply_apply(r, j->b, j->idx + g->first, g->n, j->bucket, &g->denied) < 0) {
+        group_done(g, -1);
+        return;
+    }
+    group_done(g, 1);
+}
+
+/* find_group - the group of (rc, slot), made if new */
+static rgroup *find_group(rjob *j, rconn *rc, int slot, cluster *cl, int replica)
+{
+    for (size_t i = 0; i < j->ng; i++)
+        if (j->g[i].rc == rc && j->g[i].slot == slot)
+            return &j->g[i];
+    rgroup *g = &j->g[j->ng++];
+    memset(g, 0, sizeof *g);
+    g->job = j;
+    g->rc = rc;
+    g->slot = slot;
+    g->cl = cl;
+    g->replica = replica;
+    g->denied = -1;
+    return g;
+}
+
+/* redis_submit - route, group, send */
+static int redis_submit(store *s, store_batch *b, store_done_fn done, void *arg)
+{
+    redis_store *st = (redis_store *)s;
+    rjob *j = job_get(st, b->nops);
+    size_t id_len;
+
+    j->b = b;
+    j->done = done;
+    j->arg = arg;
+    j->deadline_ms = mono_ms() + st->cfg.timeout_ms;
+    for (size_t i = 0; i < b->nops; i++) {
+        store_op *op = &b->ops[i];
+        const unsigned char *id = redis_op_identity(b, op, &id_len);
+        uint64_t h = redis_fnv1a64(id, id_len);
+        char tag[REDIS_TAG_LEN];
+        int slot, replica;
+        cluster *cl;
+        redis_tag(h, tag);
+        rconn *rc = route(&st->root, h, redis_crc16(tag + 1, 16) & (REDIS_SLOTS - 1), op->type == STORE_PEEK, &slot,
+                          &cl, &replica);
+        rgroup *g = find_group(j, rc, slot, cl, replica);
+        j->opg[i] = (int32_t)(g - j->g);
+        g->n++;
+        j->bucket[i] = -1;
+    }
+    /* operations grouped, each group in batch order */
+    for (size_t gi = 0, at = 0; gi < j->ng; gi++) {
+        j->g[gi].first = (uint32_t)at;
+        at += j->g[gi].n;
+        j->g[gi].n = 0;
+    }
+    for (size_t i = 0; i < b->nops; i++) {
+        rgroup *g = &j->g[j->opg[i]];
+        j->idx[g->first + g->n++] = (uint32_t)i;
+    }
+    for (size_t gi = 0; gi < j->ng; gi++) {
+        if (group_send(st, &j->g[gi], 0) == 0) {
+            j->waiting++;
+            j->g[gi].state = 0;
+        } else {
+            j->g[gi].state = -1;
+        }
+    }
+    if (j->waiting)
+        return STORE_PENDING;
+    job_finish(j, 0);
+    return STORE_DONE;
+}
+
+/* tree_tick - periodic cluster map refresh */
+static void tree_tick(rtree *t)
+{
+    if (t->kind == REDIS_CLUSTER)
+        cluster_tick(t->cl);
+    for (unsigned i = 0; t->kind == REDIS_SHARDED && i < t->n; i++)
+        tree_tick(&t->shards[i]);
+}
+
+/* redis_tick - housekeeping (expiry is Redis's own) */
+static void redis_tick(store *s, uint64_t now_ms)
+{
+    (void)now_ms;
+    tree_tick(&((redis_store *)s)->root);
+}
+
+/* redis_stats - batches and errors */
+static void redis_stats(store *s, store_stats *out)
+{
+    redis_store *st = (redis_store *)s;
+    out->batches = st->batches;
+    out->errors = st->errors;
+    out->compensations = st->compensations;
+    out->redirects = st->redirects;
+}
+
+/* put_server - one connection's state */
+static void put_server(rconn *rc, store_server *out)
+{
+    rconn_stats rs;
+
+    rconn_get_stats(rc, &rs);
+    snprintf(out->name, sizeof out->name, "%s", rconn_name(rc));
+    out->up = rs.up;
+    out->outages = rs.outages;
+    out->round_trips = rs.scripts;
+    out->commands = rs.commands;
+    out->failed = rs.failed + rs.refused;
+    out->depth = rs.depth;
+    out->max_depth = rs.max_depth;
+    out->p99_us = rs.p99_us;
+}
+
+/* tree_servers - every connection of a tree */
+static size_t tree_servers(rtree *t, store_server *out, size_t at, size_t max)
+{
+    if (t->kind == REDIS_SINGLE) {
+        if (at < max)
+            put_server(t->rc, &out[at]);
+        return at + 1;
+    }
+    if (t->kind == REDIS_CLUSTER) {
+        rconn *nodes[CLUSTER_NODES_MAX];
+        unsigned n = cluster_nodes(t->cl, nodes, CLUSTER_NODES_MAX);
+        for (unsigned i = 0; i < n; i++, at++)
+            if (at < max)
+                put_server(nodes[i], &out[at]);
+        return at;
+    }
+    for (unsigned i = 0; i < t->n; i++)
+        at = tree_servers(&t->shards[i], out, at, max);
+    return at;
+}
+
+/* redis_servers - each server's state */
+static size_t redis_servers(store *s, store_server *out, size_t max)
+{
+    return tree_servers(&((redis_store *)s)->root, out, 0, max);
+}
+
+/* tree_free - close a tree's connections (their commands are answered NULL) */
+static void tree_free(rtree *t)
+{
+    if (t->kind == REDIS_SINGLE)
+        rconn_free(t->rc);
+    else if (t->kind == REDIS_CLUSTER)
+        cluster_free(t->cl);
+    for (unsigned i = 0; t->kind == REDIS_SHARDED && i < t->n; i++)
+        tree_free(&t->shards[i]);
+    fg_free(t->shards);
+}
+
+/* redis_free - close everything; batches in flight are answered with status -1 */
+static void redis_free(store *s)
+{
+    redis_store *st = (redis_store *)s;
+
+    st->closing = 1;
+    tree_free(&st->root);
+    while (st->free_jobs) {
+        rjob *j = st->free_jobs;
+        st->free_jobs = j->next;
+        fg_free(j->g);
+        fg_free(j->idx);
+        fg_free(j->opg);
+        fg_free(j->bucket);
+        fg_free(j->types);
+        fg_free(j);
+    }
+    redis_args_release(&st->args);
+    fg_free(st);
+}
+
+static const store_vtab redis_vtab = {
+    .name = "redis",
+    .submit = redis_submit,
+    .tick = redis_tick,
+    .stats = redis_stats,
+    .free = redis_free,
+    .servers = redis_servers,
+};
+static const store_vtab cluster_vtab = {
+    .name = "cluster",
+    .submit = redis_submit,
+    .tick = redis_tick,
+    .stats = redis_stats,
+    .free = redis_free,
+    .servers = redis_servers,
+};
+static const store_vtab sharded_vtab = {
+    .name = "sharded",
+    .submit = redis_submit,
+    .tick = redis_tick,
+    .stats = redis_stats,
+    .free = redis_free,
+    .servers = redis_servers,
+};
+
+/* tree_build - connect a spec's servers */
+static int tree_build(struct event_base *base, rtree *t, const redis_spec *spec, const rconn_config *rcfg, char *err,
+                      size_t errlen)
+{
+    t->kind = spec->kind;
+    if (spec->kind == REDIS_SINGLE) {
+        t->rc = rconn_new(base, &spec->urls[0], rcfg, err, errlen);
+        return t->rc ? 0 : -1;
+    }
+    if (spec->kind == REDIS_CLUSTER) {
+        t->cl = cluster_new(base, spec->urls, spec->nurls, rcfg, spec->read_from_replicas, err, errlen);
+        return t->cl ? 0 : -1;
+    }
+    t->shards = fg_calloc(spec->nshards, sizeof *t->shards);
+    t->n = spec->nshards;
+    for (unsigned i = 0; i < spec->nshards; i++)
+        if (tree_build(base, &t->shards[i], &spec->shards[i], rcfg, err, errlen) < 0) {
+            t->n = i + 1; /* the ones made so far are freed */
+            return -1;
+        }
+    return 0;
+}
+
+/* redis_store_new - the store for spec */
+store *redis_store_new(struct event_base *base, const redis_spec *spec, const redis_config *cfg, char *err,
+                       size_t errlen)
+{
+    redis_store *st = fg_calloc(1, sizeof *st);
+    rconn_config rcfg = {
+        .timeout_ms = cfg->timeout_ms,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .script = REDIS_SCRIPT_TEXT,
+        .log = cfg->log,
+    };
+
+    st->base.vt = spec->kind == REDIS_CLUSTER ? &cluster_vtab : spec->kind == REDIS_SHARDED ? &sharded_vtab
+                                                                                             : &redis_vtab;
+    st->cfg = *cfg;
+    if (tree_build(base, &st->root, spec, &rcfg, err, errlen) < 0) {
+        redis_free(&st->base);
+        return NULL;
+    }
+    return &st->base;
+}
+
+/* redis_spec_free - a spec's contents */
+void redis_spec_free(redis_spec *spec)
+{
+    if (!spec)
+        return;
+    for (unsigned i = 0; i < spec->nshards; i++)
+        redis_spec_free(&spec->shards[i]);
+    fg_free(spec->shards);
+    fg_free(spec->urls);
+    memset(spec, 0, sizeof *spec);
+}

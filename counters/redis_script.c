@@ -1,0 +1,412 @@
+/*
+ * redis_script - key names, hashes and the batch script (see redis_script.h)
+ *
+ * The Lua below is window.c and grey.c again, in Lua 5.1 where every
+ * number is a double. All values stay integers below 2^53 (times in ms,
+ * bucket indexes, products of a remainder and k or per), and every
+ * division goes through idiv(), which corrects the floor of a rounded
+ * quotient, so the arithmetic is exact and the script decides what the
+ * embedded store decides (a state found past its logical expiry is deleted,
+ * as the embedded store deletes an expired entry it finds) (tests/integration/test_redis.c compares the two
+ * on the same sequence of requests).
+ */
+#include "redis_script.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+/* clang-format off */
+const char REDIS_SCRIPT_TEXT[] =
+"if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
+"local floor = math.floor\n"
+"local now = tonumber(ARGV[1])\n"
+"if now == 0 then\n"
+"  local t = redis.call('TIME')\n"
+"  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)\n"
+"end\n"
+"local commit = ARGV[2] == '1'\n"
+"local nops = tonumber(ARGV[3])\n"
+/* idiv - floor division and remainder of integers, exact below 2^53 */
+"local function idiv(a, b)\n"
+"  local q = floor(a / b)\n"
+"  local r = a - q * b\n"
+"  if r < 0 then q = q - 1; r = r + b elseif r >= b then q = q + 1; r = r - b end\n"
+"  return q, r\n"
+"end\n"
+"local function bucket_of(per, k, t)\n"
+"  local q, r = idiv(t, per)\n"
+"  return q * k + (idiv(r * k, per))\n"
+"end\n"
+"local function bucket_start(per, k, b)\n"
+"  local q, r = idiv(b, k)\n"
+"  return q * per + (idiv(r * per + k - 1, k))\n"
+"end\n"
+"local function slot(x, k)\n"
+"  local _, s = idiv(x, k + 1)\n"
+"  return s + 1\n"
+"end\n"
+"local fmts = {}\n"
+"local function fmt(k)\n"
+"  local f = fmts[k]\n"
+"  if not f then f = '<I8I8I2I8' .. string.rep('I4', k + 1); fmts[k] = f end\n"
+"  return f\n"
+"end\n"
+/* wload - head and counts of a window state of this shape, nil if missing or of another shape */
+"local function wload(key, per, k, t)\n"
+"  local v = redis.call('GET', key)\n"
+"  if not v or #v ~= 26 + 4 * (k + 1) then return nil end\n"
+"  local st = {struct.unpack(fmt(k), v)}\n"
+"  if st[2] ~= per or st[3] ~= k then return nil end\n"
+"  if st[4] <= t then redis.call('DEL', key); return nil end\n"
+"  local c = {}\n"
+"  for i = 1, k + 1 do c[i] = st[i + 4] end\n"
+"  return st[1], c, st[4]\n"
+"end\n"
+"local function wsave(key, per, k, head, c, exp, t)\n"
+"  local v = struct.pack(fmt(k), head, per, k, exp, unpack(c))\n"
+"  if t then redis.call('SET', key, v, 'PX', exp - t) else redis.call('SET', key, v, 'KEEPTTL') end\n"
+"end\n"
+/* wcheck - window_check: admitted, total, retry_ms */
+"local function wcheck(per, count, k, head, c, t)\n"
+"  local b = bucket_of(per, k, t)\n"
+"  local top = b\n"
+"  local counts = {}\n"
+"  for i = 0, k do counts[i] = 0 end\n"
+"  local sum = 0\n"
+"  if head then\n"
+"    if head > b then top = head end\n"
+"    local lo = 0\n"
+"    if top >= k then lo = top - k end\n"
+"    for x = lo, top do\n"
+"      if not (x > head or x + k < head) then\n"
+"        local v = c[slot(x, k)]\n"
+"        counts[x + k - top] = v\n"
+"        sum = sum + v\n"
+"      end\n"
+"    end\n"
+"  end\n"
+"  if sum < count then return 1, sum, 0 end\n"
+"  local total, i = sum, 1\n"
+"  while i <= k + 1 do\n"
+"    sum = sum - counts[i - 1]\n"
+"    if sum < count then break end\n"
+"    i = i + 1\n"
+"  end\n"
+"  local retry = bucket_start(per, k, top + i) - t\n"
+"  if top > b and retry > per then retry = per end\n"
+"  return 0, total, retry\n"
+"end\n"
+/* wadd - window_add, and the key's expiry; returns the bucket counted in */
+"local function wadd(key, per, k, t)\n"
+"  local head, c = wload(key, per, k, t)\n"
+"  local b = bucket_of(per, k, t)\n"
+"  if not head then\n"
+"    head = b; c = {}\n"
+"    for i = 1, k + 1 do c[i] = 0 end\n"
+"  end\n"
+"  if b > head then\n"
+"    local from = head + 1\n"
+"    if b - head > k + 1 then from = b - k end\n"
+"    for x = from, b do c[slot(x, k)] = 0 end\n"
+"    head = b\n"
+"  end\n"
+"  local at = b\n"
+"  if b < head then at = head end\n"
+"  local s = slot(at, k)\n"
+"  if c[s] < 4294967295 then c[s] = c[s] + 1 end\n"
+"  wsave(key, per, k, head, c, bucket_start(per, k, b + k + 1), t)\n"
+"  return at\n"
+"end\n"
+/* wundo - take back one event counted in bucket at, if the ring still holds it */
+"local function wundo(key, per, k, at, t)\n"
+"  local head, c, exp = wload(key, per, k, t)\n"
+"  if head and at <= head and at + k >= head then\n"
+"    local s = slot(at, k)\n"
+"    if c[s] > 0 then c[s] = c[s] - 1; wsave(key, per, k, head, c, exp, nil) end\n"
+"  end\n"
+"end\n"
+"local function px(ms)\n"
+"  if ms < 1 then return 1 end\n"
+"  return ms\n"
+"end\n"
+/* grey - grey_decide and its writes: result, retry_ms */
+"local function grey(tkey, ckey, delay, rw, life, auto, t)\n"
+"  local known, first, passed, ptrip = false, 0, 0, 0\n"
+"  local tv = redis.call('GET', tkey)\n"
+"  if tv and #tv == 17 then\n"
+"    local f, p, e = struct.unpack('<I8I1I8', tv)\n"
+"    if e > t then known = true; first = f; passed = p else redis.call('DEL', tkey) end\n"
+"  end\n"
+"  local cv = redis.call('GET', ckey)\n"
+"  if cv and #cv == 12 then\n"
+"    local n, e = struct.unpack('<I4I8', cv)\n"
+"    if e > t then ptrip = n else redis.call('DEL', ckey) end\n"
+"  end\n"
+"  if auto > 0 and ptrip >= auto then\n"
+"    redis.call('SET', ckey, struct.pack('<I4I8', ptrip, t + life), 'PX', px(life))\n"
+"    return 5, 0\n"
+"  end\n"
+"  if known and passed ~= 0 then\n"
+"    redis.call('SET', tkey, struct.pack('<I8I1I8', first, passed, t + life), 'PX', px(life))\n"
+"    return 4, 0\n"
+"  end\n"
+"  if known and t >= first and t - first >= delay then\n"
+"    redis.call('SET', tkey, struct.pack('<I8I1I8', first, 1, t + life), 'PX', px(life))\n"
+"    if ptrip < 4294967295 then ptrip = ptrip + 1 end\n"
+"    redis.call('SET', ckey, struct.pack('<I4I8', ptrip, t + life), 'PX', px(life))\n"
+"    return 3, 0\n"
+"  end\n"
+"  if known and first > t then\n"
+"    redis.call('SET', tkey, struct.pack('<I8I1I8', t, passed, t + rw), 'PX', px(rw))\n"
+"    return 2, delay\n"
+"  end\n"
+"  if known then return 2, first + delay - t end\n"
+"  redis.call('SET', tkey, struct.pack('<I8I1I8', t, 0, t + rw), 'PX', px(rw))\n"
+"  return 1, delay\n"
+"end\n"
+"local res = {-1, now}\n"
+"local ops = {}\n"
+"local denied = -1\n"
+"local ki = 1\n"
+"for i = 0, nops - 1 do\n"
+"  local a = 4 + i * 5\n"
+"  local typ = tonumber(ARGV[a])\n"
+"  local p1, p2, p3, p4 = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
+"  local key = KEYS[ki]\n"
+"  ki = ki + 1\n"
+"  local r = 3 + i * 5\n"
+"  res[r], res[r + 1], res[r + 2], res[r + 3], res[r + 4] = 0, 0, 0, 0, -1\n"
+"  ops[i] = {typ, key, p1, p3}\n"
+"  if typ == 4 then\n"
+"    local key2 = KEYS[ki]\n"
+"    ki = ki + 1\n"
+"    if denied < 0 then\n"
+"      local g, retry = grey(key, key2, p1, p2, p3, p4, now)\n"
+"      res[r + 3], res[r + 2] = g, retry\n"
+"      if g >= 3 then res[r] = 1 else denied = i end\n"
+"    end\n"
+"  elseif denied >= 0 then\n"
+"  elseif typ == 1 or typ == 2 then\n"
+"    local head, c = wload(key, p1, p3, now)\n"
+"    local ok, total, retry = wcheck(p1, p2, p3, head, c, now)\n"
+"    res[r], res[r + 1], res[r + 2] = ok, total, retry\n"
+"    if typ == 1 and ok == 0 then denied = i end\n"
+"  elseif typ == 3 then\n"
+"    res[r] = redis.call('DEL', key)\n"
+"  elseif typ == 9 then\n"
+"    wundo(key, p1, p3, p4, now)\n"
+"    res[r] = 1\n"
+"  end\n"
+"end\n"
+"if denied < 0 and commit then\n"
+"  for i = 0, nops - 1 do\n"
+"    local op = ops[i]\n"
+"    if op[1] == 1 then\n"
+"      local r = 3 + i * 5\n"
+"      res[r + 4] = wadd(op[2], op[3], op[4], now)\n"
+"      res[r + 1] = res[r + 1] + 1\n"
+"    end\n"
+"  end\n"
+"end\n"
+"res[1] = denied\n"
+"return res\n";
+/* clang-format on */
+
+_Static_assert(STORE_WINDOW == 1 && STORE_PEEK == 2 && STORE_DEL == 3 && STORE_GREYLIST == 4,
+               "the script knows the operation types by number");
+
+/* redis_fnv1a64 - FNV-1a 64 */
+uint64_t redis_fnv1a64(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ULL;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* redis_crc16 - CRC16-CCITT XModem (polynomial 0x1021, init 0), bit by bit: keys are short */
+uint16_t redis_crc16(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint16_t crc = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)(p[i] << 8);
+        for (int b = 0; b < 8; b++)
+            crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+/* redis_slot - Redis Cluster's keyHashSlot: the bytes between the first { and the next } if not empty */
+uint16_t redis_slot(const void *name, size_t len)
+{
+    const unsigned char *k = name;
+    size_t s, e;
+
+    for (s = 0; s < len && k[s] != '{'; s++)
+        ;
+    if (s < len) {
+        for (e = s + 1; e < len && k[e] != '}'; e++)
+            ;
+        if (e < len && e != s + 1)
+            return redis_crc16(k + s + 1, e - s - 1) & (REDIS_SLOTS - 1);
+    }
+    return redis_crc16(k, len) & (REDIS_SLOTS - 1);
+}
+
+/* redis_op_identity - the bytes that place an operation */
+const unsigned char *redis_op_identity(const store_batch *b, const store_op *op, size_t *len)
+{
+    if (op->type == STORE_GREYLIST) {
+        *len = op->key2_len;
+        return batch_key2(b, op);
+    }
+    *len = op->key_len;
+    return batch_key(b, op);
+}
+
+/* redis_tag - "{" 16 hex "}" */
+void redis_tag(uint64_t h, char out[REDIS_TAG_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    out[0] = '{';
+    for (int i = 0; i < 16; i++)
+        out[1 + i] = hex[(h >> (60 - 4 * i)) & 15];
+    out[17] = '}';
+}
+
+/* args_reserve - room for n more bytes and one more argument */
+static void args_reserve(redis_args *a, size_t n)
+{
+    if (a->len + n > a->cap) {
+        while (a->len + n > a->cap)
+            a->cap = a->cap ? a->cap * 2 : 1024;
+        a->buf = fg_realloc(a->buf, a->cap);
+    }
+    if (a->argc == a->argv_cap) {
+        a->argv_cap = a->argv_cap ? a->argv_cap * 2 : 64;
+        a->off = fg_realloc(a->off, a->argv_cap * sizeof *a->off);
+        a->lens = fg_realloc(a->lens, a->argv_cap * sizeof *a->lens);
+        a->argv = fg_realloc(a->argv, a->argv_cap * sizeof *a->argv);
+    }
+}
+
+/* args_add - one argument from parts: a prefix (may be empty) and bytes */
+static void args_add(redis_args *a, const void *pre, size_t plen, const void *data, size_t len)
+{
+    args_reserve(a, plen + len);
+    a->off[a->argc] = a->len;
+    a->lens[a->argc] = plen + len;
+    if (plen)
+        memcpy(a->buf + a->len, pre, plen);
+    if (len)
+        memcpy(a->buf + a->len + plen, data, len);
+    a->len += plen + len;
+    a->argc++;
+}
+
+/* args_num - one decimal argument */
+static void args_num(redis_args *a, long long v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", v);
+    args_add(a, NULL, 0, tmp, (size_t)n);
+}
+
+/* args_key - the Redis name of a key placed by identity */
+static void args_key(redis_args *a, const unsigned char *id, size_t id_len, const unsigned char *key, size_t len)
+{
+    char tag[REDIS_TAG_LEN];
+    redis_tag(redis_fnv1a64(id, id_len), tag);
+    args_add(a, tag, sizeof tag, key, len);
+}
+
+/* redis_args_script - the script call for a part of a batch */
+void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
+                       size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit)
+{
+    size_t nkeys = 0, id_len;
+
+    a->len = 0;
+    a->argc = 0;
+    for (size_t i = 0; i < n; i++)
+        nkeys += b->ops[idx[i]].type == STORE_GREYLIST ? 2 : 1;
+    args_add(a, NULL, 0, cmd, strlen(cmd));
+    args_add(a, NULL, 0, body, strlen(body));
+    args_num(a, (long long)nkeys);
+    for (size_t i = 0; i < n; i++) {
+        const store_op *op = &b->ops[idx[i]];
+        const unsigned char *id = redis_op_identity(b, op, &id_len);
+        args_key(a, id, id_len, batch_key(b, op), op->key_len);
+        if (op->type == STORE_GREYLIST)
+            args_key(a, id, id_len, batch_key2(b, op), op->key2_len);
+    }
+    args_num(a, (long long)now_ms);
+    args_num(a, commit);
+    args_num(a, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        const store_op *op = &b->ops[idx[i]];
+        int type = types ? types[idx[i]] : op->type;
+        long long p[4] = {0, 0, 0, 0};
+        if (type == STORE_GREYLIST) {
+            p[0] = (long long)op->grey.delay_ms;
+            p[1] = (long long)op->grey.retry_window_ms;
+            p[2] = (long long)op->grey.pass_lifetime_ms;
+            p[3] = op->grey.auto_allow;
+        } else if (type != STORE_DEL) {
+            p[0] = (long long)op->win.per_ms;
+            p[1] = op->win.count;
+            p[2] = op->win.k;
+            p[3] = type == STORE_UNDO && bucket ? bucket[idx[i]] : 0;
+        }
+        args_num(a, type);
+        for (int j = 0; j < 4; j++)
+            args_num(a, p[j]);
+    }
+    for (size_t i = 0; i < a->argc; i++)
+        a->argv[i] = a->buf + a->off[i];
+}
+
+/* redis_args_release - free the buffers */
+void redis_args_release(redis_args *a)
+{
+    fg_free(a->buf);
+    fg_free(a->off);
+    fg_free(a->lens);
+    fg_free(a->argv);
+    memset(a, 0, sizeof *a);
+}
+
+/* redis_reply_apply - copy a script reply into the ops */
+int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
+                      long *denied)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n)
+        return -1;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
+    long long d = r->element[0]->integer;
+    if (d < -1 || d >= (long long)n)
+        return -1;
+    *denied = d < 0 ? -1 : (long)idx[d];
+    for (size_t i = 0; i < n; i++) {
+        store_op *op = &b->ops[idx[i]];
+        redisReply **e = r->element + REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * i;
+        op->admitted = e[0]->integer != 0;
+        op->peek.total = e[1]->integer > 0 ? (uint64_t)e[1]->integer : 0;
+        op->peek.retry_ms = e[2]->integer > 0 ? (uint64_t)e[2]->integer : 0;
+        op->grey_result = (uint8_t)(e[3]->integer > 0 && e[3]->integer < 256 ? e[3]->integer : 0);
+        if (bucket)
+            bucket[idx[i]] = e[4]->integer;
+    }
+    return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * cluster - the slot map of a Redis Cluster, and its connections
+ *
+ * Debian's hiredis (0.14) has no cluster client, so this routing is ours,
+ * kept to what floodgate needs: CLUSTER SLOTS from any node that answers
+ * (the seeds first) gives the map of 16384 slots to masters and replicas;
+ * a key's slot is CRC16 of its {hash tag} (redis_script.h); MOVED updates
+ * the map for that slot at once and asks for a fresh map; ASK sends the
+ * one command to the named node behind ASKING. The map is also refreshed
+ * when a node goes down and every CLUSTER_REFRESH_MS, one CLUSTER SLOTS
+ * in flight at most. A node is one rconn, made when the map first names
+ * it and kept (at most CLUSTER_NODES_MAX).
+ *
+ * SECURITY
+ *     CLUSTER SLOTS and MOVED/ASK replies come from the servers we were
+ *     configured with; their addresses are used as numbers only (no name
+ *     lookup at run time), slots are checked against the range, and the
+ *     number of nodes is bounded.
+ */
+#ifndef FG_CLUSTER_H
+#define FG_CLUSTER_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "rconn.h"
+
+#define CLUSTER_NODES_MAX 64       /* connections a cluster may open */
+#define CLUSTER_REFRESH_MS 10000   /* map refresh period */
+
+typedef struct cluster cluster;
+
+/* cluster_new - connect to the seeds and discover the map; NULL with err if a seed cannot be resolved */
+cluster *cluster_new(struct event_base *base, const rconn_url *seeds, unsigned nseeds, const rconn_config *cfg,
+                     int read_from_replicas, char *err, size_t errlen);
+void cluster_free(cluster *cl);
+/* cluster_node - the connection serving slot (a replica for reads when so configured); NULL while unknown */
+rconn *cluster_node(cluster *cl, uint16_t slot, int read, int *replica);
+/* cluster_redirect - a MOVED or ASK error: the node to retry on (NULL if none); *ask when ASKING must go first */
+rconn *cluster_redirect(cluster *cl, const char *msg, size_t len, int *ask);
+/* cluster_refresh - ask for a fresh map (at most one request in flight) */
+void cluster_refresh(cluster *cl);
+/* cluster_tick - periodic refresh */
+void cluster_tick(cluster *cl);
+/* cluster_nodes - the connections, for stats; returns how many (up to max) */
+unsigned cluster_nodes(cluster *cl, rconn **out, unsigned max);
+/* cluster_ready - the map covers every slot */
+int cluster_ready(const cluster *cl);
+
+#endif

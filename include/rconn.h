@@ -1,0 +1,110 @@
+/*
+ * rconn - one connection to one Redis server, on floodgated's event loop
+ *
+ * hiredis's asynchronous API with its libevent adapter: nothing here ever
+ * blocks (a host name is resolved once, when the connection is made at
+ * startup; reconnects use the address found then). Commands are written
+ * as they come and hiredis sends what has gathered in one write, so the
+ * commands of concurrent requests are pipelined on the one connection.
+ *
+ * Every command sent gets exactly one answer through its callback: the
+ * reply, or NULL when the server did not answer within the timeout or the
+ * connection was lost. Never from inside rconn_send. The callback runs
+ * while hiredis still owns the reply: copy what is needed out of it.
+ *
+ * Failure. When any command waits past its deadline (timeout for a
+ * request, connect_timeout for the commands that set a connection up) or
+ * the connection breaks, the connection is dropped: every command in
+ * flight is answered NULL at once, an outage starts (one log line), and
+ * until the server is back every new request is refused at once
+ * (rconn_send returns -1) instead of waiting. Reconnects come from a timer
+ * with capped exponential backoff; the outage ends (one log line) when a
+ * new connection has answered AUTH, SELECT and SCRIPT LOAD. A reply that
+ * arrives for a dropped connection is never seen: hiredis frees that
+ * context, and our callback ignores any context that is not the current.
+ *
+ * URLs: redis://[user:password@]host[:port][/db] (port 6379, db 0 by
+ * default; [v6] in brackets), unix:/path[?db=N]. rediss:// is refused:
+ * Debian's hiredis 0.14 has no TLS.
+ *
+ * SECURITY
+ *     The password is kept in memory and sent with AUTH; it is never
+ *     logged (names are host:port or the socket path). A reply is bounded
+ *     by hiredis's reader; a server that answers garbage only fails the
+ *     commands it answers.
+ */
+#ifndef FG_RCONN_H
+#define FG_RCONN_H
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RCONN_BACKOFF_MIN_MS 50    /* first reconnect delay */
+#define RCONN_BACKOFF_MAX_MS 2000  /* reconnect delay cap */
+#define RCONN_HIST 320             /* latency histogram buckets: 8 per power of two of microseconds */
+
+typedef struct rconn_url {
+    char host[256];    /* name or address; empty for a unix socket */
+    unsigned port;     /* tcp port */
+    char path[108];    /* unix socket path */
+    char user[128];    /* AUTH user, empty = the default user */
+    char pass[256];    /* AUTH password, empty = no AUTH */
+    unsigned db;       /* SELECT */
+} rconn_url;
+
+/* rconn_url_parse - read a URL; 0 ok, -1 with a message in err */
+int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen);
+
+typedef struct rconn rconn;
+typedef void (*rconn_reply_fn)(rconn *rc, redisReply *reply, void *arg);
+typedef void (*rconn_log_fn)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+typedef void (*rconn_state_fn)(rconn *rc, int up, void *arg);
+
+typedef struct rconn_config {
+    uint64_t timeout_ms;         /* a request not answered within it fails, and drops the connection */
+    uint64_t connect_timeout_ms; /* the same for connecting and setting up */
+    int readonly;                /* send READONLY (a cluster replica serving reads) */
+    int numeric_only;            /* the host must be an address: no name lookup (made at run time) */
+    const char *script;          /* SCRIPT LOAD at connect; its sha is rconn_sha() */
+    rconn_log_fn log;            /* levels as log.h: 3 error, 4 warning, 6 info; NULL = silent */
+    rconn_state_fn on_state;     /* told when the connection comes up or goes down; may be NULL */
+    void *state_arg;
+} rconn_config;
+
+typedef struct rconn_stats {
+    int up;              /* ready for requests */
+    uint64_t connects;   /* connections set up */
+    uint64_t outages;    /* outages started */
+    uint64_t commands;   /* commands sent, set-up included */
+    uint64_t scripts;    /* script calls: one round trip each, pipelined */
+    uint64_t replies;    /* replies received */
+    uint64_t errors;     /* error replies */
+    uint64_t failed;     /* commands answered NULL: timeout, lost connection */
+    uint64_t refused;    /* commands refused at once during an outage */
+    uint64_t timeouts;   /* drops because a deadline passed */
+    uint64_t depth;      /* commands in flight now */
+    uint64_t max_depth;  /* most in flight at once */
+    uint64_t p99_us;     /* 99th percentile of reply latency (upper bound of its bucket) */
+} rconn_stats;
+
+/* rconn_new - a connection to url, connecting at once; NULL with err if the host cannot be resolved */
+rconn *rconn_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, char *err, size_t errlen);
+/* rconn_free - close; commands in flight are answered NULL; NULL is fine */
+void rconn_free(rconn *rc);
+/* rconn_send - queue a command: 0, or -1 (cb not called) when the server is unavailable. cb may be NULL */
+int rconn_send(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg);
+/* rconn_send_any - the same, also while an outage is being repaired (cluster discovery on a fresh connection) */
+int rconn_send_any(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg);
+/* rconn_sha - the loaded script's sha, "" before the first SCRIPT LOAD answered */
+const char *rconn_sha(const rconn *rc);
+/* rconn_name - host:port or the socket path */
+const char *rconn_name(const rconn *rc);
+/* rconn_host - the address connected to (numeric), "" for a unix socket */
+const char *rconn_host(const rconn *rc);
+/* rconn_is_up - ready for requests */
+int rconn_is_up(const rconn *rc);
+void rconn_get_stats(const rconn *rc, rconn_stats *out);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * redis - the networked stores: redis (one server), cluster (Redis
+ * Cluster) and sharded (a list of redis/cluster stores), behind store.h
+ *
+ * A batch is split into parts, one per server and slot its keys live on;
+ * each part is one script call (redis_script.h), and the parts go out at
+ * once, pipelined with other requests' on one connection per server
+ * (rconn.h). So a request costs one round trip per shard it touches, and on
+ * one server the whole batch is one atomic script.
+ *
+ * Across parts the embedded store's rule still holds: the batch refuses at
+ * its first refusing operation (the lowest index any part refused at), and
+ * a refused or failed request is counted nowhere: a part that committed
+ * its windows while another part refused (or did not answer) gets a
+ * compensating decrement, sent without waiting for its answer.
+ *
+ * Failure: a part that is not answered within store.timeout, or that goes
+ * to a server in an outage, fails, and the batch answers status -1 (the
+ * engine applies on_error). Only the requests whose keys live on the
+ * failing server are affected.
+ *
+ * BUGS
+ *     Across parts the check is not atomic: two parts run at the same
+ *     time, so a greylist step in one part runs even when an earlier
+ *     operation in another part refuses (the embedded store and a single
+ *     server would stop before it), and a part's windows count until the
+ *     compensation arrives. A compensation lost with its connection is
+ *     counted (stats) and not retried.
+ */
+#ifndef FG_REDIS_H
+#define FG_REDIS_H
+
+#include <event2/event.h>
+
+#include "rconn.h"
+#include "store.h"
+
+enum redis_kind {
+    REDIS_SINGLE = 1, /* store.type = "redis" */
+    REDIS_CLUSTER,    /* "cluster" */
+    REDIS_SHARDED,    /* "sharded" */
+};
+
+typedef struct redis_spec {
+    int kind;                   /* enum redis_kind */
+    rconn_url *urls;            /* single: one; cluster: the seeds */
+    unsigned nurls;
+    struct redis_spec *shards;  /* sharded: the stores, in order (a key's shard is its hash mod nshards) */
+    unsigned nshards;
+    int read_from_replicas;     /* cluster: reads (counter peeks) from replicas */
+} redis_spec;
+
+typedef struct redis_config {
+    uint64_t timeout_ms;         /* every request */
+    uint64_t connect_timeout_ms; /* connecting and setting up */
+    int local_clock;             /* tests: count with the batch's now_ms instead of the server's TIME */
+    rconn_log_fn log;            /* NULL = silent */
+} redis_config;
+
+/* redis_store_new - the store for spec, connecting at once; NULL with err (an unresolvable host) */
+store *redis_store_new(struct event_base *base, const redis_spec *spec, const redis_config *cfg, char *err,
+                       size_t errlen);
+/* redis_spec_free - free a spec's contents (not the struct itself) */
+void redis_spec_free(redis_spec *spec);
+
+#endif

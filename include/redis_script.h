@@ -1,0 +1,101 @@
+/*
+ * redis_script - what floodgate sends to Redis: key names, the batch
+ * script, and the hashes that place a key on a shard and a slot
+ *
+ * A batch (or the part of it that lives on one server and one slot) is ONE
+ * script call: EVALSHA of REDIS_SCRIPT_TEXT with every key of the part and
+ * five numbers per operation. The script runs the operations in order with
+ * the embedded store's semantics (mem.c): a check phase that stops at the
+ * first refusal, then, only if nothing refused and the batch commits, one
+ * event added to every window. So on one server a batch is atomic and costs
+ * one round trip, whatever the number of rules.
+ *
+ * Key names. A store key (keys.h) is binary; its Redis name is
+ *     "{" + 16 lower-case hex digits of FNV-1a-64(identity) + "}" + key bytes
+ * where the identity is the key itself, except for a greylist step, whose
+ * triplet and client keys both take the client key as identity so that the
+ * step's two keys share one slot. The braces are a Redis Cluster hash tag,
+ * so one counter is one key on one slot; the sharded store sends a key to
+ * shard FNV-1a-64(identity) mod N. FNV-1a-64: offset basis
+ * 14695981039346656037, prime 1099511628211, over the bytes. Both are fixed
+ * and documented (README) so that other tools can find a key; neither is
+ * the process-keyed table hash of the embedded store.
+ *
+ * Values in Redis (little-endian, Lua struct formats):
+ *     window   "<I8I8I2I8" head bucket, per_ms, k, logical expiry (ms), then k+1 "I4" counts
+ *     triplet  "<I8I1I8" first seen, passed, logical expiry (ms)
+ *     client   "<I4I8"   passed triplets, logical expiry (ms)
+ * A value of another shape reads as empty, as in window.c. Redis expires
+ * keys by itself (PX); the logical expiry makes a greylist state read as
+ * missing exactly when the embedded store would drop it; the same for a
+ * window (the embedded store's window.c and grey.c, read again).
+ *
+ * Time: the script reads the Redis server's TIME (ARGV[1] = 0), so daemons
+ * with skewed clocks share one timeline. A non-zero ARGV[1] is the clock in
+ * ms, for the tests that compare this script with the embedded store.
+ *
+ * Reply: an array of 2 + 5n integers: the index (in the part) of the first
+ * refusal or -1, the time used, then per operation admitted, total,
+ * retry_ms, greylist result, and the bucket a window counted in (-1 none),
+ * which a compensating STORE_UNDO needs.
+ *
+ * SECURITY
+ *     Key bytes come from requests; they travel as binary-safe bulk
+ *     strings (hiredis argv), never inside script text. Replies are
+ *     checked for shape before use: a reply of another shape fails the
+ *     batch (status -1), it never indexes past the operations.
+ */
+#ifndef FG_REDIS_SCRIPT_H
+#define FG_REDIS_SCRIPT_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define REDIS_TAG_LEN 18        /* "{" + 16 hex + "}" */
+#define REDIS_OP_ARGS 5         /* numbers per operation: type and four parameters */
+#define REDIS_REPLY_HEAD 2      /* denied index, time used */
+#define REDIS_REPLY_PER_OP 5    /* admitted, total, retry_ms, greylist result, bucket */
+#define REDIS_SLOTS 16384       /* Redis Cluster hash slots */
+
+/* STORE_UNDO - a compensating decrement: the script's fifth operation, never in an engine batch */
+#define STORE_UNDO 9
+
+extern const char REDIS_SCRIPT_TEXT[];
+
+/* redis_fnv1a64 - FNV-1a 64 of len bytes (the documented shard and tag hash) */
+uint64_t redis_fnv1a64(const void *data, size_t len);
+/* redis_crc16 - CRC16-CCITT (XModem), Redis Cluster's slot hash */
+uint16_t redis_crc16(const void *data, size_t len);
+/* redis_slot - the cluster slot of a Redis key name, honouring {hash tags} */
+uint16_t redis_slot(const void *name, size_t len);
+/* redis_op_identity - the bytes that place an operation (its key, or a greylist step's client key) */
+const unsigned char *redis_op_identity(const store_batch *b, const store_op *op, size_t *len);
+/* redis_tag - the "{hex}" tag of a hash, REDIS_TAG_LEN bytes, not terminated */
+void redis_tag(uint64_t h, char out[REDIS_TAG_LEN]);
+
+/* redis_args - argv of one script call, built in buffers that are kept and reused */
+typedef struct redis_args {
+    char *buf;            /* bytes of every argument */
+    size_t len, cap;
+    size_t *off;          /* offset of each argument in buf */
+    size_t *lens;         /* length of each argument */
+    const char **argv;    /* pointers, set by redis_args_finish */
+    size_t argc, argv_cap;
+} redis_args;
+
+/* redis_args_script - the call for the ops of b listed in idx[0..n): cmd is EVALSHA, EVALSHA_RO or EVAL,
+ * body the sha or the script text; now_ms 0 = the server's TIME; bucket (for STORE_UNDO ops) indexed like b->ops */
+void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
+                       size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit);
+/* redis_args_release - free the buffers */
+void redis_args_release(redis_args *a);
+
+/* redis_reply_apply - copy a script reply into the ops idx[0..n); bucket[op] gets the counted bucket;
+ * *denied the batch index of the part's refusal or -1; 0 ok, -1 a reply of another shape */
+int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
+                      long *denied);
+
+#endif

@@ -1,0 +1,604 @@
+/*
+ * test_redis - the networked stores against real Redis servers
+ *
+ * Usage: test_redis FLOODGATED FLOODGATECTL REDIS_SERVER REDIS_CLI
+ *
+ * Every redis-server and floodgated here is started by the test on a free
+ * loopback port (or socket) in a fresh temp folder, with --save "" and
+ * --appendonly no, and is killed at the end, pass or fail (atexit). No
+ * test sleeps for a window: limits are reached by count, and the store
+ * tests inject the clock. Waits are for conditions (a server answers, a
+ * connection is back), polled with a generous bound.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "redis.h"
+
+static const char *daemon_bin, *ctl_bin, *redis_bin, *cli_bin;
+static char dir[] = "/tmp/fgredisXXXXXX";
+
+#define PIDS_MAX 32
+static pid_t pids[PIDS_MAX]; /* everything started, killed at exit */
+
+/* track - remember a child to kill at the end */
+static void track(pid_t p)
+{
+    for (int i = 0; i < PIDS_MAX; i++)
+        if (pids[i] <= 0) {
+            pids[i] = p;
+            return;
+        }
+    fail_msg("too many children");
+}
+
+/* reap - kill and wait for one child */
+static void reap(pid_t p, int sig)
+{
+    if (p <= 0)
+        return;
+    kill(p, sig);
+    waitpid(p, NULL, 0);
+    for (int i = 0; i < PIDS_MAX; i++)
+        if (pids[i] == p)
+            pids[i] = 0;
+}
+
+/* kill_all - never leave a server behind */
+static void kill_all(void)
+{
+    for (int i = 0; i < PIDS_MAX; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGCONT);
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+            pids[i] = 0;
+        }
+}
+
+/* free_port - a loopback port nobody listens on now */
+static unsigned free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* ---- redis-server ---- */
+
+typedef struct rsrv {
+    pid_t pid;
+    unsigned port;
+    char dir[512];
+    int cluster;
+} rsrv;
+
+/* redis_cmd - one synchronous command (the test may block; the daemon never does); NULL if unreachable */
+static redisReply *redis_cmd(unsigned port, const char *fmt, ...)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)port, tv);
+    redisReply *r = NULL;
+    va_list ap;
+
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return r;
+}
+
+/* redis_int - an integer reply, -1 if none */
+static __attribute__((unused)) long long redis_int(unsigned port, const char *cmd)
+{
+    redisReply *r = redis_cmd(port, cmd);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* redis_start - a redis-server on port (a fresh one if 0), answering PING when this returns */
+static void redis_start(rsrv *s, unsigned port, int cluster)
+{
+    char portbuf[16], logf[600];
+
+    s->port = port ? port : free_port();
+    s->cluster = cluster;
+    snprintf(s->dir, sizeof s->dir, "%s/redis-%u", dir, s->port);
+    mkdir(s->dir, 0700);
+    snprintf(portbuf, sizeof portbuf, "%u", s->port);
+    snprintf(logf, sizeof logf, "%s/redis.log", s->dir);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (chdir(s->dir) < 0)
+            _exit(126);
+        execl(redis_bin, redis_bin, "--port", portbuf, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+              "--dir", s->dir, "--cluster-enabled", cluster ? "yes" : "no", "--cluster-config-file", "nodes.conf",
+              (char *)NULL);
+        _exit(127);
+    }
+    track(s->pid);
+    for (int i = 0; i < 1000; i++) {
+        redisReply *r = redis_cmd(s->port, "PING");
+        if (r) {
+            freeReplyObject(r);
+            return;
+        }
+        poll(NULL, 0, 10);
+    }
+    fail_msg("redis-server on %u did not start", s->port);
+}
+
+/* ---- the store in this process, clock injected ---- */
+
+static int batch_done;
+
+/* on_done - a pending batch answered */
+static void on_done(store_batch *b, void *arg)
+{
+    (void)b;
+    (void)arg;
+    batch_done = 1;
+}
+
+/* run_batch - submit and run the loop until the batch is answered */
+static void run_batch(struct event_base *base, store *s, store_batch *b)
+{
+    batch_done = 0;
+    if (store_submit(s, b, on_done, NULL) == STORE_DONE)
+        return;
+    while (!batch_done)
+        event_base_loop(base, EVLOOP_ONCE);
+}
+
+/* wait_up - run the loop until every server of the store is connected */
+static void wait_up(struct event_base *base, store *s)
+{
+    store_server sv[16];
+    for (int i = 0; i < 2000; i++) {
+        size_t n = store_servers(s, sv, 16), up = 0;
+        for (size_t j = 0; j < n && j < 16; j++)
+            up += (size_t)sv[j].up;
+        if (n && up == n)
+            return;
+        struct timeval tv = {0, 5000};
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+    }
+    fail_msg("the store did not connect");
+}
+
+/* one_server - a spec for one redis URL */
+static redis_spec one_server(rconn_url *u, unsigned port)
+{
+    char err[256], url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u/0", port);
+    assert_int_equal(rconn_url_parse(url, u, err, sizeof err), 0);
+    return (redis_spec){.kind = REDIS_SINGLE, .urls = u, .nurls = 1};
+}
+
+static rsrv single;
+
+/* The same requests on the embedded store and on Redis (the script) decide the same, operation by
+ * operation: windows of several shapes, peeks, greylist steps with auto-allow, a clock that also
+ * steps back (states ahead of now), batches that do not commit. */
+static void test_script_matches_embedded_store(void **st)
+{
+    static const window_spec wins[] = {
+        {10000, 5, 10}, {1000, 3, 1}, {60000, 100, 60}, {7000, 70000, 7}, {3000, 2, 3},
+    };
+    static const grey_spec greys[] = {{5000, 60000, 120000, 3}, {0, 20000, 40000, 0}};
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    redis_spec spec = one_server(&u, single.port);
+    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .local_clock = 1};
+    char err[256];
+    store *r = redis_store_new(base, &spec, &rcfg, err, sizeof err), *m = mem_store_new(NULL);
+    store_batch br = {0}, bm = {0};
+    uint64_t now = 1700000000000ULL, rng = 88172645463325252ULL;
+    unsigned compared = 0, denials = 0, grey_pass = 0;
+    (void)st;
+
+    assert_non_null(r);
+    wait_up(base, r);
+    redisReply *fl = redis_cmd(single.port, "FLUSHALL");
+    freeReplyObject(fl);
+    for (int n = 0; n < 4000; n++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        /* mostly forward, sometimes a long gap, sometimes back */
+        uint64_t step = rng % 100 < 3 ? 70000 : rng % 1400;
+        now = rng % 100 < 4 ? now - rng % 4000 : now + step;
+        batch_reset(&br, now);
+        batch_reset(&bm, now);
+        unsigned nops = 1 + (unsigned)(rng >> 8) % 4;
+        br.commit = bm.commit = (rng >> 12) % 10 != 0;
+        for (unsigned i = 0; i < nops; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            char key[32], key2[32];
+            unsigned which = (unsigned)(rng >> 20) % 5, kind = (unsigned)(rng >> 30) % 10;
+            int kl = snprintf(key, sizeof key, "w%u-%u", which, (unsigned)(rng >> 40) % 3);
+            store_op *a, *b;
+            if (kind < 6 || kind == 9) {
+                enum store_op_type t = kind == 9 ? STORE_PEEK : STORE_WINDOW;
+                a = batch_add(&br, t, (unsigned char *)key, (size_t)kl);
+                b = batch_add(&bm, t, (unsigned char *)key, (size_t)kl);
+                a->win = b->win = wins[which];
+            } else {
+                unsigned g = kind % 2;
+                /* a triplet key names its client network, so a triplet always comes with one client key */
+                unsigned t = (unsigned)(rng >> 40) % 6;
+                kl = snprintf(key, sizeof key, "t%u-%u", g, t);
+                int k2 = snprintf(key2, sizeof key2, "c%u-%u", g, t % 2);
+                a = batch_add(&br, STORE_GREYLIST, (unsigned char *)key, (size_t)kl);
+                b = batch_add(&bm, STORE_GREYLIST, (unsigned char *)key, (size_t)kl);
+                batch_add_key2(&br, a, (unsigned char *)key2, (size_t)k2);
+                batch_add_key2(&bm, b, (unsigned char *)key2, (size_t)k2);
+                a->grey = b->grey = greys[g];
+            }
+        }
+        run_batch(base, r, &br);
+        run_batch(base, m, &bm);
+        assert_int_equal(br.status, 0);
+        if (br.denied != bm.denied) {
+            for (size_t i = 0; i < bm.nops; i++)
+                print_message("op %zu type %d key %.*s: redis %d/%llu/%llu/%d, embedded %d/%llu/%llu/%d\n", i,
+                              bm.ops[i].type, (int)bm.ops[i].key_len, batch_key(&bm, &bm.ops[i]), br.ops[i].admitted,
+                              (unsigned long long)br.ops[i].peek.total, (unsigned long long)br.ops[i].peek.retry_ms,
+                              br.ops[i].grey_result, bm.ops[i].admitted, (unsigned long long)bm.ops[i].peek.total,
+                              (unsigned long long)bm.ops[i].peek.retry_ms, bm.ops[i].grey_result);
+            fail_msg("batch %d at %llu: denied %ld on redis, %ld embedded", n, (unsigned long long)now, br.denied,
+                     bm.denied);
+        }
+        denials += bm.denied >= 0;
+        for (size_t i = 0; i < bm.nops; i++) {
+            store_op *a = &br.ops[i], *b = &bm.ops[i];
+            if (a->admitted != b->admitted || a->peek.total != b->peek.total || a->peek.retry_ms != b->peek.retry_ms ||
+                a->grey_result != b->grey_result)
+                fail_msg("batch %d op %zu (type %d) at %llu: redis %d/%llu/%llu/%d, embedded %d/%llu/%llu/%d", n, i,
+                         b->type, (unsigned long long)now, a->admitted, (unsigned long long)a->peek.total,
+                         (unsigned long long)a->peek.retry_ms, a->grey_result, b->admitted,
+                         (unsigned long long)b->peek.total, (unsigned long long)b->peek.retry_ms, b->grey_result);
+            grey_pass += b->grey_result >= GREY_PASS_FIRST;
+            compared++;
+        }
+    }
+    /* the sequence reached every path worth comparing */
+    assert_true(denials > 200);
+    assert_true(grey_pass > 50);
+    assert_true(compared > 8000);
+    batch_release(&br);
+    batch_release(&bm);
+    store_free(r);
+    store_free(m);
+    event_base_free(base);
+}
+
+/* Two daemons whose clocks are 30 s apart (as injected request clocks) count on the Redis server's
+ * TIME, so they share one window exactly: 5 admitted in all, not 5 each. */
+static void test_skewed_clocks_share_one_window(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    redis_spec spec = one_server(&u, single.port);
+    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
+    char err[256];
+    store *a = redis_store_new(base, &spec, &rcfg, err, sizeof err), *b = redis_store_new(base, &spec, &rcfg, err,
+                                                                                          sizeof err);
+    store_batch ba = {0}, bb = {0};
+    int admitted = 0;
+    (void)st;
+
+    wait_up(base, a);
+    wait_up(base, b);
+    for (int i = 0; i < 12; i++) {
+        store_batch *x = i % 2 ? &bb : &ba;
+        batch_reset(x, i % 2 ? 1700000030000ULL + (uint64_t)i : 1700000000000ULL + (uint64_t)i);
+        batch_add(x, STORE_WINDOW, (const unsigned char *)"skew", 4)->win = (window_spec){3600000, 5, 10};
+        run_batch(base, i % 2 ? b : a, x);
+        assert_int_equal(x->status, 0);
+        admitted += x->denied < 0;
+    }
+    assert_int_equal(admitted, 5);
+    batch_release(&ba);
+    batch_release(&bb);
+    store_free(a);
+    store_free(b);
+    event_base_free(base);
+}
+
+/* ---- floodgated ---- */
+
+typedef struct fgd {
+    pid_t pid;
+    char conf[600], policy[600], control[600], log[600];
+} fgd;
+
+#define RULES                                                                                                  \
+    "rules = (\n"                                                                                              \
+    "  { name = \"per-sender\"; on = \"smtp:RCPT\"; limit = { key = [\"sender\"]; count = 3; per = \"1h\"; };\n" \
+    "    action = \"DEFER_IF_PERMIT 4.7.1 Too many recipients from $sender\"; },\n"                             \
+    "  { name = \"per-client\"; on = \"smtp:RCPT\"; limit = { key = [\"client_address\"]; count = 1000; per = \"1h\"; };\n" \
+    "    action = \"DEFER_IF_PERMIT 4.7.1 Too many from $client_address\"; }\n"                                 \
+    ");\n"
+
+/* connect_unix - a client socket, -1 if nobody listens */
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* fgd_start - floodgated named name with this store group, running when this returns */
+static void fgd_start(fgd *d, const char *name, const char *store_conf)
+{
+    snprintf(d->conf, sizeof d->conf, "%s/%s.conf", dir, name);
+    snprintf(d->policy, sizeof d->policy, "%s/%s-policy.sock", dir, name);
+    snprintf(d->control, sizeof d->control, "%s/%s-control.sock", dir, name);
+    snprintf(d->log, sizeof d->log, "%s/%s.log", dir, name);
+    FILE *f = fopen(d->conf, "w");
+    assert_non_null(f);
+    fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; };\nstore = { %s };\n%s", d->policy,
+            d->control, store_conf, RULES);
+    fclose(f);
+    d->pid = fork();
+    assert_true(d->pid >= 0);
+    if (d->pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 2);
+        execl(daemon_bin, daemon_bin, "-c", d->conf, (char *)NULL);
+        _exit(127);
+    }
+    track(d->pid);
+    for (int i = 0; i < 3000; i++) {
+        int fd = connect_unix(d->control);
+        if (fd >= 0) {
+            close(fd);
+            return;
+        }
+        if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
+            fail_msg("floodgated exited at start; see %s", d->log);
+        poll(NULL, 0, 10);
+    }
+    fail_msg("floodgated did not start");
+}
+
+/* fgd_stop - SIGTERM; it must exit 0 */
+static void fgd_stop(fgd *d)
+{
+    int status = 0;
+    kill(d->pid, SIGTERM);
+    waitpid(d->pid, &status, 0);
+    for (int i = 0; i < PIDS_MAX; i++)
+        if (pids[i] == d->pid)
+            pids[i] = 0;
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* query - one policy request; the action (static buffer) */
+static const char *query(fgd *d, const char *sender, const char *client)
+{
+    static char buf[4096];
+    char req[1024];
+    size_t got = 0;
+    int fd = connect_unix(d->policy);
+
+    assert_true(fd >= 0);
+    int n = snprintf(req, sizeof req,
+                     "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=%s\nsender=%s\n"
+                     "recipient=rcpt@example.com\n\n",
+                     client, sender);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    while (got < sizeof buf - 1 && !strstr(buf, "\n\n")) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 30000) <= 0)
+            fail_msg("no reply within 30 s");
+        ssize_t r = read(fd, buf + got, sizeof buf - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        buf[got] = '\0';
+    }
+    close(fd);
+    buf[got] = '\0';
+    assert_true(!strncmp(buf, "action=", 7));
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+    return buf + 7;
+}
+
+/* ctl_stat - one value of floodgatectl stats (static buffer), "" if absent */
+static const char *ctl_stat(fgd *d, const char *name)
+{
+    static char out[65536], val[256];
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s -s %s stats", ctl_bin, d->control);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    pclose(p);
+    out[n] = '\0';
+    val[0] = '\0';
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t l = strlen(name);
+        if (!strncmp(line, name, l) && line[l] == ' ') {
+            char *v = line + l;
+            while (*v == ' ')
+                v++;
+            snprintf(val, sizeof val, "%s", v);
+        }
+    }
+    return val;
+}
+
+/* wait_connected - until floodgatectl stats shows server i connected */
+static void wait_connected(fgd *d, int i)
+{
+    char name[64];
+    snprintf(name, sizeof name, "server.%d.connected", i);
+    for (int n = 0; n < 1000; n++) {
+        if (!strcmp(ctl_stat(d, name), "yes"))
+            return;
+        poll(NULL, 0, 20);
+    }
+    fail_msg("server %d of %s did not connect", i, d->conf);
+}
+
+/* Two floodgated on one Redis share a limit exactly: 3 recipients per sender in all. */
+static void test_two_daemons_share_a_limit(void **st)
+{
+    fgd a, b;
+    char store_conf[256];
+    int passed = 0;
+    (void)st;
+
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/2\"; timeout = \"2s\";",
+             single.port);
+    fgd_start(&a, "share-a", store_conf);
+    fgd_start(&b, "share-b", store_conf);
+    wait_connected(&a, 0);
+    wait_connected(&b, 0);
+    for (int i = 0; i < 10; i++)
+        passed += !strcmp(query(i % 2 ? &b : &a, "shared@example.org", "192.0.2.7"), "DUNNO");
+    assert_int_equal(passed, 3);
+    /* one script call per request, on database 2 */
+    assert_int_equal(strtoull(ctl_stat(&a, "server.0.round_trips"), NULL, 10), 5);
+    /* the server forgets its scripts (SCRIPT FLUSH): NOSCRIPT, answered by sending the script text */
+    redisReply *r = redis_cmd(single.port, "SCRIPT FLUSH");
+    freeReplyObject(r);
+    assert_string_equal(query(&a, "other@example.org", "192.0.2.7"), "DUNNO");
+    assert_true(!strncmp(query(&b, "shared@example.org", "192.0.2.7"), "DEFER_IF_PERMIT 4.7.1", 21));
+    fgd_stop(&a);
+    fgd_stop(&b);
+}
+
+/* Redis killed mid-run: every query gets the on_error action within the timeout, no crash; a hung
+ * server (SIGSTOP) likewise; normal service once Redis is back. */
+static void test_outage(void **st)
+{
+    fgd d;
+    rsrv s;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&s, 0, 0);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"300ms\"; on_error = \"tempfail\";", s.port);
+    fgd_start(&d, "outage", store_conf);
+    wait_connected(&d, 0);
+    assert_string_equal(query(&d, "before@example.org", "192.0.2.8"), "DUNNO");
+    reap(s.pid, SIGKILL);
+    for (int i = 0; i < 20; i++)
+        assert_true(!strncmp(query(&d, "during@example.org", "192.0.2.8"), "DEFER_IF_PERMIT 4.3.0", 21));
+    assert_string_equal(ctl_stat(&d, "server.0.connected"), "no");
+    redis_start(&s, s.port, 0);
+    wait_connected(&d, 0);
+    assert_string_equal(query(&d, "after@example.org", "192.0.2.8"), "DUNNO");
+
+    /* hung: the connection stays open but nothing answers; the first query waits the timeout, and
+     * it and the ones after it get on_error */
+    kill(s.pid, SIGSTOP);
+    for (int i = 0; i < 5; i++)
+        assert_true(!strncmp(query(&d, "hung@example.org", "192.0.2.8"), "DEFER_IF_PERMIT 4.3.0", 21));
+    kill(s.pid, SIGCONT);
+    wait_connected(&d, 0);
+    assert_string_equal(query(&d, "after2@example.org", "192.0.2.8"), "DUNNO");
+    assert_int_equal(strtoull(ctl_stat(&d, "server.0.outages"), NULL, 10), 2);
+    fgd_stop(&d);
+    reap(s.pid, SIGKILL);
+    /* one line when each outage started, one when it ended */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "grep -c 'unavailable (' %s", d.log);
+    FILE *p = popen(cmd, "r");
+    int starts = 0;
+    assert_int_equal(fscanf(p, "%d", &starts), 1);
+    pclose(p);
+    assert_int_equal(starts, 2);
+    snprintf(cmd, sizeof cmd, "grep -c 'back after' %s", d.log);
+    p = popen(cmd, "r");
+    int ends = 0;
+    assert_int_equal(fscanf(p, "%d", &ends), 1);
+    pclose(p);
+    assert_int_equal(ends, 2);
+}
+
+static int group_setup(void **st)
+{
+    (void)st;
+    if (!mkdtemp(dir))
+        return -1;
+    atexit(kill_all);
+    redis_start(&single, 0, 0);
+    return 0;
+}
+
+static int group_teardown(void **st)
+{
+    char cmd[1024];
+    (void)st;
+    kill_all();
+    if (getenv("FG_KEEP_TEMP")) /* to read the logs of a failure */
+        return 0;
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: test_redis FLOODGATED FLOODGATECTL REDIS_SERVER REDIS_CLI\n");
+        return 2;
+    }
+    daemon_bin = argv[1];
+    ctl_bin = argv[2];
+    redis_bin = argv[3];
+    cli_bin = argv[4];
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_script_matches_embedded_store),
+        cmocka_unit_test(test_skewed_clocks_share_one_window),
+        cmocka_unit_test(test_two_daemons_share_a_limit),
+        cmocka_unit_test(test_outage),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,180 @@
+/*
+ * test_redis_script - the hashes that place keys (CRC16 slots, FNV-1a
+ * tags), script arguments and replies, and Redis URLs
+ */
+#include "testutil.h"
+
+#include "rconn.h"
+#include "redis_script.h"
+
+/* CRC16 and slots: Redis Cluster's own reference values (cluster spec, redis-cli CLUSTER KEYSLOT) */
+static void test_crc16_and_slots(void **st)
+{
+    static const struct {
+        const char *key;
+        unsigned slot;
+    } cases[] = {
+        {"123456789", 12739},
+        {"foo", 12182},
+        {"bar", 5061},
+        {"{user1000}.following", 3443}, /* the tag decides: CLUSTER KEYSLOT user1000 */
+        {"{user1000}.followers", 3443},
+        {"user1000", 3443},
+        {"foo{}{bar}", 8363},           /* an empty first tag: the whole key is hashed */
+        {"foo{{bar}}zap", 4015},        /* the tag is "{bar" */
+        {"foo{bar}{zap}", 5061},        /* the first tag only: "bar" */
+        {"", 0},
+    };
+    (void)st;
+    assert_int_equal(redis_crc16("123456789", 9), 0x31C3);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned got = redis_slot(cases[i].key, strlen(cases[i].key));
+        if (got != cases[i].slot)
+            fail_msg("slot of \"%s\": %u, want %u", cases[i].key, got, cases[i].slot);
+    }
+}
+
+/* FNV-1a 64 reference values, and the tag that carries it */
+static void test_fnv_and_tag(void **st)
+{
+    char tag[REDIS_TAG_LEN + 1];
+    (void)st;
+    assert_true(redis_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
+    assert_true(redis_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(redis_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
+    redis_tag(0x85944171f73967e8ULL, tag);
+    tag[REDIS_TAG_LEN] = '\0';
+    assert_string_equal(tag, "{85944171f73967e8}");
+    /* a key's slot is the slot of its tag, whatever bytes (braces too) follow */
+    char name[64];
+    memcpy(name, tag, REDIS_TAG_LEN);
+    memcpy(name + REDIS_TAG_LEN, "\x02{x}\x00z", 6);
+    assert_int_equal(redis_slot(name, REDIS_TAG_LEN + 6), redis_slot("85944171f73967e8", 16));
+}
+
+/* a greylist step's two keys share their client key's tag, hence one slot and one shard */
+static void test_greylist_keys_share_a_slot(void **st)
+{
+    store_batch b = {0};
+    redis_args a = {0};
+    uint32_t idx[2] = {0, 1};
+    (void)st;
+
+    batch_reset(&b, 1000);
+    store_op *op = batch_add(&b, STORE_GREYLIST, (const unsigned char *)"triplet-key", 11);
+    batch_add_key2(&b, op, (const unsigned char *)"client-key", 10);
+    op->grey.delay_ms = 300000;
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"win", 3)->win = (window_spec){60000, 5, 10};
+    redis_args_script(&a, "EVALSHA", "0123456789012345678901234567890123456789", &b, idx, 2, NULL, NULL, 0, 1);
+    /* EVALSHA sha 3 k1 k2 k3 now commit n, then 5 per op */
+    assert_int_equal(a.argc, 3 + 3 + 3 + 10);
+    assert_memory_equal(a.argv[2], "3", 1);
+    assert_int_equal(a.lens[3], REDIS_TAG_LEN + 11);
+    assert_int_equal(redis_slot(a.argv[3], a.lens[3]), redis_slot(a.argv[4], a.lens[4]));
+    assert_memory_equal(a.argv[3], a.argv[4], REDIS_TAG_LEN);
+    char want[REDIS_TAG_LEN];
+    redis_tag(redis_fnv1a64("client-key", 10), want);
+    assert_memory_equal(a.argv[3], want, REDIS_TAG_LEN);
+    assert_memory_equal(a.argv[3] + REDIS_TAG_LEN, "triplet-key", 11);
+    assert_memory_equal(a.argv[9], "4", 1);      /* STORE_GREYLIST */
+    assert_memory_equal(a.argv[10], "300000", 6); /* its delay */
+    redis_args_release(&a);
+    batch_release(&b);
+}
+
+/* a reply of another shape fails the batch instead of being read */
+static void test_reply_shapes(void **st)
+{
+    store_batch b = {0};
+    uint32_t idx[1] = {0};
+    int64_t bucket[1];
+    long denied = 7;
+    redisReply e[7], *ep[7], r = {.type = REDIS_REPLY_ARRAY, .elements = 7, .element = ep};
+    long long vals[7] = {0, 123, 0, 5, 999, 0, 42};
+    (void)st;
+
+    batch_reset(&b, 1000);
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"k", 1);
+    for (int i = 0; i < 7; i++) {
+        e[i] = (redisReply){.type = REDIS_REPLY_INTEGER, .integer = vals[i]};
+        ep[i] = &e[i];
+    }
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 1, bucket, &denied), 0);
+    assert_int_equal(denied, 0);
+    assert_int_equal(b.ops[0].admitted, 0);
+    assert_int_equal(b.ops[0].peek.total, 5);
+    assert_int_equal(b.ops[0].peek.retry_ms, 999);
+    assert_int_equal(bucket[0], 42);
+    e[0].integer = 1; /* a refusal index past the operations */
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 1, bucket, &denied), -1);
+    e[0].integer = -1;
+    r.elements = 6;
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 1, bucket, &denied), -1);
+    r.elements = 7;
+    e[3].type = REDIS_REPLY_STRING;
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 1, bucket, &denied), -1);
+    redisReply err = {.type = REDIS_REPLY_ERROR};
+    assert_int_equal(redis_reply_apply(&err, &b, idx, 1, bucket, &denied), -1);
+    batch_release(&b);
+}
+
+/* URLs */
+static void test_urls(void **st)
+{
+    static const struct {
+        const char *url;
+        int ok;
+        const char *host, *user, *pass, *path;
+        unsigned port, db;
+    } cases[] = {
+        {"redis://127.0.0.1:6379/0", 1, "127.0.0.1", "", "", "", 6379, 0},
+        {"redis://10.0.0.1", 1, "10.0.0.1", "", "", "", 6379, 0},
+        {"redis://cache.example:7000/3", 1, "cache.example", "", "", "", 7000, 3},
+        {"redis://joe:s3cr:et@10.0.0.1:6380/2", 1, "10.0.0.1", "joe", "s3cr:et", "", 6380, 2},
+        {"redis://:pw@10.0.0.1", 1, "10.0.0.1", "", "pw", "", 6379, 0},
+        {"redis://u:p@ss@h:1", 1, "h", "u", "p@ss", "", 1, 0},
+        {"redis://[::1]:6390/1", 1, "::1", "", "", "", 6390, 1},
+        {"unix:/run/redis/redis.sock", 1, "", "", "", "/run/redis/redis.sock", 6379, 0},
+        {"unix:/run/redis.sock?db=4", 1, "", "", "", "/run/redis.sock", 6379, 4},
+        {"redis://10.0.0.1:0", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"redis://10.0.0.1:65536", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"redis://10.0.0.1:63x", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"redis://10.0.0.1/x", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"redis://", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"redis://[::1", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"rediss://10.0.0.1", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"http://10.0.0.1", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"unix:relative.sock", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"unix:/x.sock?db=", 0, NULL, NULL, NULL, NULL, 0, 0},
+    };
+    (void)st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rconn_url u;
+        char err[256];
+        int rc = rconn_url_parse(cases[i].url, &u, err, sizeof err);
+        if ((rc == 0) != cases[i].ok)
+            fail_msg("%s: %s", cases[i].url, rc ? err : "accepted");
+        if (!cases[i].ok) {
+            assert_non_null(strstr(err, cases[i].url));
+            continue;
+        }
+        assert_string_equal(u.host, cases[i].host);
+        assert_string_equal(u.user, cases[i].user);
+        assert_string_equal(u.pass, cases[i].pass);
+        assert_string_equal(u.path, cases[i].path);
+        assert_int_equal(u.port, cases[i].port);
+        assert_int_equal(u.db, cases[i].db);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc16_and_slots),
+        cmocka_unit_test(test_fnv_and_tag),
+        cmocka_unit_test(test_greylist_keys_share_a_slot),
+        cmocka_unit_test(test_reply_shapes),
+        cmocka_unit_test(test_urls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
