@@ -83,7 +83,7 @@ static void cmd_stats(server *s, struct evbuffer *out)
     evbuffer_add_printf(out,
                         "status=ok\nversion=%s\nuptime_s=%llu\nconnections_open=%llu\nconnections_total=%llu\n"
                         "requests=%llu\nbad_requests=%llu\ntoo_large=%llu\nidle_closed=%llu\n"
-                        "verdicts=%llu\nrefused=%llu\nlimited=%llu\ngreylisted=%llu\nstore_errors=%llu\n"
+                        "verdicts=%llu\nrefused=%llu\nlimited=%llu\ngreylisted=%llu\nstore_errors=%llu\nregex_errors=%llu\n"
                         "store_type=%s\nstore_keys=%llu\nstore_expired=%llu\nstore_evicted=%llu\n"
                         "memory_bytes=%llu\nallocations=%llu\nrules=%u\nlists=%u\nreloads=%llu\nreload_failures=%llu\n"
                         "snapshots=%llu\nsnapshot_failures=%llu\n",
@@ -93,7 +93,7 @@ static void cmd_stats(server *s, struct evbuffer *out)
                         (unsigned long long)s->st.too_large, (unsigned long long)s->st.idle_closed,
                         (unsigned long long)es->requests, (unsigned long long)es->refused,
                         (unsigned long long)es->limited, (unsigned long long)es->greylisted,
-                        (unsigned long long)es->store_errors, s->store->vt->name, (unsigned long long)ss.keys,
+                        (unsigned long long)es->store_errors, (unsigned long long)es->regex_errors, s->store->vt->name, (unsigned long long)ss.keys,
                         (unsigned long long)ss.expired, (unsigned long long)ss.evicted,
                         (unsigned long long)fg_alloc_used(), (unsigned long long)fg_alloc_calls(), s->rules->n,
                         s->rules->lists->n, (unsigned long long)s->st.reloads,
@@ -102,8 +102,9 @@ static void cmd_stats(server *s, struct evbuffer *out)
     stats_servers(s, &ss, out);
     for (unsigned i = 0; i < s->rules->n; i++) {
         const rule *r = &s->rules->rules[i];
-        evbuffer_add_printf(out, "rule.%s.matched=%llu\nrule.%s.decided=%llu\n", r->name,
-                            (unsigned long long)r->matched, r->name, (unsigned long long)r->decided);
+        evbuffer_add_printf(out, "rule.%s.matched=%llu\nrule.%s.decided=%llu\nrule.%s.regex_errors=%llu\n", r->name,
+                            (unsigned long long)r->matched, r->name, (unsigned long long)r->decided, r->name,
+                            (unsigned long long)r->regex_errors);
     }
     evbuffer_add(out, "\n", 1);
 }

@@ -139,6 +139,13 @@ static void store_log(int level, const char *fmt, ...)
     log_msg(level <= LOG_ERR_ ? LOG_ERR_ : level == LOG_WARN_ ? LOG_WARN_ : LOG_INFO_, "%s", msg);
 }
 
+/* engine_warn - the engine's messages (already rate-limited per rule) go to the log */
+static void engine_warn(const char *msg, void *arg)
+{
+    (void)arg;
+    log_warn("%s", msg);
+}
+
 /* server_open - store, engine, listeners, signals and timers */
 static int server_open(server *s, fg_conf *c)
 {
@@ -161,6 +168,7 @@ static int server_open(server *s, fg_conf *c)
     }
     s->eng.store = s->store;
     s->eng.on_error = c->store.on_error;
+    s->eng.log = engine_warn;
     s->started_ms = server_now(s);
     server_snapshot_load(s);
     /* the watches start at their files' ends before any socket answers: once a client can connect,

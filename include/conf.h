@@ -24,8 +24,6 @@
 #define CONF_PIPELINE_DEFAULT 64             /* requests in flight per connection */
 #define CONF_SNAPSHOT_INTERVAL_DEFAULT (60 * 1000) /* ms between snapshots */
 
-enum conf_on_error { ON_ERROR_TEMPFAIL, ON_ERROR_ALLOW };
-
 typedef struct conf_listen {
     char **policy;           /* "unix:PATH" or "tcp:HOST:PORT" */
     unsigned npolicy;
@@ -52,11 +50,17 @@ typedef struct conf_store {
     redis_spec redis;        /* networked stores: servers (kind 0 = embedded) */
 } conf_store;
 
+typedef struct conf_regex {
+    uint64_t match_limit;    /* pcre2 match limit, 0 = COND_REGEX_MATCH_LIMIT */
+    uint64_t depth_limit;    /* pcre2 depth limit, 0 = twice max_request */
+} conf_regex;
+
 typedef struct fg_conf {
     char *path;              /* the file */
     char *dir;               /* its folder */
     conf_listen listen;
     conf_store store;
+    conf_regex regex;
     ruleset *rules;
     struct watchset *watches; /* log watches (watch.h), never NULL once loaded */
 } fg_conf;

@@ -10,6 +10,15 @@
  * in every window) only when the verdict does not refuse the request: a
  * refused request is counted nowhere.
  *
+ * A rule that cannot be evaluated (a regex stopped on its match, depth or
+ * JIT stack limit: cond.h) applies its on_error: "tempfail" ends the walk
+ * with DEFER_IF_PERMIT 4.3.0 and counts nothing in the store, "allow"
+ * makes the rule not apply. Each such error is counted in the engine's and
+ * the rule's statistics, and logged through the engine's log hook at most
+ * once per rule per ENGINE_ERROR_LOG_MS, with the number left unlogged. When
+ * the store does not answer, the verdict is the tempfail action if any rule
+ * whose limit was asked says tempfail, else the rules after them decide.
+ *
  * An evaluation is a caller-owned struct reused request after request; its
  * batch and verdict buffers grow to the rule set and then stay, so that a
  * request allocates nothing in the steady state.
@@ -26,6 +35,9 @@
 #include "rule.h"
 #include "store.h"
 
+#define ENGINE_ERROR_LOG_MS 60000 /* a rule's evaluation errors are logged at most once per minute */
+#define ENGINE_TEMPFAIL_ACTION "DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later"
+
 typedef struct verdict {
     char action[ACTION_MAX + 1]; /* the access(5) action line, without "action=" */
     char reason[KEY_NAME_MAX + 1]; /* the deciding rule's name, "" if none */
@@ -40,12 +52,18 @@ typedef struct engine_stats {
     uint64_t limited;    /* verdicts from a full limit */
     uint64_t greylisted; /* verdicts from a greylist */
     uint64_t store_errors; /* verdicts from on_error */
+    uint64_t regex_errors; /* regex matches stopped by a limit (each then applied its rule's on_error) */
 } engine_stats;
+
+/* engine_log_fn - where the engine's rate-limited messages go (the daemon's log); NULL: nowhere */
+typedef void (*engine_log_fn)(const char *msg, void *arg);
 
 typedef struct engine {
     store *store;          /* where counters live */
-    int on_error;          /* enum conf_on_error */
+    int on_error;          /* enum conf_on_error: store.on_error, the default of every rule's */
     engine_stats stats;
+    engine_log_fn log;     /* warnings, already rate-limited */
+    void *log_arg;
 } engine;
 
 typedef struct eval eval;
@@ -59,6 +77,7 @@ struct eval {
     uint32_t *op_rule;     /* rule index of each operation */
     size_t op_rule_cap;
     long decider;          /* rule that decides without the store, -1 none */
+    long failed;           /* rule whose on_error "tempfail" decides, -1 none */
     verdict v;             /* the result */
     eval_done_fn done;
     void *arg;

@@ -24,6 +24,10 @@
 #include "list.h"
 #include "window.h"
 
+/* what a rule answers when it cannot be evaluated: a regex stopped on a limit, or the store did not answer */
+enum conf_on_error { ON_ERROR_TEMPFAIL, ON_ERROR_ALLOW };
+#define RULE_ON_ERROR_STORE (-1) /* a rule's on_error when not set: store.on_error */
+
 typedef struct rule_sel {
     uint8_t kind;   /* enum req_kind */
     char *sub;      /* protocol_state, event, ... ; NULL = any */
@@ -59,15 +63,19 @@ typedef struct rule {
     greylist_spec grey;
     uint8_t cls;             /* store class of its counters (http: chosen per request) */
     action_tmpl action;      /* what it answers when it decides */
+    int on_error;            /* enum conf_on_error, or RULE_ON_ERROR_STORE */
     uint64_t matched;        /* statistics: requests it applied to */
     uint64_t decided;        /* statistics: requests it decided */
+    uint64_t regex_errors;   /* statistics: matches stopped by a regex limit */
+    uint64_t error_log_ms;   /* when its next error may be logged */
+    uint64_t errors_unlogged; /* errors since the last one logged */
 } rule;
 
 typedef struct ruleset {
     rule *rules;             /* in file order */
     unsigned n;
     unsigned refs;           /* holders: the daemon and requests in flight */
-    pcre2_match_data *md;    /* shared by every regex match */
+    cond_regex *rx;          /* shared by every regex match: match data, limits, JIT stack */
     listset *lists;          /* the lookup lists the rules use */
     struct fg_geo *geo;      /* GeoIP databases (geoip = {...}), NULL = none */
 } ruleset;
@@ -89,6 +97,8 @@ int ruleset_use_geo(ruleset *rs, struct fg_geo *geo, conf_errors *errs);
 /* ruleset_carry_stats - a reload: each rule of next goes on from the statistics of the rule of the same
  * name in prev, so that counters shown by stats and /metrics never go back (Prometheus counters) */
 void ruleset_carry_stats(ruleset *next, ruleset *prev);
+/* ruleset_set_regex - the regex limits (0: the default) for values of at most max_value bytes */
+void ruleset_set_regex(ruleset *rs, uint32_t match_limit, uint32_t depth_limit, size_t max_value);
 /* rule_find - a rule by name, NULL if none */
 rule *rule_find(ruleset *rs, const char *name);
 

@@ -1,5 +1,27 @@
 /*
  * cond - the conditions of a rule's `if` and `unless` (see cond.h)
+ *
+ * SECURITY
+ *     Values come from clients, up to listen.max_request bytes (64 KiB by
+ *     default), and patterns from admins, who can write one that
+ *     backtracks without end: ^(\w+\s?)*$ on "aaaa...!" is exponential.
+ *     Every match runs with a match context: a match limit (default
+ *     100,000 steps, about half a millisecond of JIT matching; a linear
+ *     match over a 64 KiB value needs under 100,000), a depth limit for the
+ *     interpreter (twice max_request) and a JIT stack of 128 bytes per byte
+ *     of max_request (8 MiB at 64 KiB, reserved and touched only as used; a
+ *     group repeated at every byte was measured at 32-64 bytes per byte), so
+ *     a legal long value does not run out of stack and a hostile one stops
+ *     early. Limits are set with regex = { match_limit; depth_limit; }.
+ *     A match that stops on a limit is neither a match nor a miss: it is
+ *     COND_ERROR, and `!` does not turn it into a match, so a limit never
+ *     changes a verdict silently; the rule applies its on_error
+ *     ("tempfail": DEFER_IF_PERMIT 4.3.0, or "allow": the rule does not
+ *     apply), and the engine counts and logs it.
+ *
+ * BUGS
+ *     Without JIT (a platform pcre2 cannot JIT for) the interpreter counts
+ *     steps differently, and long values reach the limits sooner.
  */
 #include "cond.h"
 
@@ -41,6 +63,54 @@ static int parse_regex(const char *s, cond_alt *alt, const char **why, char *buf
     (void)pcre2_jit_compile(alt->re, PCRE2_JIT_COMPLETE);
     alt->kind = COND_REGEX;
     return 0;
+}
+
+/* regex_alloc - pcre2's allocations, counted and fatal on failure like ours */
+static void *regex_alloc(PCRE2_SIZE size, void *arg)
+{
+    (void)arg;
+    return fg_malloc(size);
+}
+
+/* regex_release - free what regex_alloc gave */
+static void regex_release(void *p, void *arg)
+{
+    (void)arg;
+    fg_free(p);
+}
+
+/* cond_regex_new - match data, match context and JIT stack for values of at most max_value bytes */
+cond_regex *cond_regex_new(uint32_t match_limit, uint32_t depth_limit, size_t max_value)
+{
+    cond_regex *rx = fg_calloc(1, sizeof *rx);
+
+    if (!max_value)
+        max_value = 64 * 1024;
+    rx->match_limit = match_limit ? match_limit : COND_REGEX_MATCH_LIMIT;
+    rx->depth_limit = depth_limit ? depth_limit : (uint32_t)(2 * max_value);
+    rx->jit_stack = max_value * COND_REGEX_JIT_PER_BYTE;
+    pcre2_general_context *gc = pcre2_general_context_create(regex_alloc, regex_release, NULL);
+    rx->md = pcre2_match_data_create(1, gc);
+    rx->mctx = pcre2_match_context_create(gc);
+    pcre2_set_match_limit(rx->mctx, rx->match_limit);
+    pcre2_set_depth_limit(rx->mctx, rx->depth_limit);
+    /* reserved address space, committed page by page as a match uses it */
+    rx->jit = pcre2_jit_stack_create(32 * 1024, rx->jit_stack, gc);
+    if (rx->jit)
+        pcre2_jit_stack_assign(rx->mctx, NULL, rx->jit);
+    pcre2_general_context_free(gc);
+    return rx;
+}
+
+/* cond_regex_free - free; NULL is fine */
+void cond_regex_free(cond_regex *rx)
+{
+    if (!rx)
+        return;
+    pcre2_match_data_free(rx->md);
+    pcre2_match_context_free(rx->mctx);
+    pcre2_jit_stack_free(rx->jit);
+    fg_free(rx);
 }
 
 /* parse_num - ">N", ">=N", "<N", "<=N", "=N", "!=N" */
@@ -197,9 +267,8 @@ int cond_set_parse(config_setting_t *group, const char *rule, const listset *lis
     return ok;
 }
 
-/* alt_match - does one alternative hold for the value? */
-static int alt_match(const cond_alt *alt, int attr, const char *v, size_t len, fg_request *req,
-                     pcre2_match_data *md)
+/* alt_match - does one alternative hold for the value? COND_TRUE, COND_FALSE or COND_ERROR */
+static int alt_match(const cond_alt *alt, int attr, const char *v, size_t len, fg_request *req, cond_regex *rx)
 {
     int r = 0;
 
@@ -207,9 +276,17 @@ static int alt_match(const cond_alt *alt, int attr, const char *v, size_t len, f
     case COND_EXACT:
         r = len == alt->len && !strncasecmp(v, alt->text, len);
         break;
-    case COND_REGEX:
-        r = pcre2_match(alt->re, (PCRE2_SPTR)v, len, 0, 0, md, NULL) >= 0;
+    case COND_REGEX: {
+        int rc = pcre2_match(alt->re, (PCRE2_SPTR)v, len, 0, 0, rx->md, rx->mctx);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+            /* a limit, not an answer: the negation of an error is an error */
+            rx->error = rc;
+            rx->error_pattern = alt->text;
+            return COND_ERROR;
+        }
+        r = rc >= 0;
         break;
+    }
     case COND_CIDR: {
         fg_addr a;
         const fg_addr *ap = NULL;
@@ -239,28 +316,39 @@ static int alt_match(const cond_alt *alt, int attr, const char *v, size_t len, f
         r = list_lookup(alt->list, v, len, attr == ATTR_CLIENT_ADDRESS ? req_client_addr(req) : NULL) != NULL;
         break;
     }
-    return alt->negate ? !r : r;
+    return (alt->negate ? !r : r) ? COND_TRUE : COND_FALSE;
 }
 
-/* cond_match - does one condition hold? */
-int cond_match(const cond *c, fg_request *req, pcre2_match_data *md)
+/* cond_match - does one condition hold? Any alternative that holds decides; else an error is the answer */
+int cond_match(const cond *c, fg_request *req, cond_regex *rx)
 {
     size_t len;
     const char *v = req_get(req, c->attr, &len);
+    int result = COND_FALSE;
 
-    for (unsigned a = 0; a < c->nalts; a++)
-        if (alt_match(&c->alts[a], c->attr, v, len, req, md))
-            return 1;
-    return 0;
+    for (unsigned a = 0; a < c->nalts; a++) {
+        int r = alt_match(&c->alts[a], c->attr, v, len, req, rx);
+        if (r == COND_TRUE)
+            return COND_TRUE;
+        if (r == COND_ERROR)
+            result = COND_ERROR;
+    }
+    return result;
 }
 
-/* cond_set_match - do all conditions hold? */
-int cond_set_match(const cond_set *cs, fg_request *req, pcre2_match_data *md)
+/* cond_set_match - do all conditions hold? Any that fails decides; else an error is the answer */
+int cond_set_match(const cond_set *cs, fg_request *req, cond_regex *rx)
 {
-    for (unsigned i = 0; i < cs->n; i++)
-        if (!cond_match(&cs->conds[i], req, md))
-            return 0;
-    return 1;
+    int result = COND_TRUE;
+
+    for (unsigned i = 0; i < cs->n; i++) {
+        int r = cond_match(&cs->conds[i], req, rx);
+        if (r == COND_FALSE)
+            return COND_FALSE;
+        if (r == COND_ERROR)
+            result = COND_ERROR;
+    }
+    return result;
 }
 
 /* cond_list_value - the map value that the condition on list l found for this request */

@@ -222,10 +222,28 @@ static int parse_geoip(fg_conf *c, config_setting_t *g, conf_errors *errs)
     return ruleset_use_geo(c->rules, geo, errs) < 0 || ok < 0 ? -1 : 0;
 }
 
+/* parse_regex - regex = { match_limit = N; depth_limit = N; } (see cond.c for the defaults and why) */
+static int parse_regex(fg_conf *c, config_setting_t *g, conf_errors *errs)
+{
+    static const char *const known[] = {"match_limit", "depth_limit", NULL};
+    int ok = 0;
+
+    if (!g)
+        return 0;
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        conf_error_at(errs, g, "regex: expected a group { match_limit = N; depth_limit = N; }");
+        return -1;
+    }
+    ok |= conf_check_members(g, "regex", known, errs);
+    ok |= get_size(g, "match_limit", 1000, 100000000, &c->regex.match_limit, errs);
+    ok |= get_size(g, "depth_limit", 1000, 100000000, &c->regex.depth_limit, errs);
+    return ok;
+}
+
 /* conf_load - read and check a configuration */
 fg_conf *conf_load(const char *path, conf_errors *errs)
 {
-    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", "watch", NULL};
+    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", "watch", "regex", NULL};
     fg_conf *c = fg_calloc(1, sizeof *c);
     config_t cfg;
     char *tmp;
@@ -264,6 +282,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     ok |= conf_check_members(root, "top level", known, errs);
     ok |= parse_listen(c, config_lookup(&cfg, "listen"), errs);
     ok |= parse_store(c, config_lookup(&cfg, "store"), errs);
+    ok |= parse_regex(c, config_lookup(&cfg, "regex"), errs);
     static const char *const later[] = {"bans", NULL};
     for (int i = 0; later[i]; i++)
         if (config_lookup(&cfg, later[i])) {
@@ -271,10 +290,15 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
             ok = -1;
         }
     c->rules = ruleset_parse(config_lookup(&cfg, "rules"), config_lookup(&cfg, "lists"), c->dir, errs);
-    if (!c->rules)
+    if (!c->rules) {
         ok = -1;
-    else if (parse_geoip(c, config_lookup(&cfg, "geoip"), errs) < 0)
-        ok = -1;
+    } else {
+        /* the JIT stack and depth limit follow the largest value a request can carry */
+        ruleset_set_regex(c->rules, (uint32_t)c->regex.match_limit, (uint32_t)c->regex.depth_limit,
+                          (size_t)c->listen.max_request);
+        if (parse_geoip(c, config_lookup(&cfg, "geoip"), errs) < 0)
+            ok = -1;
+    }
     /* after the rules: a watch is checked against the rules that count its event */
     c->watches = watchset_parse(config_lookup(&cfg, "watch"), c->dir, c->rules, errs);
     if (!c->watches)

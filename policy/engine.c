@@ -9,8 +9,6 @@
 
 #include "alloc.h"
 
-#define ON_ERROR_TEMPFAIL_ACTION "DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later"
-
 /* key_attr_folded - append an attribute as a lower-cased string part */
 static void key_attr_folded(int attr, fg_request *req, key_buf *k)
 {
@@ -101,6 +99,21 @@ static void set_verdict(eval *ev, const rule *r, uint64_t retry_s)
     ev->v.retry_s = retry_s;
 }
 
+/* rule_on_error - a rule's on_error, store.on_error when it has none */
+static int rule_on_error(const engine *e, const rule *r)
+{
+    return r->on_error == RULE_ON_ERROR_STORE ? e->on_error : r->on_error;
+}
+
+/* store_tempfails - the store failed: does any rule whose limit was asked say tempfail? */
+static int store_tempfails(const eval *ev)
+{
+    for (size_t i = 0; i < ev->batch.nops; i++)
+        if (rule_on_error(ev->eng, &ev->rs->rules[ev->op_rule[i]]) == ON_ERROR_TEMPFAIL)
+            return 1;
+    return 0;
+}
+
 /* finish - turn the batch's answer into the verdict */
 static void finish(eval *ev)
 {
@@ -108,12 +121,28 @@ static void finish(eval *ev)
     store_batch *b = &ev->batch;
     rule *rules = ev->rs->rules;
 
-    if (b->status < 0) {
-        snprintf(ev->v.action, sizeof ev->v.action, "%s",
-                 e->on_error == ON_ERROR_ALLOW ? "DUNNO" : ON_ERROR_TEMPFAIL_ACTION);
+    if (ev->failed >= 0) {
+        /* a rule could not be evaluated and says tempfail: the store was not asked */
+        snprintf(ev->v.action, sizeof ev->v.action, "%s", ENGINE_TEMPFAIL_ACTION);
+        snprintf(ev->v.reason, sizeof ev->v.reason, "%s", rules[ev->failed].name);
+        ev->v.refused = 1;
+    } else if (b->status < 0 && store_tempfails(ev)) {
+        snprintf(ev->v.action, sizeof ev->v.action, "%s", ENGINE_TEMPFAIL_ACTION);
         ev->v.store_failed = 1;
-        ev->v.refused = e->on_error != ON_ERROR_ALLOW;
+        ev->v.refused = 1;
         e->stats.store_errors++;
+    } else if (b->status < 0) {
+        /* every rule asked allows: none of them applies, the rule that ended the walk still decides */
+        ev->v.store_failed = 1;
+        e->stats.store_errors++;
+        if (ev->decider >= 0) {
+            rule *r = &rules[ev->decider];
+            set_verdict(ev, r, 0);
+            r->decided++;
+            ev->v.refused = r->action.denies;
+        } else {
+            memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
+        }
     } else if (b->denied >= 0) {
         rule *r = &rules[ev->op_rule[b->denied]];
         uint64_t ms = b->ops[b->denied].peek.retry_ms;
@@ -137,8 +166,9 @@ static void finish(eval *ev)
     ev->rs = NULL;
 }
 
-/* grey_exempt - clients that are never greylisted: logged in, trusted, loopback, bounces if so set */
-static int grey_exempt(const rule *r, fg_request *req, pcre2_match_data *md)
+/* grey_exempt - clients that are never greylisted: logged in, trusted, loopback, bounces if so set;
+ * COND_TRUE, COND_FALSE, or COND_ERROR when the trusted networks could not be checked */
+static int grey_exempt(const rule *r, fg_request *req, cond_regex *rx)
 {
     size_t len;
     const fg_addr *a = req_client_addr(req);
@@ -149,10 +179,56 @@ static int grey_exempt(const rule *r, fg_request *req, pcre2_match_data *md)
     if (a && ((a->family == 4 && a->bytes[0] == 127) ||
               (a->family == 6 && !memcmp(a->bytes, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16))))
         return 1;
-    if (r->grey.trusted.nalts && cond_match(&r->grey.trusted, req, md))
-        return 1;
     req_get(req, ATTR_SENDER, &len);
-    return !len && !r->grey.bounces;
+    if (!len && !r->grey.bounces)
+        return 1;
+    return r->grey.trusted.nalts ? cond_match(&r->grey.trusted, req, rx) : COND_FALSE;
+}
+
+/* rule_holds - does a rule that selects this request apply: if, unless, greylist exemptions?
+ * COND_TRUE, COND_FALSE, or COND_ERROR when a regex stopped on a limit and nothing else decided */
+static int rule_holds(const rule *r, fg_request *req, cond_regex *rx)
+{
+    int ifs = cond_set_match(&r->ifs, req, rx), unless = COND_FALSE;
+
+    if (ifs == COND_FALSE)
+        return COND_FALSE;
+    if (r->unless.n && (unless = cond_set_match(&r->unless, req, rx)) == COND_TRUE)
+        return COND_FALSE;
+    if (ifs == COND_ERROR || unless == COND_ERROR)
+        return COND_ERROR;
+    if (!r->has_greylist)
+        return COND_TRUE;
+    switch (grey_exempt(r, req, rx)) {
+    case COND_TRUE: return COND_FALSE;
+    case COND_ERROR: return COND_ERROR;
+    default: return COND_TRUE;
+    }
+}
+
+/* rule_failed - a rule could not be evaluated: count, log (once per rule per minute); 1 when it tempfails */
+static int rule_failed(engine *e, rule *r, const cond_regex *rx, uint64_t now_ms)
+{
+    int on_error = rule_on_error(e, r);
+    char msg[512], why[128];
+
+    e->stats.regex_errors++;
+    r->regex_errors++;
+    if (now_ms < r->error_log_ms) {
+        r->errors_unlogged++;
+        return on_error == ON_ERROR_TEMPFAIL;
+    }
+    r->error_log_ms = now_ms + ENGINE_ERROR_LOG_MS;
+    if (e->log) {
+        pcre2_get_error_message(rx->error, (PCRE2_UCHAR *)why, sizeof why);
+        snprintf(msg, sizeof msg, "rule \"%s\" (%s:%d): regex %s stopped: %s; on_error %s applied "
+                 "(%llu more since the last report)", r->name, r->file, r->line,
+                 rx->error_pattern ? rx->error_pattern : "?", why,
+                 on_error == ON_ERROR_TEMPFAIL ? "tempfail" : "allow", (unsigned long long)r->errors_unlogged);
+        e->log(msg, e->log_arg);
+    }
+    r->errors_unlogged = 0;
+    return on_error == ON_ERROR_TEMPFAIL;
 }
 
 /* add_greylist - the greylist step of rule r: triplet and client keys */
@@ -194,6 +270,7 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
     ev->req = req;
     req->geo = rs->geo;
     ev->decider = -1;
+    ev->failed = -1;
     ev->done = done;
     ev->arg = arg;
     ev->v.action[0] = '\0';
@@ -206,11 +283,14 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
 
     for (unsigned i = 0; i < rs->n; i++) {
         rule *r = &rs->rules[i];
-        if (!rule_applies(r, req) || !cond_set_match(&r->ifs, req, rs->md))
+        if (!rule_applies(r, req))
             continue;
-        if (r->unless.n && cond_set_match(&r->unless, req, rs->md))
-            continue;
-        if (r->has_greylist && grey_exempt(r, req, rs->md))
+        int holds = rule_holds(r, req, rs->rx);
+        if (holds == COND_ERROR && rule_failed(e, r, rs->rx, now_ms)) {
+            ev->failed = i;
+            break;
+        }
+        if (holds != COND_TRUE)
             continue;
         r->matched++;
         if (!r->has_limit && !r->has_greylist) {
@@ -229,7 +309,7 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
         }
         ev->op_rule[ev->batch.nops - 1] = i;
     }
-    if (ev->batch.nops == 0) {
+    if (ev->batch.nops == 0 || ev->failed >= 0) {
         finish(ev);
         return ENGINE_DONE;
     }

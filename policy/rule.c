@@ -323,7 +323,7 @@ static int valid_name(const char *s)
 /* parse_rule - one rule; 0 ok, -1 errors */
 static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *errs)
 {
-    static const char *const known[] = {"name", "on", "if", "unless", "limit", "greylist", "action", NULL};
+    static const char *const known[] = {"name", "on", "if", "unless", "limit", "greylist", "action", "on_error", NULL};
     const char *name = NULL, *action = NULL, *why;
     config_setting_t *on, *e;
     int ok = 0;
@@ -409,6 +409,18 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
         ok = -1;
     }
     r->cls = r->nsel ? default_class(&r->sel[0]) : KEY_SMTP;
+    r->on_error = RULE_ON_ERROR_STORE;
+    if ((e = config_setting_get_member(s, "on_error")) != NULL) {
+        const char *v = config_setting_get_string(e);
+        if (v && !strcmp(v, "tempfail")) {
+            r->on_error = ON_ERROR_TEMPFAIL;
+        } else if (v && !strcmp(v, "allow")) {
+            r->on_error = ON_ERROR_ALLOW;
+        } else {
+            conf_error_at(errs, e, "rule \"%s\": on_error: \"tempfail\" or \"allow\"", name);
+            ok = -1;
+        }
+    }
     return ok;
 }
 
@@ -432,7 +444,7 @@ ruleset *ruleset_empty(void)
 {
     ruleset *rs = fg_calloc(1, sizeof *rs);
     rs->refs = 1;
-    rs->md = pcre2_match_data_create(1, NULL);
+    rs->rx = cond_regex_new(0, 0, 0);
     rs->lists = listset_parse(NULL, NULL, NULL);
     return rs;
 }
@@ -492,7 +504,7 @@ void ruleset_unref(ruleset *rs)
     for (unsigned i = 0; i < rs->n; i++)
         rule_free(&rs->rules[i]);
     fg_free(rs->rules);
-    pcre2_match_data_free(rs->md);
+    cond_regex_free(rs->rx);
     listset_free(rs->lists);
     geo_free(rs->geo);
     fg_free(rs);
@@ -586,7 +598,15 @@ void ruleset_carry_stats(ruleset *next, ruleset *prev)
             continue;
         next->rules[i].matched += old->matched;
         next->rules[i].decided += old->decided;
+        next->rules[i].regex_errors += old->regex_errors;
     }
+}
+
+/* ruleset_set_regex - the regex limits for values of at most max_value bytes */
+void ruleset_set_regex(ruleset *rs, uint32_t match_limit, uint32_t depth_limit, size_t max_value)
+{
+    cond_regex_free(rs->rx);
+    rs->rx = cond_regex_new(match_limit, depth_limit, max_value);
 }
 
 /* rule_find - a rule by name */

@@ -42,6 +42,8 @@ static pid_t daemon_pid = -1;
     "  { name = \"per-sender\"; on = \"smtp:RCPT\";\n"                                                        \
     "    limit = { key = [\"sender\"]; count = 3; per = \"1h\"; };\n"                                         \
     "    action = \"DEFER_IF_PERMIT 4.7.1 Too many recipients from $sender\"; },\n"                           \
+    "  { name = \"slow-helo\"; on = \"smtp:HELO\"; if = { helo_name = \"/^(\\\\w+\\\\s?)*$/\"; };\n"             \
+    "    action = \"REJECT 5.7.1 odd HELO\"; on_error = \"tempfail\"; },\n"                                   \
     "  { name = \"logins\"; on = \"auth\"; limit = { key = [\"client_address/24\"]; count = 2; per = \"10m\"; };\n" \
     "    action = \"REJECT too many logins\"; }\n"                                                            \
     ");\n"
@@ -481,6 +483,30 @@ static void test_allocations_bounded(void **st)
     close(fd);
 }
 
+/* a regex stopped by its match limit: the rule's on_error, counted in stats, logged (issue 7, defect 9) */
+static void test_regex_limit(void **st)
+{
+    char req[4096], log[65536];
+    (void)st;
+
+    long long before = stat_value("regex_errors");
+    int n = snprintf(req, sizeof req, "request=smtpd_access_policy\nprotocol_state=HELO\nclient_address=192.0.2.1\nhelo_name=");
+    memset(req + n, 'a', 3000);
+    snprintf(req + n + 3000, sizeof req - (size_t)n - 3000, "!\n\n");
+    assert_string_equal(ask(policy_path, req),
+                        "action=DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later\n\n");
+    assert_string_equal(ask(policy_path, "request=smtpd_access_policy\nprotocol_state=HELO\nhelo_name=localhost\n\n"),
+                        "action=REJECT 5.7.1 odd HELO\n\n");
+    assert_int_equal(stat_value("regex_errors"), before + 1);
+    assert_int_equal(stat_value("rule.slow-helo.regex_errors"), 1);
+    FILE *f = fopen(log_path, "r");
+    assert_non_null(f);
+    log[fread(log, 1, sizeof log - 1, f)] = '\0';
+    fclose(f);
+    assert_non_null(strstr(log, "rule \"slow-helo\""));
+    assert_non_null(strstr(log, "match limit exceeded; on_error tempfail applied"));
+}
+
 /* a broken file on reload keeps the old rules; a good one swaps them */
 static void test_reload(void **st)
 {
@@ -556,6 +582,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_list_edits),
         cmocka_unit_test(test_counter_reset),
         cmocka_unit_test(test_greylist),
+        cmocka_unit_test(test_regex_limit),
         cmocka_unit_test(test_allocations_bounded),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_restart_keeps_greylist),

@@ -248,6 +248,141 @@ static void test_reload_keeps_counters(void **st)
     teardown(f);
 }
 
+/* catastrophic - a pattern that backtracks without end on "aaaa...!", as libconfig text */
+#define CATASTROPHIC "/^(\\\\w+\\\\s?)*$/"
+#define TEMPFAIL "DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later"
+
+/* helo_req - a HELO request whose helo_name is n times c, then tail (static buffer) */
+static const char *helo_req(char c, size_t n, const char *tail)
+{
+    static char text[1900];
+    int k = snprintf(text, sizeof text, "request=smtpd_access_policy\nprotocol_state=HELO\nclient_address=192.0.2.1\nhelo_name=");
+    assert_true((size_t)k + n + strlen(tail) < sizeof text);
+    memset(text + k, c, n);
+    snprintf(text + k + n, sizeof text - (size_t)k - n, "%s", tail);
+    return text;
+}
+
+/* a regex stopped by its limit gives the rule's on_error, with and without '!', in if and in unless (issue 7, defect 9) */
+static void test_regex_error_on_error(void **st)
+{
+    static const struct { const char *label, *where, *cond, *on_error; int store_on_error; const char *want; } cases[] = {
+        {"if, tempfail", "if", CATASTROPHIC, "tempfail", ON_ERROR_ALLOW, TEMPFAIL},
+        {"if with !, tempfail", "if", "!" CATASTROPHIC, "tempfail", ON_ERROR_ALLOW, TEMPFAIL},
+        {"if, allow: the rule does not apply", "if", CATASTROPHIC, "allow", ON_ERROR_TEMPFAIL, "WARN reached"},
+        {"if with !, allow", "if", "!" CATASTROPHIC, "allow", ON_ERROR_TEMPFAIL, "WARN reached"},
+        {"unless, allow", "unless", CATASTROPHIC, "allow", ON_ERROR_TEMPFAIL, "WARN reached"},
+        {"unless with !, tempfail", "unless", "!" CATASTROPHIC, "tempfail", ON_ERROR_ALLOW, TEMPFAIL},
+        {"default is store.on_error: tempfail", "if", CATASTROPHIC, NULL, ON_ERROR_TEMPFAIL, TEMPFAIL},
+        {"default is store.on_error: allow", "if", "!" CATASTROPHIC, NULL, ON_ERROR_ALLOW, "WARN reached"},
+    };
+    char rules[512], on_error[64];
+    (void)st;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(on_error, sizeof on_error, cases[i].on_error ? " on_error = \"%s\";" : "%s",
+                 cases[i].on_error ? cases[i].on_error : "");
+        snprintf(rules, sizeof rules,
+                 "{ name = \"helo\"; on = \"smtp:HELO\"; %s = { helo_name = \"%s\"; }; action = \"REJECT 5.7.1 bad\";%s },\n"
+                 "{ name = \"after\"; on = \"smtp:HELO\"; action = \"WARN reached\"; }",
+                 cases[i].where, cases[i].cond, on_error);
+        fixture *f = setup(rules);
+        f->eng.on_error = cases[i].store_on_error;
+        const char *got = ask(f, 1000, helo_req('a', 1500, "!"));
+        if (strcmp(got, cases[i].want))
+            fail_msg("%s: got \"%s\", want \"%s\"", cases[i].label, got, cases[i].want);
+        if (!strcmp(cases[i].want, TEMPFAIL)) {
+            assert_string_equal(f->ev.v.reason, "helo");
+            assert_int_equal(f->ev.v.refused, 1);
+        }
+        /* counted in the engine's statistics (floodgatectl stats: regex_errors) and the rule's */
+        assert_int_equal(f->eng.stats.regex_errors, 1);
+        assert_int_equal(rule_find(f->conf->rules, "helo")->regex_errors, 1);
+        ask(f, 1001, helo_req('a', 1500, "!"));
+        assert_int_equal(f->eng.stats.regex_errors, 2);
+        teardown(f);
+    }
+}
+
+/* an alternative that holds decides without the one that failed; normal and long legal values still match */
+static void test_regex_still_matches(void **st)
+{
+    fixture *f = setup("{ name = \"either\"; on = \"smtp:HELO\"; if = { helo_name = [\"" CATASTROPHIC "\", \"/^a/\"]; };\n"
+                       "  action = \"REJECT either\"; on_error = \"tempfail\"; },\n"
+                       "{ name = \"bare\"; on = \"smtp:HELO\"; if = { helo_name = \"/^mail\\\\./\"; }; action = \"REJECT bare\"; },\n"
+                       "{ name = \"long\"; on = \"smtp:HELO\"; if = { helo_name = \"/^(-|_)*$/\"; }; action = \"REJECT long\"; }");
+    (void)st;
+
+    assert_string_equal(ask(f, 1, helo_req('a', 1500, "!")), "REJECT either");
+    assert_string_equal(ask(f, 2, "request=smtpd_access_policy\nprotocol_state=HELO\nhelo_name=mail.example.com"),
+                        "REJECT bare");
+    /* a group repeated at each of 1,500 bytes: more than pcre2's default 32 KiB JIT stack, well within ours */
+    assert_string_equal(ask(f, 3, helo_req('-', 1500, "")), "REJECT long");
+    assert_string_equal(ask(f, 4, "request=smtpd_access_policy\nprotocol_state=HELO\nhelo_name=mx.example.com"), "DUNNO");
+    assert_int_equal(f->eng.stats.regex_errors, 0);
+    teardown(f);
+}
+
+static int logged;               /* messages the engine logged */
+static char last_log[512];       /* the last one */
+
+/* count_log - the engine's log hook, for the test */
+static void count_log(const char *msg, void *arg)
+{
+    (void)arg;
+    logged++;
+    snprintf(last_log, sizeof last_log, "%s", msg);
+}
+
+/* errors are logged once per rule per minute, with how many were not, on the injected clock */
+static void test_regex_error_log_rate(void **st)
+{
+    fixture *f = setup("{ name = \"one\"; on = \"smtp:HELO\"; if = { helo_name = \"" CATASTROPHIC "\"; }; action = \"REJECT\";"
+                       " on_error = \"allow\"; },\n"
+                       "{ name = \"two\"; on = \"smtp:HELO\"; if = { helo_name = \"!" CATASTROPHIC "\"; }; action = \"REJECT\";"
+                       " on_error = \"allow\"; }");
+    uint64_t t = 5000000;
+    (void)st;
+
+    f->eng.log = count_log;
+    logged = 0;
+    ask(f, t, helo_req('a', 1500, "!"));
+    assert_int_equal(logged, 2); /* each rule once */
+    assert_non_null(strstr(last_log, "rule \"two\""));
+    assert_non_null(strstr(last_log, "match limit"));
+    assert_non_null(strstr(last_log, "on_error allow"));
+    ask(f, t + 1000, helo_req('a', 1500, "!"));
+    ask(f, t + 59999, helo_req('a', 1500, "!"));
+    assert_int_equal(logged, 2);
+    ask(f, t + 60000, helo_req('a', 1500, "!"));
+    assert_int_equal(logged, 4);
+    assert_non_null(strstr(last_log, "(2 more since the last report)"));
+    assert_int_equal(f->eng.stats.regex_errors, 8);
+    teardown(f);
+}
+
+/* per-rule on_error when the store cannot answer: any tempfail rule asked tempfails, else the rules go on */
+static void test_store_failure_per_rule(void **st)
+{
+    static const store_vtab vt = {"failing", fail_submit, NULL, fail_stats, fail_free, NULL};
+    store failing = {&vt};
+    fixture *f = setup("{ name = \"open\"; on = \"auth\"; limit = { key = \"username\"; count = 1; per = \"10m\"; }; on_error = \"allow\"; },\n"
+                       "{ name = \"closed\"; on = \"auth\"; if = { protocol = \"imap\"; }; limit = { key = \"username\"; count = 1; per = \"10m\"; };"
+                       " on_error = \"tempfail\"; },\n"
+                       "{ name = \"root\"; on = \"auth\"; if = { username = \"root\"; }; action = \"REJECT no root\"; }");
+    store *real = f->store;
+    (void)st;
+
+    f->eng.store = &failing;
+    f->eng.on_error = ON_ERROR_TEMPFAIL;
+    assert_string_equal(ask(f, 1, "request=auth\nusername=joe\nprotocol=pop3"), "DUNNO");
+    assert_string_equal(ask(f, 2, "request=auth\nusername=root\nprotocol=pop3"), "REJECT no root");
+    assert_string_equal(ask(f, 3, "request=auth\nusername=joe\nprotocol=imap"), TEMPFAIL);
+    assert_int_equal(f->eng.stats.store_errors, 3);
+    f->eng.store = real;
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +397,10 @@ int main(void)
         cmocka_unit_test(test_no_store_when_not_needed),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_reload_keeps_counters),
+        cmocka_unit_test(test_regex_error_on_error),
+        cmocka_unit_test(test_regex_still_matches),
+        cmocka_unit_test(test_regex_error_log_rate),
+        cmocka_unit_test(test_store_failure_per_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,8 +12,8 @@ static const char *first_match(ruleset *rs, fg_request *req)
 {
     for (unsigned i = 0; i < rs->n; i++) {
         rule *r = &rs->rules[i];
-        if (rule_applies(r, req) && cond_set_match(&r->ifs, req, rs->md) &&
-            !(r->unless.n && cond_set_match(&r->unless, req, rs->md)))
+        if (rule_applies(r, req) && cond_set_match(&r->ifs, req, rs->rx) == COND_TRUE &&
+            !(r->unless.n && cond_set_match(&r->unless, req, rs->rx) == COND_TRUE))
             return r->name;
     }
     return "";
