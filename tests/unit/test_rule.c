@@ -149,6 +149,7 @@ static void test_errors_with_lines(void **st)
         {"greylist and limit", "  { name = \"a\"; on = \"smtp\"; greylist = { }; limit = { key = \"sender\"; count = 1; per = 60; }; }\n", 3, "not both"},
         {"greylist bad network", "  { name = \"a\"; on = \"smtp\"; greylist = { network = 40; }; }\n", 3, "greylist.network"},
         {"unknown list", "  { name = \"a\"; on = \"smtp\"; if = { sender = \"@spam\"; }; action = \"OK\"; }\n", 3, "no list named \"spam\""},
+        {"bad on_error", "  { name = \"a\"; on = \"smtp\";\n    on_error = \"maybe\"; action = \"OK\"; }\n", 4, "on_error: \"tempfail\" or \"allow\""},
         {"list value without its list", "  { name = \"a\"; on = \"smtp\"; action = \"REJECT ${list:spam}\"; }\n", 3, "${list:spam}"},
     };
     char text[2048];
@@ -222,6 +223,24 @@ static void test_shipped_rules(void **st)
     }
 }
 
+/* regex = { match_limit; depth_limit; }: checked, with their lines */
+static void test_regex_limits(void **st)
+{
+    conf_errors errs = {0};
+    (void)st;
+
+    fg_conf *c = load_text(LISTEN "regex = { match_limit = 5000; depth_limit = 9000; };\nrules = ();\n", &errs);
+    assert_non_null(c);
+    assert_int_equal(c->rules->rx->match_limit, 5000);
+    assert_int_equal(c->rules->rx->depth_limit, 9000);
+    assert_int_equal(c->rules->rx->jit_stack, 128 * 64 * 1024);
+    conf_free(c);
+    assert_null(load_text(LISTEN "regex = {\n  match_limit = 5; matchlimit = 1; };\nrules = ();\n", &errs));
+    assert_true(has_error(&errs, 3, "match_limit"));
+    assert_true(has_error(&errs, 3, "unknown setting \"matchlimit\""));
+    conf_errors_free(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_include),
         cmocka_unit_test(test_shipped_rules),
+        cmocka_unit_test(test_regex_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
