@@ -33,6 +33,7 @@
 
 #include "mem.h"
 #include "redis.h"
+#include "redis_script.h"
 
 static const char *daemon_bin, *ctl_bin, *redis_bin, *cli_bin;
 static char dir[] = "/tmp/fgredisXXXXXX";
@@ -119,7 +120,7 @@ static redisReply *redis_cmd(unsigned port, const char *fmt, ...)
 }
 
 /* redis_int - an integer reply, -1 if none */
-static __attribute__((unused)) long long redis_int(unsigned port, const char *cmd)
+static long long redis_int(unsigned port, const char *cmd)
 {
     redisReply *r = redis_cmd(port, cmd);
     long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
@@ -369,8 +370,8 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-/* fgd_start - floodgated named name with this store group, running when this returns */
-static void fgd_start(fgd *d, const char *name, const char *store_conf)
+/* fgd_start_rules - floodgated named name with this store group and rules, running when this returns */
+static void fgd_start_rules(fgd *d, const char *name, const char *store_conf, const char *rules)
 {
     snprintf(d->conf, sizeof d->conf, "%s/%s.conf", dir, name);
     snprintf(d->policy, sizeof d->policy, "%s/%s-policy.sock", dir, name);
@@ -379,7 +380,7 @@ static void fgd_start(fgd *d, const char *name, const char *store_conf)
     FILE *f = fopen(d->conf, "w");
     assert_non_null(f);
     fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; };\nstore = { %s };\n%s", d->policy,
-            d->control, store_conf, RULES);
+            d->control, store_conf, rules);
     fclose(f);
     d->pid = fork();
     assert_true(d->pid >= 0);
@@ -401,6 +402,12 @@ static void fgd_start(fgd *d, const char *name, const char *store_conf)
         poll(NULL, 0, 10);
     }
     fail_msg("floodgated did not start");
+}
+
+/* fgd_start - the same with the rules of RULES */
+static void fgd_start(fgd *d, const char *name, const char *store_conf)
+{
+    fgd_start_rules(d, name, store_conf, RULES);
 }
 
 /* fgd_stop - SIGTERM; it must exit 0 */
@@ -562,6 +569,231 @@ static void test_outage(void **st)
     assert_int_equal(ends, 2);
 }
 
+
+/* ctl_num - a number of floodgatectl stats */
+static unsigned long long ctl_num(fgd *d, const char *name)
+{
+    return strtoull(ctl_stat(d, name), NULL, 10);
+}
+
+/* wait_all_connected - until stats lists n servers, all connected */
+static void wait_all_connected(fgd *d, unsigned n)
+{
+    char name[64];
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned up = 0;
+        if (ctl_num(d, "store_servers") >= n)
+            for (unsigned i = 0; i < n; i++) {
+                snprintf(name, sizeof name, "server.%u.connected", i);
+                up += !strcmp(ctl_stat(d, name), "yes");
+            }
+        if (up == n)
+            return;
+        poll(NULL, 0, 20);
+    }
+    fail_msg("%s: %u servers did not connect", d->conf, n);
+}
+
+/* counter_of - floodgatectl counter RULE VALUE: the count */
+static unsigned long long counter_of(fgd *d, const char *rule, const char *value)
+{
+    static char out[4096];
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s -s %s counter %s %s", ctl_bin, d->control, rule, value);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    pclose(p);
+    out[n] = '\0';
+    char *c = strstr(out, "\ncount");
+    assert_non_null(c);
+    c += 6;
+    while (*c == ' ')
+        c++;
+    return strtoull(c, NULL, 10);
+}
+
+/* share_limits - 30 senders, 4 recipients each from two daemons: exactly 3 pass per sender, and the
+ * per-client counter (keyed elsewhere) holds exactly the admitted ones: what another shard refused
+ * was taken back */
+static void share_limits(fgd *a, fgd *b, const char *client)
+{
+    char sender[64];
+    int passed = 0;
+
+    for (int s = 0; s < 30; s++) {
+        snprintf(sender, sizeof sender, "sender%d@example.org", s);
+        int mine = 0;
+        for (int i = 0; i < 4; i++)
+            mine += !strcmp(query((s + i) % 2 ? b : a, sender, client), "DUNNO");
+        if (mine != 3)
+            fail_msg("%s: %d passed, want 3", sender, mine);
+        passed += mine;
+    }
+    /* the compensations were sent without waiting: wait for them to land (a condition, bounded) */
+    for (int tries = 0; tries < 500 && counter_of(a, "per-client", client) != (unsigned long long)passed; tries++)
+        poll(NULL, 0, 10);
+    assert_int_equal(counter_of(a, "per-client", client), passed);
+}
+
+/* Sharded over two servers: keys land on both, two daemons share the limits exactly, refusals on one
+ * shard are taken back on the other; one shard down affects only the keys that live on it. */
+static void test_sharded(void **st)
+{
+    rsrv s1, s2;
+    fgd a, b;
+    char store_conf[512];
+    char sender[64];
+    int ok = 0, failed = 0;
+    (void)st;
+
+    redis_start(&s1, 0, 0);
+    redis_start(&s2, 0, 0);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"sharded\"; timeout = \"500ms\"; stores = ( { type = \"redis\"; url = \"redis://127.0.0.1:%u\"; },"
+             " { type = \"redis\"; url = \"redis://127.0.0.1:%u\"; } );",
+             s1.port, s2.port);
+    fgd_start(&a, "sharded-a", store_conf);
+    fgd_start(&b, "sharded-b", store_conf);
+    wait_all_connected(&a, 2);
+    wait_all_connected(&b, 2);
+    share_limits(&a, &b, "192.0.2.20");
+    assert_true(redis_int(s1.port, "DBSIZE") > 5);
+    assert_true(redis_int(s2.port, "DBSIZE") > 5);
+    assert_true(ctl_num(&a, "store_compensations") + ctl_num(&b, "store_compensations") > 0);
+    fgd_stop(&a);
+    fgd_stop(&b);
+
+    /* one shard down: only the requests whose key lives there get on_error */
+    fgd_start_rules(&a, "sharded-one", store_conf,
+                    "rules = ( { name = \"per-sender\"; on = \"smtp:RCPT\"; limit = { key = [\"sender\"]; count = 3;"
+                    " per = \"1h\"; }; action = \"DEFER_IF_PERMIT 4.7.1 Too many\"; } );\n");
+    wait_all_connected(&a, 2);
+    reap(s2.pid, SIGKILL);
+    for (int s = 0; s < 20; s++) {
+        snprintf(sender, sizeof sender, "down%d@example.org", s);
+        const char *v = query(&a, sender, "192.0.2.21");
+        ok += !strcmp(v, "DUNNO");
+        failed += !strncmp(v, "DEFER_IF_PERMIT 4.3.0", 21);
+    }
+    assert_int_equal(ok + failed, 20);
+    assert_true(ok > 0 && failed > 0);
+    fgd_stop(&a);
+    reap(s1.pid, SIGKILL);
+}
+
+/* node_id - CLUSTER MYID */
+static void node_id(unsigned port, char *out, size_t size)
+{
+    redisReply *r = redis_cmd(port, "CLUSTER MYID");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    snprintf(out, size, "%s", r->str);
+    freeReplyObject(r);
+}
+
+/* ok_cmd - a command that must answer +OK */
+static void ok_cmd(unsigned port, const char *fmt, const char *a1, const char *a2)
+{
+    redisReply *r = redis_cmd(port, fmt, a1, a2);
+    assert_non_null(r);
+    if (r->type == REDIS_REPLY_ERROR)
+        fail_msg("port %u: %s: %s", port, fmt, r->str);
+    freeReplyObject(r);
+}
+
+/* A 3-master Redis Cluster: keys land on every master, limits stay exact across two daemons, and a
+ * counter whose slot migrates while it counts (MIGRATING/IMPORTING: ASK, then MOVED) counts right. */
+static void test_cluster(void **st)
+{
+    rsrv n[3];
+    fgd a, b;
+    char cmd[1024], store_conf[512];
+    int status;
+    (void)st;
+
+    for (int i = 0; i < 3; i++)
+        redis_start(&n[i], 0, 1);
+    snprintf(cmd, sizeof cmd, "%s --cluster create 127.0.0.1:%u 127.0.0.1:%u 127.0.0.1:%u --cluster-yes >%s/cluster.log 2>&1",
+             cli_bin, n[0].port, n[1].port, n[2].port, dir);
+    status = system(cmd);
+    assert_int_equal(status, 0);
+    for (int tries = 0;; tries++) {
+        int ready = 0;
+        for (int i = 0; i < 3; i++) {
+            redisReply *r = redis_cmd(n[i].port, "CLUSTER INFO");
+            ready += r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok") != NULL;
+            if (r)
+                freeReplyObject(r);
+        }
+        if (ready == 3)
+            break;
+        if (tries > 1000)
+            fail_msg("the cluster did not come up");
+        poll(NULL, 0, 20);
+    }
+    snprintf(store_conf, sizeof store_conf, "type = \"cluster\"; urls = [\"redis://127.0.0.1:%u\"]; timeout = \"1s\";",
+             n[1].port);
+    fgd_start(&a, "cluster-a", store_conf);
+    fgd_start(&b, "cluster-b", store_conf);
+    wait_all_connected(&a, 3);
+    wait_all_connected(&b, 3);
+    share_limits(&a, &b, "192.0.2.30");
+    for (int i = 0; i < 3; i++)
+        assert_true(redis_int(n[i].port, "DBSIZE") > 3);
+
+    /* find the node and slot of one sender's counter */
+    assert_string_equal(query(&a, "mig@example.org", "192.0.2.31"), "DUNNO");
+    int src = -1;
+    char key[512];
+    size_t klen = 0;
+    for (int i = 0; i < 3 && src < 0; i++) {
+        redisReply *r = redis_cmd(n[i].port, "KEYS *mig@example.org*");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+            src = i;
+            klen = r->element[0]->len;
+            memcpy(key, r->element[0]->str, klen);
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    assert_true(src >= 0);
+    int dst = (src + 1) % 3;
+    char slot[16], src_id[64], dst_id[64];
+    snprintf(slot, sizeof slot, "%u", redis_slot(key, klen));
+    node_id(n[src].port, src_id, sizeof src_id);
+    node_id(n[dst].port, dst_id, sizeof dst_id);
+    ok_cmd(n[dst].port, "CLUSTER SETSLOT %s IMPORTING %s", slot, src_id);
+    ok_cmd(n[src].port, "CLUSTER SETSLOT %s MIGRATING %s", slot, dst_id);
+    /* the key is still on the source: it answers */
+    assert_string_equal(query(&b, "mig@example.org", "192.0.2.31"), "DUNNO");
+    /* move every key of the slot: the source now answers ASK */
+    redisReply *r = redis_cmd(n[src].port, "CLUSTER GETKEYSINSLOT %s 100", slot);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1);
+    for (size_t i = 0; i < r->elements; i++) {
+        char port[16];
+        snprintf(port, sizeof port, "%u", n[dst].port);
+        redisReply *m = redis_cmd(n[src].port, "MIGRATE 127.0.0.1 %s %b 0 5000", port, r->element[i]->str,
+                                  r->element[i]->len);
+        assert_true(m && m->type == REDIS_REPLY_STATUS);
+        freeReplyObject(m);
+    }
+    freeReplyObject(r);
+    unsigned long long redirects = ctl_num(&a, "store_redirects");
+    assert_string_equal(query(&a, "mig@example.org", "192.0.2.31"), "DUNNO");
+    assert_true(ctl_num(&a, "store_redirects") > redirects);
+    /* the slot is the destination's for good: MOVED, and the map follows */
+    for (int i = 0; i < 3; i++)
+        ok_cmd(n[i].port, "CLUSTER SETSLOT %s NODE %s", slot, dst_id);
+    redirects = ctl_num(&b, "store_redirects");
+    assert_true(!strncmp(query(&b, "mig@example.org", "192.0.2.31"), "DEFER_IF_PERMIT 4.7.1", 21));
+    assert_true(ctl_num(&b, "store_redirects") > redirects);
+    assert_true(!strncmp(query(&a, "mig@example.org", "192.0.2.31"), "DEFER_IF_PERMIT 4.7.1", 21));
+    fgd_stop(&a);
+    fgd_stop(&b);
+    for (int i = 0; i < 3; i++)
+        reap(n[i].pid, SIGKILL);
+}
+
 static int group_setup(void **st)
 {
     (void)st;
@@ -599,6 +831,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_two_daemons_share_a_limit),
         cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_sharded),
+        cmocka_unit_test(test_cluster),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
