@@ -76,6 +76,29 @@ static void kill_all(void)
         }
 }
 
+static unsigned free_port(void);
+
+/* free_port_for - a free loopback port; for a cluster node also its bus port (port + 10000, so below 55536) */
+static unsigned free_port_for(int cluster)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned p = free_port();
+        if (!cluster)
+            return p;
+        if (p + 10000 > 65535)
+            continue;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons((uint16_t)(p + 10000))};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return p;
+    }
+    fail_msg("no free port pair");
+    return 0;
+}
+
 /* free_port - a loopback port nobody listens on now */
 static unsigned free_port(void)
 {
@@ -134,7 +157,7 @@ static void redis_start(rsrv *s, unsigned port, int cluster)
 {
     char portbuf[16], logf[600];
 
-    s->port = port ? port : free_port();
+    s->port = port ? port : free_port_for(cluster);
     s->cluster = cluster;
     snprintf(s->dir, sizeof s->dir, "%s/redis-%u", dir, s->port);
     mkdir(s->dir, 0700);
