@@ -239,6 +239,36 @@ static void test_burst_is_sliced(void **st)
     tail_free(t);
 }
 
+/* the journal, where this machine has one: a line sent with systemd-cat under a fresh identifier arrives,
+ * and a tail started at that entry's cursor does not read it again (skipped with a message without a journal) */
+static void test_journal(void **st)
+{
+    char ident[64], cmd[256], err[256];
+    (void)st;
+
+    if (access("/run/systemd/journal/socket", W_OK) != 0) {
+        fprintf(stderr, "test_journal: skipped: this machine has no systemd journal (/run/systemd/journal/socket)\n");
+        skip();
+    }
+    snprintf(ident, sizeof ident, "fgtest%d", (int)getpid());
+    tail *t = tail_journal_new(base, ident, NULL, take, &got, err, sizeof err);
+    assert_non_null(t);
+    snprintf(cmd, sizeof cmd, "echo 'SASL LOGIN authentication failed from 192.0.2.77' | systemd-cat -t %s", ident);
+    assert_int_equal(system(cmd), 0);
+    wait_lines(1);
+    assert_non_null(strstr(got.lines[0], "192.0.2.77"));
+    char *cursor = strdup(tail_cursor(t));
+    tail_free(t);
+    t = tail_journal_new(base, ident, cursor, take, &got, err, sizeof err);
+    assert_non_null(t);
+    snprintf(cmd, sizeof cmd, "echo second | systemd-cat -t %s", ident);
+    assert_int_equal(system(cmd), 0);
+    wait_lines(2);
+    assert_string_equal(got.lines[1], "second");
+    free(cursor);
+    tail_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +279,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_consumer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_is_sliced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
