@@ -47,6 +47,8 @@ typedef struct cond_regex {
     const char *error_pattern;  /* its pattern as written */
 } cond_regex;
 
+/* cond_regex_compile - "/regex/flags" (flags i m s x), compiled and JIT-compiled; NULL with a message in err */
+pcre2_code *cond_regex_compile(const char *src, char *err, size_t errlen);
 /* cond_regex_new - limits for values of at most max_value bytes (0: defaults for 64 KiB) */
 cond_regex *cond_regex_new(uint32_t match_limit, uint32_t depth_limit, size_t max_value);
 void cond_regex_free(cond_regex *rx);

@@ -32,14 +32,19 @@
 #include "conf_errors.h"
 #include "num.h"
 
-/* parse_regex - "/re/flags" into a compiled, JIT-compiled pattern */
-static int parse_regex(const char *s, cond_alt *alt, const char **why, char *buf, size_t bufsize)
+/* cond_regex_compile - "/re/flags" into a compiled, JIT-compiled pattern; NULL with a message in err */
+pcre2_code *cond_regex_compile(const char *s, char *err, size_t errlen)
 {
     const char *end = strrchr(s, '/');
     uint32_t opts = 0;
-    int err;
+    int code;
     PCRE2_SIZE off;
+    pcre2_code *re;
 
+    if (s[0] != '/' || !end || end == s) {
+        snprintf(err, errlen, "expected /regex/flags");
+        return NULL;
+    }
     for (const char *f = end + 1; *f; f++) {
         switch (*f) {
         case 'i': opts |= PCRE2_CASELESS; break;
@@ -47,20 +52,30 @@ static int parse_regex(const char *s, cond_alt *alt, const char **why, char *buf
         case 's': opts |= PCRE2_DOTALL; break;
         case 'x': opts |= PCRE2_EXTENDED; break;
         default:
-            *why = "unknown regex flag (use i, m, s or x)";
-            return -1;
+            snprintf(err, errlen, "unknown regex flag '%c' (use i, m, s or x)", *f);
+            return NULL;
         }
     }
-    alt->re = pcre2_compile((PCRE2_SPTR)(s + 1), (PCRE2_SIZE)(end - s - 1), opts, &err, &off, NULL);
-    if (!alt->re) {
+    re = pcre2_compile((PCRE2_SPTR)(s + 1), (PCRE2_SIZE)(end - s - 1), opts, &code, &off, NULL);
+    if (!re) {
         char msg[256];
-        pcre2_get_error_message(err, (PCRE2_UCHAR *)msg, sizeof msg);
-        snprintf(buf, bufsize, "bad regex %s: %s at offset %zu", s, msg, (size_t)off);
+        pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof msg);
+        snprintf(err, errlen, "bad regex %s: %s at offset %zu", s, msg, (size_t)off);
+        return NULL;
+    }
+    /* JIT is an optimisation: a platform without it still matches, slower */
+    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    return re;
+}
+
+/* parse_regex - a regex alternative */
+static int parse_regex(const char *s, cond_alt *alt, const char **why, char *buf, size_t bufsize)
+{
+    alt->re = cond_regex_compile(s, buf, bufsize);
+    if (!alt->re) {
         *why = buf;
         return -1;
     }
-    /* JIT is an optimisation: a platform without it still matches, slower */
-    (void)pcre2_jit_compile(alt->re, PCRE2_JIT_COMPLETE);
     alt->kind = COND_REGEX;
     return 0;
 }

@@ -2,7 +2,7 @@
  * watch - log lines that become report requests (see watch.h)
  *
  * A pattern is written as conditions write theirs, "/regex/flags" (i m s
- * x); a bare string is taken as the regex itself. Named groups are read
+ * x), and compiled by the same function. Named groups are read
  * from the compiled pattern's name table once, at load, so matching a
  * line costs one pcre2_match (two with `ignore`) and no allocation: the
  * match block belongs to the watch.
@@ -14,44 +14,10 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "cond.h"
 #include "conf.h"
 #include "request.h"
 #include "rule.h"
-
-/* compile - "/regex/flags" or a bare regex; NULL with a message in err */
-static pcre2_code *compile(const char *src, char *err, size_t errlen)
-{
-    const char *body = src, *end = src + strlen(src);
-    uint32_t opts = 0;
-    int code;
-    PCRE2_SIZE at;
-
-    if (src[0] == '/' && strrchr(src, '/') > src) {
-        const char *close = strrchr(src, '/');
-        for (const char *f = close + 1; *f; f++) {
-            switch (*f) {
-            case 'i': opts |= PCRE2_CASELESS; break;
-            case 'm': opts |= PCRE2_MULTILINE; break;
-            case 's': opts |= PCRE2_DOTALL; break;
-            case 'x': opts |= PCRE2_EXTENDED; break;
-            default:
-                snprintf(err, errlen, "unknown regex flag '%c' (i m s x)", *f);
-                return NULL;
-            }
-        }
-        body = src + 1;
-        end = close;
-    }
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)body, (PCRE2_SIZE)(end - body), opts, &code, &at, NULL);
-    if (!re) {
-        char msg[256];
-        pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof msg);
-        snprintf(err, errlen, "%s at offset %zu", msg, (size_t)at);
-        return NULL;
-    }
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    return re;
-}
 
 /* read_groups - the named groups of the match pattern; -1 when there are too many */
 static int read_groups(watch_spec *w)
@@ -152,13 +118,13 @@ static int parse_one(config_setting_t *g, const char *dir, const struct ruleset 
         return -1;
     }
     w->match_src = fg_strdup(match);
-    if (!(w->match = compile(match, err, sizeof err))) {
+    if (!(w->match = cond_regex_compile(match, err, sizeof err))) {
         conf_error_at(errs, config_setting_get_member(g, "match"), "watch \"%s\": match: %s", name, err);
         return -1;
     }
     if (ignore) {
         w->ignore_src = fg_strdup(ignore);
-        if (!(w->ignore = compile(ignore, err, sizeof err))) {
+        if (!(w->ignore = cond_regex_compile(ignore, err, sizeof err))) {
             conf_error_at(errs, config_setting_get_member(g, "ignore"), "watch \"%s\": ignore: %s", name, err);
             ok = -1;
         }
