@@ -18,6 +18,7 @@ cc -O2 -o "$TMP/policy-load" "$SHARED/policy-load.c"
 cc -O2 -o "$TMP/null-policy" "$SHARED/null-policy.c"
 sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench.conf.in" > "$TMP/bench.conf"
 sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench-greylist.conf.in" > "$TMP/bench-greylist.conf"
+sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench-watch.conf.in" > "$TMP/bench-watch.conf"
 # 1,000 trusted domains, among them 10 of the 97 sender domains that policy-load uses
 for i in $(seq 1 990); do echo "partner$i.example"; done > "$TMP/trusted-domains"
 for i in $(seq 0 9); do echo "sender$i.example.org"; done >> "$TMP/trusted-domains"
@@ -42,7 +43,7 @@ start_fg() { rm -f "$TMP/control.sock"; "$TOP/$BUILD/floodgated" -c "$TMP/${1:-b
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 echo "floodgate benchmark: policy-load, ${SECONDS_EACH}s per run, back to back with null-policy"
-for set in bench bench-greylist; do
+for set in ${FG_BENCH_SETS-bench bench-greylist}; do
   echo "rule set tests/bench/$set.conf.in"
   for conns in 16 1; do
     start_null; N=$(measure $NULLPID "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
@@ -56,6 +57,21 @@ for set in bench bench-greylist; do
   done
 done
 
+# FG_BENCH_SETS="bench" FG_BENCH_WATCH=0 FG_BENCH_MEMORY=0: only some parts
+if [ "${FG_BENCH_WATCH:-1}" = 1 ]; then
+# log watching: the policy load at 16 connections, once quiet and once while 100,000 log lines arrive
+echo "log watch: 16 connections, p99 of policy answers with and without a burst of 100,000 log lines"
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "Nov 25 10:01:02 mx postfix/smtpd[2218]: warning: unknown[198.51.%d.%d]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n", i / 250 % 250, i % 250 }' > "$TMP/burst.log"
+: > "$TMP/mail.log"
+start_fg bench-watch; Q=$(run_load "$TMP/policy.sock" 16)
+( sleep 1; cat "$TMP/burst.log" >> "$TMP/mail.log" ) & B=$(run_load "$TMP/policy.sock" 16)
+LINES=$("$TOP/$BUILD/floodgatectl" -s "$TMP/control.sock" watches | awk '$1 == "watch.postfix-sasl.matched" { print $2 }')
+stop $FGPID
+echo "  quiet: rps=$(field "$Q" rps) p50_us=$(field "$Q" p50_us) p99_us=$(field "$Q" p99_us) p999_us=$(field "$Q" p999_us)"
+echo "  burst: rps=$(field "$B" rps) p50_us=$(field "$B" p50_us) p99_us=$(field "$B" p99_us) p999_us=$(field "$B" p999_us) lines_matched=$LINES"
+fi
+
+[ "${FG_BENCH_MEMORY:-1}" = 1 ] || exit 0
 # memory: fill the store with about a million live counters (4 per request, spread over big pools)
 start_fg
 "$TMP/policy-load" -s "unix:$TMP/policy.sock" -c 16 -n ${FG_BENCH_FILL:-400000} -i 1000000 -u 1000000 -r 1 -q | head -1 >/dev/null
