@@ -19,6 +19,7 @@ cc -O2 -o "$TMP/null-policy" "$SHARED/null-policy.c"
 sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench.conf.in" > "$TMP/bench.conf"
 sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench-greylist.conf.in" > "$TMP/bench-greylist.conf"
 sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench-watch.conf.in" > "$TMP/bench-watch.conf"
+sed "s|@DIR@|$TMP|g" "$TOP/tests/bench/bench-redis.conf.in" > "$TMP/bench-redis.conf"
 # 1,000 trusted domains, among them 10 of the 97 sender domains that policy-load uses
 for i in $(seq 1 990); do echo "partner$i.example"; done > "$TMP/trusted-domains"
 for i in $(seq 0 9); do echo "sender$i.example.org"; done >> "$TMP/trusted-domains"
@@ -41,13 +42,29 @@ measure() {
 start_null() { "$TMP/null-policy" "unix:$TMP/null.sock" & NULLPID=$!; PIDS="$PIDS $NULLPID"; wait_socket "$TMP/null.sock"; }
 start_fg() { rm -f "$TMP/control.sock"; "$TOP/$BUILD/floodgated" -c "$TMP/${1:-bench}.conf" 2>"$TMP/fg.log" & FGPID=$!; PIDS="$PIDS $FGPID"; wait_socket "$TMP/control.sock"; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# the redis store's server: local, unix socket, no persistence; emptied and its statistics reset before each run
+start_redis() {
+  redis-server --port 0 --unixsocket "$TMP/redis.sock" --unixsocketperm 700 --save "" --appendonly no --dir "$TMP" \
+    >"$TMP/redis.log" 2>&1 & REDISPID=$!; PIDS="$PIDS $REDISPID"; wait_socket "$TMP/redis.sock"
+}
+rcli() { redis-cli -s "$TMP/redis.sock" "$@"; }
+# redis_calls NAME... - calls of these commands since the last CONFIG RESETSTAT (INFO commandstats)
+redis_calls() { rcli INFO commandstats | tr -d '\r' | awk -F'[:=,]' -v want=" $* " '
+  { n = $1; sub(/^cmdstat_/, "", n) } $1 ~ /^cmdstat_/ && (want == "  " || index(want, " " n " ")) { s += $3 } END { print s + 0 }'; }
 
 echo "floodgate benchmark: policy-load, ${SECONDS_EACH}s per run, back to back with null-policy"
-for set in ${FG_BENCH_SETS-bench bench-greylist}; do
+for set in ${FG_BENCH_SETS-bench bench-greylist bench-redis}; do
   echo "rule set tests/bench/$set.conf.in"
+  if [ $set = bench-redis ]; then start_redis; fi
   for conns in 16 1; do
     start_null; N=$(measure $NULLPID "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
+    if [ $set = bench-redis ]; then rcli FLUSHALL >/dev/null; rcli CONFIG RESETSTAT >/dev/null; fi
     start_fg $set; F=$(measure $FGPID "$TMP/policy.sock" $conns); stop $FGPID
+    if [ $set = bench-redis ]; then
+      # commands the daemon sent per request, and every command Redis ran (those inside the script too)
+      req=$(field "$F" requests)
+      echo "  conns=$conns redis: commands_per_request=$(awk -v c="$(redis_calls evalsha eval auth select script\|load)" -v n="$req" 'BEGIN { printf "%.3f", c / n }') with_script_calls=$(awk -v c="$(redis_calls)" -v n="$req" 'BEGIN { printf "%.2f", c / n }')"
+    fi
     nr=$(field "$N" rps); fr=$(field "$F" rps); nc=$(field "$N" cpu_us_per_req); fc=$(field "$F" cpu_us_per_req)
     ratio=$(awk -v a="$fr" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')
     cpu=$(awk -v a="$fc" -v b="$nc" 'BEGIN { printf "%.2f", a / b }')
@@ -55,6 +72,7 @@ for set in ${FG_BENCH_SETS-bench bench-greylist}; do
     echo "  conns=$conns floodgated:  rps=$fr p50_us=$(field "$F" p50_us) p99_us=$(field "$F" p99_us) cpu_us_per_req=$fc errors=$(field "$F" errors)"
     echo "  conns=$conns throughput floodgated/null-policy = $ratio   cpu per request floodgated/null-policy = ${cpu}x"
   done
+  if [ $set = bench-redis ]; then stop $REDISPID; fi
 done
 
 # FG_BENCH_SETS="bench" FG_BENCH_WATCH=0 FG_BENCH_MEMORY=0: only some parts
