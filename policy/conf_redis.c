@@ -39,13 +39,18 @@ int conf_redis_parse(const config_setting_t *g, const char *type, redis_spec *ou
     int ok = 0, b;
 
     memset(out, 0, sizeof *out);
+    if (config_setting_get_member(g, "snapshot") || config_setting_get_member(g, "max_keys")) {
+        conf_error_at(errs, g, "store: snapshot and max_keys are settings of the embedded store; a %s store keeps its "
+                               "state in Redis", type);
+        ok = -1;
+    }
     if (!strcmp(type, "redis")) {
         out->kind = REDIS_SINGLE;
         if (!url || urls || stores) {
             conf_error_at(errs, g, "store: type \"redis\" takes one url = \"redis://host:port/db\" (or \"unix:/path\")");
             return -1;
         }
-        return add_url(url, "store.url", out, errs);
+        return add_url(url, "store.url", out, errs) | ok;
     }
     if (!strcmp(type, "cluster")) {
         out->kind = REDIS_CLUSTER;
@@ -59,7 +64,7 @@ int conf_redis_parse(const config_setting_t *g, const char *type, redis_spec *ou
             ok |= add_url(url, "store.url", out, errs);
         for (int i = 0; urls && i < config_setting_length(urls); i++)
             ok |= add_url(config_setting_get_elem(urls, (unsigned)i), "store.urls", out, errs);
-        if (!out->nurls && !ok) {
+        if (!out->nurls && !ok) { /* urls = [] */
             conf_error_at(errs, g, "store.urls: at least one node");
             ok = -1;
         }

@@ -393,6 +393,13 @@ static int connect_unix(const char *path)
     return fd;
 }
 
+/* short_timeout - store.timeout of the tests that kill a server: longer under valgrind, whose slowness
+ * must not look like an outage */
+static const char *short_timeout(void)
+{
+    return getenv("FG_WRAPPER") ? "3s" : "300ms";
+}
+
 /* fgd_start_rules - floodgated named name with this store group and rules, running when this returns */
 static void fgd_start_rules(fgd *d, const char *name, const char *store_conf, const char *rules)
 {
@@ -409,8 +416,20 @@ static void fgd_start_rules(fgd *d, const char *name, const char *store_conf, co
     assert_true(d->pid >= 0);
     if (d->pid == 0) {
         int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        char wrapper[1024], *argv[32];
+        int argc = 0;
         dup2(fd, 2);
-        execl(daemon_bin, daemon_bin, "-c", d->conf, (char *)NULL);
+        /* $FG_WRAPPER (valgrind ...) runs the daemon under a tool, as in test_daemon */
+        if (getenv("FG_WRAPPER")) {
+            snprintf(wrapper, sizeof wrapper, "%s", getenv("FG_WRAPPER"));
+            for (char *t = strtok(wrapper, " "); t && argc < 24; t = strtok(NULL, " "))
+                argv[argc++] = t;
+        }
+        argv[argc++] = (char *)daemon_bin;
+        argv[argc++] = "-c";
+        argv[argc++] = d->conf;
+        argv[argc] = NULL;
+        execvp(argv[0], argv);
         _exit(127);
     }
     track(d->pid);
@@ -553,7 +572,8 @@ static void test_outage(void **st)
 
     redis_start(&s, 0, 0);
     snprintf(store_conf, sizeof store_conf,
-             "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"300ms\"; on_error = \"tempfail\";", s.port);
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\"; on_error = \"tempfail\";", s.port,
+             short_timeout());
     fgd_start(&d, "outage", store_conf);
     wait_connected(&d, 0);
     assert_string_equal(query(&d, "before@example.org", "192.0.2.8"), "DUNNO");
@@ -672,9 +692,9 @@ static void test_sharded(void **st)
     redis_start(&s1, 0, 0);
     redis_start(&s2, 0, 0);
     snprintf(store_conf, sizeof store_conf,
-             "type = \"sharded\"; timeout = \"500ms\"; stores = ( { type = \"redis\"; url = \"redis://127.0.0.1:%u\"; },"
+             "type = \"sharded\"; timeout = \"%s\"; stores = ( { type = \"redis\"; url = \"redis://127.0.0.1:%u\"; },"
              " { type = \"redis\"; url = \"redis://127.0.0.1:%u\"; } );",
-             s1.port, s2.port);
+             short_timeout(), s1.port, s2.port);
     fgd_start(&a, "sharded-a", store_conf);
     fgd_start(&b, "sharded-b", store_conf);
     wait_all_connected(&a, 2);
@@ -817,6 +837,47 @@ static void test_cluster(void **st)
         reap(n[i].pid, SIGKILL);
 }
 
+/* floodgated -t checks the store settings with their lines, and connects to nothing */
+static void test_check_mode(void **st)
+{
+    static const struct {
+        const char *store;
+        int ok;
+        const char *want; /* in the output, after FILE:LINE: */
+    } cases[] = {
+        {"type = \"redis\";\n url = \"redis://10.0.0.1:6379/0\";", 1, "configuration OK"},
+        {"type = \"redis\";\n url = \"redis://10.0.0.1:99999\";", 0, ":3: store.url: redis://10.0.0.1:99999: the port"},
+        {"type = \"redis\";\n url = \"rediss://10.0.0.1\";", 0, ":3: store.url: rediss://10.0.0.1: TLS"},
+        {"type = \"redis\";\n urls = [\"redis://10.0.0.1\"];", 0, ":2: store: type \"redis\" takes one url"},
+        {"type = \"redis\";\n url = \"redis://h\"; snapshot = \"x\";", 0, "snapshot and max_keys are settings"},
+        {"type = \"cluster\";\n urls = [\"redis://10.0.0.1:7000\",\n \"redis://10.0.0.2:7000/3\"];", 0,
+         ":4: store.urls: a cluster node is reached over TCP and has only database 0"},
+        {"type = \"sharded\";\n stores = ( { type = \"redis\"; url = \"redis://a:1\"; },\n { type = \"memcache\"; } );", 0,
+         ":4: store.stores: each is"},
+        {"type = \"sharded\";\n stores = ( { type = \"redis\"; url = \"redis://a:1\"; },\n"
+         " { type = \"cluster\"; urls = [\"redis://b:2\"]; read_from_replicas = true; } ); timeout = \"50ms\";", 1,
+         "configuration OK"},
+        {"type = \"tokyo\";", 0, ":2: store.type: \"tokyo\" is unknown"},
+    };
+    char path[600], cmd[1400], out[4096];
+    (void)st;
+
+    snprintf(path, sizeof path, "%s/check.conf", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "listen = { policy = \"unix:/tmp/x\"; };\nstore = { %s };\n%s", cases[i].store, RULES);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s -t -c %s 2>&1", daemon_bin, path);
+        FILE *p = popen(cmd, "r");
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = '\0';
+        int status = pclose(p);
+        if ((WEXITSTATUS(status) == 0) != cases[i].ok || !strstr(out, cases[i].want))
+            fail_msg("case %zu: exit %d, output: %s (want %s)", i, WEXITSTATUS(status), out, cases[i].want);
+    }
+}
+
 static int group_setup(void **st)
 {
     (void)st;
@@ -850,6 +911,7 @@ int main(int argc, char **argv)
     cli_bin = argv[4];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_mode),
         cmocka_unit_test(test_script_matches_embedded_store),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_two_daemons_share_a_limit),
