@@ -5,6 +5,15 @@
  * inserts go to the new one, and each operation moves one bucket across.
  * An entry is one allocation: a 24-byte header, the value (8-aligned,
  * right after the header) and the key. Chains are singly linked.
+ *
+ * While a forked child writes a snapshot, every page the parent writes is
+ * copied, so moving buckets would copy the whole table in the end: the
+ * daemon holds the rehash then (mem_hold_rehash, as Redis avoids resizing
+ * while a child saves). Lookups and inserts work the same on two tables,
+ * so a paused rehash only lengthens chains; past MEM_FORCE_LOAD keys per
+ * bucket the table grows and rehashes anyway, as Redis's
+ * dict_force_resize_ratio does, because chains that long cost more than
+ * the copied pages.
  */
 #include "mem.h"
 
@@ -32,6 +41,7 @@ typedef struct table {
 struct mem_store {
     table t[2];          /* t[1] is the target of a rehash in progress */
     int64_t rehash_idx;  /* next bucket of t[0] to move; -1 = not rehashing */
+    unsigned hold;       /* rehash held (a snapshot child is writing): nesting count */
     uint64_t purge_idx;  /* purge cursor over t[0] */
     uint64_t max_keys;   /* eviction bound; 0 = none */
     uint64_t seed;       /* hash seed */
@@ -40,6 +50,7 @@ struct mem_store {
 };
 
 #define INITIAL_BITS 4
+#define MEM_FORCE_LOAD 4 /* keys per bucket past which a held table grows and rehashes anyway */
 
 /* key_of - the key bytes of an entry */
 static inline unsigned char *key_of(mem_entry *e)
@@ -96,16 +107,54 @@ static void rehash_step(mem_store *m, int n)
     }
 }
 
-/* maybe_grow - start a rehash to twice the size when the load passes 1 */
+/* overloaded - more than MEM_FORCE_LOAD keys per bucket of the newest table */
+static int overloaded(const mem_store *m)
+{
+    const table *t = m->rehash_idx >= 0 ? &m->t[1] : &m->t[0];
+    return m->t[0].used + m->t[1].used > MEM_FORCE_LOAD * (t->mask + 1);
+}
+
+/* rehash_may_step - move buckets now? Not while held, unless chains grow too long: the rehash was forced
+ * (to MEM_FORCE_LOAD times the size or more) or the new table is overloaded too */
+static int rehash_may_step(const mem_store *m)
+{
+    if (m->rehash_idx < 0)
+        return 0;
+    return !m->hold || m->t[1].mask + 1 >= MEM_FORCE_LOAD * (m->t[0].mask + 1) || overloaded(m);
+}
+
+/* maybe_grow - start a rehash to twice the size when the load passes 1 (while held: only when overloaded,
+ * and then straight to a size that brings the load back to 1 or less, so that one rehash is enough) */
 static void maybe_grow(mem_store *m)
 {
     if (m->rehash_idx >= 0 || m->t[0].used <= m->t[0].mask)
         return;
+    if (m->hold && !overloaded(m))
+        return;
     unsigned bits = 0;
     while (((uint64_t)1 << bits) <= m->t[0].mask)
         bits++;
-    table_init(&m->t[1], bits + 1);
+    bits++;
+    while (bits < 63 && ((uint64_t)1 << bits) < m->t[0].used)
+        bits++;
+    table_init(&m->t[1], bits);
     m->rehash_idx = 0;
+}
+
+/* mem_hold_rehash - hold (on) or release (off) the incremental rehash and the growth of the table;
+ * holds nest */
+void mem_hold_rehash(mem_store *m, int on)
+{
+    if (on)
+        m->hold++;
+    else if (m->hold)
+        m->hold--;
+}
+
+/* mem_rehash_pos - the next bucket a rehash in progress moves, -1 when none is (tests) */
+int64_t mem_rehash_pos(const mem_store *m)
+{
+    return m->rehash_idx;
 }
 
 /* find - the link that points at the entry for key, or NULL; *tip = the table holding it */
@@ -182,7 +231,7 @@ mem_entry *mem_find(mem_store *m, const void *key, size_t klen, uint64_t now_ms)
     mem_entry **link;
     int ti = 0;
 
-    if (m->rehash_idx >= 0)
+    if (rehash_may_step(m))
         rehash_step(m, 1);
     link = find(m, key, klen, (uint32_t)h, h, &ti);
     if (!link)
@@ -260,7 +309,7 @@ void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t 
     mem_entry **link, *e;
     int ti = 0;
 
-    if (m->rehash_idx >= 0)
+    if (rehash_may_step(m))
         rehash_step(m, 1);
     link = find(m, key, klen, (uint32_t)h, h, &ti);
     if (link && (*link)->expires <= now_ms) {
@@ -318,11 +367,13 @@ size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget)
 {
     size_t removed = 0;
 
-    if (m->rehash_idx >= 0) {
+    if (rehash_may_step(m)) {
         /* finish growing first; the purge cursor restarts on the new table */
         rehash_step(m, (int)budget);
         return 0;
     }
+    /* not rehashing, or held: the old table's buckets still to move are purged where they are (the new
+     * table holds only keys inserted since the rehash began, and is purged once it is the only one) */
     for (size_t n = 0; n < budget; n++) {
         table *t = &m->t[0];
         uint64_t i = m->purge_idx++ & t->mask;

@@ -5,6 +5,7 @@
  * commands can build a server without a process around it.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -175,44 +176,78 @@ void server_snapshot_save(server *s)
         log_info("snapshot %s: %ld keys written", s->conf->store.snapshot, n);
 }
 
+/* child_signals_default - every signal back to its default action, none blocked: the child inherits
+ * libevent's handlers, which write to the signal pipe it shares with the daemon, so a SIGTERM meant for
+ * the child would stop the daemon. Nothing of the event base is touched: it belongs to the parent. */
+static void child_signals_default(void)
+{
+    struct sigaction sa;
+    sigset_t none;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &sa, NULL); /* fails only for numbers that are no signal */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* server_snapshot_start - write a snapshot from a forked child: the child has a copy-on-write
- * image of the table, so the event loop never waits for the disk */
+ * image of the table, so the event loop never waits for the disk. Signals are blocked across the
+ * fork, so that none reaches the child's inherited handlers before it resets them; the parent holds
+ * the table's rehash until the child is reaped, so that it copies few pages. */
 void server_snapshot_start(server *s)
 {
     mem_store *m = snapshot_table(s);
+    sigset_t all, old;
     pid_t pid;
 
     server_snapshot_reap(s, 0);
     if (!m || s->snap_pid)
         return;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
     pid = fork();
-    if (pid < 0) {
-        s->st.snapshot_failures++;
-        log_error("snapshot: fork: %s", strerror(errno));
-        return;
-    }
     if (pid == 0) {
         char err[512];
+        child_signals_default();
         long n = snapshot_write(m, s->conf->store.snapshot, server_now(s), server_wall_now(s), err, sizeof err);
         if (n < 0)
             fprintf(stderr, "floodgated: snapshot: %s\n", err);
         _exit(n < 0 ? 1 : 0);
     }
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        s->st.snapshot_failures++;
+        log_error("snapshot: fork: %s", strerror(fork_errno));
+        return;
+    }
     s->snap_pid = pid;
+    mem_hold_rehash(m, 1);
 }
 
-/* server_snapshot_reap - collect a finished snapshot child */
+/* server_snapshot_reap - collect a finished snapshot child, and let the table rehash again */
 void server_snapshot_reap(server *s, int block)
 {
     int status;
+    mem_store *m = snapshot_table(s);
 
     if (!s->snap_pid || waitpid(s->snap_pid, &status, block ? 0 : WNOHANG) != s->snap_pid)
         return;
     s->snap_pid = 0;
+    if (m)
+        mem_hold_rehash(m, 0);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         s->st.snapshots++;
     } else {
         s->st.snapshot_failures++;
-        log_error("snapshot of %s failed; the previous one stays", s->conf->store.snapshot);
+        if (WIFSIGNALED(status))
+            log_error("snapshot of %s failed (its writer was killed by signal %d); the previous one stays",
+                      s->conf->store.snapshot, WTERMSIG(status));
+        else
+            log_error("snapshot of %s failed; the previous one stays", s->conf->store.snapshot);
     }
 }

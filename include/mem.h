@@ -53,6 +53,12 @@ size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget);
 typedef int (*mem_visit_fn)(const unsigned char *key, size_t klen, const void *value, size_t vlen, uint64_t expires_ms,
                             void *arg);
 int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg);
+/* mem_hold_rehash - on: hold the incremental rehash and the table's growth (a snapshot child shares the
+ * table's pages copy-on-write, and moving buckets would copy them all); off: resume. Holds nest. Lookups,
+ * inserts and deletes stay correct while held; past 4 keys per bucket the table grows and rehashes anyway. */
+void mem_hold_rehash(mem_store *m, int on);
+/* mem_rehash_pos - the next bucket a rehash in progress moves, -1 when none is (tests) */
+int64_t mem_rehash_pos(const mem_store *m);
 /* mem_count - keys held (some may have expired but not been purged yet) */
 uint64_t mem_count(const mem_store *m);
 void mem_stats(const mem_store *m, store_stats *out);

@@ -124,6 +124,70 @@ static void test_growth(void **st)
     mem_free(m);
 }
 
+/* put_n - keys "hold:first".."hold:last-1", each holding its number */
+static void put_n(mem_store *m, uint32_t first, uint32_t last)
+{
+    char key[32];
+    for (uint32_t i = first; i < last; i++) {
+        int n = snprintf(key, sizeof key, "hold:%u", i);
+        *(uint32_t *)mem_put(m, key, (size_t)n, 4, UINT64_MAX, 0) = i;
+    }
+}
+
+/* all_there - every key of put_n(0, last) reads back */
+static void all_there(mem_store *m, uint32_t last)
+{
+    char key[32];
+    size_t vlen;
+    for (uint32_t i = 0; i < last; i++) {
+        int n = snprintf(key, sizeof key, "hold:%u", i);
+        uint32_t *v = mem_get(m, key, (size_t)n, &vlen, 0);
+        assert_non_null(v);
+        assert_int_equal(*v, i);
+    }
+}
+
+/* while a snapshot child writes, the rehash holds (no bucket moves: no copied page), lookups and inserts
+ * stay right; past 4 keys per bucket the table grows anyway; released, the rehash goes on */
+static void test_hold_rehash(void **st)
+{
+    mem_store *m = fresh(0);
+    (void)st;
+
+    /* 16 buckets: the 17th key starts a rehash to 32 */
+    put_n(m, 0, 17);
+    int64_t pos = mem_rehash_pos(m);
+    assert_true(pos >= 0);
+    mem_hold_rehash(m, 1);
+    put_n(m, 17, 100); /* under 4 per bucket of the new table */
+    all_there(m, 100);
+    assert_int_equal(mem_purge(m, 0, 1000), 0);
+    assert_int_equal(mem_rehash_pos(m), pos); /* not one bucket moved */
+    mem_hold_rehash(m, 0);
+    for (int i = 0; i < 100 && mem_rehash_pos(m) >= 0; i++)
+        all_there(m, 100);
+    assert_int_equal(mem_rehash_pos(m), -1); /* finished once released */
+    mem_free(m);
+
+    /* held from the start: no growth at a load of 1, growth (and a rehash that advances) past 4 */
+    m = fresh(0);
+    mem_hold_rehash(m, 1);
+    mem_hold_rehash(m, 1); /* holds nest */
+    mem_hold_rehash(m, 0);
+    put_n(m, 0, 65); /* 16 buckets: 4 keys per bucket, and one more */
+    assert_int_equal(mem_rehash_pos(m), -1);
+    put_n(m, 65, 66); /* inserting past 4 per bucket grows the table */
+    assert_true(mem_rehash_pos(m) >= 0);
+    for (int i = 0; i < 100 && mem_rehash_pos(m) >= 0; i++)
+        all_there(m, 66);
+    assert_int_equal(mem_rehash_pos(m), -1); /* a forced rehash completes while held */
+    put_n(m, 66, 128); /* grown to fit 65 at once (128 buckets), so no new growth up to 128 keys */
+    assert_int_equal(mem_rehash_pos(m), -1);
+    all_there(m, 128);
+    mem_hold_rehash(m, 0);
+    mem_free(m);
+}
+
 /* a put with another value size starts a zeroed value */
 static void test_resize(void **st)
 {
@@ -211,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_eviction_nearest_expiry),
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_hold_rehash),
         cmocka_unit_test(test_batch_all_or_nothing),
         cmocka_unit_test(test_batch_under_eviction),
     };
