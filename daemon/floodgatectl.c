@@ -22,13 +22,24 @@
  *     counter RULE VALUE...   a limit's counter for the key VALUE...
  *                (the rule's key attributes in order, or NAME=VALUE)
  *     reset RULE VALUE...     forget that counter
+ *     help       this usage (also --help, -h), without connecting
  *     Human-readable output by default, --json for scripts.
+ *
+ *     A reply is read whole, up to its empty line, whatever its size (a
+ *     list of a million entries is shown whole): the buffer grows as it
+ *     fills, and the table's column width needs every name first.
  *
  * DIAGNOSTICS
  *     Exit 0 on success, 1 when the daemon answered status=error, 2 when
- *     it could not be reached or the command line is wrong.
+ *     it could not be reached, the command line is wrong, or the output
+ *     would be incomplete: a reply cut before its empty line, a line
+ *     that is not NAME=VALUE, a "list show" with fewer entries than its
+ *     count, or standard output that could not be written. Nothing is
+ *     ever cut silently.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +49,7 @@
 #include <netdb.h>
 
 #define DEFAULT_SOCKET "/run/floodgate/control.sock"
-#define REPLY_MAX (1024 * 1024)
+#define REPLY_CHUNK 65536 /* first size of the reply buffer, and the least it grows by */
 
 /* connect_to - "unix:PATH", "tcp:HOST:PORT" or a bare path */
 static int connect_to(const char *target)
@@ -79,43 +90,67 @@ static int connect_to(const char *target)
     return fd;
 }
 
-/* exchange - send a request, read the reply up to its empty line */
-static char *exchange(const char *target, const char *req, size_t len)
+/* fail - a message on stderr and exit 2: the output would be wrong or incomplete */
+__attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fprintf(stderr, "floodgatectl: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+/* complete - the reply ends with its empty line (an empty reply is the empty line alone) */
+static int complete(const char *buf, size_t got)
+{
+    return (got >= 2 && buf[got - 2] == '\n' && buf[got - 1] == '\n') || (got == 1 && buf[0] == '\n');
+}
+
+/* exchange - send a request, read the whole reply up to its empty line, any size */
+static char *exchange(const char *target, const char *req, size_t len, size_t *reply_len)
 {
     int fd = connect_to(target);
     char *buf;
-    size_t got = 0;
+    size_t got = 0, cap = REPLY_CHUNK;
 
-    if (fd < 0) {
-        fprintf(stderr, "floodgatectl: cannot connect to %s: %s\n", target, strerror(errno));
-        exit(2);
-    }
+    if (fd < 0)
+        fail("cannot connect to %s: %s", target, strerror(errno));
     for (size_t off = 0; off < len;) {
         ssize_t n = write(fd, req + off, len - off);
-        if (n <= 0) {
-            fprintf(stderr, "floodgatectl: write: %s\n", strerror(errno));
-            exit(2);
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            fail("write to %s: %s", target, strerror(errno));
         off += (size_t)n;
     }
-    buf = malloc(REPLY_MAX + 1);
+    buf = malloc(cap + 1);
     if (!buf)
-        exit(2);
-    while (got < REPLY_MAX) {
-        ssize_t n = read(fd, buf + got, REPLY_MAX - got);
-        if (n <= 0)
-            break;
+        fail("out of memory");
+    while (!complete(buf, got)) {
+        if (cap - got < REPLY_CHUNK / 4) {
+            char *more = cap > SIZE_MAX / 2 - 1 ? NULL : realloc(buf, cap * 2 + 1);
+            if (!more)
+                fail("out of memory reading the reply of %s", target);
+            buf = more;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail("read from %s: %s", target, strerror(errno));
+        if (n == 0)
+            fail("%s closed the connection without a complete reply%s (nothing printed)", target,
+                 got ? ", cut short" : "");
         got += (size_t)n;
-        buf[got] = '\0';
-        if ((got >= 2 && !strcmp(buf + got - 2, "\n\n")) || (got == 1 && buf[0] == '\n'))
-            break;
     }
     close(fd);
     buf[got] = '\0';
-    if (got < 2 || strcmp(buf + got - 2, "\n\n")) {
-        fprintf(stderr, "floodgatectl: %s closed the connection without a complete reply\n", target);
-        exit(2);
-    }
+    *reply_len = got;
     return buf;
 }
 
@@ -146,59 +181,114 @@ static void json_value(const char *v)
         json_str(v, strlen(v));
 }
 
-/* print_reply - name=value lines as a table or a JSON object ("name[]" lines make an array); returns the exit code */
-static int print_reply(char *reply, int json)
-{
-    char *names[4096], *values[4096], *save = NULL;
-    int n = 0, rc = strncmp(reply, "status=error\n", 13) == 0;
-    size_t width = 0;
+typedef struct field {
+    char *name;   /* without its "[]" */
+    char *value;
+    size_t nlen;  /* strlen(name) */
+    int array;    /* the line said "name[]=" */
+} field;
 
-    for (char *line = strtok_r(reply, "\n", &save); line && n < 4096; line = strtok_r(NULL, "\n", &save)) {
+/* parse_reply - the NAME=VALUE lines of a reply, split in place; a line of another shape means a damaged
+ * reply, never something to skip */
+static field *parse_reply(char *reply, size_t reply_len, size_t *nfields)
+{
+    size_t n = 0, cap = 64;
+    field *f = malloc(cap * sizeof *f);
+    char *end = reply + reply_len;
+
+    if (!f)
+        fail("out of memory");
+    for (char *line = reply; line < end;) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (!nl)
+            fail("the reply ends inside a line");
+        *nl = '\0';
+        if (nl == line) /* the empty line that ends the reply */
+            break;
         char *eq = strchr(line, '=');
         if (!eq)
-            continue;
-        *eq = '\0';
-        names[n] = line;
-        values[n++] = eq + 1;
-        size_t w = strlen(line);
-        if (w > 2 && !strcmp(line + w - 2, "[]"))
-            w -= 2;
-        if (w > width)
-            width = w;
-    }
-    if (!json) {
-        for (int i = 0; i < n; i++) {
-            size_t w = strlen(names[i]);
-            if (w > 2 && !strcmp(names[i] + w - 2, "[]"))
-                w -= 2;
-            printf("%-*.*s  %s\n", (int)width, (int)w, names[i], values[i]);
+            fail("a reply line is not NAME=VALUE: %.80s", line);
+        if (n == cap) {
+            field *more = realloc(f, 2 * cap * sizeof *f);
+            if (!more)
+                fail("out of memory");
+            f = more;
+            cap *= 2;
         }
+        *eq = '\0';
+        f[n].name = line;
+        f[n].value = eq + 1;
+        f[n].nlen = (size_t)(eq - line);
+        f[n].array = f[n].nlen > 2 && !strcmp(eq - 2, "[]");
+        if (f[n].array) {
+            f[n].nlen -= 2;
+            eq[-2] = '\0';
+        }
+        n++;
+        line = nl + 1;
+    }
+    *nfields = n;
+    return f;
+}
+
+/* check_list_show - a "list show" reply holds as many entries as its count says */
+static void check_list_show(const field *f, size_t n)
+{
+    unsigned long long count = 0, entries = 0;
+    int have_count = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(f[i].name, "count") && !f[i].array) {
+            char *end;
+            errno = 0;
+            count = strtoull(f[i].value, &end, 10);
+            have_count = !errno && *f[i].value && !*end;
+        } else if (f[i].array && !strcmp(f[i].name, "entry")) {
+            entries++;
+        }
+    }
+    if (have_count && entries != count)
+        fail("the reply holds %llu entries of %llu: it was cut", entries, count);
+}
+
+/* print_reply - name=value lines as a table or a JSON object ("name[]" lines make an array); returns the exit code */
+static int print_reply(const field *f, size_t n, int json)
+{
+    int rc = n > 0 && !strcmp(f[0].name, "status") && !strcmp(f[0].value, "error");
+    size_t width = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (f[i].nlen > width)
+            width = f[i].nlen;
+    if (!json) {
+        for (size_t i = 0; i < n; i++)
+            printf("%-*s  %s\n", (int)width, f[i].name, f[i].value);
         return rc;
     }
+    /* an array is printed where its name first appears, with every value of that name; replies hold one
+     * or two array names, so finding the first appearance costs a pass per name, not per line */
     putchar('{');
-    for (int i = 0, first = 1; i < n; i++) {
-        size_t w = strlen(names[i]);
-        int array = w > 2 && !strcmp(names[i] + w - 2, "[]"), seen = 0;
-        if (array) {
-            for (int j = 0; j < i && !seen; j++)
-                seen = !strcmp(names[j], names[i]);
-            if (seen)
+    for (size_t i = 0, first = 1; i < n; i++) {
+        if (f[i].array) {
+            size_t j = 0;
+            while (j < i && !(f[j].array && !strcmp(f[j].name, f[i].name)))
+                j++;
+            if (j < i)
                 continue;
-            w -= 2;
         }
         printf("%s", first ? "" : ",");
         first = 0;
-        json_str(names[i], w);
+        json_str(f[i].name, f[i].nlen);
         putchar(':');
-        if (!array) {
-            json_value(values[i]);
+        if (!f[i].array) {
+            json_value(f[i].value);
             continue;
         }
         putchar('[');
-        for (int j = i, k = 0; j < n; j++)
-            if (!strcmp(names[j], names[i])) {
+        for (size_t j = i, k = 0; j < n; j++)
+            if (f[j].array && !strcmp(f[j].name, f[i].name)) {
                 printf("%s", k++ ? "," : "");
-                json_str(values[j], strlen(values[j]));
+                json_str(f[j].value, strlen(f[j].value));
             }
         putchar(']');
     }
@@ -258,10 +348,10 @@ static char *build_check(int argc, char **argv, size_t *len)
     return buf;
 }
 
-/* usage - how to call */
-static int usage(void)
+/* usage - how to call: on stdout with status 0 when asked for (help), else on stderr with status 2 */
+static int usage(int asked)
 {
-    fprintf(stderr, "usage: floodgatectl [-s SOCKET] [--json] COMMAND [ARGS...]\n"
+    fprintf(asked ? stdout : stderr, "usage: floodgatectl [-s SOCKET] [--json] COMMAND [ARGS...]\n"
                     "  check KIND[:SUB] NAME=VALUE...   send one policy query, print the reply\n"
                     "  stats                            daemon, store and rule counters\n"
                     "  reload                           load the rules again\n"
@@ -271,8 +361,10 @@ static int usage(void)
                     "  watches                          the log watches: file or unit, lines read and matched\n"
                     "  counter RULE VALUE...            a limit's counter (VALUE: the key's attributes, or NAME=VALUE)\n"
                     "  reset RULE VALUE...              forget that counter\n"
+                    "  help                             this text\n"
+                    "Exit status: 0 ok, 1 the daemon answered an error, 2 unreachable, bad usage or a cut reply\n"
                     "SOCKET: unix:PATH, tcp:HOST:PORT or a path (default $FLOODGATE_CONTROL or " DEFAULT_SOCKET ")\n");
-    return 2;
+    return asked ? 0 : 2;
 }
 
 int main(int argc, char **argv)
@@ -280,21 +372,25 @@ int main(int argc, char **argv)
     const char *target = getenv("FLOODGATE_CONTROL") ? getenv("FLOODGATE_CONTROL") : DEFAULT_SOCKET;
     int json = 0, i = 1, rc;
     char *req = NULL, *reply;
-    size_t len = 0;
+    size_t len = 0, reply_len, nfields;
 
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-s") && i + 1 < argc)
             target = argv[++i];
         else if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
             json = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return usage(1);
         else
-            return usage();
+            return usage(0);
     }
     if (i >= argc)
-        return usage();
+        return usage(0);
+    if (!strcmp(argv[i], "help"))
+        return usage(1);
     if (!strcmp(argv[i], "check")) {
         if (i + 1 >= argc)
-            return usage();
+            return usage(0);
         req = build_check(argc - i - 1, argv + i + 1, &len);
     } else {
         char line[1024];
@@ -302,15 +398,22 @@ int main(int argc, char **argv)
         append(&req, &len, line);
         for (int a = i + 1; a < argc; a++) {
             if (strchr(argv[a], '\n'))
-                return usage();
+                return usage(0);
             snprintf(line, sizeof line, "arg%d=%s", a - i, argv[a]);
             append(&req, &len, line);
         }
         append(&req, &len, "");
     }
-    reply = exchange(target, req, len);
-    rc = print_reply(reply, json);
+    reply = exchange(target, req, len, &reply_len);
+    field *f = parse_reply(reply, reply_len, &nfields);
+    if (!strcmp(argv[i], "list") && i + 2 < argc && !strcmp(argv[i + 2], "show"))
+        check_list_show(f, nfields);
+    rc = print_reply(f, nfields, json);
+    free(f);
     free(req);
     free(reply);
+    /* a full disk or a closed pipe must not pass for a complete listing */
+    if (fflush(stdout) != 0 || ferror(stdout))
+        fail("cannot write the output: %s", strerror(errno ? errno : EIO));
     return rc;
 }
