@@ -1,5 +1,5 @@
 # floodgate - the two commands of the README, and the benchmark.
-#   make run    install what is missing, build, start floodgated with rules/floodgate.conf
+#   make run    install what is missing, build, start floodgated with a copy of rules/floodgate.conf in run/
 #   make test   install what is missing, build, run the whole suite (plain, then ASan+UBSan)
 #   make bench  compare floodgated with ../shared/bench/null-policy
 BUILD ?= build
@@ -20,9 +20,15 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFG_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# make run's state (the lists floodgatectl edits, the snapshot) lives in ./run/, never in rules/: the lists
+# are copied there when missing, and the configuration is copied at each start (its relative paths are
+# relative to its own folder, so run/floodgate.conf reads run/lists/ and keeps its sockets in run/)
 run: build
-	mkdir -p run
-	./$(BUILD)/floodgated -c rules/floodgate.conf
+	mkdir -p run/lists
+	for f in rules/lists/*; do [ -e "run/lists/$${f##*/}" ] || cp "$$f" run/lists/; done
+	{ echo "# written by make run from rules/floodgate.conf at each start: edit that file, not this one"; \
+	  cat rules/floodgate.conf; } > run/floodgate.conf
+	./$(BUILD)/floodgated -c run/floodgate.conf
 
 test: deps test-plain test-asan
 

@@ -43,6 +43,10 @@ echo "exposure: $(systemd-analyze security --offline=true "$D/units/floodgate.se
 
 # the production configuration: loads as it is, paths are absolute or beside it, nothing of make run's
 grep -q '\.\./run\|\./run' "$R/etc/floodgate/floodgate.conf" && fail "the production configuration names ./run"
+# greylist passes survive a restart: the snapshot lives in the unit's StateDirectory, which it may write
+grep -q '^ *snapshot *= *"/var/lib/floodgate/state";' "$R/etc/floodgate/floodgate.conf" ||
+    fail "the production configuration keeps no snapshot in /var/lib/floodgate"
+grep -q '^StateDirectory=floodgate$' "$R$unitdir/floodgate.service" || fail "floodgate.service has no StateDirectory"
 sed -e "s|/var/spool/postfix/private/floodgate|$D/policy.sock|; s|/run/floodgate/control.sock|$D/control.sock|" \
     -e "s|/var/lib/floodgate/|$D/|" "$R/etc/floodgate/floodgate.conf" > "$R/etc/floodgate/test.conf"
 "$R/usr/sbin/floodgated" -t -c "$R/etc/floodgate/test.conf" || fail "the installed configuration does not load"
