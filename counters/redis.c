@@ -147,8 +147,9 @@ static void script_args(redis_store *st, rgroup *g, const store_batch *b, const 
     int eval = g->eval || !sha[0];
     const char *cmd = eval ? (g->replica ? "EVAL_RO" : "EVAL") : (g->replica ? "EVALSHA_RO" : "EVALSHA");
 
+    /* on a replica (EVALSHA_RO) the script must not write: commit 2 says so */
     redis_args_script(&st->args, cmd, eval ? REDIS_SCRIPT_TEXT : sha, b, idx, n, types, bucket,
-                      st->cfg.local_clock ? b->now_ms : 0, commit);
+                      st->cfg.local_clock ? b->now_ms : 0, g->replica ? 2 : commit);
 }
 
 static void on_group_reply(rconn *rc, redisReply *r, void *arg);

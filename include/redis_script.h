@@ -30,6 +30,9 @@
  * missing exactly when the embedded store would drop it; the same for a
  * window (the embedded store's window.c and grey.c, read again).
  *
+ * ARGV[2] is 1 to commit, 0 not to, 2 for a read-only call on a replica
+ * (EVALSHA_RO: only PEEK operations, nothing written).
+ *
  * Time: the script reads the Redis server's TIME (ARGV[1] = 0), so daemons
  * with skewed clocks share one timeline. A non-zero ARGV[1] is the clock in
  * ms, for the tests that compare this script with the embedded store.

@@ -744,36 +744,50 @@ static void ok_cmd(unsigned port, const char *fmt, const char *a1, const char *a
     freeReplyObject(r);
 }
 
+/* make_cluster - nn cluster nodes joined by redis-cli --cluster create, replicas per master; up when this returns */
+static void make_cluster(rsrv *n, int nn, int replicas)
+{
+    char cmd[2048];
+    size_t at = 0;
+
+    for (int i = 0; i < nn; i++)
+        redis_start(&n[i], 0, 1);
+    at += (size_t)snprintf(cmd + at, sizeof cmd - at, "%s --cluster create", cli_bin);
+    for (int i = 0; i < nn; i++)
+        at += (size_t)snprintf(cmd + at, sizeof cmd - at, " 127.0.0.1:%u", n[i].port);
+    snprintf(cmd + at, sizeof cmd - at, " --cluster-replicas %d --cluster-yes >>%s/cluster.log 2>&1", replicas, dir);
+    assert_int_equal(system(cmd), 0);
+    for (int tries = 0;; tries++) {
+        int ready = 0;
+        for (int i = 0; i < nn; i++) {
+            redisReply *r = redis_cmd(n[i].port, "CLUSTER INFO");
+            redisReply *q = redis_cmd(n[i].port, "INFO replication");
+            ready += r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok") != NULL && q &&
+                     q->type == REDIS_REPLY_STRING &&
+                     (strstr(q->str, "role:master") || strstr(q->str, "master_link_status:up"));
+            if (r)
+                freeReplyObject(r);
+            if (q)
+                freeReplyObject(q);
+        }
+        if (ready == nn)
+            return;
+        if (tries > 1500)
+            fail_msg("the cluster did not come up");
+        poll(NULL, 0, 20);
+    }
+}
+
 /* A 3-master Redis Cluster: keys land on every master, limits stay exact across two daemons, and a
  * counter whose slot migrates while it counts (MIGRATING/IMPORTING: ASK, then MOVED) counts right. */
 static void test_cluster(void **st)
 {
     rsrv n[3];
     fgd a, b;
-    char cmd[1024], store_conf[512];
-    int status;
+    char store_conf[512];
     (void)st;
 
-    for (int i = 0; i < 3; i++)
-        redis_start(&n[i], 0, 1);
-    snprintf(cmd, sizeof cmd, "%s --cluster create 127.0.0.1:%u 127.0.0.1:%u 127.0.0.1:%u --cluster-yes >%s/cluster.log 2>&1",
-             cli_bin, n[0].port, n[1].port, n[2].port, dir);
-    status = system(cmd);
-    assert_int_equal(status, 0);
-    for (int tries = 0;; tries++) {
-        int ready = 0;
-        for (int i = 0; i < 3; i++) {
-            redisReply *r = redis_cmd(n[i].port, "CLUSTER INFO");
-            ready += r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok") != NULL;
-            if (r)
-                freeReplyObject(r);
-        }
-        if (ready == 3)
-            break;
-        if (tries > 1000)
-            fail_msg("the cluster did not come up");
-        poll(NULL, 0, 20);
-    }
+    make_cluster(n, 3, 0);
     snprintf(store_conf, sizeof store_conf, "type = \"cluster\"; urls = [\"redis://127.0.0.1:%u\"]; timeout = \"1s\";",
              n[1].port);
     fgd_start(&a, "cluster-a", store_conf);
@@ -834,6 +848,43 @@ static void test_cluster(void **st)
     fgd_stop(&a);
     fgd_stop(&b);
     for (int i = 0; i < 3; i++)
+        reap(n[i].pid, SIGKILL);
+}
+
+/* read_from_replicas: counter reads go to replicas (EVALSHA_RO there), counting stays on the masters */
+static void test_cluster_replicas(void **st)
+{
+    rsrv n[6];
+    fgd a;
+    char store_conf[512];
+    long long ro = 0;
+    (void)st;
+
+    make_cluster(n, 6, 1);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"cluster\"; urls = [\"redis://127.0.0.1:%u\"]; read_from_replicas = true; timeout = \"1s\";",
+             n[0].port);
+    fgd_start(&a, "replicas", store_conf);
+    wait_all_connected(&a, 6);
+    int passed = 0;
+    for (int i = 0; i < 5; i++)
+        passed += !strcmp(query(&a, "replica@example.org", "192.0.2.40"), "DUNNO");
+    assert_int_equal(passed, 3);
+    /* replication is asynchronous: the replica catches up (a condition, bounded) */
+    for (int tries = 0; tries < 500 && counter_of(&a, "per-sender", "replica@example.org") != 3; tries++)
+        poll(NULL, 0, 10);
+    assert_int_equal(counter_of(&a, "per-sender", "replica@example.org"), 3);
+    for (int i = 0; i < 6; i++) {
+        redisReply *r = redis_cmd(n[i].port, "INFO commandstats");
+        const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "cmdstat_evalsha_ro:calls=") : NULL;
+        if (p)
+            ro += atoll(p + strlen("cmdstat_evalsha_ro:calls="));
+        if (r)
+            freeReplyObject(r);
+    }
+    assert_true(ro >= 1);
+    fgd_stop(&a);
+    for (int i = 0; i < 6; i++)
         reap(n[i].pid, SIGKILL);
 }
 
@@ -918,6 +969,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outage),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
+        cmocka_unit_test(test_cluster_replicas),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
