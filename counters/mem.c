@@ -17,11 +17,13 @@
  */
 #include "mem.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "alloc.h"
 #include "hash.h"
+#include "num.h"
 
 struct mem_entry {
     mem_entry *next;      /* chain */
@@ -251,6 +253,12 @@ void *mem_entry_value(mem_entry *e, size_t *vlen)
     return e->data;
 }
 
+/* mem_entry_expires - an entry's expiry */
+uint64_t mem_entry_expires(const mem_entry *e)
+{
+    return e->expires;
+}
+
 /* mem_entry_expire - set an entry's expiry */
 void mem_entry_expire(mem_entry *e, uint64_t expires_ms)
 {
@@ -469,6 +477,71 @@ static void grey_step_run(mem_store *m, store_batch *b, store_op *op)
     op->peek.retry_ms = step.retry_ms;
 }
 
+/* kv_expiry - when a kv key written now with ttl_ms expires */
+static uint64_t kv_expiry(const store_batch *b, const store_op *op)
+{
+    return op->ttl_ms ? b->now_ms + op->ttl_ms : UINT64_MAX;
+}
+
+/* kv_owned - is the live entry's value the operand (a lock's owner token)? */
+static int kv_owned(mem_entry *e, const store_batch *b, const store_op *op)
+{
+    size_t vlen;
+    const void *v = e ? mem_entry_value(e, &vlen) : NULL;
+    return v && vlen == op->key2_len && !memcmp(v, batch_key2(b, op), vlen);
+}
+
+/* kv_step_run - one of the other tenants' operations (store.h); never refuses the batch */
+static void kv_step_run(mem_store *m, store_batch *b, store_op *op)
+{
+    const unsigned char *key = batch_key(b, op);
+    mem_entry *e = mem_find(m, key, op->key_len, b->now_ms);
+    size_t vlen;
+    void *v = e ? mem_entry_value(e, &vlen) : NULL;
+    char num[24];
+
+    op->admitted = 0;
+    switch (op->type) {
+    case STORE_KV_GET:
+        if (v) {
+            batch_set_result(b, op, v, vlen);
+            op->admitted = 1;
+        }
+        break;
+    case STORE_KV_SET:
+    case STORE_LOCK:
+        if (v && (op->type == STORE_LOCK || (op->flags & STORE_NX)))
+            break; /* a lock is taken only when free: even its owner gets a new token by unlock + lock */
+        memcpy(mem_put(m, key, op->key_len, op->key2_len, kv_expiry(b, op), b->now_ms), batch_key2(b, op),
+               op->key2_len);
+        op->admitted = 1;
+        break;
+    case STORE_KV_INCR: {
+        int64_t cur = 0;
+        const char *why;
+        if (v && num_parse_i64(v, vlen, &cur, &why) < 0)
+            break; /* not a number: left as it is */
+        cur = num_sat_add_i64(cur, op->num);
+        int n = snprintf(num, sizeof num, "%lld", (long long)cur);
+        uint64_t expires = e ? mem_entry_expires(e) : kv_expiry(b, op);
+        memcpy(mem_put(m, key, op->key_len, (size_t)n, expires, b->now_ms), num, (size_t)n);
+        op->num = cur;
+        op->admitted = 1;
+        break;
+    }
+    case STORE_UNLOCK:
+        if (kv_owned(e, b, op))
+            op->admitted = mem_del(m, key, op->key_len);
+        break;
+    case STORE_RENEW:
+        if (kv_owned(e, b, op)) {
+            mem_entry_expire(e, kv_expiry(b, op));
+            op->admitted = 1;
+        }
+        break;
+    }
+}
+
 /* mem_submit - answer a batch at once */
 static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
 {
@@ -502,6 +575,9 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             if (!op->admitted)
                 b->denied = (long)i;
             break;
+        default:
+            kv_step_run(m, b, op);
+            break;
         }
     }
     /* windows: all or nothing. The entries found above are still valid as long as nothing is
@@ -511,7 +587,7 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
         return STORE_DONE;
     int cached = 1;
     for (i = 0; i < b->nops; i++)
-        cached &= b->ops[i].type != STORE_GREYLIST && b->ops[i].type != STORE_DEL;
+        cached &= b->ops[i].type == STORE_WINDOW || b->ops[i].type == STORE_PEEK; /* the others insert or delete */
     for (int pass = 0; pass < 2; pass++) {
         for (i = 0; i < b->nops; i++) {
             store_op *op = &b->ops[i];

@@ -32,7 +32,14 @@ typedef struct writer {
 /* snapshot_keeps - greylist, bans, ban history */
 int snapshot_keeps(const unsigned char *key, size_t klen)
 {
-    return klen > 0 && (key[0] == KEY_GREYLIST || key[0] == KEY_BAN || key[0] == KEY_BAN_HISTORY);
+    static const uint8_t kept[] = {KEY_GREYLIST, KEY_BAN, KEY_BAN_HISTORY, /* and the kv tenants (kv.h): */
+                                   KEY_ACME, KEY_OAUTH, KEY_BLOB_QUOTA, KEY_QUEUE_LOCK, KEY_TASK_LOCK,
+                                   KEY_WEBDAV_LOCK, KEY_SIEVE_ID};
+
+    for (size_t i = 0; klen > 0 && i < sizeof kept; i++)
+        if (key[0] == kept[i])
+            return 1;
+    return 0;
 }
 
 /* shift_value - move the dates inside a value from one clock to the other (from_now and to_now: the same

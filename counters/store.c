@@ -92,6 +92,13 @@ void batch_add_key2(store_batch *b, store_op *op, const unsigned char *key, size
     op->key2_len = (uint32_t)key_len;
 }
 
+/* batch_set_result - an operation's value, kept in the arena like the keys */
+void batch_set_result(store_batch *b, store_op *op, const void *data, size_t len)
+{
+    op->res_off = put_key(b, data, len);
+    op->res_len = (uint32_t)len;
+}
+
 /* batch_release - free the batch's buffers */
 void batch_release(store_batch *b)
 {

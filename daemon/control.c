@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "engine.h"
 #include "keys.h"
+#include "kvcmd.h"
 #include "list.h"
 #include "watcher.h"
 
@@ -288,7 +289,9 @@ int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         cmd_list(s, args, nargs, out);
     else if (!strcmp(cmd, "counter") || !strcmp(cmd, "reset"))
         return cmd_counter(s, args, nargs, !strcmp(cmd, "reset"), out, done, arg);
+    else if (!strcmp(cmd, "kv"))
+        return kv_exec(s, req, args, nargs, out, done, arg);
     else
-        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset)");
+        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, kv)");
     return CONTROL_DONE;
 }

@@ -43,6 +43,8 @@ void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t 
 mem_entry *mem_find(mem_store *m, const void *key, size_t klen, uint64_t now_ms);
 /* mem_entry_value - an entry's value and its size */
 void *mem_entry_value(mem_entry *e, size_t *vlen);
+/* mem_entry_expires - an entry's expiry (ms; UINT64_MAX = never) */
+uint64_t mem_entry_expires(const mem_entry *e);
 /* mem_entry_expire - set an entry's expiry */
 void mem_entry_expire(mem_entry *e, uint64_t expires_ms);
 /* mem_del - remove a key; returns 1 if it was there */

@@ -29,6 +29,16 @@ static inline uint64_t num_sat_add(uint64_t a, uint64_t b)
     return a + b < a ? UINT64_MAX : a + b;
 }
 
+/* num_sat_add_i64 - saturating signed addition */
+static inline int64_t num_sat_add_i64(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 /* num_sat_mul - saturating multiplication */
 static inline uint64_t num_sat_mul(uint64_t a, uint64_t b)
 {

@@ -33,7 +33,18 @@ enum store_op_type {
     STORE_PEEK,       /* read a window without counting */
     STORE_DEL,        /* delete a key */
     STORE_GREYLIST,   /* greylist step on a triplet key (key) and its client key (key2) */
+    /* the store's other tenants (kv.h): values, counters and locks with owners. The operand (a value, a
+     * lock's token) is in key2; none of them refuses the batch, each says in `admitted` what it did. */
+    STORE_KV_GET = 16, /* admitted 1 and the value in the result, or 0: absent */
+    STORE_KV_SET,      /* the operand, for ttl_ms (0: no expiry); with STORE_NX only if absent; admitted 1 when set */
+    STORE_KV_INCR,     /* add num (a decimal value; a new key starts at 0 and gets ttl_ms); result: the new number;
+                        * admitted 0 when the value is not a number */
+    STORE_LOCK,        /* take the lock for the operand (its owner's token) and ttl_ms; admitted 0: someone holds it */
+    STORE_UNLOCK,      /* release it if the operand is its owner's token; admitted 0 otherwise */
+    STORE_RENEW,       /* give it ttl_ms more if the operand is its owner's token; admitted 0 otherwise */
 };
+
+#define STORE_NX 1 /* store_op.flags: STORE_KV_SET only when the key is absent */
 
 typedef struct store_op {
     uint8_t type;      /* enum store_op_type */
@@ -46,6 +57,11 @@ typedef struct store_op {
     int admitted;      /* result: 1 admitted (or deleted), 0 denied */
     window_peek peek;  /* result: count and retry time */
     uint8_t grey_result; /* result of STORE_GREYLIST: enum grey_result */
+    uint8_t flags;     /* STORE_NX */
+    uint64_t ttl_ms;   /* kv operations: time to live; 0 = none */
+    int64_t num;       /* STORE_KV_INCR: the increment; result: the new value */
+    uint32_t res_off;  /* result of STORE_KV_GET: the value in batch->keys */
+    uint32_t res_len;
     void *backend;     /* the backend's own use within one submit */
 } store_op;
 
@@ -127,6 +143,13 @@ static inline const unsigned char *batch_key(const store_batch *b, const store_o
 static inline const unsigned char *batch_key2(const store_batch *b, const store_op *op)
 {
     return b->keys + op->key2_off;
+}
+/* batch_set_result - a backend puts an operation's value (STORE_KV_GET) into the batch's arena */
+void batch_set_result(store_batch *b, store_op *op, const void *data, size_t len);
+/* batch_result - the value an operation returned */
+static inline const unsigned char *batch_result(const store_batch *b, const store_op *op)
+{
+    return b->keys + op->res_off;
 }
 /* batch_release - free the batch's buffers */
 void batch_release(store_batch *b);
