@@ -38,6 +38,9 @@
  *     ever cut silently.
  */
 #include <errno.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +50,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <netdb.h>
+
+#include "num.h"
 
 #define DEFAULT_SOCKET "/run/floodgate/control.sock"
 #define REPLY_CHUNK 65536 /* first size of the reply buffer, and the least it grows by */
@@ -348,6 +353,148 @@ static char *build_check(int argc, char **argv, size_t *len)
     return buf;
 }
 
+/* field_value - the value of a reply field, NULL if absent */
+static const char *field_value(const field *f, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(f[i].name, name))
+            return f[i].value;
+    return NULL;
+}
+
+/* kv_ask - one kv command to the daemon: `kv OP CLASS KEY [ARG]` with ttl=; the reply's fields */
+static field *kv_ask(const char *target, const char *op, const char *cls, const char *key, const char *arg,
+                     const char *ttl, char **reply, size_t *nfields)
+{
+    char *req = NULL, line[2048];
+    size_t len = 0, reply_len;
+    const char *pos[4] = {op, cls, key, arg};
+
+    append(&req, &len, "command=kv");
+    for (int i = 0; i < 4 && pos[i]; i++) {
+        if (strchr(pos[i], '\n') || strlen(pos[i]) > 1000)
+            fail("an argument has a newline or is too long");
+        snprintf(line, sizeof line, "arg%d=%s", i + 1, pos[i]);
+        append(&req, &len, line);
+    }
+    if (ttl) {
+        snprintf(line, sizeof line, "ttl=%.64s", ttl);
+        append(&req, &len, line);
+    }
+    append(&req, &len, "");
+    *reply = exchange(target, req, len, &reply_len);
+    free(req);
+    field *f = parse_reply(*reply, reply_len, nfields);
+    const char *status = field_value(f, *nfields, "status");
+    if (!status || strcmp(status, "ok")) {
+        const char *msg = field_value(f, *nfields, "message");
+        fail("%s", msg ? msg : "the daemon refused the command");
+    }
+    return f;
+}
+
+/* cmd_seen - seen CLASS KEY [--ttl D]: 0 when the key is new (and now remembered), 1 when it was seen */
+static int cmd_seen(const char *target, int argc, char **argv)
+{
+    const char *ttl = NULL;
+    char *reply;
+    size_t n;
+
+    if (argc >= 5 && !strcmp(argv[3], "--ttl"))
+        ttl = argv[4];
+    else if (argc != 3)
+        fail("usage: seen CLASS KEY [--ttl DURATION]");
+    field *f = kv_ask(target, "seen", argv[1], argv[2], NULL, ttl, &reply, &n);
+    const char *fresh = field_value(f, n, "new");
+    int rc = fresh && !strcmp(fresh, "yes") ? 0 : 1;
+    printf("%s\n", rc == 0 ? "new" : "seen");
+    free(f);
+    free(reply);
+    return rc;
+}
+
+static volatile sig_atomic_t lock_child; /* the command run under a lock, for the signal forwarder */
+
+/* forward - a signal to floodgatectl goes to the command, which then ends, and the lock is released */
+static void forward(int sig)
+{
+    if (lock_child > 0)
+        kill((pid_t)lock_child, sig);
+}
+
+/* cmd_lock - lock NAME [--ttl D] [--class C] -- COMMAND ARGS...: run the command only while this host holds the
+ * fleet-wide lock, renewing it every third of its TTL; 75 (EX_TEMPFAIL) when someone else holds it */
+static int cmd_lock(const char *target, int argc, char **argv)
+{
+    const char *ttl = "10m", *cls = "task-lock";
+    uint64_t ttl_ms;
+    const char *why;
+    char *reply;
+    size_t n;
+    int a = 2, status;
+
+    if (argc < 2)
+        fail("usage: lock NAME [--ttl DURATION] [--class CLASS] -- COMMAND [ARGS...]");
+    for (; a < argc && strcmp(argv[a], "--"); a++) {
+        if (!strcmp(argv[a], "--ttl") && a + 1 < argc)
+            ttl = argv[++a];
+        else if (!strcmp(argv[a], "--class") && a + 1 < argc)
+            cls = argv[++a];
+        else
+            fail("lock: unknown option %s (--ttl, --class, then -- COMMAND)", argv[a]);
+    }
+    if (a + 1 >= argc)
+        fail("usage: lock NAME [--ttl DURATION] [--class CLASS] -- COMMAND [ARGS...]");
+    if (num_parse_duration(ttl, 100, 366ULL * 86400 * 1000, &ttl_ms, &why) < 0)
+        fail("--ttl %s: %s", ttl, why);
+    field *f = kv_ask(target, "lock", cls, argv[1], NULL, ttl, &reply, &n);
+    const char *locked = field_value(f, n, "locked"), *tok = field_value(f, n, "token");
+    if (!locked || strcmp(locked, "yes") || !tok) {
+        fprintf(stderr, "floodgatectl: lock %s is held elsewhere\n", argv[1]);
+        free(f);
+        free(reply);
+        return 75; /* EX_TEMPFAIL: cron tries again next time */
+    }
+    char token[128];
+    snprintf(token, sizeof token, "%s", tok);
+    free(f);
+    free(reply);
+
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("fork: %s", strerror(errno));
+    if (pid == 0) {
+        execvp(argv[a + 1], argv + a + 1);
+        fprintf(stderr, "floodgatectl: %s: %s\n", argv[a + 1], strerror(errno));
+        _exit(127);
+    }
+    lock_child = pid;
+    signal(SIGTERM, forward);
+    signal(SIGINT, forward);
+    signal(SIGHUP, forward);
+    /* renew every third of the TTL until the command ends; a lost renewal is said once */
+    uint64_t every = ttl_ms / 3, waited = 0;
+    int warned = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        poll(NULL, 0, every < 100 ? (int)every : 100);
+        waited += every < 100 ? every : 100;
+        if (waited < every)
+            continue;
+        waited = 0;
+        f = kv_ask(target, "renew", cls, argv[1], token, ttl, &reply, &n);
+        const char *renewed = field_value(f, n, "renewed");
+        if ((!renewed || strcmp(renewed, "yes")) && !warned++)
+            fprintf(stderr, "floodgatectl: lock %s was lost (expired or taken): the command goes on alone\n",
+                    argv[1]);
+        free(f);
+        free(reply);
+    }
+    f = kv_ask(target, "unlock", cls, argv[1], token, NULL, &reply, &n);
+    free(f);
+    free(reply);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /* usage - how to call: on stdout with status 0 when asked for (help), else on stderr with status 2 */
 static int usage(int asked)
 {
@@ -359,6 +506,10 @@ static int usage(int asked)
                     "  lists                            the lookup lists and their sizes\n"
                     "  list NAME show|add ENTRY...|del ENTRY   show or edit a lookup list (saved to its file)\n"
                     "  watches                          the log watches: file or unit, lines read and matched\n"
+                    "  kv get|set|del|incr CLASS KEY [VALUE|BY] [--ttl D] [--nx]   the store's other tenants\n"
+                    "  lock NAME [--ttl D] -- COMMAND...   run COMMAND only while this host holds the fleet-wide\n"
+                    "                                   lock (exit 75 when another holds it)\n"
+                    "  seen CLASS KEY [--ttl D]         exit 0 when KEY is new (and remember it), 1 when seen\n"
                     "  counter RULE VALUE...            a limit's counter (VALUE: the key's attributes, or NAME=VALUE)\n"
                     "  reset RULE VALUE...              forget that counter\n"
                     "  help                             this text\n"
@@ -388,6 +539,10 @@ int main(int argc, char **argv)
         return usage(0);
     if (!strcmp(argv[i], "help"))
         return usage(1);
+    if (!strcmp(argv[i], "lock"))
+        return cmd_lock(target, argc - i, argv + i);
+    if (!strcmp(argv[i], "seen"))
+        return cmd_seen(target, argc - i, argv + i);
     if (!strcmp(argv[i], "check")) {
         if (i + 1 >= argc)
             return usage(0);
@@ -396,10 +551,15 @@ int main(int argc, char **argv)
         char line[1024];
         snprintf(line, sizeof line, "command=%s", argv[i]);
         append(&req, &len, line);
-        for (int a = i + 1; a < argc; a++) {
+        for (int a = i + 1, pos = 1; a < argc; a++) {
             if (strchr(argv[a], '\n'))
                 return usage(0);
-            snprintf(line, sizeof line, "arg%d=%s", a - i, argv[a]);
+            if (!strcmp(argv[a], "--ttl") && a + 1 < argc) /* kv options become named attributes */
+                snprintf(line, sizeof line, "ttl=%.64s", argv[++a]);
+            else if (!strcmp(argv[a], "--nx"))
+                snprintf(line, sizeof line, "nx=yes");
+            else
+                snprintf(line, sizeof line, "arg%d=%s", pos++, argv[a]);
             append(&req, &len, line);
         }
         append(&req, &len, "");
