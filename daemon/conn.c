@@ -7,6 +7,22 @@
  * store answer comes back). Everything happens in conn_process() and
  * conn_flush(), called from the two socket callbacks and from the engine's
  * completion callback.
+ *
+ * Two timers, one per direction. The idle timeout sits on the read event
+ * and closes a connection with nothing in flight. The write timeout sits
+ * on the write event, armed while output waits: a client that leaves its
+ * answers unread (reading paused above the watermark, so the idle timer
+ * is off) is closed once its output made no progress for write_timeout.
+ * Progress is the daemon clock (server_now) of the last write that sent
+ * bytes; libevent's timer only decides when to look, so a close comes
+ * between write_timeout and twice that after the last progress.
+ *
+ * SECURITY
+ *     What a client that never reads can make us hold: its unsent output
+ *     (below CONN_OUT_HIGH plus the answers of one pipeline), the input of
+ *     one request in progress (max_request + CONN_READ_MAX), and the ring
+ *     of `pipeline` slots, whose buffers keep at most CONN_SLOT_KEEP bytes
+ *     each between requests; all of it for write_timeout at most.
  */
 #include "conn.h"
 
@@ -21,6 +37,7 @@
 #include "proto.h"
 
 #define REPLY_MAX (ACTION_MAX + KEY_NAME_MAX + 96) /* action, retry_after, reason, framing */
+#define CONN_SLOT_KEEP 4096 /* a slot's request buffer larger than this is freed once answered */
 
 typedef struct slot {
     conn *c;                 /* owner */
@@ -46,6 +63,8 @@ struct conn {
     unsigned ring_cap, head, count;
     unsigned pending;        /* slots waiting on the store */
     int reading;             /* rd is armed */
+    int writing;             /* wr is armed (with the write timeout): output waits for the socket */
+    uint64_t progress_ms;    /* daemon clock of the last write that sent bytes (or of arming wr) */
     int closing;             /* read no more; close when all is answered and sent */
     int dead;                /* closed; freed when pending reaches 0 */
     int processing;          /* inside conn_process: do not re-enter */
@@ -106,6 +125,8 @@ void conn_free(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    if (c->is_control)
+        s->ncontrol--;
     if (!c->pending)
         release(c);
     server_conn_closed(s);
@@ -208,7 +229,14 @@ static void write_reply(conn *c, slot *s);
 static void drain_done(conn *c)
 {
     while (c->count && c->ring[c->head]->done) {
-        write_reply(c, c->ring[c->head]);
+        slot *s = c->ring[c->head];
+        write_reply(c, s);
+        if (s->cap > CONN_SLOT_KEEP) {
+            /* a big request's buffer is not kept for reuse: pipeline x max_request would stay held */
+            fg_free(s->buf);
+            s->buf = NULL;
+            s->cap = 0;
+        }
         c->head = (c->head + 1) % c->ring_cap;
         c->count--;
     }
@@ -314,21 +342,45 @@ static void write_reply(conn *c, slot *s)
     evbuffer_add(c->out, reply, len);
 }
 
+/* set_writing - wait for the socket to take more output, under the write timeout, or stop waiting */
+static void set_writing(conn *c, int on)
+{
+    if (on == c->writing || c->dead)
+        return;
+    if (on) {
+        uint64_t ms = c->srv->conf->listen.write_timeout_ms;
+        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+        c->progress_ms = server_now(c->srv);
+        event_add(c->wr, &tv);
+    } else {
+        event_del(c->wr);
+    }
+    c->writing = on;
+}
+
+/* write_some - send what the socket takes; -1 when the connection broke (and is freed) */
+static int write_some(conn *c)
+{
+    int n = evbuffer_write(c->out, c->fd);
+
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        conn_free(c);
+        return -1;
+    }
+    if (n > 0 && c->writing)
+        c->progress_ms = server_now(c->srv);
+    return 0;
+}
+
 /* conn_flush - send the answers that are ready, in order, and decide what comes next */
 static void conn_flush(conn *c)
 {
     drain_done(c);
-    if (evbuffer_get_length(c->out)) {
-        int n = evbuffer_write(c->out, c->fd);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            conn_free(c);
-            return;
-        }
-    }
+    if (evbuffer_get_length(c->out) && write_some(c) < 0)
+        return;
     size_t unsent = evbuffer_get_length(c->out);
-    if (unsent)
-        event_add(c->wr, NULL);
-    else if (c->closing && c->count == 0) {
+    set_writing(c, unsent != 0);
+    if (!unsent && c->closing && c->count == 0) {
         conn_free(c);
         return;
     }
@@ -384,19 +436,26 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         conn_process(c);
 }
 
-/* on_write - the socket can take more output */
+/* on_write - the socket can take more output, or the write timeout passed */
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
     conn *c = arg;
+    server *srv = c->srv;
 
     (void)fd;
-    (void)what;
-    if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EINTR) {
+    if (what & EV_TIMEOUT) {
+        uint64_t now = server_now(srv), waited = now - c->progress_ms;
+        if (waited < srv->conf->listen.write_timeout_ms)
+            return; /* bytes went out meanwhile: look again a write_timeout later */
+        srv->st.write_timeouts++;
+        log_limited(&srv->timeout_log, now, LOG_INFO_,
+                    "connection %d: closed: %zu bytes of answers unread for %llu ms (listen.write_timeout)", c->fd,
+                    evbuffer_get_length(c->out), (unsigned long long)waited);
         conn_free(c);
         return;
     }
-    if (!evbuffer_get_length(c->out))
-        event_del(c->wr);
+    if (write_some(c) < 0)
+        return;
     conn_flush(c);
 }
 
@@ -430,6 +489,8 @@ conn *conn_new(server *s, int fd, int is_control)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    if (is_control)
+        s->ncontrol++;
     s->st.connections++;
     set_reading(c, 1);
     return c;

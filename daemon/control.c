@@ -74,6 +74,26 @@ static void stats_servers(server *s, const store_stats *ss, struct evbuffer *out
                             (unsigned long long)sv[i].max_depth, i, (unsigned long long)sv[i].p99_us);
 }
 
+/* control_peer_allowed - root, ourselves, or the admin group (resolved at load: no lookup here) */
+int control_peer_allowed(const conf_listen *l, uid_t self, uid_t uid, gid_t gid)
+{
+    return uid == 0 || uid == self || (l->control_group && gid == l->control_gid);
+}
+
+/* stats_connections - what the listeners and connections went through */
+static void stats_connections(server *s, struct evbuffer *out)
+{
+    const server_stats *st = &s->st;
+
+    evbuffer_add_printf(out,
+                        "connections_max=%llu\nconnections_paused=%llu\ncontrol_connections_open=%llu\n"
+                        "control_refused=%llu\naccept_failures=%llu\naccept_pauses=%llu\nwrite_timeouts=%llu\n",
+                        (unsigned long long)s->conf->listen.max_connections,
+                        (unsigned long long)st->connections_paused, (unsigned long long)s->ncontrol,
+                        (unsigned long long)st->control_refused, (unsigned long long)st->accept_failures,
+                        (unsigned long long)st->accept_pauses, (unsigned long long)st->write_timeouts);
+}
+
 /* cmd_stats - counters of every layer */
 static void cmd_stats(server *s, struct evbuffer *out)
 {
@@ -100,6 +120,7 @@ static void cmd_stats(server *s, struct evbuffer *out)
                         s->rules->lists->n, (unsigned long long)s->st.reloads,
                         (unsigned long long)s->st.reload_failures, (unsigned long long)s->st.snapshots,
                         (unsigned long long)s->st.snapshot_failures);
+    stats_connections(s, out);
     stats_servers(s, &ss, out);
     for (unsigned i = 0; i < s->rules->n; i++) {
         const rule *r = &s->rules->rules[i];

@@ -22,7 +22,11 @@
  *
  * SECURITY
  *     Runs as the user systemd gives it (see systemd/floodgate.service);
- *     it does not change its own privileges yet.
+ *     it does not change its own privileges yet. At start the soft
+ *     RLIMIT_NOFILE is raised to the hard limit and max_connections is
+ *     lowered to fit under it with fd_reserve() to spare, so that policy
+ *     clients can never take the descriptors that files, the store and
+ *     the control socket need (listen.c pauses accepting if they still do).
  */
 #include <errno.h>
 #include <signal.h>
@@ -42,6 +46,9 @@
 #include "watcher.h"
 
 #define STOP_GRACE_MS 5000 /* longest wait for in-flight answers at shutdown */
+#define FD_RESERVE_BASE 32  /* descriptors besides connections: stdio, the event loop, files being read or
+                             * written (configuration, lists, snapshot), the journal, the log */
+#define FD_RESERVE_REDIS 64 /* a networked store's connections (a cluster's nodes) */
 #define DEFAULT_CONF "/etc/floodgate/floodgate.conf"
 
 /* on_hup - reload */
@@ -146,6 +153,20 @@ static void engine_warn(const char *msg, void *arg)
     log_warn("%s", msg);
 }
 
+/* fd_reserve - descriptors kept apart from policy connections (listen_fit_nofile) */
+static uint64_t fd_reserve(const fg_conf *c)
+{
+    uint64_t n = FD_RESERVE_BASE + c->listen.npolicy;
+
+    if (c->listen.control)
+        n += 1 + c->listen.control_max_connections;
+    if (c->store.redis.kind)
+        n += FD_RESERVE_REDIS;
+    if (c->watches)
+        n += 2 * (uint64_t)c->watches->n; /* the followed file and its inotify watch */
+    return n;
+}
+
 /* server_open - store, engine, listeners, signals and timers */
 static int server_open(server *s, fg_conf *c)
 {
@@ -154,6 +175,7 @@ static int server_open(server *s, fg_conf *c)
     struct timeval tick = {(time_t)(c->store.cleanup_ms / 1000), (suseconds_t)(c->store.cleanup_ms % 1000 * 1000)};
 
     s->conf = c;
+    s->uid = geteuid();
     s->rules = ruleset_ref(c->rules);
     if (c->store.redis.kind) {
         redis_config rc = {.timeout_ms = c->store.timeout_ms, .connect_timeout_ms = c->store.connect_timeout_ms,
@@ -228,6 +250,7 @@ static void server_close(server *s)
     if (s->stop_timer) event_free(s->stop_timer);
     if (s->snap_timer) event_free(s->snap_timer);
     if (s->watchdog) event_free(s->watchdog);
+    if (s->accept_timer) event_free(s->accept_timer);
     ruleset_unref(s->rules);
     store_free(s->store);
     conf_free(s->conf);
@@ -279,6 +302,10 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (listen_fit_nofile(&c->listen, fd_reserve(c)) < 0) {
+        conf_free(c);
+        return 1;
+    }
     memset(&s, 0, sizeof s);
     s.base = event_base_new();
     if (!s.base) {

@@ -128,11 +128,11 @@ int server_reload(server *s, conf_errors *errs)
     return 0;
 }
 
-/* server_conn_closed - resume accepting; finish a shutdown */
+/* server_conn_closed - a descriptor freed up: resume accepting where it paused; finish a shutdown */
 void server_conn_closed(server *s)
 {
-    if (s->accepting_paused && !s->stopping && s->nconns < s->conf->listen.max_connections)
-        listeners_pause(s, 0);
+    if (!s->stopping)
+        listeners_retry(s);
     if (s->stopping && s->nconns == 0)
         event_base_loopbreak(s->base);
 }

@@ -11,6 +11,7 @@
 #define FG_CONF_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conf_errors.h"
 #include "redis.h"
@@ -19,6 +20,8 @@
 #define CONF_MAX_REQUEST_DEFAULT (64 * 1024) /* bytes of one policy request */
 #define CONF_MAX_CONNECTIONS_DEFAULT 4096    /* open client connections */
 #define CONF_IDLE_TIMEOUT_DEFAULT (600 * 1000) /* ms; Postfix drops idle policy connections after 300s */
+#define CONF_WRITE_TIMEOUT_DEFAULT (30 * 1000) /* ms a client may leave its answers unread before it is closed */
+#define CONF_CONTROL_CONNECTIONS_DEFAULT 16  /* open control connections (a limit of their own) */
 #define CONF_MAX_KEYS_DEFAULT 4000000        /* embedded store keys */
 #define CONF_CLEANUP_DEFAULT 100             /* ms between purge slices */
 #define CONF_PIPELINE_DEFAULT 64             /* requests in flight per connection */
@@ -27,14 +30,18 @@
 typedef struct conf_listen {
     char **policy;           /* "unix:PATH" or "tcp:HOST:PORT" */
     unsigned npolicy;
-    char *control;           /* control socket, NULL = none */
+    char *control;           /* control socket ("unix:PATH" only), NULL = none */
     char *http;              /* HTTP adapter (not yet) */
     unsigned mode;           /* policy socket mode */
     unsigned control_mode;   /* control socket mode */
     char *group;             /* policy socket group, NULL = ours */
+    char *control_group;     /* admin group allowed on the control socket, NULL = none */
+    gid_t control_gid;       /* control_group, resolved at load (never on the request path) */
     uint64_t max_request;    /* bytes */
-    uint64_t max_connections;
+    uint64_t max_connections; /* open policy connections (lowered at start to fit RLIMIT_NOFILE) */
+    uint64_t control_max_connections; /* open control connections, counted apart from policy ones */
     uint64_t idle_timeout_ms;
+    uint64_t write_timeout_ms; /* unsent output that made no progress this long closes the connection */
     uint64_t pipeline;       /* requests in flight per connection */
 } conf_listen;
 

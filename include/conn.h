@@ -7,7 +7,8 @@
  * connection holds at most `pipeline` requests in flight and stops reading
  * while it does, or while its unsent output is above a high watermark, so
  * that a client that does not read cannot make the daemon buffer without
- * bound. A bad request is answered and counted; only a request over the
+ * bound; output that makes no progress for listen.write_timeout closes the
+ * connection, so such a client cannot hold even that for long. A bad request is answered and counted; only a request over the
  * size limit closes the connection. Other connections never notice.
  */
 #ifndef FG_CONN_H
@@ -16,7 +17,7 @@
 #include "server.h"
 
 #define CONN_READ_MAX 16384          /* bytes read per wakeup */
-#define CONN_OUT_HIGH (256 * 1024)   /* unsent bytes that stop reading */
+#define CONN_OUT_HIGH (64 * 1024)    /* unsent bytes that stop reading (a policy answer is ~20-200 bytes) */
 
 /* conn_new - take over an accepted socket */
 conn *conn_new(server *s, int fd, int is_control);

@@ -25,6 +25,10 @@
  * A VALUE is the next attribute of the rule's key, or NAME=VALUE. A name
  * ending in [] is repeated (a list). The store commands are asynchronous
  * like the store, so a networked store does not block the loop for them.
+ *
+ * Who may ask: the control socket is a Unix socket only, and a peer is
+ * let in when SO_PEERCRED says it is root, our own uid, or of the primary
+ * group listen.control_group (control_peer_allowed, checked at accept).
  */
 #ifndef FG_CONTROL_H
 #define FG_CONTROL_H
@@ -39,6 +43,9 @@
 enum { CONTROL_DONE = 0, CONTROL_PENDING = 1 };
 typedef void (*control_done_fn)(void *arg);
 
+/* control_peer_allowed - may a peer with this uid and primary gid use the control socket of a daemon
+ * running as self? */
+int control_peer_allowed(const conf_listen *l, uid_t self, uid_t uid, gid_t gid);
 /* control_exec - run one command and append its reply to out: CONTROL_DONE, or CONTROL_PENDING and done(arg) later */
 int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg);
 

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conf.h"
 #include "engine.h"
@@ -51,11 +52,17 @@ typedef struct listener {
     char *addr;                 /* as configured */
     char *path;                 /* unix socket to remove at exit, NULL for tcp */
     int is_control;             /* control socket: also takes command= requests */
+    int paused;                 /* accepting is off: at its connection limit, or backing off */
+    int backoff;                /* accept failed (out of descriptors...): wait for a close or the accept timer */
 } listener;
 
 typedef struct server_stats {
     uint64_t connections;       /* accepted since start */
     uint64_t connections_paused; /* times accepting paused at max_connections */
+    uint64_t accept_failures;   /* accept() failed (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...) */
+    uint64_t accept_pauses;     /* times a listener paused after a failed accept */
+    uint64_t control_refused;   /* control peers refused (not root, not us, not control_group) */
+    uint64_t write_timeouts;    /* closed: their output made no progress for write_timeout */
     uint64_t requests;          /* framed requests */
     uint64_t bad_requests;      /* answered with an error action */
     uint64_t too_large;         /* over max_request: answered and closed */
@@ -75,9 +82,13 @@ struct server {
     engine eng;
     listener *listeners;
     unsigned nlisteners;
-    int accepting_paused;       /* at max_connections */
+    int accepting_paused;       /* the policy listeners are paused at max_connections */
+    int control_full;           /* the control listener is paused at control_max_connections */
     conn *conns;                /* open connections */
-    uint64_t nconns;
+    uint64_t nconns;            /* all of them */
+    uint64_t ncontrol;          /* of which on the control socket (they never count against max_connections) */
+    struct event *accept_timer; /* ends an accept backoff even if no connection closes */
+    uid_t uid;                  /* our effective uid: allowed on the control socket */
     struct event *sig_term, *sig_int, *sig_hup, *tick, *stop_timer, *snap_timer;
     struct event *watchdog;
     struct watchset *watches;   /* the log watches in force (taken from the configuration, swapped by a reload) */
@@ -87,6 +98,8 @@ struct server {
     server_stats st;
     log_limit bad_log;          /* rate limit of bad-request messages */
     log_limit verdict_log;      /* rate limit of refusal messages */
+    log_limit accept_log;       /* rate limit of accept errors and refused control peers */
+    log_limit timeout_log;      /* rate limit of write-timeout messages */
     uint64_t started_ms;        /* daemon clock at start */
     server_clock clock;         /* the daemon clock (see Time above) */
 };
@@ -119,6 +132,13 @@ void server_conn_closed(server *s);
 int listener_open(server *s, const char *addr, int is_control, unsigned mode, const char *group, listener *out,
                   char *err, size_t errlen);
 void listener_close(listener *l);
-void listeners_pause(server *s, int pause);
+/* listeners_update - pause or resume each listener: policy ones at max_connections, the control one at its
+ * own limit, any one backing off after a failed accept */
+void listeners_update(server *s);
+/* listeners_retry - a descriptor may have freed up: end every accept backoff */
+void listeners_retry(server *s);
+/* listen_fit_nofile - raise the soft RLIMIT_NOFILE to the hard limit, and lower max_connections if it and a
+ * reserve (listeners, control connections, store, files, snapshot) do not fit under it; -1 if nothing fits */
+int listen_fit_nofile(conf_listen *l, uint64_t reserve);
 
 #endif

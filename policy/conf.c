@@ -6,6 +6,7 @@
 #include "geo.h"
 #include "watch.h"
 
+#include <grp.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,7 +107,9 @@ static int add_policy(fg_conf *c, config_setting_t *s, conf_errors *errs)
 static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
 {
     static const char *const known[] = {"policy", "control", "http", "mode", "control_mode", "group",
-                                        "max_request", "max_connections", "idle_timeout", "pipeline", NULL};
+                                        "control_group", "max_request", "max_connections",
+                                        "control_max_connections", "idle_timeout", "write_timeout", "pipeline",
+                                        NULL};
     config_setting_t *p;
     const char *v;
     int ok = 0;
@@ -127,11 +130,29 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
         ok |= add_policy(c, p, errs);
     }
     if (config_setting_lookup_string(g, "control", &v)) {
-        if (strncmp(v, "unix:", 5) && strncmp(v, "tcp:", 4)) {
+        /* the control socket edits lists and bans: only a Unix socket tells who the peer is (SO_PEERCRED) */
+        if (!strncmp(v, "tcp:", 4)) {
+            conf_error_at(errs, config_setting_get_member(g, "control"),
+                          "listen.control: the control socket is Unix-only (\"unix:/path\"): over TCP anyone "
+                          "who can connect could edit lists and bans");
+            ok = -1;
+        } else if (strncmp(v, "unix:", 5) || strlen(v) < 6) {
             conf_error_at(errs, config_setting_get_member(g, "control"), "listen.control: expected \"unix:/path\"");
             ok = -1;
         } else {
-            c->listen.control = strncmp(v, "unix:", 5) ? fg_strdup(v) : conf_path(c->dir, v);
+            c->listen.control = conf_path(c->dir, v);
+        }
+    }
+    if (config_setting_lookup_string(g, "control_group", &v)) {
+        /* resolved here, once: a lookup may ask NSS (LDAP...), which the request path must never wait for */
+        struct group *gr = getgrnam(v);
+        if (!gr) {
+            conf_error_at(errs, config_setting_get_member(g, "control_group"), "listen.control_group: no group \"%s\"",
+                          v);
+            ok = -1;
+        } else {
+            c->listen.control_group = fg_strdup(v);
+            c->listen.control_gid = gr->gr_gid;
         }
     }
     if (config_setting_lookup_string(g, "http", &v)) {
@@ -144,8 +165,10 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     ok |= get_mode(g, "control_mode", &c->listen.control_mode, errs);
     ok |= get_size(g, "max_request", 512, 16 * 1024 * 1024, &c->listen.max_request, errs);
     ok |= get_size(g, "max_connections", 1, 1000000, &c->listen.max_connections, errs);
+    ok |= get_size(g, "control_max_connections", 1, 1024, &c->listen.control_max_connections, errs);
     ok |= get_size(g, "pipeline", 1, 4096, &c->listen.pipeline, errs);
     ok |= get_duration(g, "idle_timeout", 1000, 86400 * 1000ULL, &c->listen.idle_timeout_ms, errs);
+    ok |= get_duration(g, "write_timeout", 1000, 3600 * 1000ULL, &c->listen.write_timeout_ms, errs);
     return ok;
 }
 
@@ -258,6 +281,8 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     c->listen.max_request = CONF_MAX_REQUEST_DEFAULT;
     c->listen.max_connections = CONF_MAX_CONNECTIONS_DEFAULT;
     c->listen.idle_timeout_ms = CONF_IDLE_TIMEOUT_DEFAULT;
+    c->listen.write_timeout_ms = CONF_WRITE_TIMEOUT_DEFAULT;
+    c->listen.control_max_connections = CONF_CONTROL_CONNECTIONS_DEFAULT;
     c->listen.pipeline = CONF_PIPELINE_DEFAULT;
     c->store.type = fg_strdup("embedded");
     c->store.max_keys = CONF_MAX_KEYS_DEFAULT;
@@ -322,6 +347,7 @@ void conf_free(fg_conf *c)
     fg_free(c->listen.control);
     fg_free(c->listen.http);
     fg_free(c->listen.group);
+    fg_free(c->listen.control_group);
     fg_free(c->store.type);
     fg_free(c->store.snapshot);
     redis_spec_free(&c->store.redis);

@@ -15,11 +15,13 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +33,7 @@ static const char *daemon_bin, *ctl_bin, *rules_dir;
 static char dir[] = "/tmp/fgintXXXXXX";
 static char conf_path[512], policy_path[512], control_path[512], log_path[512], list_path[512];
 static pid_t daemon_pid = -1;
+static rlim_t daemon_nofile;  /* RLIMIT_NOFILE (soft and hard) of the next daemon started, 0 = inherited */
 
 #define RULES_V1                                                                                              \
     "rules = (\n"                                                                                             \
@@ -51,16 +54,22 @@ static pid_t daemon_pid = -1;
 #define RULES_V2 \
     "rules = ( { name = \"everything\"; on = \"smtp\"; action = \"REJECT 5.7.1 v2 rules\"; } );\n"
 
-/* write_conf - the configuration with these rules */
-static void write_conf(const char *rules)
+/* write_conf_listen - the configuration with more listen settings and these rules */
+static void write_conf_listen(const char *listen_more, const char *rules)
 {
     FILE *f = fopen(conf_path, "w");
     assert_non_null(f);
-    fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; mode = \"0660\"; max_request = \"4k\"; };\n"
+    fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; mode = \"0660\"; max_request = \"4k\";%s };\n"
                "store = { type = \"embedded\"; cleanup = \"50ms\"; snapshot = \"state\"; };\n"
                "lists = { trusted = \"trusted-domains\"; };\n%s",
-            policy_path, control_path, rules);
+            policy_path, control_path, listen_more, rules);
     fclose(f);
+}
+
+/* write_conf - the configuration with these rules */
+static void write_conf(const char *rules)
+{
+    write_conf_listen("", rules);
 }
 
 /* connect_unix - a client socket, -1 if nobody listens */
@@ -100,6 +109,12 @@ static void start_daemon(void)
     if (daemon_pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 2);
+        if (daemon_nofile) {
+            /* soft and hard: the daemon cannot raise it */
+            struct rlimit rl = {daemon_nofile, daemon_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                _exit(126);
+        }
         execvp(argv[0], argv);
         _exit(127);
     }
@@ -549,6 +564,198 @@ static void test_restart_keeps_greylist(void **st)
     assert_string_equal(ask(policy_path, req), "action=DUNNO\n\n");
 }
 
+/* log_has - does the daemon's log (all of it) say this? */
+static int log_has(const char *needle)
+{
+    FILE *f = fopen(log_path, "r");
+    char line[4096];
+    int found = 0;
+
+    assert_non_null(f);
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* restart_with - stop the daemon, start it with these more listen settings */
+static void restart_with(const char *listen_more)
+{
+    assert_int_equal(stop_daemon(), 0);
+    write_conf_listen(listen_more, RULES_V1);
+    start_daemon();
+}
+
+/* restart_normal - the configuration of the other tests again */
+static void restart_normal(void)
+{
+    assert_int_equal(stop_daemon(), 0);
+    write_conf(RULES_V1);
+    start_daemon();
+}
+
+/* stats_of - two numbers of one `floodgatectl stats` */
+static void stats_of(const char *a, long long *va, const char *b, long long *vb)
+{
+    int status;
+    char *out = ctl(&status, "stats"), want[128];
+    const char *names[2] = {a, b};
+    long long *vals[2] = {va, vb};
+
+    assert_int_equal(status, 0);
+    for (int i = 0; i < 2; i++) {
+        snprintf(want, sizeof want, "\n%s ", names[i]);
+        char *p = strstr(out, want);
+        if (!p)
+            fail_msg("no %s in stats", names[i]);
+        *vals[i] = atoll(p + strlen(want) + strspn(p + strlen(want), " "));
+    }
+}
+
+/* the control socket is Unix-only: -t names the line of a TCP one */
+static void test_control_tcp_refused(void **st)
+{
+    char cmd[2048], bad[600], want[700];
+    int status;
+    (void)st;
+
+    snprintf(bad, sizeof bad, "%s/tcp-control.conf", dir);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fprintf(f, "listen = { policy = \"unix:/tmp/x\";\n  control = \"tcp:127.0.0.1:10050\"; };\nrules = ();\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s -t -c %s 2>&1", daemon_bin, bad);
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 1);
+    snprintf(want, sizeof want, "%s:2: listen.control: the control socket is Unix-only", bad);
+    if (!strstr(out, want))
+        fail_msg("-t said: %s", out);
+}
+
+/* peer_asks - from a child with this uid and gid, a stats command on the control socket: 0 answered,
+ * 1 refused (permission denied), 2 closed without an answer, 3 could not connect */
+static int peer_asks(uid_t uid, gid_t gid)
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char buf[4096];
+        size_t got = 0;
+        if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+            _exit(4);
+        int fd = connect_unix(control_path);
+        if (fd < 0)
+            _exit(3);
+        /* a refused peer may find the socket closed before it writes (EPIPE): its answer is still there to read */
+        if (write(fd, "command=stats\n\n", 15) < 0 && errno != EPIPE && errno != ECONNRESET)
+            _exit(2);
+        for (ssize_t n; got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0;) {
+            got += (size_t)n;
+            buf[got] = '\0';
+            if (strstr(buf, "\n\n"))
+                break;
+        }
+        buf[got] = '\0';
+        _exit(strstr(buf, "status=ok\n") ? 0 : strstr(buf, "status=error\nmessage=permission denied\n") ? 1 : 2);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* the control socket lets in root, the daemon's uid and listen.control_group; anyone else is refused */
+static void test_control_peers(void **st)
+{
+    char text[256];
+    long long refused, open;
+    (void)st;
+
+    if (geteuid() != 0) {
+        print_message("skipped: the peer check needs root to connect as another uid\n");
+        skip();
+    }
+    struct group *g = getgrgid(65534);
+    if (!g) {
+        print_message("skipped: no group 65534 (nogroup) here\n");
+        skip();
+    }
+    /* only SO_PEERCRED stands in the way: the folder and the socket let everyone connect */
+    assert_int_equal(chmod(dir, 0711), 0);
+    snprintf(text, sizeof text, " control_mode = \"0666\"; control_group = \"%s\";", g->gr_name);
+    restart_with(text);
+    assert_int_equal(peer_asks(65534, 1), 1);     /* nobody, primary group daemon: refused */
+    assert_int_equal(peer_asks(65534, 65534), 0); /* nobody in the admin group: allowed */
+    assert_int_equal(peer_asks(0, 0), 0);         /* root */
+    stats_of("control_refused", &refused, "connections_open", &open);
+    assert_int_equal(refused, 1);
+    if (!log_has("refused a peer (uid 65534, gid 1,"))
+        fail_msg("the refusal is not in the log");
+    /* without the admin group, nobody is refused whatever its group */
+    restart_with(" control_mode = \"0666\";");
+    assert_int_equal(peer_asks(65534, 65534), 1);
+    assert_int_equal(peer_asks(0, 0), 0);
+    assert_int_equal(chmod(dir, 0700), 0);
+    restart_normal();
+}
+
+/* at the descriptor limit (soft = hard, so raising cannot help): max_connections is lowered to fit,
+ * accepting pauses instead of failing in a loop, the open connections and the admin are answered,
+ * and clients that waited get in once others leave */
+static void test_descriptor_limit(void **st)
+{
+    long long max, failures, open, control, paused, lowered_unused;
+    char req[512];
+    int eof;
+    (void)st;
+
+    assert_int_equal(stop_daemon(), 0);
+    write_conf(RULES_V1);
+    daemon_nofile = 200;
+    start_daemon();
+    daemon_nofile = 0;
+    stats_of("connections_max", &max, "accept_failures", &failures);
+    assert_true(max > 0 && max < 200);
+    assert_true(log_has("listen.max_connections lowered from 4096 to "));
+    int n = (int)max + 20, *fds = calloc((size_t)n, sizeof *fds);
+    assert_non_null(fds);
+    for (int i = 0; i < n; i++) {
+        fds[i] = connect_unix(policy_path); /* the ones past the limit wait in the backlog */
+        assert_true(fds[i] >= 0);
+    }
+    /* the daemon takes connections up to its limit (a condition, not a window) */
+    for (int i = 0; i < 3000; i++) {
+        stats_of("connections_open", &open, "control_connections_open", &control);
+        if (open - control >= max)
+            break;
+        poll(NULL, 0, 10);
+    }
+    assert_int_equal(open - control, max);
+    /* with the policy socket full, the admin is still answered */
+    stats_of("connections_paused", &paused, "accept_pauses", &lowered_unused);
+    assert_true(paused >= 1);
+    /* the open connections are answered */
+    for (int i = 0; i < (int)max; i += (int)max - 1) {
+        snprintf(req, sizeof req, "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=fd%d@example.org\n"
+                                  "recipient=r@example.com\n\n", i);
+        assert_string_equal(exchange(fds[i], req, strlen(req), 1, &eof), "action=DUNNO\n\n");
+    }
+    /* clients leave: those that waited get in and are answered */
+    for (int i = 0; i < 20; i++)
+        close(fds[i]);
+    snprintf(req, sizeof req, "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=waited@example.org\n"
+                              "recipient=r@example.com\n\n");
+    assert_string_equal(exchange(fds[n - 1], req, strlen(req), 1, &eof), "action=DUNNO\n\n");
+    stats_of("accept_failures", &failures, "connections_open", &open);
+    if (failures >= 50)
+        fail_msg("%lld failed accepts", failures);
+    for (int i = 20; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    restart_normal();
+}
+
 /* SIGTERM: exit 0 and the sockets are gone (under valgrind: no error, no leak) */
 static void test_stop(void **st)
 {
@@ -586,6 +793,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_allocations_bounded),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_restart_keeps_greylist),
+        cmocka_unit_test(test_control_tcp_refused),
+        cmocka_unit_test(test_control_peers),
+        cmocka_unit_test(test_descriptor_limit),
         cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -3,16 +3,30 @@
  *
  * A real server context and event loop, with socketpairs in place of
  * accepted sockets; the loop is turned by hand until the answer is there.
+ * Timeouts are decided on the daemon clock, which the tests move by hand
+ * (fake_mono); libevent's timer only says when to look, so a test sets
+ * write_timeout to 1 ms and the fake clock alone decides the close.
  */
 #include "testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "alloc.h"
 #include "conn.h"
+#include "control.h"
 #include "mem.h"
+
+static uint64_t fake_mono = 5000000;
+
+/* read_fake_mono - the daemon's monotonic clock in these tests */
+static uint64_t read_fake_mono(void)
+{
+    return fake_mono;
+}
 
 #define CONF_TEXT                                                                                       \
     "listen = { policy = \"unix:/tmp/unused.sock\"; max_request = 1024; pipeline = 8; };\n"           \
@@ -34,12 +48,15 @@ static server *srv_new(void)
     s->rules = ruleset_ref(s->conf->rules);
     s->store = mem_store_new(&(mem_config){.seed = 3});
     s->eng.store = s->store;
+    s->clock.mono = read_fake_mono;
     return s;
 }
 
 static void srv_free(server *s)
 {
     conn_free_all(s);
+    if (s->accept_timer)
+        event_free(s->accept_timer);
     ruleset_unref(s->rules);
     store_free(s->store);
     conf_free(s->conf);
@@ -297,8 +314,313 @@ static void test_max_connections(void **st)
     srv_free(s);
 }
 
+/* listen_on - a unix listener of the server, its path in path */
+static void listen_on(server *s, const char *name, int control, char *path, size_t len)
+{
+    char err[256], addr[320];
+
+    snprintf(path, len, "%s", write_temp(name, ""));
+    unlink(path);
+    snprintf(addr, sizeof addr, "unix:%s", path);
+    /* libevent keeps a pointer to each listener: the array is allocated once, for two */
+    if (!s->listeners)
+        s->listeners = calloc(2, sizeof *s->listeners);
+    assert_true(s->nlisteners < 2);
+    assert_int_equal(listener_open(s, addr, control, 0600, NULL, &s->listeners[s->nlisteners], err, sizeof err), 0);
+    s->nlisteners++;
+}
+
+/* unlisten - close the server's listeners */
+static void unlisten(server *s)
+{
+    for (unsigned i = 0; i < s->nlisteners; i++)
+        listener_close(&s->listeners[i]);
+    free(s->listeners);
+    s->listeners = NULL;
+    s->nlisteners = 0;
+}
+
+/* turn - the loop, n times without waiting; one pass each (EVLOOP_NONBLOCK alone goes on while anything is
+ * active, forever with a listener that fails to accept in a loop) */
+static void turn(server *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+}
+
+/* stall - pipeline requests on fd and never read, until the server stops reading too; returns how many sent */
+static long stall(server *s, int fd)
+{
+    char req[64];
+    long sent = 0;
+    int idle = 0;
+    size_t partial = 0, len = 0;
+
+    /* the server stops reading once its output passes the watermark, then our socket fills up */
+    while (idle < 200 && sent < 1000000) {
+        if (!partial)
+            len = (size_t)snprintf(req, sizeof req, "request=auth\nusername=u%ld\n\n", sent);
+        ssize_t n = write(fd, req + partial, len - partial);
+        if (n > 0) {
+            partial += (size_t)n;
+            if (partial == len) {
+                partial = 0;
+                sent++;
+            }
+            idle = 0;
+        } else {
+            idle++;
+        }
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
+    }
+    assert_true(sent < 1000000);
+    return sent;
+}
+
+/* a client that pipelines requests and never reads holds a bounded amount, and is closed after write_timeout */
+static void test_stalled_reader_closed(void **st)
+{
+    server *s = srv_new();
+    size_t before = fg_alloc_used();
+    int fd = client(s, 0);
+    (void)st;
+
+    s->conf->listen.write_timeout_ms = 1; /* libevent looks every ms; the fake clock decides */
+    long sent = stall(s, fd);
+    assert_true(sent > 1000); /* far more answers than the kernel and the watermark hold */
+    assert_int_equal(s->nconns, 1);
+    /* what it makes us hold: the output up to the watermark, one read, the ring (the kernel holds the rest) */
+    size_t held = fg_alloc_used() - before;
+    print_message("a client that never reads: %ld requests sent, %zu bytes held\n", sent, held);
+    if (held > 128 * 1024)
+        fail_msg("a client that never reads holds %zu bytes", held);
+    /* the clock stands still: however often libevent looks, the connection stays */
+    for (int i = 0; i < 20; i++)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_int_equal(s->nconns, 1);
+    assert_int_equal(s->st.write_timeouts, 0);
+    fake_mono += 1;
+    for (int i = 0; i < 20 && s->nconns; i++)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_int_equal(s->nconns, 0);
+    assert_int_equal(s->st.write_timeouts, 1);
+    /* all it held is given back */
+    assert_true(fg_alloc_used() <= before + 1024);
+    close(fd);
+    srv_free(s);
+}
+
+/* run_for - the loop for ms of real time: libevent's timers only say when to look, the fake clock decides */
+static void run_for(server *s, int ms)
+{
+    struct timeval tv = {0, ms * 1000};
+    event_base_loopexit(s->base, &tv);
+    event_base_dispatch(s->base);
+}
+
+/* a client that reads slowly makes progress: the write timeout counts from the last bytes it took */
+static void test_slow_reader_kept(void **st)
+{
+    server *s = srv_new();
+    int fd = client(s, 0);
+    char buf[4096];
+    (void)st;
+
+    s->conf->listen.write_timeout_ms = 20;
+    stall(s, fd);
+    for (int round = 0; round < 4; round++) {
+        fake_mono += 12;
+        /* it reads what is there (a Unix socket is writable again only once most of it is read)... */
+        long got = 0;
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+            got += n;
+        assert_true(got > 0);
+        /* ...the server sends more (progress), and the client's requests fill it up again */
+        stall(s, fd);
+        fake_mono += 12; /* 24 ms since the round began, 12 since the last progress */
+        run_for(s, 30);
+        assert_int_equal(s->nconns, 1);
+    }
+    assert_int_equal(s->st.write_timeouts, 0);
+    /* it stops reading: closed once write_timeout passed */
+    fake_mono += 20;
+    for (int i = 0; i < 10 && s->nconns; i++)
+        run_for(s, 30);
+    assert_int_equal(s->nconns, 0);
+    assert_int_equal(s->st.write_timeouts, 1);
+    close(fd);
+    srv_free(s);
+}
+
+/* with the policy listener paused at max_connections, the control socket still answers stats,
+ * and the control socket has its own limit, which never pauses the policy socket */
+static void test_control_not_paused_by_policy(void **st)
+{
+    server *s = srv_new();
+    char policy[300], control[300];
+    int p[3], c[3], eof;
+    (void)st;
+
+    s->conf->listen.max_connections = 2;
+    s->conf->listen.control_max_connections = 2;
+    listen_on(s, "policy.sock", 0, policy, sizeof policy);
+    listen_on(s, "control.sock", 1, control, sizeof control);
+    for (int i = 0; i < 3; i++)
+        p[i] = connect_to(policy);
+    turn(s, 100);
+    assert_int_equal(s->nconns, 2);
+    assert_int_equal(s->st.connections_paused, 1);
+    c[0] = connect_to(control);
+    send_all(s, c[0], "command=stats\n\n", 15);
+    const char *got = collect(s, c[0], 1, &eof);
+    assert_non_null(strstr(got, "status=ok\n"));
+    assert_non_null(strstr(got, "\nconnections_open=3\n"));
+    assert_non_null(strstr(got, "\nconnections_paused=1\n"));
+    assert_non_null(strstr(got, "\ncontrol_connections_open=1\n"));
+    /* control connections count apart: two fit, the third waits; policy clients do not notice */
+    c[1] = connect_to(control);
+    c[2] = connect_to(control);
+    turn(s, 100);
+    assert_int_equal(s->ncontrol, 2);
+    assert_int_equal(s->nconns, 4);
+    close(p[0]);
+    turn(s, 100);
+    send_all(s, p[2], "request=auth\nusername=third\n\n", 29);
+    assert_string_equal(collect(s, p[2], 1, &eof), "action=REJECT user third\nreason=echo\n\n");
+    close(c[0]);
+    send_all(s, c[2], "command=version\n\n", 17);
+    assert_non_null(strstr(collect(s, c[2], 1, &eof), "status=ok\nversion="));
+    for (int i = 1; i < 3; i++) {
+        close(p[i]);
+        close(c[i]);
+    }
+    unlisten(s);
+    srv_free(s);
+}
+
+/* lowest_free_fd - the descriptor number the next open gets */
+static int lowest_free_fd(void)
+{
+    int fd = dup(0);
+    assert_true(fd >= 0);
+    close(fd);
+    return fd;
+}
+
+/* out of descriptors: accepting pauses instead of failing in a loop, and resumes when a connection closes */
+static void test_accept_emfile(void **st)
+{
+    server *s = srv_new();
+    char path[300];
+    int fds[4], filler, eof;
+    uint64_t open1, fail1, pauses1, open2, fail2;
+    struct rlimit old, low;
+    (void)st;
+
+    listen_on(s, "emfile.sock", 0, path, sizeof path);
+    for (int i = 0; i < 4; i++)
+        fds[i] = connect_to(path);
+    /* room for exactly one more descriptor in this process */
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest_free_fd() + 1;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    turn(s, 1000);
+    open1 = s->nconns;
+    fail1 = s->st.accept_failures;
+    pauses1 = s->st.accept_pauses;
+    /* the first client leaves (the clients live in this process: its number is taken again at once, so that
+     * only the server's descriptor frees up); the next client gets that descriptor */
+    close(fds[0]);
+    filler = dup(0);
+    turn(s, 1000);
+    open2 = s->nconns;
+    fail2 = s->st.accept_failures;
+    /* the limit goes back before any assertion, so that a failure here does not break the next tests */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    close(filler);
+    assert_int_equal(open1, 1);
+    /* one failure per retry, not one per turn of the loop */
+    if (fail1 < 1 || fail1 > 2)
+        fail_msg("%llu failed accepts in 1000 turns of the loop", (unsigned long long)fail1);
+    assert_true(pauses1 >= 1);
+    assert_int_equal(open2, 1);
+    assert_true(fail2 <= fail1 + 2);
+    send_all(s, fds[1], "request=auth\nusername=next\n\n", 28);
+    assert_string_equal(collect(s, fds[1], 1, &eof), "action=REJECT user next\nreason=echo\n\n");
+    /* descriptors again: the rest are accepted once a connection closes (or the backoff timer fires) */
+    close(fds[1]);
+    turn(s, 1000);
+    assert_int_equal(s->nconns, 2);
+    assert_true(s->st.accept_failures <= fail2 + 1);
+    for (int i = 2; i < 4; i++)
+        close(fds[i]);
+    unlisten(s);
+    srv_free(s);
+}
+
+/* who may use the control socket: root, the daemon's own uid, the admin group (primary gid) */
+static void test_control_peers(void **st)
+{
+    static const struct {
+        const char *label;
+        int with_group;
+        unsigned uid, gid, want;
+    } cases[] = {
+        {"root", 0, 0, 0, 1},
+        {"root in another group", 1, 0, 5, 1},
+        {"the daemon's own uid", 0, 1000, 1000, 1},
+        {"nobody", 0, 65534, 65534, 0},
+        {"nobody, admin group set", 1, 65534, 65534, 0},
+        {"a member of the admin group", 1, 2000, 4242, 1},
+        {"admin gid without the setting", 0, 2000, 4242, 0},
+    };
+    conf_listen l = {0};
+    (void)st;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        l.control_group = cases[i].with_group ? "admins" : NULL;
+        l.control_gid = 4242;
+        if ((unsigned)control_peer_allowed(&l, 1000, cases[i].uid, cases[i].gid) != cases[i].want)
+            fail_msg("%s: allowed is not %u", cases[i].label, cases[i].want);
+    }
+}
+
+/* the control socket is Unix-only, and its admin group must exist: FILE:LINE at load */
+static void test_control_conf(void **st)
+{
+    conf_errors errs = {0};
+    (void)st;
+
+    assert_null(load_text("listen = { policy = \"unix:/tmp/p.sock\";\n"
+                          "  control = \"tcp:127.0.0.1:10050\"; };\n", &errs));
+    assert_true(has_error(&errs, 2, "listen.control: the control socket is Unix-only"));
+    conf_errors_free(&errs);
+    assert_null(load_text("listen = { policy = \"unix:/tmp/p.sock\"; control = \"unix:/tmp/c.sock\";\n"
+                          "  control_group = \"no-such-group-floodgate\"; };\n", &errs));
+    assert_true(has_error(&errs, 2, "listen.control_group: no group"));
+    conf_errors_free(&errs);
+    fg_conf *c = load_text("listen = { policy = \"unix:/tmp/p.sock\"; control = \"unix:/tmp/c.sock\";\n"
+                           "  control_group = \"root\"; write_timeout = \"45s\"; control_max_connections = 4; };\n",
+                           &errs);
+    if (!c)
+        dump_errors(&errs);
+    assert_non_null(c);
+    assert_int_equal(c->listen.control_gid, 0);
+    assert_int_equal(c->listen.write_timeout_ms, 45000);
+    assert_int_equal(c->listen.control_max_connections, 4);
+    conf_free(c);
+    c = load_text("listen = { policy = \"unix:/tmp/p.sock\"; };\n", &errs);
+    assert_non_null(c);
+    assert_int_equal(c->listen.write_timeout_ms, CONF_WRITE_TIMEOUT_DEFAULT);
+    assert_int_equal(c->listen.control_max_connections, CONF_CONTROL_CONNECTIONS_DEFAULT);
+    conf_free(c);
+}
+
 int main(void)
 {
+    /* libevent's buffers are counted with ours, as in floodgated (what a stalled client holds) */
+    event_set_mem_functions(fg_malloc, fg_realloc, fg_free);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipelined_in_order),
         cmocka_unit_test(test_byte_at_a_time),
@@ -309,6 +631,12 @@ int main(void)
         cmocka_unit_test(test_control),
         cmocka_unit_test(test_control_then_policy),
         cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_stalled_reader_closed),
+        cmocka_unit_test(test_slow_reader_kept),
+        cmocka_unit_test(test_control_not_paused_by_policy),
+        cmocka_unit_test(test_accept_emfile),
+        cmocka_unit_test(test_control_peers),
+        cmocka_unit_test(test_control_conf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
