@@ -300,14 +300,17 @@ void listeners_update(server *s)
     int policy_full = npolicy >= cl->max_connections;
     int control_full = s->ncontrol >= cl->control_max_connections;
 
+    /* at the limit, every close lets one more in and pauses again: rate-limited, or a busy server floods the log */
     if (policy_full && !s->accepting_paused) {
         s->st.connections_paused++;
-        log_warn("%llu policy connections open (listen.max_connections): new clients wait until one closes",
-                 (unsigned long long)npolicy);
+        log_limited(&s->accept_log, server_now(s), LOG_WARN_,
+                    "%llu policy connections open (listen.max_connections): new clients wait until one closes",
+                    (unsigned long long)npolicy);
     }
     if (control_full && !s->control_full)
-        log_warn("%llu control connections open (listen.control_max_connections): new ones wait until one closes",
-                 (unsigned long long)s->ncontrol);
+        log_limited(&s->accept_log, server_now(s), LOG_WARN_,
+                    "%llu control connections open (listen.control_max_connections): new ones wait until one closes",
+                    (unsigned long long)s->ncontrol);
     s->accepting_paused = policy_full;
     s->control_full = control_full;
     for (unsigned i = 0; i < s->nlisteners; i++) {
