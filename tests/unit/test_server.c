@@ -6,6 +6,7 @@
  */
 #include "testutil.h"
 
+#include "mem.h"
 #include "server.h"
 
 #define W0 1700000000000ULL /* the wall clock at start */
@@ -101,12 +102,52 @@ static void test_system_clocks(void **st)
     free(s);
 }
 
+/* while a snapshot child writes, the parent's table holds its rehash (few copied pages); reaping the
+ * child releases it */
+static void test_snapshot_holds_rehash(void **st)
+{
+    char dir[] = "/tmp/fgsrvXXXXXX", path[64], key[16];
+    fg_conf conf;
+    server *s = fake_server();
+    (void)st;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/state", dir);
+    memset(&conf, 0, sizeof conf);
+    conf.store.snapshot = path;
+    s->conf = &conf;
+    s->store = mem_store_new(NULL);
+    mem_store *m = mem_store_table(s->store);
+    for (int i = 0; i < 17; i++) /* 16 buckets: the 17th key starts a rehash */
+        mem_put(m, key, (size_t)snprintf(key, sizeof key, "k%d", i), 4, UINT64_MAX, 0);
+    int64_t pos = mem_rehash_pos(m);
+    assert_true(pos >= 0);
+
+    server_snapshot_start(s);
+    assert_true(s->snap_pid > 0);
+    for (int i = 17; i < 60; i++)
+        mem_put(m, key, (size_t)snprintf(key, sizeof key, "k%d", i), 4, UINT64_MAX, 0);
+    assert_int_equal(mem_rehash_pos(m), pos); /* held while the child runs */
+    server_snapshot_reap(s, 1);
+    assert_int_equal(s->snap_pid, 0);
+    assert_int_equal(s->st.snapshots, 1);
+    for (int i = 60; i < 200 && mem_rehash_pos(m) >= 0; i++)
+        mem_put(m, key, (size_t)snprintf(key, sizeof key, "k%d", i), 4, UINT64_MAX, 0);
+    assert_int_equal(mem_rehash_pos(m), -1); /* released: the rehash went on and finished */
+
+    store_free(s->store);
+    unlink(path);
+    rmdir(dir);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_now_ignores_wall_steps),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_system_clocks),
+        cmocka_unit_test(test_snapshot_holds_rehash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
