@@ -1,5 +1,6 @@
 #!/bin/sh
-# check.sh BUILD SOURCE - `cmake --install` into a DESTDIR, as a packager runs it, and check what lands where:
+# check.sh BUILD SOURCE - a Release build (-Werror, tests too), `cmake --install` into a DESTDIR, as a packager
+# runs it, and check what lands where:
 # programs, man pages (mandoc -T lint), units (systemd-analyze verify, with ExecStart pointed into DESTDIR),
 # sysusers/tmpfiles snippets, the production configuration (it loads, with no ../run paths) and the examples.
 set -eu
@@ -10,8 +11,11 @@ trap 'rm -rf "$D"' EXIT INT TERM
 fail() { echo "install check: $*" >&2; exit 1; }
 
 B="$D/build"
-cmake -S "$SRC" -B "$B" -DCMAKE_INSTALL_PREFIX=/usr -DFG_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$B" -j 2 >/dev/null
+# a packager's Release build, tests included and with -Werror: -O3 warns about more than make test's
+# RelWithDebInfo (-Wformat-truncation), and every build type must compile
+cmake -S "$SRC" -B "$B" -DCMAKE_INSTALL_PREFIX=/usr -DFG_TESTS=ON -DFG_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$B" -j 2 >"$D/build.log" 2>&1 || { grep -E 'error|warning' "$D/build.log" | head -20 >&2;
+                                                  fail "the Release build (FG_WERROR=ON) fails"; }
 DESTDIR="$D/root" cmake --install "$B" >/dev/null
 R="$D/root"
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd)
