@@ -34,6 +34,7 @@
 
 #include "alloc.h"
 #include "control.h"
+#include "dispatch.h"
 #include "proto.h"
 
 #define REPLY_MAX (ACTION_MAX + KEY_NAME_MAX + 96) /* action, retry_after, reason, framing */
@@ -45,7 +46,7 @@ typedef struct slot {
     size_t cap;              /* allocated */
     fg_request req;          /* parsed */
     enum proto_status st;    /* parse result */
-    eval ev;                 /* the engine's work */
+    dispatch job;            /* the engine's work (the verdict is job.ev.v) */
     struct evbuffer *ctl;    /* a control command's reply (kept for reuse) */
     int is_ctl;              /* this request is a control command: the answer is in ctl */
     int done;                /* answer ready */
@@ -95,7 +96,7 @@ static void release(conn *c)
         slot *s = c->ring[i];
         if (!s)
             continue;
-        eval_release(&s->ev);
+        dispatch_release(&s->job);
         if (s->ctl)
             evbuffer_free(s->ctl);
         fg_free(s->buf);
@@ -165,9 +166,9 @@ static void slot_done(void *arg)
 }
 
 /* eval_done - the store answered a pending policy request */
-static void eval_done(eval *ev, void *arg)
+static void eval_done(dispatch *d, void *arg)
 {
-    (void)ev;
+    (void)d;
     slot_done(arg);
 }
 
@@ -205,7 +206,7 @@ static void handle(conn *c, slot *s, size_t len)
         bad_request(c, s);
         return;
     }
-    if (engine_eval(&srv->eng, &s->ev, srv->rules, &s->req, server_now(srv), eval_done, s) == ENGINE_DONE)
+    if (dispatch_run(srv, &s->job, &s->req, FRONT_POLICY, eval_done, s) == DISPATCH_DONE)
         s->done = 1;
     else
         c->pending++;
@@ -302,7 +303,7 @@ static void log_refusal(conn *c, slot *s)
 {
     static const int shown[] = {ATTR_CLIENT_ADDRESS, ATTR_CLIENT_NAME, ATTR_HELO_NAME, ATTR_SASL_USERNAME,
                                 ATTR_SENDER, ATTR_RECIPIENT, ATTR_USERNAME, ATTR_EVENT, ATTR_URI};
-    const verdict *v = &s->ev.v;
+    const verdict *v = &s->job.ev.v;
     char who[768];
     size_t at = 0, len;
 
@@ -336,7 +337,7 @@ static void write_reply(conn *c, slot *s)
     if (s->st != PROTO_OK) {
         len = (size_t)snprintf(reply, sizeof reply, "action=%s\n\n", proto_error_action(s->st));
     } else {
-        len = proto_reply(&s->ev.v, s->req.kind, reply, sizeof reply);
+        len = proto_reply(&s->job.ev.v, s->req.kind, reply, sizeof reply);
         log_refusal(c, s);
     }
     evbuffer_add(c->out, reply, len);

@@ -11,10 +11,10 @@
 #include "keys.h"
 #include "kvcmd.h"
 #include "list.h"
+#include "metrics.h"
 #include "watcher.h"
 
 #define CONTROL_ARGS_MAX 16 /* arguments of one command */
-#define CONTROL_SERVERS_MAX 64 /* servers of a networked store shown by stats */
 
 typedef struct ctl_job {
     server *srv;
@@ -51,83 +51,17 @@ static int get_args(fg_request *req, const char **args)
     return n;
 }
 
-/* stats_servers - a networked store's batches and the state of each of its servers */
-static void stats_servers(server *s, const store_stats *ss, struct evbuffer *out)
-{
-    store_server sv[CONTROL_SERVERS_MAX];
-    size_t n = store_servers(s->store, sv, CONTROL_SERVERS_MAX);
-
-    if (!n)
-        return;
-    evbuffer_add_printf(out, "store_batches=%llu\nstore_batch_errors=%llu\nstore_compensations=%llu\n"
-                        "store_redirects=%llu\nstore_servers=%zu\n", (unsigned long long)ss->batches,
-                        (unsigned long long)ss->errors, (unsigned long long)ss->compensations,
-                        (unsigned long long)ss->redirects, n);
-    for (size_t i = 0; i < n && i < CONTROL_SERVERS_MAX; i++)
-        evbuffer_add_printf(out,
-                            "server.%zu.name=%s\nserver.%zu.connected=%s\nserver.%zu.outages=%llu\n"
-                            "server.%zu.round_trips=%llu\nserver.%zu.commands=%llu\nserver.%zu.failed=%llu\n"
-                            "server.%zu.pipeline_depth=%llu\nserver.%zu.pipeline_max=%llu\nserver.%zu.p99_us=%llu\n",
-                            i, sv[i].name, i, sv[i].up ? "yes" : "no", i, (unsigned long long)sv[i].outages, i,
-                            (unsigned long long)sv[i].round_trips, i, (unsigned long long)sv[i].commands, i,
-                            (unsigned long long)sv[i].failed, i, (unsigned long long)sv[i].depth, i,
-                            (unsigned long long)sv[i].max_depth, i, (unsigned long long)sv[i].p99_us);
-}
-
 /* control_peer_allowed - root, ourselves, or the admin group (resolved at load: no lookup here) */
 int control_peer_allowed(const conf_listen *l, uid_t self, uid_t uid, gid_t gid)
 {
     return uid == 0 || uid == self || (l->control_group && gid == l->control_gid);
 }
 
-/* stats_connections - what the listeners and connections went through */
-static void stats_connections(server *s, struct evbuffer *out)
-{
-    const server_stats *st = &s->st;
-
-    evbuffer_add_printf(out,
-                        "connections_max=%llu\nconnections_paused=%llu\ncontrol_connections_open=%llu\n"
-                        "control_refused=%llu\naccept_failures=%llu\naccept_pauses=%llu\nwrite_timeouts=%llu\n",
-                        (unsigned long long)s->conf->listen.max_connections,
-                        (unsigned long long)st->connections_paused, (unsigned long long)s->ncontrol,
-                        (unsigned long long)st->control_refused, (unsigned long long)st->accept_failures,
-                        (unsigned long long)st->accept_pauses, (unsigned long long)st->write_timeouts);
-}
-
-/* cmd_stats - counters of every layer */
+/* cmd_stats - counters of every layer: the same registry as GET /metrics */
 static void cmd_stats(server *s, struct evbuffer *out)
 {
-    store_stats ss;
-    const engine_stats *es = &s->eng.stats;
-
-    store_get_stats(s->store, &ss);
-    evbuffer_add_printf(out,
-                        "status=ok\nversion=%s\nuptime_s=%llu\nconnections_open=%llu\nconnections_total=%llu\n"
-                        "requests=%llu\nbad_requests=%llu\ntoo_large=%llu\nidle_closed=%llu\n"
-                        "verdicts=%llu\nrefused=%llu\nlimited=%llu\ngreylisted=%llu\nstore_errors=%llu\nregex_errors=%llu\n"
-                        "store_type=%s\nstore_keys=%llu\nstore_expired=%llu\nstore_evicted=%llu\n"
-                        "memory_bytes=%llu\nallocations=%llu\nrules=%u\nlists=%u\nreloads=%llu\nreload_failures=%llu\n"
-                        "snapshots=%llu\nsnapshot_failures=%llu\n",
-                        FLOODGATE_VERSION, (unsigned long long)((server_now(s) - s->started_ms) / 1000),
-                        (unsigned long long)s->nconns, (unsigned long long)s->st.connections,
-                        (unsigned long long)s->st.requests, (unsigned long long)s->st.bad_requests,
-                        (unsigned long long)s->st.too_large, (unsigned long long)s->st.idle_closed,
-                        (unsigned long long)es->requests, (unsigned long long)es->refused,
-                        (unsigned long long)es->limited, (unsigned long long)es->greylisted,
-                        (unsigned long long)es->store_errors, (unsigned long long)es->regex_errors, s->store->vt->name, (unsigned long long)ss.keys,
-                        (unsigned long long)ss.expired, (unsigned long long)ss.evicted,
-                        (unsigned long long)fg_alloc_used(), (unsigned long long)fg_alloc_calls(), s->rules->n,
-                        s->rules->lists->n, (unsigned long long)s->st.reloads,
-                        (unsigned long long)s->st.reload_failures, (unsigned long long)s->st.snapshots,
-                        (unsigned long long)s->st.snapshot_failures);
-    stats_connections(s, out);
-    stats_servers(s, &ss, out);
-    for (unsigned i = 0; i < s->rules->n; i++) {
-        const rule *r = &s->rules->rules[i];
-        evbuffer_add_printf(out, "rule.%s.matched=%llu\nrule.%s.decided=%llu\nrule.%s.regex_errors=%llu\n", r->name,
-                            (unsigned long long)r->matched, r->name, (unsigned long long)r->decided, r->name,
-                            (unsigned long long)r->regex_errors);
-    }
+    evbuffer_add_printf(out, "status=ok\n");
+    metrics_stats(s, out);
     evbuffer_add(out, "\n", 1);
 }
 

@@ -239,6 +239,17 @@ static int activated_fd(const char *addr)
     return -1;
 }
 
+/* listen_socket - a bound socket for "unix:PATH" or "tcp:HOST:PORT", not listening yet (the HTTP adapter's) */
+int listen_socket(const char *addr, unsigned mode, const char *group, char *err, size_t errlen)
+{
+    if (!strncmp(addr, "unix:", 5))
+        return open_unix(addr + 5, mode, group, err, errlen);
+    if (!strncmp(addr, "tcp:", 4))
+        return open_tcp(addr + 4, err, errlen);
+    snprintf(err, errlen, "%s: expected unix:PATH or tcp:HOST:PORT", addr);
+    return -1;
+}
+
 /* listener_open - bind and listen (or take the socket systemd made) */
 int listener_open(server *s, const char *addr, int is_control, unsigned mode, const char *group, listener *out,
                   char *err, size_t errlen)

@@ -40,6 +40,7 @@
 #include "alloc.h"
 #include "conn.h"
 #include "control.h"
+#include "http.h"
 #include "mem.h"
 #include "redis.h"
 #include "server.h"
@@ -85,6 +86,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
     log_info("signal %d: stopping", (int)sig);
     for (unsigned i = 0; i < s->nlisteners; i++)
         listener_close(&s->listeners[i]);
+    http_stop_accepting(s->http);
     conn_shutdown_all(s);
     if (s->nconns == 0) {
         event_base_loopbreak(s->base);
@@ -164,6 +166,8 @@ static uint64_t fd_reserve(const fg_conf *c)
         n += FD_RESERVE_REDIS;
     if (c->watches)
         n += 2 * (uint64_t)c->watches->n; /* the followed file and its inotify watch */
+    if (c->listen.http)
+        n += 1 + c->listen.http_max_connections; /* the HTTP adapter's listener and connections */
     return n;
 }
 
@@ -215,6 +219,10 @@ static int server_open(server *s, fg_conf *c)
         }
         s->nlisteners++;
     }
+    if (c->listen.http && !(s->http = http_start(s, err, sizeof err))) {
+        log_error("%s", err);
+        return -1;
+    }
     s->sig_term = evsignal_new(s->base, SIGTERM, on_term, s);
     s->sig_int = evsignal_new(s->base, SIGINT, on_term, s);
     s->sig_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
@@ -236,6 +244,7 @@ static int server_open(server *s, fg_conf *c)
 static void server_close(server *s)
 {
     conn_free_all(s);
+    http_free(s->http);
     watchers_stop(s->watchers);
     watchset_free(s->watches);
     if (s->store)

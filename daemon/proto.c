@@ -82,19 +82,22 @@ const char *proto_error_action(enum proto_status st)
     return "DUNNO";
 }
 
-/* proto_reply - the reply for a verdict */
+/* proto_reply - the reply for a verdict; TARPIT is no access(5) action: it goes out as DUNNO, and
+ * (every kind but smtpd_access_policy, whose client accepts no other attribute) tarpit=SECONDS */
 size_t proto_reply(const verdict *v, enum req_kind kind, char *out, size_t size)
 {
+    const char *action = v->tarpit_s ? "DUNNO" : v->action;
     int n;
 
     if (kind != REQ_SMTP && kind != REQ_NONE && kind != REQ_UNKNOWN && v->reason[0]) {
+        char retry[40] = "", tarpit[40] = "";
         if (v->retry_s)
-            n = snprintf(out, size, "action=%s\nretry_after=%llu\nreason=%s\n\n", v->action,
-                         (unsigned long long)v->retry_s, v->reason);
-        else
-            n = snprintf(out, size, "action=%s\nreason=%s\n\n", v->action, v->reason);
+            snprintf(retry, sizeof retry, "retry_after=%llu\n", (unsigned long long)v->retry_s);
+        if (v->tarpit_s)
+            snprintf(tarpit, sizeof tarpit, "tarpit=%u\n", (unsigned)v->tarpit_s);
+        n = snprintf(out, size, "action=%s\n%s%sreason=%s\n\n", action, retry, tarpit, v->reason);
     } else {
-        n = snprintf(out, size, "action=%s\n\n", v->action);
+        n = snprintf(out, size, "action=%s\n\n", action);
     }
     if (n < 0)
         return 0;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "dispatch.h"
 #include "file.h"
 #include "tail.h"
 #include "watch.h"
@@ -35,7 +36,7 @@ typedef struct wslot {
     int busy;               /* waiting on the store */
     char *buf;              /* names and values of the request, NUL-terminated */
     fg_request req;
-    eval ev;
+    dispatch job;
 } wslot;
 
 struct watcher {
@@ -59,12 +60,12 @@ struct watchers {
 };
 
 /* slot_done - the store answered a pending report */
-static void slot_done(eval *ev, void *arg)
+static void slot_done(dispatch *d, void *arg)
 {
     wslot *s = arg;
     watcher *w = s->w;
 
-    (void)ev;
+    (void)d;
     s->busy = 0;
     if (w->waiting && w->t) {
         w->waiting = 0;
@@ -120,7 +121,7 @@ static int on_line(void *arg, const char *line, size_t len)
         return 0;
     }
     srv->st.requests++;
-    if (engine_eval(&srv->eng, &s->ev, srv->rules, &s->req, server_now(srv), slot_done, s) == ENGINE_PENDING)
+    if (dispatch_run(srv, &s->job, &s->req, FRONT_WATCH, slot_done, s) == DISPATCH_PENDING)
         s->busy = 1;
     return 0;
 }
@@ -212,7 +213,7 @@ static void watcher_stop(watcher *w)
 {
     tail_free(w->t);
     for (unsigned k = 0; k < WATCH_SLOTS; k++) {
-        eval_release(&w->slots[k].ev);
+        dispatch_release(&w->slots[k].job);
         fg_free(w->slots[k].buf);
     }
     fg_free(w->saved_cursor);

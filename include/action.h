@@ -3,7 +3,9 @@
  *
  * An action is a Postfix access(5) action: OK, DUNNO, REJECT, DEFER,
  * DEFER_IF_PERMIT, DEFER_IF_REJECT, 4NN/5NN text, WARN, PREPEND, HOLD,
- * DISCARD, FILTER, REDIRECT, INFO, BCC. Its text may name request
+ * DISCARD, FILTER, REDIRECT, INFO, BCC, and floodgate's own TARPIT N
+ * [text] (let the client through after N seconds: Dovecot's auth policy
+ * delays it, the policy protocol says tarpit=N). Its text may name request
  * attributes ($sender, ${client_address}) and $rule, $retry_after,
  * $count, $per; ${list:NAME} is the value that the rule's condition on
  * the map NAME found; "$$" is a dollar. The template is split into segments at
@@ -19,6 +21,7 @@
 #include "request.h"
 
 #define ACTION_MAX 1000 /* bytes of one expanded action; Postfix lines are limited too */
+#define ACTION_TARPIT_MAX 3600 /* seconds of a TARPIT; a longer delay holds the client's connection for nothing */
 
 enum action_var {
     VAR_LITERAL = -1,    /* plain text */
@@ -42,6 +45,7 @@ typedef struct action_tmpl {
     action_seg *segs;  /* pieces */
     unsigned nsegs;    /* how many */
     int denies;        /* REJECT, DEFER*, 4NN, 5NN: a request given this is refused */
+    uint32_t tarpit_s; /* TARPIT N: the delay in seconds (the request is not refused), 0 = not a tarpit */
 } action_tmpl;
 
 typedef struct action_ctx {

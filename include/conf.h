@@ -26,12 +26,17 @@
 #define CONF_CLEANUP_DEFAULT 100             /* ms between purge slices */
 #define CONF_PIPELINE_DEFAULT 64             /* requests in flight per connection */
 #define CONF_SNAPSHOT_INTERVAL_DEFAULT (60 * 1000) /* ms between snapshots */
+#define CONF_HTTP_MAX_CONNECTIONS_DEFAULT 1024 /* open HTTP adapter connections */
+#define CONF_HTTP_TIMEOUT_DEFAULT (60 * 1000) /* ms a keep-alive HTTP connection may idle or a request take */
 
 typedef struct conf_listen {
     char **policy;           /* "unix:PATH" or "tcp:HOST:PORT" */
     unsigned npolicy;
     char *control;           /* control socket ("unix:PATH" only), NULL = none */
-    char *http;              /* HTTP adapter (not yet) */
+    char *http;              /* HTTP adapter: "tcp:HOST:PORT" or "unix:PATH", NULL = none */
+    uint64_t http_max_connections; /* past it, the HTTP listener stops accepting */
+    uint64_t http_timeout_ms; /* read/write inactivity of an HTTP connection, idle keep-alive included */
+    unsigned http_mode;      /* mode of a unix: HTTP socket */
     unsigned mode;           /* policy socket mode */
     unsigned control_mode;   /* control socket mode */
     char *group;             /* policy socket group, NULL = ours */

@@ -38,12 +38,27 @@
 #define ENGINE_ERROR_LOG_MS 60000 /* a rule's evaluation errors are logged at most once per minute */
 #define ENGINE_TEMPFAIL_ACTION "DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later"
 
+/* how a verdict came about: the `verdict` label of /metrics and the verdicts.* lines of stats */
+enum verdict_kind {
+    VERDICT_NONE = 0,    /* no rule decided: DUNNO */
+    VERDICT_ACCEPT,      /* a rule decided with an action that lets the request through (OK, WARN, ...) */
+    VERDICT_TARPIT,      /* a rule decided with TARPIT N: through, after N seconds */
+    VERDICT_REJECT,      /* a rule without a limit decided with a refusing action */
+    VERDICT_LIMIT,       /* a full limit decided */
+    VERDICT_GREYLIST,    /* a greylist step deferred the request */
+    VERDICT_STORE_ERROR, /* the store did not answer: on_error applied */
+    VERDICT_RULE_ERROR,  /* a rule could not be evaluated (a regex limit) and says tempfail */
+    VERDICT__COUNT
+};
+
 typedef struct verdict {
     char action[ACTION_MAX + 1]; /* the access(5) action line, without "action=" */
     char reason[KEY_NAME_MAX + 1]; /* the deciding rule's name, "" if none */
     uint64_t retry_s;            /* seconds until a limit frees up; 0 = not a limit */
     int store_failed;            /* the store did not answer: on_error applied */
     int refused;                 /* the action refuses the request (REJECT, DEFER*, 4NN, 5NN) */
+    uint32_t tarpit_s;           /* TARPIT N: delay the client N seconds, then let it through; 0 = none */
+    uint8_t kind;                /* enum verdict_kind */
 } verdict;
 
 typedef struct engine_stats {
@@ -53,6 +68,7 @@ typedef struct engine_stats {
     uint64_t greylisted; /* verdicts from a greylist */
     uint64_t store_errors; /* verdicts from on_error */
     uint64_t regex_errors; /* regex matches stopped by a limit (each then applied its rule's on_error) */
+    uint64_t grey[GREY_AUTO + 1]; /* greylist steps by enum grey_result (index 0 unused) */
 } engine_stats;
 
 /* engine_log_fn - where the engine's rate-limited messages go (the daemon's log); NULL: nowhere */
@@ -84,6 +100,9 @@ struct eval {
 };
 
 enum { ENGINE_DONE = 0, ENGINE_PENDING = 1 };
+
+/* verdict_kind_name - the label of a verdict kind ("none", "accept", "tarpit", ...) */
+const char *verdict_kind_name(unsigned kind);
 
 /* engine_eval - decide a request: ENGINE_DONE (ev->v is set) or ENGINE_PENDING (done is called later) */
 int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_ms, eval_done_fn done, void *arg);

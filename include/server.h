@@ -28,11 +28,13 @@
 #include "conf.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 typedef struct conn conn;
 struct watchers;
 struct watchset;
+struct http_adapter;
 
 typedef struct server server;
 
@@ -96,6 +98,8 @@ struct server {
     int snap_pid;               /* the child writing a snapshot, 0 = none */
     int stopping;               /* SIGTERM seen: finish in-flight replies, then exit */
     server_stats st;
+    metrics met;                /* verdicts, latency, HTTP: with st and the engine's, what stats and /metrics show */
+    struct http_adapter *http;  /* the HTTP adapter, NULL when listen.http is not set */
     log_limit bad_log;          /* rate limit of bad-request messages */
     log_limit verdict_log;      /* rate limit of refusal messages */
     log_limit accept_log;       /* rate limit of accept errors and refused control peers */
@@ -140,5 +144,7 @@ void listeners_retry(server *s);
 /* listen_fit_nofile - raise the soft RLIMIT_NOFILE to the hard limit, and lower max_connections if it and a
  * reserve (listeners, control connections, store, files, snapshot) do not fit under it; -1 if nothing fits */
 int listen_fit_nofile(conf_listen *l, uint64_t reserve);
+/* listen_socket - a bound socket for "unix:PATH" (mode, group) or "tcp:HOST:PORT", not listening; -1 with err */
+int listen_socket(const char *addr, unsigned mode, const char *group, char *err, size_t errlen);
 
 #endif

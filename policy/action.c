@@ -9,12 +9,13 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "num.h"
 
 /* verb_denies - is the first word of an action valid, and does it refuse? -1 unknown */
 static int verb_denies(const char *s)
 {
     static const char *const accept[] = {"OK", "DUNNO", "WARN", "PREPEND", "HOLD", "DISCARD",
-                                         "FILTER", "REDIRECT", "INFO", "BCC", NULL};
+                                         "FILTER", "REDIRECT", "INFO", "BCC", "TARPIT", NULL};
     static const char *const deny[] = {"REJECT", "DEFER", "DEFER_IF_PERMIT", "DEFER_IF_REJECT", NULL};
     size_t n = strcspn(s, " \t");
 
@@ -68,6 +69,16 @@ int action_parse(const char *src, action_tmpl *out, const char **why)
     if (out->denies < 0) {
         *why = "unknown action (use OK, DUNNO, REJECT, DEFER, DEFER_IF_PERMIT, 4NN/5NN text, WARN, PREPEND, HOLD, ...)";
         return -1;
+    }
+    if (!strncasecmp(src, "TARPIT", 6) && (src[6] == '\0' || src[6] == ' ' || src[6] == '\t')) {
+        /* TARPIT N [text]: N seconds, checked like every number */
+        const char *n = src + 6 + strspn(src + 6, " \t");
+        uint64_t secs;
+        if (num_parse_u64(n, strcspn(n, " \t"), 1, ACTION_TARPIT_MAX, &secs, why) < 0) {
+            *why = "TARPIT needs a number of seconds from 1 to 3600 (TARPIT 5)";
+            return -1;
+        }
+        out->tarpit_s = (uint32_t)secs;
     }
     out->source = fg_strdup(src);
     while ((p = strchr(p, '$')) != NULL) {

@@ -109,7 +109,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     static const char *const known[] = {"policy", "control", "http", "mode", "control_mode", "group",
                                         "control_group", "max_request", "max_connections",
                                         "control_max_connections", "idle_timeout", "write_timeout", "pipeline",
-                                        NULL};
+                                        "http_max_connections", "http_timeout", "http_mode", NULL};
     config_setting_t *p;
     const char *v;
     int ok = 0;
@@ -156,8 +156,15 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
         }
     }
     if (config_setting_lookup_string(g, "http", &v)) {
-        conf_error_at(errs, config_setting_get_member(g, "http"), "listen.http: the HTTP adapter is not available yet");
-        ok = -1;
+        if (!strncmp(v, "tcp:", 4) && strlen(v) > 4) {
+            c->listen.http = fg_strdup(v);
+        } else if (!strncmp(v, "unix:", 5) && strlen(v) > 5) {
+            c->listen.http = conf_path(c->dir, v);
+        } else {
+            conf_error_at(errs, config_setting_get_member(g, "http"),
+                          "listen.http: expected \"tcp:127.0.0.1:PORT\" or \"unix:/path\"");
+            ok = -1;
+        }
     }
     if (config_setting_lookup_string(g, "group", &v))
         c->listen.group = fg_strdup(v);
@@ -169,6 +176,9 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     ok |= get_size(g, "pipeline", 1, 4096, &c->listen.pipeline, errs);
     ok |= get_duration(g, "idle_timeout", 1000, 86400 * 1000ULL, &c->listen.idle_timeout_ms, errs);
     ok |= get_duration(g, "write_timeout", 1000, 3600 * 1000ULL, &c->listen.write_timeout_ms, errs);
+    ok |= get_size(g, "http_max_connections", 1, 1000000, &c->listen.http_max_connections, errs);
+    ok |= get_duration(g, "http_timeout", 1000, 3600 * 1000ULL, &c->listen.http_timeout_ms, errs);
+    ok |= get_mode(g, "http_mode", &c->listen.http_mode, errs);
     return ok;
 }
 
@@ -283,6 +293,9 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     c->listen.idle_timeout_ms = CONF_IDLE_TIMEOUT_DEFAULT;
     c->listen.write_timeout_ms = CONF_WRITE_TIMEOUT_DEFAULT;
     c->listen.control_max_connections = CONF_CONTROL_CONNECTIONS_DEFAULT;
+    c->listen.http_max_connections = CONF_HTTP_MAX_CONNECTIONS_DEFAULT;
+    c->listen.http_timeout_ms = CONF_HTTP_TIMEOUT_DEFAULT;
+    c->listen.http_mode = 0660;
     c->listen.pipeline = CONF_PIPELINE_DEFAULT;
     c->store.type = fg_strdup("embedded");
     c->store.max_keys = CONF_MAX_KEYS_DEFAULT;

@@ -97,6 +97,16 @@ static void set_verdict(eval *ev, const rule *r, uint64_t retry_s)
     action_expand(&r->action, ev->req, &ctx, ev->v.action, sizeof ev->v.action);
     snprintf(ev->v.reason, sizeof ev->v.reason, "%s", r->name);
     ev->v.retry_s = retry_s;
+    ev->v.tarpit_s = r->action.tarpit_s;
+    ev->v.kind = r->action.tarpit_s ? VERDICT_TARPIT : r->action.denies ? VERDICT_REJECT : VERDICT_ACCEPT;
+}
+
+/* verdict_kind_name - the label of a verdict kind */
+const char *verdict_kind_name(unsigned kind)
+{
+    static const char *const names[VERDICT__COUNT] = {"none", "accept", "tarpit", "reject", "limit", "greylist",
+                                                      "store_error", "rule_error"};
+    return kind < VERDICT__COUNT ? names[kind] : "?";
 }
 
 /* rule_on_error - a rule's on_error, store.on_error when it has none */
@@ -121,15 +131,20 @@ static void finish(eval *ev)
     store_batch *b = &ev->batch;
     rule *rules = ev->rs->rules;
 
+    for (size_t i = 0; b->status >= 0 && i < b->nops; i++)
+        if (b->ops[i].type == STORE_GREYLIST && b->ops[i].grey_result && b->ops[i].grey_result <= GREY_AUTO)
+            e->stats.grey[b->ops[i].grey_result]++;
     if (ev->failed >= 0) {
         /* a rule could not be evaluated and says tempfail: the store was not asked */
         snprintf(ev->v.action, sizeof ev->v.action, "%s", ENGINE_TEMPFAIL_ACTION);
         snprintf(ev->v.reason, sizeof ev->v.reason, "%s", rules[ev->failed].name);
         ev->v.refused = 1;
+        ev->v.kind = VERDICT_RULE_ERROR;
     } else if (b->status < 0 && store_tempfails(ev)) {
         snprintf(ev->v.action, sizeof ev->v.action, "%s", ENGINE_TEMPFAIL_ACTION);
         ev->v.store_failed = 1;
         ev->v.refused = 1;
+        ev->v.kind = VERDICT_STORE_ERROR;
         e->stats.store_errors++;
     } else if (b->status < 0) {
         /* every rule asked allows: none of them applies, the rule that ended the walk still decides */
@@ -142,16 +157,21 @@ static void finish(eval *ev)
             ev->v.refused = r->action.denies;
         } else {
             memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
+            ev->v.kind = VERDICT_STORE_ERROR;
         }
     } else if (b->denied >= 0) {
         rule *r = &rules[ev->op_rule[b->denied]];
         uint64_t ms = b->ops[b->denied].peek.retry_ms;
         set_verdict(ev, r, ms ? (ms + 999) / 1000 : 1);
         r->decided++;
-        if (b->ops[b->denied].type == STORE_GREYLIST)
+        if (b->ops[b->denied].type == STORE_GREYLIST) {
             e->stats.greylisted++;
-        else
+            ev->v.kind = VERDICT_GREYLIST;
+        } else {
             e->stats.limited++;
+            if (ev->v.kind != VERDICT_TARPIT)
+                ev->v.kind = VERDICT_LIMIT;
+        }
         ev->v.refused = r->action.denies;
     } else if (ev->decider >= 0) {
         rule *r = &rules[ev->decider];
@@ -278,6 +298,8 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
     ev->v.retry_s = 0;
     ev->v.store_failed = 0;
     ev->v.refused = 0;
+    ev->v.tarpit_s = 0;
+    ev->v.kind = VERDICT_NONE;
     batch_reset(&ev->batch, now_ms);
     e->stats.requests++;
 

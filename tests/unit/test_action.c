@@ -36,6 +36,7 @@ static void test_denies(void **st)
     static const struct { const char *tmpl; int denies; } cases[] = {
         {"OK", 0}, {"dunno", 0}, {"WARN x", 0}, {"PREPEND X-Y: z", 0}, {"HOLD", 0},
         {"REJECT", 1}, {"DEFER x", 1}, {"DEFER_IF_PERMIT 4.7.1 x", 1}, {"450 4.7.1 x", 1}, {"554 no", 1},
+        {"TARPIT 5", 0}, {"tarpit 3600 slow down", 0},
     };
     (void)st;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -47,9 +48,27 @@ static void test_denies(void **st)
     }
 }
 
+/* TARPIT N [text]: the delay is read once, at load */
+static void test_tarpit(void **st)
+{
+    static const struct { const char *tmpl; uint32_t secs; } cases[] = {
+        {"TARPIT 5", 5}, {"TARPIT  12 go slow", 12}, {"tarpit 1", 1}, {"REJECT 5 x", 0}, {"DUNNO", 0},
+    };
+    (void)st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        action_tmpl t;
+        const char *why;
+        assert_int_equal(action_parse(cases[i].tmpl, &t, &why), 0);
+        assert_int_equal(t.tarpit_s, cases[i].secs);
+        action_free(&t);
+    }
+}
+
 static void test_invalid(void **st)
 {
-    static const char *const bad[] = {"BLOCK", "", "REJECT $nope", "REJECT ${sender", "REJECT $", "OK\nX", "650 x"};
+    static const char *const bad[] = {"BLOCK", "", "REJECT $nope", "REJECT ${sender", "REJECT $", "OK\nX", "650 x",
+                                      "TARPIT", "TARPIT 0", "TARPIT 3601", "TARPIT x", "TARPIT -5", "TARPIT 5s",
+                                      "TARPITS 5"};
     (void)st;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         action_tmpl t;
@@ -88,6 +107,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expand),
         cmocka_unit_test(test_denies),
+        cmocka_unit_test(test_tarpit),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_sanitize_and_bound),
     };

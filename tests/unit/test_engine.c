@@ -383,6 +383,37 @@ static void test_store_failure_per_rule(void **st)
     teardown(f);
 }
 
+/* TARPIT lets the request through with a delay, from an action rule and from a full limit; verdict kinds */
+static void test_tarpit_and_kinds(void **st)
+{
+    fixture *f = setup("{ name = \"slow\"; on = \"auth\"; if = { username = \"slow\"; }; action = \"TARPIT 7 go slow\"; },\n"
+                       "{ name = \"bad\"; on = \"auth\"; if = { username = \"bad\"; }; action = \"REJECT no\"; },\n"
+                       "{ name = \"ok\"; on = \"auth\"; if = { username = \"vip\"; }; action = \"OK\"; },\n"
+                       "{ name = \"pace\"; on = \"auth\"; limit = { key = [\"client_address\"]; count = 1; per = \"1h\"; };\n"
+                       "  action = \"TARPIT 3\"; }");
+    uint64_t t = 1700000000000ULL;
+    (void)st;
+
+    assert_string_equal(ask(f, t, "request=auth\nusername=slow\nclient_address=192.0.2.1"), "TARPIT 7 go slow");
+    assert_int_equal(f->ev.v.tarpit_s, 7);
+    assert_int_equal(f->ev.v.refused, 0);
+    assert_int_equal(f->ev.v.kind, VERDICT_TARPIT);
+    ask(f, t, "request=auth\nusername=bad\nclient_address=192.0.2.1");
+    assert_int_equal(f->ev.v.kind, VERDICT_REJECT);
+    assert_int_equal(f->ev.v.tarpit_s, 0);
+    ask(f, t, "request=auth\nusername=vip\nclient_address=192.0.2.1");
+    assert_int_equal(f->ev.v.kind, VERDICT_ACCEPT);
+    assert_string_equal(ask(f, t, "request=auth\nusername=joe\nclient_address=192.0.2.1"), "DUNNO");
+    assert_int_equal(f->ev.v.kind, VERDICT_NONE);
+    /* the limit is full: its TARPIT action delays instead of refusing */
+    assert_string_equal(ask(f, t + 1, "request=auth\nusername=joe\nclient_address=192.0.2.1"), "TARPIT 3");
+    assert_int_equal(f->ev.v.tarpit_s, 3);
+    assert_int_equal(f->ev.v.refused, 0);
+    assert_int_equal(f->ev.v.kind, VERDICT_TARPIT);
+    assert_string_equal(verdict_kind_name(VERDICT_LIMIT), "limit");
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_regex_still_matches),
         cmocka_unit_test(test_regex_error_log_rate),
         cmocka_unit_test(test_store_failure_per_rule),
+        cmocka_unit_test(test_tarpit_and_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,14 @@ static void test_reply(void **st)
     /* smtpd_access_policy replies carry only the action: Postfix wants nothing else */
     proto_reply(&v, REQ_SMTP, out, sizeof out);
     assert_string_equal(out, "action=REJECT slow down\n\n");
+    /* TARPIT is no access(5) action: DUNNO, and the delay for the clients that can take it */
+    strcpy(v.action, "TARPIT 5 slow down");
+    v.retry_s = 0;
+    v.tarpit_s = 5;
+    proto_reply(&v, REQ_AUTH, out, sizeof out);
+    assert_string_equal(out, "action=DUNNO\ntarpit=5\nreason=auth-rate\n\n");
+    proto_reply(&v, REQ_SMTP, out, sizeof out);
+    assert_string_equal(out, "action=DUNNO\n\n");
 }
 
 int main(void)
