@@ -46,8 +46,9 @@ bench: build
 fuzz:
 	@sh tests/deps.sh clang libclang-rt-14-dev
 	CC=clang cmake -S . -B build-fuzz -DFG_FUZZ=ON -DFG_TESTS=ON >/dev/null
-	cmake --build build-fuzz --target fuzz_proto -j $(JOBS)
+	cmake --build build-fuzz --target fuzz_proto fuzz_http -j $(JOBS)
 	mkdir -p build-fuzz/corpus && ./build-fuzz/tests/fuzz_proto -max_total_time=60 build-fuzz/corpus tests/fuzz/corpus
+	mkdir -p build-fuzz/corpus-http && ./build-fuzz/tests/fuzz_http -max_total_time=60 build-fuzz/corpus-http tests/fuzz/corpus-http
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz run
