@@ -47,7 +47,7 @@ static const char *it_path(const char *name)
 }
 
 /* it_write - a file in the temp folder */
-static void it_write(const char *name, const char *text)
+static inline void it_write(const char *name, const char *text)
 {
     FILE *f = fopen(it_path(name), "w");
     assert_non_null(f);
@@ -56,7 +56,7 @@ static void it_write(const char *name, const char *text)
 }
 
 /* it_free_port - a loopback TCP port nobody listens on now */
-static int it_free_port(void)
+static inline int it_free_port(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
@@ -70,7 +70,7 @@ static int it_free_port(void)
 }
 
 /* it_connect_tcp - a connection to 127.0.0.1:port, -1 if refused */
-static int it_connect_tcp(int port)
+static inline int it_connect_tcp(int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -84,7 +84,7 @@ static int it_connect_tcp(int port)
 }
 
 /* it_connect_unix - a connection to a Unix socket, -1 if nobody listens */
-static int it_connect_unix(const char *path)
+static inline int it_connect_unix(const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     size_t len = strlen(path);
@@ -102,7 +102,7 @@ static int it_connect_unix(const char *path)
 }
 
 /* it_spawn - run argv with stdout and stderr into log (a temp-folder file); returns the pid, remembered */
-static pid_t it_spawn(char *const argv[], const char *log)
+static inline pid_t it_spawn(char *const argv[], const char *log)
 {
     pid_t pid = fork();
 
@@ -123,7 +123,7 @@ static pid_t it_spawn(char *const argv[], const char *log)
 }
 
 /* it_stop - SIGTERM a child and reap it; its exit status (128+signal if killed) */
-static int it_stop(pid_t pid, int sig)
+static inline int it_stop(pid_t pid, int sig)
 {
     int status = 0;
 
@@ -138,7 +138,7 @@ static int it_stop(pid_t pid, int sig)
 }
 
 /* it_cleanup - whatever happened: every child killed, the temp folder removed */
-static void it_cleanup(void)
+static inline void it_cleanup(void)
 {
     char cmd[600];
 
@@ -156,7 +156,7 @@ static void it_cleanup(void)
 }
 
 /* it_start_dir - the temp folder, removed at exit */
-static void it_start_dir(void)
+static inline void it_start_dir(void)
 {
     assert_non_null(mkdtemp(it_dir));
     chmod(it_dir, 0755); /* programs that drop privileges (nginx, Dovecot) read from it */
@@ -164,7 +164,7 @@ static void it_start_dir(void)
 }
 
 /* it_wait_tcp - until something accepts on port (up to 60 s: valgrind) or pid exits */
-static void it_wait_tcp(int port, pid_t pid, const char *log)
+static inline void it_wait_tcp(int port, pid_t pid, const char *log)
 {
     for (int i = 0; i < 6000; i++) {
         int fd = it_connect_tcp(port), status;
@@ -184,7 +184,7 @@ static void it_wait_tcp(int port, pid_t pid, const char *log)
 }
 
 /* it_start_floodgated - the daemon with FG_WRAPPER (valgrind) if set; waits until its HTTP port answers */
-static pid_t it_start_floodgated(const char *bin, const char *conf, int http_port)
+static inline pid_t it_start_floodgated(const char *bin, const char *conf, int http_port)
 {
     char *argv[32], wrapper[1024];
     int argc = 0;
@@ -232,7 +232,7 @@ static const char *it_header(const it_response *r, const char *name)
 }
 
 /* it_read_fd - read within 30 s; -1 on a timeout */
-static ssize_t it_read_fd(int fd, char *buf, size_t size)
+static inline ssize_t it_read_fd(int fd, char *buf, size_t size)
 {
     struct pollfd p = {fd, POLLIN, 0};
 
@@ -242,7 +242,7 @@ static ssize_t it_read_fd(int fd, char *buf, size_t size)
 }
 
 /* it_exchange - send raw bytes on fd and read one response (by Content-Length, or to EOF) */
-static void it_exchange(int fd, const char *req, size_t len, it_response *r)
+static inline void it_exchange(int fd, const char *req, size_t len, it_response *r)
 {
     static char buf[sizeof r->head + sizeof r->body];
     size_t got = 0, head_len = 0, want = (size_t)-1;
@@ -291,7 +291,7 @@ static void it_exchange(int fd, const char *req, size_t len, it_response *r)
 }
 
 /* it_http - one request on a new connection to 127.0.0.1:port */
-static void it_http(int port, const char *req, it_response *r)
+static inline void it_http(int port, const char *req, it_response *r)
 {
     int fd = it_connect_tcp(port);
     assert_true(fd >= 0);
