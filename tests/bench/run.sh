@@ -89,6 +89,9 @@ echo "  quiet: rps=$(field "$Q" rps) p50_us=$(field "$Q" p50_us) p99_us=$(field 
 echo "  burst: rps=$(field "$B" rps) p50_us=$(field "$B" p50_us) p99_us=$(field "$B" p99_us) p999_us=$(field "$B" p999_us) lines_matched=$LINES"
 fi
 
+# the HTTP adapter: GET /check/http and Dovecot's allow call under wrk, against nginx's `return 204`
+if [ "${FG_BENCH_HTTP:-1}" = 1 ]; then sh "$TOP/tests/bench/http.sh" "$BUILD"; fi
+
 [ "${FG_BENCH_MEMORY:-1}" = 1 ] || exit 0
 # memory: fill the store with about a million live counters (4 per request, spread over big pools)
 start_fg
