@@ -297,33 +297,6 @@ static void conn_process(conn *c)
         conn_flush(c);
 }
 
-/* log_refusal - one line per refused request, as postgrey and postfwd log theirs (rate-limited);
- * the attributes that identify the client, those that the request has */
-static void log_refusal(conn *c, slot *s)
-{
-    static const int shown[] = {ATTR_CLIENT_ADDRESS, ATTR_CLIENT_NAME, ATTR_HELO_NAME, ATTR_SASL_USERNAME,
-                                ATTR_SENDER, ATTR_RECIPIENT, ATTR_USERNAME, ATTR_EVENT, ATTR_URI};
-    const verdict *v = &s->job.ev.v;
-    char who[768];
-    size_t at = 0, len;
-
-    if (!v->refused)
-        return;
-    if (!c->srv->verdict_log.per_second)
-        c->srv->verdict_log.per_second = 100;
-    if (!log_allowed(&c->srv->verdict_log, server_now(c->srv)))
-        return;
-    who[0] = '\0';
-    for (size_t i = 0; i < sizeof shown / sizeof shown[0] && at < sizeof who; i++) {
-        const char *val = req_get(&s->req, shown[i], &len);
-        if (len)
-            at += (size_t)snprintf(who + at, sizeof who - at, " %s=%.128s", req_attr_name(shown[i]), val);
-    }
-    log_allowed_msg(&c->srv->verdict_log, LOG_INFO_, "refused: rule=%s request=%s%s action=\"%s\"",
-                v->reason[0] ? v->reason : (v->store_failed ? "(store unavailable)" : "?"), req_kind_name(s->req.kind),
-                who, v->action);
-}
-
 /* write_reply - append the answer of a done slot to the output */
 static void write_reply(conn *c, slot *s)
 {
@@ -338,7 +311,6 @@ static void write_reply(conn *c, slot *s)
         len = (size_t)snprintf(reply, sizeof reply, "action=%s\n\n", proto_error_action(s->st));
     } else {
         len = proto_reply(&s->job.ev.v, s->req.kind, reply, sizeof reply);
-        log_refusal(c, s);
     }
     evbuffer_add(c->out, reply, len);
 }

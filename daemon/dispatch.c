@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include "decision_log.h"
 #include "metrics.h"
 #include "server.h"
 
@@ -23,6 +24,7 @@ static void account(dispatch *d)
     uint64_t ns = mono_ns() - d->t0_ns;
 
     metrics_verdict(&d->srv->met, d->front, d->ev.req->kind, d->ev.v.kind, ns / 1000);
+    log_decision(d->srv, d->ev.req, &d->ev.v); /* one place for every front end, like the metrics */
 }
 
 /* on_eval_done - the store answered a pending request */

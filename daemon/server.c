@@ -105,12 +105,16 @@ int server_reload(server *s, conf_errors *errs)
     c = conf_load(s->conf->path, errs);
     if (!c) {
         s->st.reload_failures++;
-        log_error("reload of %s failed; the old rules stay in force:", s->conf->path);
+        log_error("reload file=%s result=failed errors=%u (the old rules stay in force):", s->conf->path, errs->n);
         for (unsigned i = 0; i < errs->n; i++)
             log_error("%s", errs->msgs[i]);
         sd_notify(0, "READY=1");
         return -1;
     }
+    /* what the log says is a rule-like setting: it follows the file */
+    s->conf->log_requests = c->log_requests;
+    s->conf->log_rate = c->log_rate;
+    s->verdict_log.per_second = (unsigned)c->log_rate;
     ruleset_carry_stats(c->rules, s->rules);
     ruleset_unref(s->rules);
     s->rules = ruleset_ref(c->rules);
@@ -122,7 +126,7 @@ int server_reload(server *s, conf_errors *errs)
         c->watches = NULL;
     }
     s->st.reloads++;
-    log_info("reloaded %s: %u rules (listen and store settings apply at restart)", c->path, s->rules->n);
+    log_info("reload file=%s result=ok rules=%u (listen and store settings apply at restart)", c->path, s->rules->n);
     conf_free(c);
     sd_notify(0, "READY=1");
     return 0;

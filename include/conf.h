@@ -25,6 +25,7 @@
 #define CONF_MAX_KEYS_DEFAULT 4000000        /* embedded store keys */
 #define CONF_CLEANUP_DEFAULT 100             /* ms between purge slices */
 #define CONF_PIPELINE_DEFAULT 64             /* requests in flight per connection */
+#define CONF_LOG_RATE_DEFAULT 100             /* decision lines per second */
 #define CONF_SNAPSHOT_INTERVAL_DEFAULT (60 * 1000) /* ms between snapshots */
 #define CONF_HTTP_MAX_CONNECTIONS_DEFAULT 1024 /* open HTTP adapter connections */
 #define CONF_HTTP_TIMEOUT_DEFAULT (60 * 1000) /* ms a keep-alive HTTP connection may idle or a request take */
@@ -75,6 +76,8 @@ typedef struct fg_conf {
     conf_regex regex;
     ruleset *rules;
     struct watchset *watches; /* log watches (watch.h), never NULL once loaded */
+    int log_requests;         /* log_requests = true: a line per decision, not only per refusal */
+    uint64_t log_rate;        /* log_rate: client-triggered log lines per second (decisions) */
 } fg_conf;
 
 /* conf_load - read and check a configuration; NULL with errs filled on any problem */

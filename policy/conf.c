@@ -273,10 +273,26 @@ static int parse_regex(fg_conf *c, config_setting_t *g, conf_errors *errs)
     return ok;
 }
 
+/* parse_log - log_requests = true; log_rate = N */
+static int parse_log(fg_conf *c, config_setting_t *root, conf_errors *errs)
+{
+    config_setting_t *s = config_setting_get_member(root, "log_requests");
+
+    if (s) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+            conf_error_at(errs, s, "log_requests: expected true or false");
+            return -1;
+        }
+        c->log_requests = config_setting_get_bool(s);
+    }
+    return get_size(root, "log_rate", 1, 1000000, &c->log_rate, errs);
+}
+
 /* conf_load - read and check a configuration */
 fg_conf *conf_load(const char *path, conf_errors *errs)
 {
-    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", "watch", "regex", NULL};
+    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", "watch", "regex",
+                                        "log_requests", "log_rate", NULL};
     fg_conf *c = fg_calloc(1, sizeof *c);
     config_t cfg;
     char *tmp;
@@ -303,6 +319,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     c->store.timeout_ms = 100;
     c->store.connect_timeout_ms = 1000;
     c->store.snapshot_interval_ms = CONF_SNAPSHOT_INTERVAL_DEFAULT;
+    c->log_rate = CONF_LOG_RATE_DEFAULT;
 
     config_init(&cfg);
     config_set_include_dir(&cfg, c->dir);
@@ -318,6 +335,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     }
     config_setting_t *root = config_root_setting(&cfg);
     ok |= conf_check_members(root, "top level", known, errs);
+    ok |= parse_log(c, root, errs);
     ok |= parse_listen(c, config_lookup(&cfg, "listen"), errs);
     ok |= parse_store(c, config_lookup(&cfg, "store"), errs);
     ok |= parse_regex(c, config_lookup(&cfg, "regex"), errs);
