@@ -25,6 +25,7 @@
 #include "num.h"
 
 typedef struct kv_job {
+    server *srv;
     store_batch batch;
     struct evbuffer *out;
     control_done_fn done;
@@ -51,6 +52,8 @@ static void job_reply(kv_job *j)
         return;
     }
     evbuffer_add_printf(j->out, "status=ok\n");
+    j->srv->st.locks_taken += j->op == KV_LOCK && op->admitted;
+    j->srv->st.lock_renewals += j->op == KV_RENEW && op->admitted;
     switch (j->op) {
     case KV_GET:
         evbuffer_add_printf(j->out, "found=%s\n", yes);
@@ -161,6 +164,8 @@ int kv_exec(server *s, fg_request *req, const char **args, int nargs, struct evb
 
     kv_job *j = fg_calloc(1, sizeof *j);
     key_buf k;
+    s->st.kv_ops++;
+    j->srv = s;
     j->out = out;
     j->done = done;
     j->arg = arg;

@@ -74,6 +74,9 @@ typedef struct server_stats {
     uint64_t reload_failures;   /* reloads refused because the file was broken */
     uint64_t snapshots;         /* snapshots written */
     uint64_t snapshot_failures; /* snapshots that failed */
+    uint64_t kv_ops;            /* kv commands (kv.h) */
+    uint64_t locks_taken;       /* kv locks taken */
+    uint64_t lock_renewals;     /* kv locks renewed by their owner */
 } server_stats;
 
 struct server {
