@@ -90,13 +90,12 @@ static void test_lock(void **st)
               (char *)NULL);
         _exit(127);
     }
-    /* wait until the first holder has it: a second taker is then refused with 75 */
-    for (int i = 0; i < 600; i++) {
-        daemon_ctl(&d, &status, "lock nightly --ttl 2s -- true");
-        if (status == 75)
-            break;
+    /* wait until the first holder has it (its key is there; no second taker runs before, so they never race
+     * for it), then a second taker is refused with 75 */
+    for (int i = 0; i < 600 && !strstr(daemon_ctl(&d, NULL, "--json kv get task-lock nightly"), "\"found\":\"yes\"");
+         i++)
         poll(NULL, 0, 20);
-    }
+    daemon_ctl(&d, &status, "lock nightly --ttl 2s -- true");
     assert_int_equal(status, 75);
     /* while the first holder runs, its lock is renewed every third of its TTL: after four renewals (more than
      * its TTL since it was taken; a condition read from stats, not a time) it is still held */
