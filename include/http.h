@@ -13,8 +13,9 @@
  * (Redis) is answered when the store answers, and the loop goes on
  * meanwhile. evhttp handles one request per connection at a time, so the
  * requests in flight are at most the open connections, and each holds one
- * job from a pool that grows to that and stays (no allocation per request
- * in the steady state but jansson's tree).
+ * job from a pool that grows to that and stays; what a request allocates
+ * beyond it is libevent's request object and header lists and jansson's
+ * tree, all freed with the request.
  *
  * SECURITY: headers are capped at HTTP_HEADERS_MAX bytes, bodies at
  * listen.max_request, connections at listen.http_max_connections (the

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr.h"
 #include "alloc.h"
 #include "conf_redis.h"
 #include "num.h"
@@ -103,6 +104,18 @@ static int add_policy(fg_conf *c, config_setting_t *s, conf_errors *errs)
     return 0;
 }
 
+/* tcp_is_loopback - "HOST:PORT" with HOST in 127.0.0.0/8 or ::1 (brackets allowed) */
+static int tcp_is_loopback(const char *hostport)
+{
+    const char *colon = strrchr(hostport, ':');
+    fg_addr a;
+
+    if (!colon || addr_parse(hostport, (size_t)(colon - hostport), &a) < 0)
+        return 0;
+    return (a.family == 4 && a.bytes[0] == 127) ||
+           (a.family == 6 && !memcmp(a.bytes, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16));
+}
+
 /* parse_listen - the listen group */
 static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
 {
@@ -157,7 +170,15 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     }
     if (config_setting_lookup_string(g, "http", &v)) {
         if (!strncmp(v, "tcp:", 4) && strlen(v) > 4) {
-            c->listen.http = fg_strdup(v);
+            if (!tcp_is_loopback(v + 4)) {
+                /* the adapter has no authentication: whoever reaches it reads /metrics and uses the counters */
+                conf_error_at(errs, config_setting_get_member(g, "http"),
+                              "listen.http: a TCP address must be on loopback (127.0.0.1, [::1]); "
+                              "use a reverse proxy or a unix: socket to reach it from elsewhere");
+                ok = -1;
+            } else {
+                c->listen.http = fg_strdup(v);
+            }
         } else if (!strncmp(v, "unix:", 5) && strlen(v) > 5) {
             c->listen.http = conf_path(c->dir, v);
         } else {

@@ -71,6 +71,20 @@ static const char *policy_ask(const char *req)
     return buf;
 }
 
+/* log_has - does floodgated's log hold this text? */
+static int log_has(const char *text)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(it_path("floodgated.log"), "r");
+    size_t n;
+
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strstr(buf, text) != NULL;
+}
+
 /* check_request - GET /check/KIND with headers */
 static void check_request(char *out, size_t size, const char *kind, const char *headers)
 {
@@ -106,6 +120,8 @@ static void test_check(void **st)
     assert_true(atoi(it_header(&r, "Retry-After")) > 3500);
     assert_false(r.closed);
     close(fd);
+    /* logged as the policy socket logs its refusals (one dispatch, one decision line) */
+    assert_true(log_has("decision request=http rule=web client_address=192.0.2.10 uri=/ action="));
     /* another address is another counter; X-Forwarded-For's last hop counts without X-Real-IP */
     check_request(req, sizeof req, "http", "X-Forwarded-For: 192.0.2.10, 192.0.2.11\r\n");
     it_http(http_port, req, &r);

@@ -151,6 +151,7 @@ static void test_errors_with_lines(void **st)
         {"unknown list", "  { name = \"a\"; on = \"smtp\"; if = { sender = \"@spam\"; }; action = \"OK\"; }\n", 3, "no list named \"spam\""},
         {"bad on_error", "  { name = \"a\"; on = \"smtp\";\n    on_error = \"maybe\"; action = \"OK\"; }\n", 4, "on_error: \"tempfail\" or \"allow\""},
         {"list value without its list", "  { name = \"a\"; on = \"smtp\"; action = \"REJECT ${list:spam}\"; }\n", 3, "${list:spam}"},
+        {"tarpit without seconds", "  { name = \"a\"; on = \"auth\"; action = \"TARPIT soon\"; }\n", 3, "TARPIT needs a number"},
     };
     char text[2048];
     (void)st;
@@ -167,6 +168,73 @@ static void test_errors_with_lines(void **st)
         }
         /* the message starts with the file's path */
         assert_non_null(strstr(errs.msgs[0], "floodgate.conf:"));
+        conf_errors_free(&errs);
+    }
+}
+
+/* the shipped rule files for nginx and Dovecot load when included in a rules list */
+static void test_shipped_rule_files(void **st)
+{
+    static const struct { const char *file; unsigned rules; } files[] = {{"nginx.rules", 3}, {"dovecot.rules", 3}};
+    char path[512], text[8192], conf[256];
+    (void)st;
+
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        conf_errors errs = {0};
+        snprintf(path, sizeof path, "%s/../../rules/%s", getenv("FG_TESTDATA") ? getenv("FG_TESTDATA") : ".",
+                 files[i].file);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        /* libconfig reads @include beside the configuration: a copy goes there */
+        write_temp(files[i].file, text);
+        snprintf(conf, sizeof conf, LISTEN "rules = (\n@include \"%s\"\n);\n", files[i].file);
+        fg_conf *c = load_text(conf, &errs);
+        if (!c)
+            dump_errors(&errs);
+        assert_non_null(c);
+        assert_int_equal(c->rules->n, files[i].rules);
+        conf_free(c);
+    }
+}
+
+/* listen.http: loopback TCP or a Unix socket; anything else is refused with its line */
+static void test_listen_http(void **st)
+{
+    static const struct { const char *value; const char *want; } cases[] = {
+        {"tcp:127.0.0.1:10041", "tcp:127.0.0.1:10041"},
+        {"tcp:127.1.2.3:80", "tcp:127.1.2.3:80"},
+        {"tcp:[::1]:10041", "tcp:[::1]:10041"},
+        {"unix:/run/floodgate/http.sock", "unix:/run/floodgate/http.sock"},
+        {"tcp:0.0.0.0:10041", NULL},
+        {"tcp:192.0.2.1:10041", NULL},
+        {"tcp:[::]:10041", NULL},
+        {"tcp:localhost:10041", NULL},
+        {"tcp:10041", NULL},
+        {"http://127.0.0.1:10041/", NULL},
+        {"unix:", NULL},
+    };
+    char text[512];
+    (void)st;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conf_errors errs = {0};
+        snprintf(text, sizeof text, "listen = { policy = \"unix:/tmp/x.sock\";\n  http = \"%s\"; };\n", cases[i].value);
+        fg_conf *c = load_text(text, &errs);
+        if (cases[i].want) {
+            if (!c)
+                dump_errors(&errs);
+            assert_non_null(c);
+            assert_string_equal(c->listen.http, cases[i].want);
+            assert_int_equal(c->listen.http_max_connections, CONF_HTTP_MAX_CONNECTIONS_DEFAULT);
+            conf_free(c);
+        } else {
+            if (c)
+                fail_msg("listen.http = \"%s\": loaded, want an error", cases[i].value);
+            assert_true(has_error(&errs, 2, "listen.http"));
+        }
         conf_errors_free(&errs);
     }
 }
@@ -247,9 +315,11 @@ int main(void)
         cmocka_unit_test(test_every_condition_kind),
         cmocka_unit_test(test_limits_and_keys),
         cmocka_unit_test(test_errors_with_lines),
+        cmocka_unit_test(test_listen_http),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_include),
         cmocka_unit_test(test_shipped_rules),
+        cmocka_unit_test(test_shipped_rule_files),
         cmocka_unit_test(test_regex_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
