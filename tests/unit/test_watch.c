@@ -26,6 +26,14 @@ static const line_case cases[] = {
     {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 4 secs): user=<>, method=PLAIN, rip=192.0.2.10, lip=198.51.100.1, session=<y>", "192.0.2.10", ""},
     {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Login: user=<joe@example.com>, method=PLAIN, rip=192.0.2.9, lip=198.51.100.1, mpid=4242, TLS", NULL, NULL},
     {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Disconnected (auth policy) (auth failed, 1 attempts in 1 secs): user=<joe>, method=PLAIN, rip=192.0.2.9, lip=198.51.100.1", NULL, NULL},
+    /* hostile user names: the client picks them, so a name that reads like the rest of the line must neither
+     * put another address in client_address (counting, later banning, an innocent one) nor hide the line */
+    {"sshd-invalid-user", "Nov 25 10:03:01 host sshd[4113]: Invalid user x from 203.0.113.9 port 1 from 192.0.2.12 port 40022", "192.0.2.12", "x from 203.0.113.9 port 1"},
+    {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Failed password for invalid user x from 203.0.113.9 port 1 ssh2: from 192.0.2.11 port 52144 ssh2", "192.0.2.11", "x from 203.0.113.9 port 1 ssh2:"},
+    {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Failed publickey for root from 192.0.2.11 port 52144 ssh2: RSA SHA256:AbCd0123+/xyz", "192.0.2.11", "root"},
+    {"sshd-preauth", "Nov 25 10:03:02 host sshd[4114]: Connection closed by invalid user x 203.0.113.9 port 1 [preauth] 192.0.2.13 port 50090 [preauth]", "192.0.2.13", "x 203.0.113.9 port 1 [preauth]"},
+    {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, method=PLAIN, rip=203.0.113.9, lip=>, method=PLAIN, rip=192.0.2.9, lip=198.51.100.1, session=<y>", "192.0.2.9", "x>, method=PLAIN, rip=203.0.113.9, lip="},
+    {"dovecot", "Nov 25 10:02:00 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x (auth policy)>, method=PLAIN, rip=192.0.2.9, lip=198.51.100.1, session=<y>", "192.0.2.9", "x (auth policy)"},
     {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Failed password for root from 192.0.2.11 port 52144 ssh2", "192.0.2.11", "root"},
     {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Failed password for invalid user admin from 2001:db8::11 port 52144 ssh2", "2001:db8::11", "admin"},
     {"sshd-password", "Nov 25 10:03:00 host sshd[4112]: Accepted password for joe from 192.0.2.11 port 52144 ssh2", NULL, NULL},
