@@ -123,11 +123,17 @@ static void cmd_list(server *s, const char **args, int nargs, struct evbuffer *o
         reply_error(out, "usage: list NAME show|add|del [ENTRY]");
         return;
     }
-    /* the entry: the remaining arguments joined by a space (a map's "key value...") */
+    /* the entry: the remaining arguments joined by a space (a map's "key value..."); one that does not fit
+     * is refused, since a cut entry would be saved and matched as something the admin never wrote */
     size_t at = 0;
     line[0] = '\0';
     for (int i = 2; i < nargs && at < sizeof line; i++)
         at += (size_t)snprintf(line + at, sizeof line - at, "%s%s", i > 2 ? " " : "", args[i]);
+    if (at >= sizeof line) {
+        snprintf(err, sizeof err, "an entry has at most %zu bytes", sizeof line - 1);
+        reply_error(out, err);
+        return;
+    }
     int rc = !strcmp(args[1], "add") ? list_add(l, line, err, sizeof err) : list_del(l, args[2], err, sizeof err);
     if (rc < 0) {
         reply_error(out, err);

@@ -475,8 +475,9 @@ static int write_back(fg_list *l, char *err, size_t errlen)
 int list_add(fg_list *l, const char *text, char *err, size_t errlen)
 {
     size_t len = strlen(text);
+    const char *first = text + strspn(text, " \t\r\f\v"); /* as derive() reads the line back */
 
-    if (!len || strchr(text, '\n') || text[0] == '#') {
+    if (!*first || strchr(text, '\n') || *first == '#') {
         snprintf(err, errlen, "an entry is one non-empty line");
         return -1;
     }

@@ -431,6 +431,14 @@ static void test_list_edits(void **st)
     assert_int_equal(status, 0);
     assert_string_equal(ask(policy_path, RCPT("x@mail.partner.example")), "action=DUNNO\n\n");
     assert_string_equal(read_text(list_path), "# partners\n");
+
+    /* an entry longer than the control socket takes is refused whole, never cut and saved cut */
+    char req[2200];
+    int at = snprintf(req, sizeof req, "command=list\narg1=trusted\narg2=add\narg3=");
+    memset(req + at, 'a', 2000);
+    snprintf(req + at + 2000, sizeof req - (size_t)at - 2000, ".example\n\n");
+    assert_non_null(strstr(ask(control_path, req), "status=error\nmessage=an entry has at most"));
+    assert_string_equal(read_text(list_path), "# partners\n");
 }
 
 /* counter shows a limit's state; reset forgets it */

@@ -136,6 +136,12 @@ static void test_edits(void **st)
     assert_string_equal(key_of(l, "x@example.net"), "");
     assert_string_equal(read_file(path), "# trusted senders\nexample.org\n");
     assert_int_equal(list_del(l, "nothere.example", err, sizeof err), -1);
+    /* a blank entry, or one that the file would read as a comment, is refused: answering ok while the list
+     * stays the same (and writing a line that reloads as nothing) would tell the admin a lie */
+    assert_int_equal(list_add(l, "   ", err, sizeof err), -1);
+    assert_int_equal(list_add(l, " \t# spam.example", err, sizeof err), -1);
+    assert_int_equal(list_count(l), 1);
+    assert_string_equal(read_file(path), "# trusted senders\nexample.org\n");
     /* the file reloads to the same list */
     fg_list *again = list_load("edits", path, LIST_AUTO, &errs);
     assert_non_null(again);
