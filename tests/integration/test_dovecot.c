@@ -19,7 +19,18 @@ static const char *daemon_bin, *ctl_bin, *rules_dir, *dovecot_bin;
 static int http_port, imap_port;
 static pid_t fg_pid = -1, dc_pid = -1;
 
-#define RULES                                                                                                   \
+/* with bans (issue 8): the third failure from an address bans it, and a banned client is refused
+ * everything before any rule; without: a limit on login attempts per address refuses the fourth */
+#define RULES_BAN                                                                                               \
+    "rules = (\n"                                                                                               \
+    "  { name = \"imap-ban\"; on = \"report:auth_failure\";\n"                                                 \
+    "    ban = { key = \"client_address\"; count = 2; per = \"1h\"; duration = \"1h\"; }; },\n"                 \
+    "  { name = \"imap-failures\"; on = \"report:auth_failure\";\n"                                            \
+    "    limit = { key = [\"client_address\"]; count = 100; per = \"1h\"; }; },\n"                             \
+    "  { name = \"imap-ok\"; on = \"report:auth_success\"; if = { pwhash = \"!\"; };\n"                        \
+    "    limit = { key = [\"username\", \"pwhash\"]; count = 100; per = \"1h\"; }; }\n"                        \
+    ");\n"
+#define RULES_LIMIT                                                                                             \
     "rules = (\n"                                                                                               \
     "  { name = \"imap-attempts\"; on = \"auth\"; limit = { key = [\"client_address\"]; count = 3; per = \"1h\"; };\n" \
     "    action = \"REJECT too many logins\"; },\n"                                                             \
@@ -28,6 +39,8 @@ static pid_t fg_pid = -1, dc_pid = -1;
     "  { name = \"imap-ok\"; on = \"report:auth_success\"; if = { pwhash = \"!\"; };\n"                        \
     "    limit = { key = [\"username\", \"pwhash\"]; count = 100; per = \"1h\"; }; }\n"                        \
     ");\n"
+
+static int with_bans; /* the daemon knows ban rules */
 
 /* ctl - floodgatectl with these arguments; its output */
 static char *ctl(const char *args)
@@ -169,7 +182,7 @@ static void test_dovecot_auth_policy(void **st)
     assert_int_equal(imap_login("192.0.2.60", "joe", "right"), 0);
     /* ...before the password is checked: floodgate refused it, Dovecot reported it as a policy reject */
     out = ctl("stats");
-    assert_non_null(strstr(out, "verdict.http.auth.limit"));
+    assert_non_null(strstr(out, with_bans ? "verdict.http.auth.ban" : "verdict.http.auth.limit"));
     /* another address is not affected */
     assert_int_equal(imap_login("198.51.100.2", "joe", "right"), 1);
     /* both successes were reported with a pwhash (auth_policy_hash_* of the shipped snippet) */
@@ -194,11 +207,25 @@ static int group_setup(void **st)
     it_start_dir();
     http_port = it_free_port();
     imap_port = it_free_port();
-    snprintf(text, sizeof text,
-             "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; http = \"tcp:127.0.0.1:%d\"; };\n"
-             "store = { type = \"embedded\"; };\n%s",
-             it_path("policy.sock"), it_path("control.sock"), http_port, RULES);
-    it_write("floodgate.conf", text);
+    /* ban rules when this floodgated has them (floodgated -t says), else a limit on attempts */
+    for (int pass = 0; pass < 2; pass++) {
+        int status;
+        snprintf(text, sizeof text,
+                 "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; http = \"tcp:127.0.0.1:%d\"; };\n"
+                 "store = { type = \"embedded\"; };\n%s",
+                 it_path("policy.sock"), it_path("control.sock"), http_port, pass ? RULES_LIMIT : RULES_BAN);
+        it_write("floodgate.conf", text);
+        if (pass)
+            break;
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "%s -t -c %s >/dev/null 2>&1", daemon_bin, it_path("floodgate.conf"));
+        it_run(cmd, &status);
+        if (status == 0) {
+            with_bans = 1;
+            break;
+        }
+    }
+    printf("test_dovecot: %s\n", with_bans ? "ban rules" : "no ban rules in this floodgated: a limit on attempts");
     fg_pid = it_start_floodgated(daemon_bin, it_path("floodgate.conf"), http_port);
     write_dovecot();
     char *argv[] = {(char *)dovecot_bin, "-F", "-c", (char *)it_path("dovecot.conf"), NULL};
