@@ -16,6 +16,15 @@
  *     configured with; their addresses are used as numbers only (no name
  *     lookup at run time), slots are checked against the range, and the
  *     number of nodes is bounded.
+ *
+ * BUGS
+ *     Until the first CLUSTER SLOTS answer (right after start) no slot has
+ *     a node, and requests get on_error at once. A node that leaves the
+ *     cluster keeps its connection (at most CLUSTER_NODES_MAX). TRYAGAIN
+ *     (a multi-key step whose keys are half migrated: a greylist step
+ *     during a migration) fails the request instead of retrying it. A
+ *     compensation for a part that went through ASK is sent without
+ *     ASKING and may be lost (counted in stats).
  */
 #ifndef FG_CLUSTER_H
 #define FG_CLUSTER_H

@@ -32,6 +32,12 @@
  *     logged (names are host:port or the socket path). A reply is bounded
  *     by hiredis's reader; a server that answers garbage only fails the
  *     commands it answers.
+ *
+ * BUGS
+ *     No TLS (hiredis 0.14). A host name is resolved once, at start: a
+ *     server that moves to a new address needs a restart (or an address
+ *     in the URL). A server that is slow for longer than the timeout is
+ *     treated as down, and reconnected to, like a dead one.
  */
 #ifndef FG_RCONN_H
 #define FG_RCONN_H
