@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "num.h"
 
 /* clang-format off */
 const char REDIS_SCRIPT_TEXT[] =
@@ -183,10 +184,53 @@ const char REDIS_SCRIPT_TEXT[] =
 "  redis.call('SET', tkey, struct.pack('<I8I1I8', t, 0, t + rw), 'PX', px(rw))\n"
 "  return 1, delay\n"
 "end\n"
+/* kv - the other tenants' operations (store.h), on plain Redis strings that any client can read:
+ * admitted, and the value (GET) or the new number (INCR) */
+"local function kv(typ, key, operand, num, ttl, nx)\n"
+"  local v = redis.call('GET', key)\n"
+"  if typ == 16 then\n"
+"    if v then return 1, v end\n"
+"    return 0, 0\n"
+"  elseif typ == 17 or typ == 19 then\n"
+"    if v and (typ == 19 or nx) then return 0, 0 end\n"
+"    if ttl > 0 then redis.call('SET', key, operand, 'PX', ttl) else redis.call('SET', key, operand) end\n"
+"    return 1, 0\n"
+"  elseif typ == 18 then\n"
+"    if not v then\n"
+"      if ttl > 0 then redis.call('SET', key, num, 'PX', ttl) else redis.call('SET', key, num) end\n"
+"      return 1, num\n"
+"    end\n"
+         /* a number in a form INCRBY does not read (+5, 007) is written in its plain form first */
+"    local sign, digits = string.match(v, '^([+-]?)(%d+)$')\n"
+"    if not digits then return 0, 0 end\n"
+"    digits = (string.gsub(digits, '^0+', ''))\n"
+"    if digits == '' or sign == '+' then sign = '' end\n"
+"    if digits == '' then digits = '0' end\n"
+"    local lim = '9223372036854775807'\n"
+"    if sign == '-' then lim = '9223372036854775808' end\n"
+"    if #digits > 19 or (#digits == 19 and digits > lim) then return 0, 0 end\n"
+"    if sign .. digits ~= v then redis.call('SET', key, sign .. digits, 'KEEPTTL') end\n"
+"    if pcall(redis.call, 'INCRBY', key, num) then return 1, redis.call('GET', key) end\n"
+         /* what is left is an overflow: saturate, as the embedded store does */
+"    local n = '9223372036854775807'\n"
+"    if string.sub(num, 1, 1) == '-' then n = '-9223372036854775808' end\n"
+"    redis.call('SET', key, n, 'KEEPTTL')\n"
+"    return 1, n\n"
+"  elseif typ == 20 then\n"
+"    if v and v == operand then return redis.call('DEL', key), 0 end\n"
+"    return 0, 0\n"
+"  elseif typ == 21 then\n"
+"    if not (v and v == operand) then return 0, 0 end\n"
+"    if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end\n"
+"    return 1, 0\n"
+"  end\n"
+"  return 0, 0\n"
+"end\n"
 "local res = {-1, now}\n"
 "local ops = {}\n"
 "local denied = -1\n"
 "local ki = 1\n"
+"local oi = 4 + nops * 5\n"
 "for i = 0, nops - 1 do\n"
 "  local a = 4 + i * 5\n"
 "  local typ = tonumber(ARGV[a])\n"
@@ -217,6 +261,11 @@ const char REDIS_SCRIPT_TEXT[] =
 "    wundo(key, p1, p3, p4, now)\n"
 "    res[r] = 1\n"
 "  end\n"
+"  if typ >= 16 then\n"
+"    local operand = ARGV[oi]\n"
+"    oi = oi + 1\n"
+"    if denied < 0 then res[r], res[r + 1] = kv(typ, key, operand, ARGV[a + 1], p2, p3 == 1) end\n"
+"  end\n"
 "end\n"
 "if denied < 0 and commit then\n"
 "  for i = 0, nops - 1 do\n"
@@ -232,6 +281,9 @@ const char REDIS_SCRIPT_TEXT[] =
 "return res\n";
 /* clang-format on */
 
+_Static_assert(STORE_KV_GET == 16 && STORE_KV_SET == 17 && STORE_KV_INCR == 18 && STORE_LOCK == 19 &&
+                   STORE_UNLOCK == 20 && STORE_RENEW == 21,
+               "the script knows the kv operation types by number");
 _Static_assert(STORE_WINDOW == 1 && STORE_PEEK == 2 && STORE_DEL == 3 && STORE_GREYLIST == 4,
                "the script knows the operation types by number");
 
@@ -374,7 +426,11 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
         const store_op *op = &b->ops[idx[i]];
         int type = types ? types[idx[i]] : op->type;
         long long p[4] = {0, 0, 0, 0};
-        if (type == STORE_GREYLIST) {
+        if (type >= STORE_KV_GET) {
+            p[0] = op->num;
+            p[1] = (long long)op->ttl_ms;
+            p[2] = op->flags & STORE_NX ? 1 : 0;
+        } else if (type == STORE_GREYLIST) {
             p[0] = (long long)op->grey.delay_ms;
             p[1] = (long long)op->grey.retry_window_ms;
             p[2] = (long long)op->grey.pass_lifetime_ms;
@@ -388,6 +444,12 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
         args_num(a, type);
         for (int j = 0; j < 4; j++)
             args_num(a, p[j]);
+    }
+    /* the operands of the kv operations (a value, a lock's token), in order */
+    for (size_t i = 0; i < n; i++) {
+        const store_op *op = &b->ops[idx[i]];
+        if (op->type >= STORE_KV_GET)
+            args_add(a, NULL, 0, batch_key2(b, op), op->key2_len);
     }
     for (size_t i = 0; i < a->argc; i++)
         a->argv[i] = a->buf + a->off[i];
@@ -409,9 +471,13 @@ int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, 
 {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n)
         return -1;
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+    for (size_t i = 0; i < r->elements; i++) {
+        /* a kv operation's value is a string where a window's total is */
+        size_t at = i >= REDIS_REPLY_HEAD ? (i - REDIS_REPLY_HEAD) % REDIS_REPLY_PER_OP : 0;
+        int kv = i >= REDIS_REPLY_HEAD && b->ops[idx[(i - REDIS_REPLY_HEAD) / REDIS_REPLY_PER_OP]].type >= STORE_KV_GET;
+        if (r->element[i]->type != REDIS_REPLY_INTEGER && !(kv && at == 1 && r->element[i]->type == REDIS_REPLY_STRING))
             return -1;
+    }
     long long d = r->element[0]->integer;
     if (d < -1 || d >= (long long)n)
         return -1;
@@ -425,6 +491,18 @@ int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, 
         op->grey_result = (uint8_t)(e[3]->integer > 0 && e[3]->integer < 256 ? e[3]->integer : 0);
         if (bucket)
             bucket[idx[i]] = e[4]->integer;
+        if (op->type >= STORE_KV_GET && e[1]->type == REDIS_REPLY_STRING) {
+            op->peek.total = 0;
+            if (op->type == STORE_KV_GET && op->admitted) {
+                batch_set_result(b, op, e[1]->str, e[1]->len);
+            } else if (op->type == STORE_KV_INCR && op->admitted) {
+                int64_t v;
+                const char *why;
+                if (num_parse_i64(e[1]->str, e[1]->len, &v, &why) < 0)
+                    return -1;
+                op->num = v;
+            }
+        }
     }
     return 0;
 }
