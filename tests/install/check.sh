@@ -21,6 +21,7 @@ R="$D/root"
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd)
 for f in /usr/sbin/floodgated /usr/bin/floodgatectl /usr/share/man/man8/floodgated.8 /usr/share/man/man8/floodgatectl.8 \
          /usr/share/man/man5/floodgate.conf.5 "$unitdir/floodgate.service" "$unitdir/floodgate.socket" \
+         "$unitdir/floodgate-bans.path" "$unitdir/floodgate-bans.service" \
          /usr/lib/sysusers.d/floodgate.conf /usr/lib/tmpfiles.d/floodgate.conf /etc/floodgate/floodgate.conf \
          /etc/floodgate/lists/trusted-domains /usr/share/doc/floodgate/README.md /usr/share/doc/floodgate/examples/postfix.conf; do
   [ -f "$R$f" ] || fail "$f is not installed"
@@ -38,7 +39,11 @@ grep -q '^ExecStart=/usr/sbin/floodgated -c /etc/floodgate/floodgate.conf$' "$R$
 grep -q '@FG_' "$R$unitdir/floodgate.service" && fail "an @VAR@ is left in the unit"
 mkdir -p "$D/units"
 sed "s|/usr/sbin/floodgated|$R/usr/sbin/floodgated|g" "$R$unitdir/floodgate.service" > "$D/units/floodgate.service"
-cp "$R$unitdir/floodgate.socket" "$D/units/"
+cp "$R$unitdir/floodgate.socket" "$R$unitdir/floodgate-bans.path" "$R$unitdir/floodgate-bans.service" "$D/units/"
+# the bans units load the nft export that floodgated writes into its StateDirectory
+grep -q '^PathChanged=/var/lib/floodgate/bans.nft$' "$R$unitdir/floodgate-bans.path" || fail "floodgate-bans.path watches no export"
+grep -q '^ExecStart=/usr/sbin/nft -f /var/lib/floodgate/bans.nft$' "$R$unitdir/floodgate-bans.service" ||
+  fail "floodgate-bans.service does not load the export"
 for u in "$D"/units/*; do
   out=$(MANPATH="$R/usr/share/man" systemd-analyze verify "$u" 2>&1 | grep -v -e 'Failed to \(create\|load\|put\|prepare\)' -e 'cgroup' -e 'bus' || true)
   [ -z "$out" ] || fail "systemd-analyze verify $(basename "$u"): $out"
