@@ -562,9 +562,15 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
         case STORE_PEEK:
             e = mem_find(m, batch_key(b, op), op->key_len, b->now_ms);
             v = e ? mem_entry_value(e, &vlen) : NULL;
-            op->admitted = window_check(&op->win, v, v ? vlen : 0, b->now_ms, &op->peek);
+            {
+                unsigned n, which;
+                const window_spec *w = op_windows(op, &n);
+                op->admitted = windows_check(w, n, v, v ? vlen : 0, b->now_ms, op->wpeek, &which);
+                op->which = (uint8_t)which;
+                op->peek = op->wpeek[which];
+            }
             op->backend = e;
-            if (op->type == STORE_WINDOW && !op->admitted)
+            if (op->type == STORE_WINDOW && !op->admitted && !(op->flags & STORE_DRY))
                 b->denied = (long)i;
             break;
         case STORE_DEL:
@@ -572,7 +578,7 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             break;
         case STORE_GREYLIST:
             grey_step_run(m, b, op);
-            if (!op->admitted)
+            if (!op->admitted && !(op->flags & STORE_DRY))
                 b->denied = (long)i;
             break;
         default:
@@ -592,9 +598,11 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
         for (i = 0; i < b->nops; i++) {
             store_op *op = &b->ops[i];
             size_t want;
-            if (op->type != STORE_WINDOW)
-                continue;
-            want = window_state_size(&op->win);
+            unsigned n;
+            if (op->type != STORE_WINDOW || !op->admitted)
+                continue; /* only a dry-run window that would refuse is not admitted here */
+            const window_spec *w = op_windows(op, &n);
+            want = windows_state_size(w, n);
             void *v;
             if (pass == 0) {
                 /* only here are the cached entries read: no insert has happened yet */
@@ -603,15 +611,17 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
                 op->backend = NULL;
                 if (!v || vlen != want)
                     continue;
-                mem_entry_expire(e, window_expiry(&op->win, b->now_ms));
+                mem_entry_expire(e, windows_expiry(w, n, b->now_ms));
                 op->backend = op; /* marks it counted */
             } else {
                 if (op->backend)
                     continue;
-                v = mem_put(m, batch_key(b, op), op->key_len, want, window_expiry(&op->win, b->now_ms), b->now_ms);
+                v = mem_put(m, batch_key(b, op), op->key_len, want, windows_expiry(w, n, b->now_ms), b->now_ms);
             }
-            window_add(&op->win, v, want, b->now_ms);
+            windows_add(w, n, v, want, b->now_ms);
             op->peek.total++;
+            for (unsigned wi = 0; wi < n; wi++)
+                op->wpeek[wi].total++;
         }
     }
     return STORE_DONE;

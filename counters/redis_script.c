@@ -145,6 +145,105 @@ const char REDIS_SCRIPT_TEXT[] =
 "    if c[s] > 0 then c[s] = c[s] - 1; wsave(key, per, k, head, c, exp, nil) end\n"
 "  end\n"
 "end\n"
+/* mload - the records of a several-window state (window.c windows_*): the windows' records one after the
+ * other, each in the one-window form; a value of another total size reads as empty in every window */
+"local mseen = {}\n"
+"local function mload(key, ws, t)\n"
+"  local v = redis.call('GET', key)\n"
+"  local st, size = {}, 0\n"
+"  for j = 1, #ws do size = size + 26 + 4 * (ws[j][3] + 1) end\n"
+"  if v and #v == size then\n"
+"    local pos, exp = 1, 0\n"
+"    for j = 1, #ws do\n"
+"      local w = ws[j]\n"
+"      local u = {struct.unpack(fmt(w[3]), v, pos)}\n"
+"      pos = u[#u]\n"
+"      if u[4] > exp then exp = u[4] end\n"
+"      if u[2] == w[1] and u[3] == w[3] then\n"
+"        local c = {}\n"
+"        for x = 1, w[3] + 1 do c[x] = u[x + 4] end\n"
+"        st[j] = {u[1], c, u[4]}\n"
+"      end\n"
+"    end\n"
+     /* the key lives as long as its longest window, as the embedded store's one entry does */
+"    if exp <= t then\n"
+"      if not ro then redis.call('DEL', key) end\n"
+"      return {}\n"
+"    end\n"
+"  end\n"
+"  return st\n"
+"end\n"
+"local function mget(key, ws, t)\n"
+"  local st = mseen[key]\n"
+"  if not st then st = mload(key, ws, t); mseen[key] = st end\n"
+"  return st\n"
+"end\n"
+"local function msave(key, ws, st, t)\n"
+"  local parts, exp = {}, 0\n"
+"  for j = 1, #ws do\n"
+"    local w, e = ws[j], st[j]\n"
+"    if not e then\n"
+"      e = {0, {}, 0}\n"
+"      for x = 1, w[3] + 1 do e[2][x] = 0 end\n"
+"    end\n"
+"    parts[j] = struct.pack(fmt(w[3]), e[1], w[1], w[3], e[3], unpack(e[2]))\n"
+"    if e[3] > exp then exp = e[3] end\n"
+"  end\n"
+"  local v = table.concat(parts)\n"
+"  if t then redis.call('SET', key, v, 'PX', exp - t) else redis.call('SET', key, v, 'KEEPTTL') end\n"
+"end\n"
+/* mcheck - windows_check: admitted, and each window's total and retry; which = the refusing window with the
+ * latest retry (the first on a tie), 1-based, or 1 */
+"local function mcheck(ws, st, t)\n"
+"  local tot, ret, ok, which = {}, {}, 1, 1\n"
+"  for j = 1, #ws do\n"
+"    local w, e = ws[j], st[j] or {}\n"
+"    local a, total, retry = wcheck(w[1], w[2], w[3], e[1], e[2], t)\n"
+"    tot[j], ret[j] = total, retry\n"
+"    if a == 0 then\n"
+"      if ok == 1 or retry > ret[which] then which = j end\n"
+"      ok = 0\n"
+"    end\n"
+"  end\n"
+"  return ok, tot, ret, which\n"
+"end\n"
+/* madd - windows_add on every window, one write */
+"local function madd(key, ws, t)\n"
+"  local st = mget(key, ws, t)\n"
+"  for j = 1, #ws do\n"
+"    local w, e = ws[j], st[j]\n"
+"    local per, k = w[1], w[3]\n"
+"    local b = bucket_of(per, k, t)\n"
+"    local head, c\n"
+"    if e then head, c = e[1], e[2] else\n"
+"      head = b; c = {}\n"
+"      for i = 1, k + 1 do c[i] = 0 end\n"
+"    end\n"
+"    if b > head then\n"
+"      local from = head + 1\n"
+"      if b - head > k + 1 then from = b - k end\n"
+"      for x = from, b do c[slot(x, k)] = 0 end\n"
+"      head = b\n"
+"    end\n"
+"    local s = slot(head, k)\n"
+"    if c[s] < 4294967295 then c[s] = c[s] + 1 end\n"
+"    st[j] = {head, c, bucket_start(per, k, b + k + 1)}\n"
+"  end\n"
+"  msave(key, ws, st, t)\n"
+"end\n"
+/* mundo - take back one event counted at time at in every window whose ring still holds its bucket */
+"local function mundo(key, ws, at, t)\n"
+"  local st, changed = mload(key, ws, t), false\n"
+"  for j = 1, #ws do\n"
+"    local w, e = ws[j], st[j]\n"
+"    local x = bucket_of(w[1], w[3], at)\n"
+"    if e and x <= e[1] and x + w[3] >= e[1] then\n"
+"      local s = slot(x, w[3])\n"
+"      if e[2][s] > 0 then e[2][s] = e[2][s] - 1; changed = true end\n"
+"    end\n"
+"  end\n"
+"  if changed then msave(key, ws, st, nil) end\n"
+"end\n"
 "local function px(ms)\n"
 "  if ms < 1 then return 1 end\n"
 "  return ms\n"
@@ -230,33 +329,59 @@ const char REDIS_SCRIPT_TEXT[] =
 "local ops = {}\n"
 "local denied = -1\n"
 "local ki = 1\n"
-"local oi = 4 + nops * 5\n"
+/* the windows after the first of several-window operations, then the kv operands */
+"local wi = 4 + nops * 6\n"
+"local oi = wi\n"
 "for i = 0, nops - 1 do\n"
-"  local a = 4 + i * 5\n"
+"  local nw = tonumber(ARGV[4 + i * 6 + 5]) % 16\n"
+"  if nw > 1 then oi = oi + (nw - 1) * 3 end\n"
+"end\n"
+"local tail = {}\n"
+"for i = 0, nops - 1 do\n"
+"  local a = 4 + i * 6\n"
 "  local typ = tonumber(ARGV[a])\n"
 "  local p1, p2, p3, p4 = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
+"  local fl = tonumber(ARGV[a + 5])\n"
+"  local nw, dry = fl % 16, fl >= 16\n"
+"  local ws = nil\n"
+"  if nw > 1 then\n"
+"    ws = {{p1, p2, p3}}\n"
+"    for j = 2, nw do\n"
+"      ws[j] = {tonumber(ARGV[wi]), tonumber(ARGV[wi + 1]), tonumber(ARGV[wi + 2])}\n"
+"      wi = wi + 3\n"
+"    end\n"
+"  end\n"
 "  local key = KEYS[ki]\n"
 "  ki = ki + 1\n"
 "  local r = 3 + i * 5\n"
 "  res[r], res[r + 1], res[r + 2], res[r + 3], res[r + 4] = 0, 0, 0, 0, -1\n"
-"  ops[i] = {typ, key, p1, p3}\n"
+"  ops[i] = {typ, key, p1, p3, ws}\n"
 "  if typ == 4 then\n"
 "    local key2 = KEYS[ki]\n"
 "    ki = ki + 1\n"
 "    if denied < 0 then\n"
 "      local g, retry = grey(key, key2, p1, p2, p3, p4, now)\n"
 "      res[r + 3], res[r + 2] = g, retry\n"
-"      if g >= 3 then res[r] = 1 else denied = i end\n"
+"      if g >= 3 then res[r] = 1 elseif not dry then denied = i end\n"
 "    end\n"
 "  elseif denied >= 0 then\n"
+"  elseif (typ == 1 or typ == 2) and ws then\n"
+"    local ok, tot, ret, which = mcheck(ws, mget(key, ws, now), now)\n"
+"    res[r], res[r + 1], res[r + 2] = ok, tot[which], ret[which]\n"
+"    tail[i] = {tot, ret}\n"
+"    if typ == 1 and ok == 0 and not dry then denied = i end\n"
 "  elseif typ == 1 or typ == 2 then\n"
 "    local head, c = wget(key, p1, p3, now)\n"
 "    local ok, total, retry = wcheck(p1, p2, p3, head, c, now)\n"
 "    res[r], res[r + 1], res[r + 2] = ok, total, retry\n"
-"    if typ == 1 and ok == 0 then denied = i end\n"
+"    if typ == 1 and ok == 0 and not dry then denied = i end\n"
 "  elseif typ == 3 then\n"
 "    res[r] = redis.call('DEL', key)\n"
 "    seen[key] = nil\n"
+"    mseen[key] = nil\n"
+"  elseif typ == 9 and ws then\n"
+"    mundo(key, ws, p4, now)\n"
+"    res[r] = 1\n"
 "  elseif typ == 9 then\n"
 "    wundo(key, p1, p3, p4, now)\n"
 "    res[r] = 1\n"
@@ -270,10 +395,26 @@ const char REDIS_SCRIPT_TEXT[] =
 "if denied < 0 and commit then\n"
 "  for i = 0, nops - 1 do\n"
 "    local op = ops[i]\n"
-"    if op[1] == 1 then\n"
-"      local r = 3 + i * 5\n"
+"    local r = 3 + i * 5\n"
+     /* a dry-run window that would refuse is not counted, as if it had refused */
+"    if op[1] == 1 and res[r] == 1 and op[5] then\n"
+"      madd(op[2], op[5], now)\n"
+"      res[r + 4] = now\n"
+"      res[r + 1] = res[r + 1] + 1\n"
+"      for j = 1, #op[5] do tail[i][1][j] = tail[i][1][j] + 1 end\n"
+"    elseif op[1] == 1 and res[r] == 1 then\n"
 "      res[r + 4] = wadd(op[2], op[3], op[4], now)\n"
 "      res[r + 1] = res[r + 1] + 1\n"
+"    end\n"
+"  end\n"
+"end\n"
+/* each several-window operation's windows: total and retry_ms of each, after the fixed part */
+"for i = 0, nops - 1 do\n"
+"  local ws = ops[i][5]\n"
+"  if ws and (ops[i][1] == 1 or ops[i][1] == 2) then\n"
+"    for j = 1, #ws do\n"
+"      if tail[i] then res[#res + 1] = tail[i][1][j]; res[#res + 1] = tail[i][2][j]\n"
+"      else res[#res + 1] = 0; res[#res + 1] = 0 end\n"
 "    end\n"
 "  end\n"
 "end\n"
@@ -399,6 +540,13 @@ static void args_key(redis_args *a, const unsigned char *id, size_t id_len, cons
     args_add(a, tag, sizeof tag, key, len);
 }
 
+/* multi_windows - the windows of a several-window operation, 0 for the one-window form (its value is
+ * the same as a one-window record) */
+static unsigned multi_windows(const store_op *op)
+{
+    return op->nwin > 1 && (op->type == STORE_WINDOW || op->type == STORE_PEEK) ? op->nwin : 0;
+}
+
 /* redis_args_script - the script call for a part of a batch */
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit)
@@ -436,14 +584,30 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
             p[2] = (long long)op->grey.pass_lifetime_ms;
             p[3] = op->grey.auto_allow;
         } else if (type != STORE_DEL) {
-            p[0] = (long long)op->win.per_ms;
-            p[1] = op->win.count;
-            p[2] = op->win.k;
+            unsigned nw;
+            const window_spec *w = op_windows(op, &nw);
+            p[0] = (long long)w[0].per_ms;
+            p[1] = w[0].count;
+            p[2] = w[0].k;
             p[3] = type == STORE_UNDO && bucket ? bucket[idx[i]] : 0;
         }
         args_num(a, type);
         for (int j = 0; j < 4; j++)
             args_num(a, p[j]);
+        args_num(a, (type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO ? multi_windows(op) : 0) |
+                        (op->flags & STORE_DRY ? 16 : 0));
+    }
+    /* the windows after the first of the several-window operations */
+    for (size_t i = 0; i < n; i++) {
+        const store_op *op = &b->ops[idx[i]];
+        int type = types ? types[idx[i]] : op->type;
+        if (!(type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO) || !multi_windows(op))
+            continue;
+        for (unsigned w = 1; w < op->nwin; w++) {
+            args_num(a, (long long)op->wins[w].per_ms);
+            args_num(a, op->wins[w].count);
+            args_num(a, op->wins[w].k);
+        }
     }
     /* the operands of the kv operations (a value, a lock's token), in order */
     for (size_t i = 0; i < n; i++) {
@@ -469,12 +633,17 @@ void redis_args_release(redis_args *a)
 int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
                       long *denied)
 {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n)
+    size_t fixed = REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n, extra = 0;
+
+    for (size_t i = 0; i < n; i++)
+        extra += 2 * multi_windows(&b->ops[idx[i]]);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != fixed + extra)
         return -1;
     for (size_t i = 0; i < r->elements; i++) {
         /* a kv operation's value is a string where a window's total is */
         size_t at = i >= REDIS_REPLY_HEAD ? (i - REDIS_REPLY_HEAD) % REDIS_REPLY_PER_OP : 0;
-        int kv = i >= REDIS_REPLY_HEAD && b->ops[idx[(i - REDIS_REPLY_HEAD) / REDIS_REPLY_PER_OP]].type >= STORE_KV_GET;
+        int kv = i >= REDIS_REPLY_HEAD && i < fixed &&
+                 b->ops[idx[(i - REDIS_REPLY_HEAD) / REDIS_REPLY_PER_OP]].type >= STORE_KV_GET;
         if (r->element[i]->type != REDIS_REPLY_INTEGER && !(kv && at == 1 && r->element[i]->type == REDIS_REPLY_STRING))
             return -1;
     }
@@ -491,6 +660,22 @@ int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, 
         op->grey_result = (uint8_t)(e[3]->integer > 0 && e[3]->integer < 256 ? e[3]->integer : 0);
         if (bucket)
             bucket[idx[i]] = e[4]->integer;
+        op->which = 0;
+        op->wpeek[0] = op->peek;
+        unsigned nw = multi_windows(op);
+        if (nw) {
+            /* each window's total and retry; the deciding window by the rule every store shares */
+            for (unsigned w = 0; w < nw; w++, fixed += 2) {
+                long long t = r->element[fixed]->integer, rt = r->element[fixed + 1]->integer;
+                op->wpeek[w].total = t > 0 ? (uint64_t)t : 0;
+                op->wpeek[w].retry_ms = rt > 0 ? (uint64_t)rt : 0;
+            }
+            unsigned which = 0;
+            if (!op->admitted) /* an admitted op's totals may include the event just counted */
+                windows_decide(op->wins, nw, op->wpeek, &which);
+            op->which = (uint8_t)which;
+            op->peek = op->wpeek[which];
+        }
         if (op->type >= STORE_KV_GET && e[1]->type == REDIS_REPLY_STRING) {
             op->peek.total = 0;
             if (op->type == STORE_KV_GET && op->admitted) {

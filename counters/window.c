@@ -157,3 +157,70 @@ uint64_t window_expiry(const window_spec *spec, uint64_t now_ms)
 {
     return bucket_start(spec, bucket_of(spec, now_ms) + spec->k + 1);
 }
+
+/* windows_state_size - bytes of the state of n windows */
+size_t windows_state_size(const window_spec *w, unsigned n)
+{
+    size_t sz = 0;
+    for (unsigned i = 0; i < n; i++)
+        sz += window_state_size(&w[i]);
+    return sz;
+}
+
+/* windows_decide - the refusing window with the latest retry decides; 1 when none refuses */
+int windows_decide(const window_spec *w, unsigned n, const window_peek *peeks, unsigned *which)
+{
+    int all = 1;
+
+    *which = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (peeks[i].total < w[i].count)
+            continue;
+        if (all || peeks[i].retry_ms > peeks[*which].retry_ms)
+            *which = i;
+        all = 0;
+    }
+    return all;
+}
+
+/* windows_check - every window checked */
+int windows_check(const window_spec *w, unsigned n, const void *state_v, size_t len, uint64_t now_ms,
+                  window_peek *out, unsigned *which)
+{
+    const unsigned char *state = state_v;
+    int whole = state && len == windows_state_size(w, n);
+
+    for (unsigned i = 0; i < n; i++) {
+        size_t sz = window_state_size(&w[i]);
+        window_check(&w[i], whole ? state : NULL, whole ? sz : 0, now_ms, &out[i]);
+        if (whole)
+            state += sz;
+    }
+    return windows_decide(w, n, out, which);
+}
+
+/* windows_add - count one event in every window; a state of another size starts afresh */
+void windows_add(const window_spec *w, unsigned n, void *state_v, size_t len, uint64_t now_ms)
+{
+    unsigned char *state = state_v;
+
+    assert(len == windows_state_size(w, n)); /* the store sized it */
+    (void)len;
+    for (unsigned i = 0; i < n; i++) {
+        size_t sz = window_state_size(&w[i]);
+        window_add(&w[i], state, sz, now_ms);
+        state += sz;
+    }
+}
+
+/* windows_expiry - the latest of the windows' expiries */
+uint64_t windows_expiry(const window_spec *w, unsigned n, uint64_t now_ms)
+{
+    uint64_t e = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t x = window_expiry(&w[i], now_ms);
+        if (x > e)
+            e = x;
+    }
+    return e;
+}

@@ -154,9 +154,23 @@ static void job_reply(ctl_job *j)
         evbuffer_add_printf(j->out, "status=ok\nrule=%s\nkey=%s\nreset=%s\n\n", j->r->name, j->key_text,
                             op->admitted ? "yes" : "no (no such counter)");
     } else {
-        evbuffer_add_printf(j->out, "status=ok\nrule=%s\nkey=%s\ncount=%llu\nlimit=%u\nper=%s\nretry_after=%llu\n\n",
-                            j->r->name, j->key_text, (unsigned long long)op->peek.total, j->r->win.count,
-                            j->r->per_text, (unsigned long long)((op->peek.retry_ms + 999) / 1000));
+        /* several rates: the window that decides (the refusing one with the latest retry, else the first),
+         * then every window as per:count/limit:retry_after */
+        unsigned w = j->r->nrates ? op->which : 0;
+        evbuffer_add_printf(j->out, "status=ok\nrule=%s\nkey=%s\ncount=%llu\nlimit=%u\nper=%s\nretry_after=%llu\n",
+                            j->r->name, j->key_text, (unsigned long long)op->peek.total,
+                            j->r->nrates ? j->r->rates[w].count : j->r->win.count,
+                            j->r->nrates ? j->r->rate_per[w] : j->r->per_text,
+                            (unsigned long long)((op->peek.retry_ms + 999) / 1000));
+        if (j->r->nrates) {
+            evbuffer_add_printf(j->out, "rates=");
+            for (unsigned i = 0; i < j->r->nrates; i++)
+                evbuffer_add_printf(j->out, "%s%s:%llu/%u:%llu", i ? "," : "", j->r->rate_per[i],
+                                    (unsigned long long)op->wpeek[i].total, j->r->rates[i].count,
+                                    (unsigned long long)((op->wpeek[i].retry_ms + 999) / 1000));
+            evbuffer_add_printf(j->out, "\n");
+        }
+        evbuffer_add_printf(j->out, "\n");
     }
 }
 
@@ -221,7 +235,7 @@ static int cmd_counter(server *s, const char **args, int nargs, int reset, struc
     j->reset = reset;
     key_format(k.bytes, k.len, j->key_text, sizeof j->key_text);
     batch_reset(&j->batch, server_now(s));
-    batch_add(&j->batch, reset ? STORE_DEL : STORE_PEEK, k.bytes, k.len)->win = r->win;
+    engine_limit_op(r, batch_add(&j->batch, reset ? STORE_DEL : STORE_PEEK, k.bytes, k.len));
     if (store_submit(s->store, &j->batch, job_done, j) == STORE_PENDING)
         return CONTROL_PENDING;
     job_reply(j);

@@ -55,36 +55,62 @@ void kv_quote(char *out, size_t size, size_t *at, const char *key, const char *v
     put(out, size, at, "\"", 1);
 }
 
-/* log_decision - the decision line, rate-limited */
-void log_decision(server *s, const fg_request *req, const verdict *v)
+/* decision_line - `WORD request=... rule=... attributes... action=... [retry_after=N]` into line */
+static void decision_line(char *line, size_t size, const char *word, const char *action_key, const fg_request *req,
+                          const char *rule, const char *action, uint64_t retry_s)
 {
     static const int shown[] = {ATTR_CLIENT_ADDRESS, ATTR_CLIENT_NAME, ATTR_HELO_NAME, ATTR_SASL_USERNAME,
                                 ATTR_SENDER, ATTR_RECIPIENT, ATTR_USERNAME, ATTR_EVENT, ATTR_URI};
-    char line[LINE_MAX_];
     size_t at = 0, len;
 
-    if (!v->refused && !s->conf->log_requests)
-        return;
-    if (!s->verdict_log.per_second)
-        s->verdict_log.per_second = (unsigned)s->conf->log_rate;
-    if (!log_allowed(&s->verdict_log, server_now(s)))
-        return;
     line[0] = '\0';
-    put(line, sizeof line, &at, "decision", 8);
+    put(line, size, &at, word, strlen(word));
     const char *kind = req_kind_name(req->kind);
-    kv_quote(line, sizeof line, &at, "request", kind, strlen(kind));
-    const char *rule = v->reason[0] ? v->reason : v->store_failed ? "(store unavailable)" : "-";
-    kv_quote(line, sizeof line, &at, "rule", rule, strlen(rule));
+    kv_quote(line, size, &at, "request", kind, strlen(kind));
+    kv_quote(line, size, &at, "rule", rule, strlen(rule));
     for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++) {
         const char *val = req_get(req, shown[i], &len);
         if (len)
-            kv_quote(line, sizeof line, &at, req_attr_name(shown[i]), val, len < VALUE_MAX ? len : VALUE_MAX);
+            kv_quote(line, size, &at, req_attr_name(shown[i]), val, len < VALUE_MAX ? len : VALUE_MAX);
     }
-    kv_quote(line, sizeof line, &at, "action", v->action, strlen(v->action));
-    if (v->retry_s) {
+    kv_quote(line, size, &at, action_key, action, strlen(action));
+    if (retry_s) {
         char n[24];
-        snprintf(n, sizeof n, "%llu", (unsigned long long)v->retry_s);
-        kv_quote(line, sizeof line, &at, "retry_after", n, strlen(n));
+        snprintf(n, sizeof n, "%llu", (unsigned long long)retry_s);
+        kv_quote(line, size, &at, "retry_after", n, strlen(n));
     }
+}
+
+/* may_log - the shared rate limit of decision lines */
+static int may_log(server *s)
+{
+    if (!s->verdict_log.per_second)
+        s->verdict_log.per_second = (unsigned)s->conf->log_rate;
+    return log_allowed(&s->verdict_log, server_now(s));
+}
+
+/* log_decision - the decision line, rate-limited */
+void log_decision(server *s, const fg_request *req, const verdict *v)
+{
+    char line[LINE_MAX_];
+
+    if (!v->refused && !s->conf->log_requests)
+        return;
+    if (!may_log(s))
+        return;
+    const char *rule = v->reason[0] ? v->reason : v->store_failed ? "(store unavailable)" : "-";
+    decision_line(line, sizeof line, "decision", "action", req, rule, v->action, v->retry_s);
+    log_allowed_msg(&s->verdict_log, LOG_INFO_, "%s", line);
+}
+
+/* log_dry_run - what a dry-run rule would have decided, rate-limited with the decision lines */
+void log_dry_run(const fg_request *req, const char *rule, const char *action, uint64_t retry_s, void *arg)
+{
+    server *s = arg;
+    char line[LINE_MAX_];
+
+    if (!may_log(s))
+        return;
+    decision_line(line, sizeof line, "dry_run", "would", req, rule, action, retry_s);
     log_allowed_msg(&s->verdict_log, LOG_INFO_, "%s", line);
 }

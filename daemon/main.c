@@ -39,6 +39,7 @@
 
 #include "alloc.h"
 #include "conn.h"
+#include "decision_log.h"
 #include "control.h"
 #include "http.h"
 #include "mem.h"
@@ -195,6 +196,8 @@ static int server_open(server *s, fg_conf *c)
     s->eng.store = s->store;
     s->eng.on_error = c->store.on_error;
     s->eng.log = engine_warn;
+    s->eng.dry = log_dry_run;
+    s->eng.dry_arg = s;
     s->started_ms = server_now(s);
     server_snapshot_load(s);
     /* the watches start at their files' ends before any socket answers: once a client can connect,

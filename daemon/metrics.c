@@ -327,6 +327,8 @@ static void rules(server *s, struct evbuffer *out, int prom)
             evbuffer_add_printf(out, "rule.%s.matched=%llu\nrule.%s.decided=%llu\nrule.%s.regex_errors=%llu\n", r->name,
                                 (unsigned long long)r->matched, r->name, (unsigned long long)r->decided, r->name,
                                 (unsigned long long)r->regex_errors);
+            if (r->dry_run)
+                evbuffer_add_printf(out, "rule.%s.dry_run_would=%llu\n", r->name, (unsigned long long)r->dry_would);
         }
         return;
     }
@@ -342,6 +344,12 @@ static void rules(server *s, struct evbuffer *out, int prom)
     for (unsigned i = 0; i < rs->n; i++)
         evbuffer_add_printf(out, "floodgate_rule_regex_errors_total{rule=\"%s\"} %llu\n", rs->rules[i].name,
                             (unsigned long long)rs->rules[i].regex_errors);
+    head(out, "floodgate_rule_dry_run_would_total", "counter",
+         "Requests each dry-run rule would have decided (it counted them, and decided nothing).");
+    for (unsigned i = 0; i < rs->n; i++)
+        if (rs->rules[i].dry_run)
+            evbuffer_add_printf(out, "floodgate_rule_dry_run_would_total{rule=\"%s\"} %llu\n", rs->rules[i].name,
+                                (unsigned long long)rs->rules[i].dry_would);
 }
 
 /* metrics_stats - floodgatectl stats */

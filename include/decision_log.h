@@ -13,6 +13,12 @@
  * rate-limited (`log_rate` lines per second, default 100): a client can
  * trigger them, and the journal must not be its amplifier.
  *
+ * A dry-run rule that would have decided writes the same form under the
+ * word dry_run, with would= instead of action=, under the same rate limit:
+ *
+ *     dry_run request=smtpd_access_policy rule=new-limit client_address=192.0.2.7
+ *             would="DEFER_IF_PERMIT 4.7.1 ..." retry_after=42
+ *
  * SECURITY
  *     Values are attacker-chosen: each is cut at 128 bytes and escaped as
  *     above, and the line is bounded.
@@ -29,5 +35,7 @@
 void kv_quote(char *out, size_t size, size_t *at, const char *key, const char *value, size_t len);
 /* log_decision - the decision line of one request, if it is to be logged (refused, or log_requests) */
 void log_decision(server *s, const fg_request *req, const verdict *v);
+/* log_dry_run - the engine's dry hook (engine_dry_fn; arg is the server): the would-have line */
+void log_dry_run(const fg_request *req, const char *rule, const char *action, uint64_t retry_s, void *arg);
 
 #endif

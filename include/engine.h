@@ -19,6 +19,17 @@
  * the store does not answer, the verdict is the tempfail action if any rule
  * whose limit was asked says tempfail, else the rules after them decide.
  *
+ * A dry-run rule (dry_run = true) is evaluated and counts as any other,
+ * but never decides: its window is sent with STORE_DRY (it never refuses
+ * the batch, and is not counted when it would have refused), and a dry-run
+ * rule with an action alone does not end the walk. When it would have
+ * decided (and no enforced rule before it did), the engine counts it in
+ * the rule's dry_would and tells the dry hook what it would have answered.
+ *
+ * A limit with several rates is one operation on one key with every
+ * window (store.h); when it refuses, the window with the latest retry
+ * decides, and its count and window are the $count and $per of the action.
+ *
  * An evaluation is a caller-owned struct reused request after request; its
  * batch and verdict buffers grow to the rule set and then stay, so that a
  * request allocates nothing in the steady state.
@@ -73,6 +84,10 @@ typedef struct engine_stats {
 
 /* engine_log_fn - where the engine's rate-limited messages go (the daemon's log); NULL: nowhere */
 typedef void (*engine_log_fn)(const char *msg, void *arg);
+/* engine_dry_fn - a dry-run rule would have decided: its name, the action it would have given and the
+ * retry_after it would have said (0: none); the daemon logs it, rate-limited (decision_log.h); NULL: nowhere */
+typedef void (*engine_dry_fn)(const fg_request *req, const char *rule, const char *action, uint64_t retry_s,
+                              void *arg);
 
 typedef struct engine {
     store *store;          /* where counters live */
@@ -80,6 +95,8 @@ typedef struct engine {
     engine_stats stats;
     engine_log_fn log;     /* warnings, already rate-limited */
     void *log_arg;
+    engine_dry_fn dry;     /* would-have decisions of dry-run rules */
+    void *dry_arg;
 } engine;
 
 typedef struct eval eval;
@@ -94,6 +111,7 @@ struct eval {
     size_t op_rule_cap;
     long decider;          /* rule that decides without the store, -1 none */
     long failed;           /* rule whose on_error "tempfail" decides, -1 none */
+    long dry_decider;      /* first dry-run rule that would decide at once (an action alone), -1 none */
     verdict v;             /* the result */
     eval_done_fn done;
     void *arg;
@@ -110,5 +128,7 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
 void eval_release(eval *ev);
 /* engine_key - build the store key of a rule's limit for a request */
 void engine_key(const rule *r, fg_request *req, key_buf *k);
+/* engine_limit_op - put the windows of a rule's limit (one, or its rates) on a window or peek operation */
+void engine_limit_op(const rule *r, store_op *op);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * A batch (or the part of it that lives on one server and one slot) is ONE
  * script call: EVALSHA of REDIS_SCRIPT_TEXT with every key of the part and
- * five numbers per operation. The script runs the operations in order with
+ * six numbers per operation. The script runs the operations in order with
  * the embedded store's semantics (mem.c): a check phase that stops at the
  * first refusal, then, only if nothing refused and the batch commits, one
  * event added to every window. So on one server a batch is atomic and costs
@@ -29,6 +29,16 @@
  * keys by itself (PX); the logical expiry makes a greylist state read as
  * missing exactly when the embedded store would drop it; the same for a
  * window (the embedded store's window.c and grey.c, read again).
+ *
+ * Several windows on one key (limit.rates, store_op.nwin > 1): the sixth
+ * number of the operation is the number of windows (+16 for STORE_DRY),
+ * the first window is in the usual parameters, the others follow the
+ * operations as per, count, k triples (in operation order, before the kv
+ * operands); the value is the windows' records one after the other, each
+ * in the window form below; the reply adds, after the fixed part, each
+ * window's total and retry_ms. Such an operation's "bucket" is the time it
+ * counted at: a compensation takes one event back from the bucket of that
+ * time in each window.
  *
  * ARGV[2] is 1 to commit, 0 not to, 2 for a read-only call on a replica
  * (EVALSHA_RO: only PEEK operations, nothing written).
@@ -58,7 +68,7 @@
 #include "store.h"
 
 #define REDIS_TAG_LEN 18        /* "{" + 16 hex + "}" */
-#define REDIS_OP_ARGS 5         /* numbers per operation: type and four parameters */
+#define REDIS_OP_ARGS 6         /* numbers per operation: type, four parameters, windows + 16 if dry-run */
 #define REDIS_REPLY_HEAD 2      /* denied index, time used */
 #define REDIS_REPLY_PER_OP 5    /* admitted, total, retry_ms, greylist result, bucket */
 #define REDIS_SLOTS 16384       /* Redis Cluster hash slots */

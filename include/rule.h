@@ -57,8 +57,12 @@ typedef struct rule {
     int has_limit;           /* limit = { ... } */
     keyspec keys[KEY_PARTS_MAX];
     unsigned nkeys;
-    window_spec win;         /* count, per, buckets */
-    char *per_text;          /* the window as written, for $per */
+    window_spec win;         /* count, per, buckets (rates: the first rate) */
+    char *per_text;          /* the window as written, for $per (rates: the first rate's) */
+    unsigned nrates;         /* limit.rates: 2..WINDOW_RATES_MAX windows on the one key; 0 = count/per */
+    window_spec rates[WINDOW_RATES_MAX]; /* each rate's window, in the order written */
+    char *rate_per[WINDOW_RATES_MAX];    /* each rate's window as written, for $per when it decides */
+    int dry_run;             /* dry_run = true: matches and counts, never decides; what it would do is logged */
     int has_greylist;        /* greylist = { ... } */
     greylist_spec grey;
     uint8_t cls;             /* store class of its counters (http: chosen per request) */
@@ -67,6 +71,9 @@ typedef struct rule {
     uint64_t matched;        /* statistics: requests it applied to */
     uint64_t decided;        /* statistics: requests it decided */
     uint64_t regex_errors;   /* statistics: matches stopped by a regex limit */
+    uint64_t dry_would;      /* statistics: requests a dry-run rule would have decided */
+    uint64_t dry_log_ms;     /* when its next would-have line may be logged */
+    uint64_t dry_unlogged;   /* would-have decisions since the last one logged */
     uint64_t error_log_ms;   /* when its next error may be logged */
     uint64_t errors_unlogged; /* errors since the last one logged */
 } rule;

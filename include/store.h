@@ -44,7 +44,10 @@ enum store_op_type {
     STORE_RENEW,       /* give it ttl_ms more if the operand is its owner's token; admitted 0 otherwise */
 };
 
-#define STORE_NX 1 /* store_op.flags: STORE_KV_SET only when the key is absent */
+#define STORE_NX 1  /* store_op.flags: STORE_KV_SET only when the key is absent */
+#define STORE_DRY 2 /* store_op.flags: a window or greylist step that never refuses the batch (a dry-run rule):
+                     * it is checked, says in `admitted` what it would have done, and a window that would
+                     * refuse is not counted (as if it had refused) while the others commit */
 
 typedef struct store_op {
     uint8_t type;      /* enum store_op_type */
@@ -52,7 +55,11 @@ typedef struct store_op {
     uint32_t key_len;  /* length of the key */
     uint32_t key2_off; /* STORE_GREYLIST: the client key */
     uint32_t key2_len;
-    window_spec win;   /* STORE_WINDOW, STORE_PEEK */
+    window_spec win;   /* STORE_WINDOW, STORE_PEEK: the window when nwin is 0 */
+    uint8_t nwin;      /* 0: the one window `win`; 1..WINDOW_RATES_MAX: the windows wins[] on one key */
+    uint8_t which;     /* result: the window whose peek is in `peek` (the refusing one with the latest retry) */
+    window_spec wins[WINDOW_RATES_MAX]; /* several windows (limit.rates), all checked, all counted or none */
+    window_peek wpeek[WINDOW_RATES_MAX]; /* result: each window's count and retry ([0] for the one-window form) */
     grey_spec grey;    /* STORE_GREYLIST */
     int admitted;      /* result: 1 admitted (or deleted), 0 denied */
     window_peek peek;  /* result: count and retry time */
@@ -130,6 +137,13 @@ size_t store_servers(store *s, store_server *out, size_t max);
 
 /* batch_reset - empty a batch for the next request */
 void batch_reset(store_batch *b, uint64_t now_ms);
+/* op_windows - the windows of a STORE_WINDOW or STORE_PEEK operation and how many */
+static inline const window_spec *op_windows(const store_op *op, unsigned *n)
+{
+    *n = op->nwin ? op->nwin : 1;
+    return op->nwin ? op->wins : &op->win;
+}
+
 /* batch_add - append an operation on key; returns it */
 store_op *batch_add(store_batch *b, enum store_op_type type, const unsigned char *key, size_t key_len);
 /* batch_add_key2 - give op a second key (greylist client key) */

@@ -42,6 +42,7 @@
 
 #define WINDOW_K_DEFAULT 10  /* sub-buckets per window */
 #define WINDOW_K_MAX 60      /* more buckets buy little precision */
+#define WINDOW_RATES_MAX 4   /* windows on one counter key (limit.rates) */
 
 typedef struct window_spec {
     uint64_t per_ms; /* window length */
@@ -65,5 +66,27 @@ void window_add(const window_spec *spec, void *state, size_t len, uint64_t now_m
 
 /* window_expiry - when a state last touched at now holds nothing any more */
 uint64_t window_expiry(const window_spec *spec, uint64_t now_ms);
+
+/*
+ * Several windows on one key (limit.rates = ["10/1m", "100/1h"]): the state
+ * is the n windows' states one after the other, so a key costs the sum of
+ * its windows' buckets. A state of another total size (rates edited) reads
+ * as empty in every window; each part keeps its own shape check. An event
+ * is admitted only when every window admits it, and is then added to all.
+ */
+
+/* windows_state_size - bytes of the state of n windows */
+size_t windows_state_size(const window_spec *w, unsigned n);
+/* windows_check - every window checked: 1 when all admit; out[i] per window; *which = the refusing window
+ * with the latest retry (the one that decides), or 0 when all admit */
+int windows_check(const window_spec *w, unsigned n, const void *state, size_t len, uint64_t now_ms,
+                  window_peek *out, unsigned *which);
+/* windows_add - count one event at now in every window */
+void windows_add(const window_spec *w, unsigned n, void *state, size_t len, uint64_t now_ms);
+/* windows_expiry - when the state of n windows last touched at now holds nothing any more */
+uint64_t windows_expiry(const window_spec *w, unsigned n, uint64_t now_ms);
+/* windows_decide - which window decides given each one's peek: the refusing one with the latest retry,
+ * else 0; returns 1 when all admit (the rule shared by every store) */
+int windows_decide(const window_spec *w, unsigned n, const window_peek *peeks, unsigned *which);
 
 #endif

@@ -88,17 +88,67 @@ static const char *list_value_of(const void *list, void *arg)
     return v ? v : cond_list_value(&lc->r->unless, list, lc->req);
 }
 
-/* set_verdict - the action of rule r for the request */
-static void set_verdict(eval *ev, const rule *r, uint64_t retry_s)
+/* rule_action - the action text of rule r for the request; which = the window that decides (rates) */
+static void rule_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned which, char *out, size_t size)
 {
-    list_ctx lc = {r, ev->req};
-    action_ctx ctx = {r->name, retry_s, r->win.count, r->per_text, list_value_of, &lc};
+    list_ctx lc = {r, req};
+    int rated = r->nrates && which < r->nrates;
+    action_ctx ctx = {r->name, retry_s, rated ? r->rates[which].count : r->win.count,
+                      rated ? r->rate_per[which] : r->per_text, list_value_of, &lc};
 
-    action_expand(&r->action, ev->req, &ctx, ev->v.action, sizeof ev->v.action);
+    action_expand(&r->action, req, &ctx, out, size);
+}
+
+/* set_verdict - the action of rule r for the request */
+static void set_verdict_w(eval *ev, const rule *r, uint64_t retry_s, unsigned which)
+{
+    rule_action(r, ev->req, retry_s, which, ev->v.action, sizeof ev->v.action);
     snprintf(ev->v.reason, sizeof ev->v.reason, "%s", r->name);
     ev->v.retry_s = retry_s;
     ev->v.tarpit_s = r->action.tarpit_s;
     ev->v.kind = r->action.tarpit_s ? VERDICT_TARPIT : r->action.denies ? VERDICT_REJECT : VERDICT_ACCEPT;
+}
+
+/* set_verdict - the action of rule r (one window, or none) for the request */
+static void set_verdict(eval *ev, const rule *r, uint64_t retry_s)
+{
+    set_verdict_w(ev, r, retry_s, 0);
+}
+
+/* retry_seconds - a refusing step's retry in whole seconds, at least 1 */
+static uint64_t retry_seconds(uint64_t ms)
+{
+    return ms ? (ms + 999) / 1000 : 1;
+}
+
+/* dry_would - a dry-run rule would have decided: count it, tell the hook what it would have answered */
+static void dry_would(eval *ev, rule *r, uint64_t retry_s, unsigned which)
+{
+    char action[ACTION_MAX + 1];
+
+    r->dry_would++;
+    if (!ev->eng->dry)
+        return;
+    rule_action(r, ev->req, retry_s, which, action, sizeof action);
+    ev->eng->dry(ev->req, r->name, action, retry_s, ev->eng->dry_arg);
+}
+
+/* dry_results - the dry-run rules before the deciding rule (index upto; all when none decides) that would
+ * have decided: windows and greylist steps that would have refused, the first dry action alone */
+static void dry_results(eval *ev, unsigned long upto)
+{
+    store_batch *b = &ev->batch;
+    rule *rules = ev->rs->rules;
+    size_t evaluated = b->denied >= 0 ? (size_t)b->denied : b->nops;
+
+    for (size_t i = 0; b->status >= 0 && i < evaluated; i++) {
+        store_op *op = &b->ops[i];
+        if (!(op->flags & STORE_DRY) || op->admitted || ev->op_rule[i] >= upto)
+            continue;
+        dry_would(ev, &rules[ev->op_rule[i]], retry_seconds(op->peek.retry_ms), op->which);
+    }
+    if (ev->dry_decider >= 0 && (unsigned long)ev->dry_decider < upto)
+        dry_would(ev, &rules[ev->dry_decider], 0, 0);
 }
 
 /* verdict_kind_name - the label of a verdict kind */
@@ -161,8 +211,8 @@ static void finish(eval *ev)
         }
     } else if (b->denied >= 0) {
         rule *r = &rules[ev->op_rule[b->denied]];
-        uint64_t ms = b->ops[b->denied].peek.retry_ms;
-        set_verdict(ev, r, ms ? (ms + 999) / 1000 : 1);
+        dry_results(ev, ev->op_rule[b->denied]);
+        set_verdict_w(ev, r, retry_seconds(b->ops[b->denied].peek.retry_ms), b->ops[b->denied].which);
         r->decided++;
         if (b->ops[b->denied].type == STORE_GREYLIST) {
             e->stats.greylisted++;
@@ -175,10 +225,12 @@ static void finish(eval *ev)
         ev->v.refused = r->action.denies;
     } else if (ev->decider >= 0) {
         rule *r = &rules[ev->decider];
+        dry_results(ev, (unsigned long)ev->decider);
         set_verdict(ev, r, 0);
         r->decided++;
         ev->v.refused = r->action.denies;
     } else {
+        dry_results(ev, ev->rs->n);
         memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
     }
     e->stats.refused += (uint64_t)ev->v.refused;
@@ -251,8 +303,18 @@ static int rule_failed(engine *e, rule *r, const cond_regex *rx, uint64_t now_ms
     return on_error == ON_ERROR_TEMPFAIL;
 }
 
+/* engine_limit_op - the windows of a rule's limit on a STORE_WINDOW or STORE_PEEK operation */
+void engine_limit_op(const rule *r, store_op *op)
+{
+    op->win = r->win;
+    if (r->nrates) {
+        op->nwin = (uint8_t)r->nrates;
+        memcpy(op->wins, r->rates, r->nrates * sizeof *r->rates);
+    }
+}
+
 /* add_greylist - the greylist step of rule r: triplet and client keys */
-static void add_greylist(eval *ev, const rule *r, fg_request *req)
+static store_op *add_greylist(eval *ev, const rule *r, fg_request *req)
 {
     key_buf k;
     const fg_addr *a = req_client_addr(req);
@@ -269,6 +331,7 @@ static void add_greylist(eval *ev, const rule *r, fg_request *req)
     key_part(&k, KEY_PART_TAG, "client", 6);
     key_net(&k, a, r->grey.net4, r->grey.net6);
     batch_add_key2(&ev->batch, op, k.bytes, k.len);
+    return op;
 }
 
 /* store_done - a networked store answered */
@@ -291,6 +354,7 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
     req->geo = rs->geo;
     ev->decider = -1;
     ev->failed = -1;
+    ev->dry_decider = -1;
     ev->done = done;
     ev->arg = arg;
     ev->v.action[0] = '\0';
@@ -316,15 +380,24 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
             continue;
         r->matched++;
         if (!r->has_limit && !r->has_greylist) {
+            if (r->dry_run) {
+                if (ev->dry_decider < 0)
+                    ev->dry_decider = i;
+                continue;
+            }
             ev->decider = i;
             break;
         }
+        store_op *op;
         if (r->has_greylist) {
-            add_greylist(ev, r, req);
+            op = add_greylist(ev, r, req);
         } else {
             engine_key(r, req, &k);
-            batch_add(&ev->batch, STORE_WINDOW, k.bytes, k.len)->win = r->win;
+            op = batch_add(&ev->batch, STORE_WINDOW, k.bytes, k.len);
+            engine_limit_op(r, op);
         }
+        if (r->dry_run)
+            op->flags |= STORE_DRY;
         if (ev->batch.nops > ev->op_rule_cap) {
             ev->op_rule_cap = ev->batch.ops_cap;
             ev->op_rule = fg_realloc(ev->op_rule, ev->op_rule_cap * sizeof *ev->op_rule);

@@ -131,10 +131,50 @@ static int get_ms(config_setting_t *g, const char *name, const char *rule, uint6
     return conf_duration(s, what, min, max, out, errs);
 }
 
-/* parse_limit - limit = { key = ...; count = N; per = "1h"; buckets = 10; } */
+/* parse_rates - limit.rates = ["10/1m", "100/1h", ...]: several windows on the one key, each COUNT/DURATION */
+static int parse_rates(config_setting_t *rates, rule *r, int buckets, conf_errors *errs)
+{
+    unsigned n = config_setting_is_array(rates) || config_setting_is_list(rates) ? (unsigned)config_setting_length(rates) : 0;
+    int ok = 0;
+
+    if (n < 1 || n > WINDOW_RATES_MAX) {
+        conf_error_at(errs, rates, "rule \"%s\": limit.rates is a list of 1 to %d rates such as [\"10/1m\", \"100/1h\"]",
+                      r->name, WINDOW_RATES_MAX);
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        config_setting_t *e = config_setting_get_elem(rates, i);
+        const char *text = config_setting_get_string(e), *slash = text ? strchr(text, '/') : NULL, *why;
+        uint64_t count, per;
+        if (!slash || num_parse_u64(text, (size_t)(slash - text), 1, COUNT_MAX, &count, &why) < 0 ||
+            num_parse_duration(slash + 1, 1000, PER_MAX, &per, &why) < 0) {
+            conf_error_at(errs, e, "rule \"%s\": limit.rates: \"%s\" is not COUNT/DURATION (count 1 to %llu, "
+                          "duration 1s to 366d, e.g. \"10/1m\")", r->name, text ? text : "?", COUNT_MAX);
+            ok = -1;
+            continue;
+        }
+        for (unsigned j = 0; j < r->nrates; j++)
+            if (r->rates[j].per_ms == per) {
+                conf_error_at(errs, e, "rule \"%s\": limit.rates: two rates over the same window (\"%s\")", r->name,
+                              text);
+                ok = -1;
+            }
+        r->rates[r->nrates].count = (uint32_t)count;
+        r->rates[r->nrates].per_ms = per;
+        r->rates[r->nrates].k = (uint16_t)buckets;
+        r->rate_per[r->nrates++] = fg_strdup(slash + 1);
+    }
+    if (r->nrates) {
+        r->win = r->rates[0];
+        r->per_text = fg_strdup(r->rate_per[0]);
+    }
+    return ok;
+}
+
+/* parse_limit - limit = { key = ...; count = N; per = "1h"; buckets = 10; } or rates = [...] for count/per */
 static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
 {
-    static const char *const known[] = {"key", "count", "per", "buckets", NULL};
+    static const char *const known[] = {"key", "count", "per", "rates", "buckets", NULL};
     config_setting_t *key = config_setting_get_member(s, "key");
     char where[128];
     long long count = 0;
@@ -163,6 +203,25 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
                 r->nkeys++;
         }
     }
+    if (config_setting_lookup_int(s, "buckets", &buckets) && (buckets < 1 || buckets > WINDOW_K_MAX)) {
+        conf_error_at(errs, config_setting_get_member(s, "buckets"), "rule \"%s\": limit.buckets must be 1 to %d",
+                      r->name, WINDOW_K_MAX);
+        ok = -1;
+        buckets = WINDOW_K_DEFAULT;
+    }
+    r->has_limit = 1;
+    config_setting_t *rates = config_setting_get_member(s, "rates");
+    if (rates) {
+        if (config_setting_get_member(s, "count") || config_setting_get_member(s, "per")) {
+            conf_error_at(errs, rates, "rule \"%s\": limit has rates or count and per, not both", r->name);
+            ok = -1;
+        }
+        if (parse_rates(rates, r, buckets, errs) < 0)
+            ok = -1;
+        if (r->nrates == 1)
+            r->nrates = 0; /* one rate is the count/per form */
+        return ok;
+    }
     if (!config_setting_lookup_int64(s, "count", &count) || count < 1 || (unsigned long long)count > COUNT_MAX) {
         conf_error_at(errs, s, "rule \"%s\": limit needs count = a whole number from 1 to %llu", r->name, COUNT_MAX);
         ok = -1;
@@ -181,13 +240,7 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
         snprintf(buf, sizeof buf, "%llds", (long long)config_setting_get_int64(per));
         r->per_text = fg_strdup(buf);
     }
-    if (config_setting_lookup_int(s, "buckets", &buckets) && (buckets < 1 || buckets > WINDOW_K_MAX)) {
-        conf_error_at(errs, config_setting_get_member(s, "buckets"), "rule \"%s\": limit.buckets must be 1 to %d",
-                      r->name, WINDOW_K_MAX);
-        ok = -1;
-    }
     r->win.k = (uint16_t)buckets;
-    r->has_limit = 1;
     return ok;
 }
 
@@ -323,7 +376,8 @@ static int valid_name(const char *s)
 /* parse_rule - one rule; 0 ok, -1 errors */
 static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *errs)
 {
-    static const char *const known[] = {"name", "on", "if", "unless", "limit", "greylist", "action", "on_error", NULL};
+    static const char *const known[] = {"name", "on", "if", "unless", "limit", "greylist", "action", "on_error",
+                                        "dry_run", NULL};
     const char *name = NULL, *action = NULL, *why;
     config_setting_t *on, *e;
     int ok = 0;
@@ -408,6 +462,13 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
                              errs) < 0) {
         ok = -1;
     }
+    if ((e = config_setting_get_member(s, "dry_run")) != NULL) {
+        if (config_setting_type(e) != CONFIG_TYPE_BOOL) {
+            conf_error_at(errs, e, "rule \"%s\": dry_run is true or false", name);
+            ok = -1;
+        }
+        r->dry_run = config_setting_get_bool(e);
+    }
     r->cls = r->nsel ? default_class(&r->sel[0]) : KEY_SMTP;
     r->on_error = RULE_ON_ERROR_STORE;
     if ((e = config_setting_get_member(s, "on_error")) != NULL) {
@@ -435,6 +496,10 @@ static void rule_free(rule *r)
     cond_free(&r->grey.trusted);
     action_free(&r->action);
     fg_free(r->per_text);
+    for (unsigned i = 0; i < r->nrates; i++)
+        fg_free(r->rate_per[i]);
+    if (r->nrates == 0)
+        fg_free(r->rate_per[0]); /* a single rate written as rates = ["10/1m"] */
     fg_free(r->name);
     fg_free(r->file);
 }
@@ -599,6 +664,7 @@ void ruleset_carry_stats(ruleset *next, ruleset *prev)
         next->rules[i].matched += old->matched;
         next->rules[i].decided += old->decided;
         next->rules[i].regex_errors += old->regex_errors;
+        next->rules[i].dry_would += old->dry_would;
     }
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_logs - the decision log of the real floodgated: one key=value line per refusal (and per decision with
  * log_requests = true), values that a client chose quoted and escaped so that key=value splitting never breaks,
- * the lines rate-limited (log_rate), and reloads logged in the same form
+ * the lines rate-limited (log_rate), reloads logged in the same form, dry-run rules' would-have lines, and a
+ * limit with several rates
  *
  *     test_logs FLOODGATED FLOODGATECTL
  */
@@ -73,7 +74,14 @@ static int setup(void **st)
     daemon_write_conf(&d, "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\"; };\n"
                           "log_requests = true; log_rate = 5;\n"
                           "rules = ( { name = \"no-spammer\"; on = \"smtp:RCPT\"; if = { sender = \"/^spam/\"; };\n"
-                          "            action = \"REJECT 5.7.1 go away\"; } );\n");
+                          "            action = \"REJECT 5.7.1 go away\"; },\n"
+                          "          { name = \"watch-sender\"; on = \"smtp:RCPT\"; if = { sender = \"/^dry/\"; };\n"
+                          "            limit = { key = [\"sender\"]; rates = [\"2/1m\", \"5/1h\"]; }; dry_run = true; },\n"
+                          "          { name = \"dry-block\"; on = \"smtp:RCPT\"; if = { sender = \"/^dry/\"; };\n"
+                          "            action = \"REJECT 5.7.1 not yet\"; dry_run = true; },\n"
+                          "          { name = \"rates\"; on = \"smtp:RCPT\"; if = { sender = \"/^multi/\"; };\n"
+                          "            limit = { key = [\"sender\"]; rates = [\"3/1h\", \"2/1m\"]; };\n"
+                          "            action = \"DEFER_IF_PERMIT 4.7.1 at most $count per $per\"; } );\n");
     daemon_start(&d);
     return 0;
 }
@@ -115,6 +123,64 @@ static void test_rate_limited(void **st)
     assert_true(logged >= 1);
 }
 
+/* stat - the value of a name in floodgatectl's table ("name   value" lines) */
+static unsigned long stat(const char *out, const char *name)
+{
+    unsigned long v = 0;
+    const char *p = strstr(out, name);
+    if (!p || sscanf(p + strlen(name), " %lu", &v) != 1)
+        fail_msg("no %s in:\n%s", name, out);
+    return v;
+}
+
+/* a dry-run rule counts and never decides: what it would have done is logged and counted per rule */
+static void test_dry_run(void **st)
+{
+    int status;
+    (void)st;
+    /* from the third on, each would have been deferred by the 1m window, and the action-only rule would have
+     * rejected each; the lines share log_rate with the decision lines, so ask until they are through */
+    for (int i = 0; i < 50 && (i < 4 || !strstr(log_text(), "would=\"DEFER") || !strstr(log_text(), "rule=dry-block"));
+         i++) {
+        assert_string_equal(ask(RCPT("dry@example.org")), "action=DUNNO\n\n");
+        if (i >= 3)
+            poll(NULL, 0, 100);
+    }
+    wait_log("dry_run request=smtpd_access_policy rule=watch-sender client_address=192.0.2.7 sender=dry@example.org "
+             "recipient=r@example.com would=\"DEFER_IF_PERMIT 4.7.1 Rate limit exceeded, try again in ");
+    wait_log("dry_run request=smtpd_access_policy rule=dry-block client_address=192.0.2.7 sender=dry@example.org "
+             "recipient=r@example.com would=\"REJECT 5.7.1 not yet\"");
+    char *out = daemon_ctl(&d, &status, "stats");
+    assert_int_equal(status, 0);
+    assert_int_equal(stat(out, "rule.watch-sender.decided"), 0);
+    assert_int_equal(stat(out, "rule.dry-block.decided"), 0);
+    unsigned long matched = stat(out, "rule.watch-sender.matched"), would = stat(out, "rule.watch-sender.dry_run_would"),
+                  block = stat(out, "rule.dry-block.dry_run_would");
+    assert_true(matched >= 4);
+    assert_int_equal(would, matched - 2);
+    assert_int_equal(block, matched);
+    /* it counted the two it would have admitted, not those it would have refused */
+    out = daemon_ctl(&d, &status, "counter watch-sender dry@example.org");
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "1m:2/2:"));
+    assert_non_null(strstr(out, ",1h:2/5:0"));
+}
+
+/* several rates on one key: the 1m window refuses the third request, which counts in neither window,
+ * and the action names the window that refused */
+static void test_rates(void **st)
+{
+    int status;
+    (void)st;
+    assert_string_equal(ask(RCPT("multi@example.org")), "action=DUNNO\n\n");
+    assert_string_equal(ask(RCPT("multi@example.org")), "action=DUNNO\n\n");
+    assert_string_equal(ask(RCPT("multi@example.org")), "action=DEFER_IF_PERMIT 4.7.1 at most 2 per 1m\n\n");
+    char *out = daemon_ctl(&d, &status, "counter rates multi@example.org");
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, " 1h:2/3:0,1m:2/2:"));
+    assert_int_equal(stat(out, "\nlimit"), 2);
+}
+
 /* a reload is logged in the same form, success and failure */
 static void test_reload_lines(void **st)
 {
@@ -123,7 +189,7 @@ static void test_reload_lines(void **st)
     daemon_ctl(&d, &status, "reload");
     assert_int_equal(status, 0);
     wait_log("reload file=");
-    wait_log("result=ok rules=1");
+    wait_log("result=ok rules=4");
 }
 
 int main(int argc, char **argv)
@@ -139,6 +205,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_decision_lines),
         cmocka_unit_test(test_rate_limited),
         cmocka_unit_test(test_reload_lines),
+        cmocka_unit_test(test_dry_run),
+        cmocka_unit_test(test_rates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -248,6 +248,14 @@ static void test_script_matches_embedded_store(void **st)
         {10000, 5, 10}, {1000, 3, 1}, {60000, 100, 60}, {7000, 70000, 7}, {3000, 2, 3},
     };
     static const grey_spec greys[] = {{5000, 60000, 120000, 3}, {0, 20000, 40000, 0}};
+    static const struct {
+        uint8_t n;
+        window_spec w[WINDOW_RATES_MAX];
+    } multi[] = {
+        {2, {{10000, 3, 10}, {60000, 8, 6}}},
+        {3, {{1000, 2, 1}, {7000, 4, 7}, {30000, 9, 3}}},
+        {4, {{2000, 2, 2}, {5000, 4, 5}, {20000, 9, 10}, {90000, 70000, 9}}},
+    };
     struct event_base *base = event_base_new();
     rconn_url u;
     redis_spec spec = one_server(&u, single.port);
@@ -256,7 +264,8 @@ static void test_script_matches_embedded_store(void **st)
     store *r = redis_store_new(base, &spec, &rcfg, err, sizeof err), *m = mem_store_new(NULL);
     store_batch br = {0}, bm = {0};
     uint64_t now = 1700000000000ULL, rng = 88172645463325252ULL;
-    unsigned compared = 0, denials = 0, grey_pass = 0, kv_done = 0;
+    unsigned compared = 0, denials = 0, grey_pass = 0, kv_done = 0, multi_done = 0, multi_refused = 0,
+             dry_refused = 0;
     (void)st;
 
     assert_non_null(r);
@@ -298,9 +307,19 @@ static void test_script_matches_embedded_store(void **st)
                 a->flags = b->flags = (rng >> 47) % 2 ? STORE_NX : 0;
             } else if (kind < 6 || kind == 9) {
                 enum store_op_type t = kind == 9 ? STORE_PEEK : STORE_WINDOW;
+                unsigned ms = (unsigned)(rng >> 33) % 3;
+                if (kind < 3) /* several windows on one key (limit.rates), one set per key */
+                    kl = snprintf(key, sizeof key, "m%u-%u", ms, (unsigned)(rng >> 40) % 3);
                 a = batch_add(&br, t, (unsigned char *)key, (size_t)kl);
                 b = batch_add(&bm, t, (unsigned char *)key, (size_t)kl);
                 a->win = b->win = wins[which];
+                if (kind < 3) {
+                    a->nwin = b->nwin = multi[ms].n;
+                    memcpy(a->wins, multi[ms].w, sizeof a->wins);
+                    memcpy(b->wins, multi[ms].w, sizeof b->wins);
+                }
+                if ((rng >> 36) % 6 == 0)
+                    a->flags = b->flags = STORE_DRY;
             } else {
                 unsigned g = kind % 2;
                 /* a triplet key names its client network, so a triplet always comes with one client key */
@@ -312,6 +331,8 @@ static void test_script_matches_embedded_store(void **st)
                 batch_add_key2(&br, a, (unsigned char *)key2, (size_t)k2);
                 batch_add_key2(&bm, b, (unsigned char *)key2, (size_t)k2);
                 a->grey = b->grey = greys[g];
+                if ((rng >> 36) % 6 == 0)
+                    a->flags = b->flags = STORE_DRY;
             }
         }
         run_batch(base, r, &br);
@@ -331,11 +352,15 @@ static void test_script_matches_embedded_store(void **st)
         for (size_t i = 0; i < bm.nops; i++) {
             store_op *a = &br.ops[i], *b = &bm.ops[i];
             if (a->admitted != b->admitted || a->peek.total != b->peek.total || a->peek.retry_ms != b->peek.retry_ms ||
-                a->grey_result != b->grey_result)
+                a->grey_result != b->grey_result) {
+                for (size_t q = 0; q < bm.nops; q++)
+                    print_message("op %zu type %d nwin %u key %.*s flags %u which %u/%u w0 %llu/%llu w1 %llu/%llu\n", q, bm.ops[q].type, bm.ops[q].nwin, (int)bm.ops[q].key_len, batch_key(&bm, &bm.ops[q]), bm.ops[q].flags, br.ops[q].which, bm.ops[q].which,
+                        (unsigned long long)br.ops[q].wpeek[0].total, (unsigned long long)bm.ops[q].wpeek[0].total, (unsigned long long)br.ops[q].wpeek[1].total, (unsigned long long)bm.ops[q].wpeek[1].total);
                 fail_msg("batch %d op %zu (type %d) at %llu: redis %d/%llu/%llu/%d, embedded %d/%llu/%llu/%d", n, i,
                          b->type, (unsigned long long)now, a->admitted, (unsigned long long)a->peek.total,
                          (unsigned long long)a->peek.retry_ms, a->grey_result, b->admitted,
                          (unsigned long long)b->peek.total, (unsigned long long)b->peek.retry_ms, b->grey_result);
+            }
             if (b->type == STORE_KV_GET && b->admitted &&
                 (a->res_len != b->res_len || memcmp(batch_result(&br, a), batch_result(&bm, b), b->res_len)))
                 fail_msg("batch %d op %zu: GET %.*s on redis, %.*s embedded", n, i, (int)a->res_len,
@@ -343,14 +368,30 @@ static void test_script_matches_embedded_store(void **st)
             if (b->type == STORE_KV_INCR && a->num != b->num)
                 fail_msg("batch %d op %zu: INCR %lld on redis, %lld embedded", n, i, (long long)a->num,
                          (long long)b->num);
+            if (b->nwin > 1 && (b->type == STORE_WINDOW || b->type == STORE_PEEK) && (bm.denied < 0 || (long)i <= bm.denied)) {
+                if (a->which != b->which)
+                    fail_msg("batch %d op %zu: deciding window %u on redis, %u embedded", n, i, a->which, b->which);
+                for (unsigned w = 0; w < b->nwin; w++)
+                    if (a->wpeek[w].total != b->wpeek[w].total || a->wpeek[w].retry_ms != b->wpeek[w].retry_ms)
+                        fail_msg("batch %d op %zu window %u: redis %llu/%llu, embedded %llu/%llu", n, i, w,
+                                 (unsigned long long)a->wpeek[w].total, (unsigned long long)a->wpeek[w].retry_ms,
+                                 (unsigned long long)b->wpeek[w].total, (unsigned long long)b->wpeek[w].retry_ms);
+                multi_done++;
+                multi_refused += !b->admitted;
+            }
+            dry_refused += (b->flags & STORE_DRY) && !b->admitted && (bm.denied < 0 || (long)i < bm.denied);
             kv_done += b->type >= STORE_KV_GET && b->admitted;
             grey_pass += b->grey_result >= GREY_PASS_FIRST;
             compared++;
         }
     }
     /* the sequence reached every path worth comparing */
-    print_message("compared %u operations: %u refusals, %u greylist passes, %u kv operations done\n", compared,
-                  denials, grey_pass, kv_done);
+    print_message("compared %u operations: %u refusals, %u greylist passes, %u kv operations done, %u several-window "
+                  "operations (%u refused), %u dry-run refusals that did not refuse the batch\n", compared, denials,
+                  grey_pass, kv_done, multi_done, multi_refused, dry_refused);
+    assert_true(multi_done > 1000);
+    assert_true(multi_refused > 100);
+    assert_true(dry_refused > 30);
     assert_true(denials > 100);
     assert_true(grey_pass > 50);
     assert_true(kv_done > 100);

@@ -245,6 +245,77 @@ static void test_batch_all_or_nothing(void **st)
     store_free(s);
 }
 
+/* several windows on one key (limit.rates): every window checked, all counted or none, the latest
+ * refusing window decides, and the key holds the windows' buckets and no more */
+static void test_rates_all_or_nothing(void **st)
+{
+    store *s = mem_store_new(&(mem_config){.seed = 1});
+    mem_store *m = mem_store_table(s);
+    store_batch b = {0};
+    const window_spec rates[3] = {{60000, 3, 10}, {3600000, 5, 10}, {86400000, 100, 24}};
+    uint64_t now = 1000;
+    (void)st;
+
+    struct {
+        const char *label;
+        uint64_t at;       /* ms after the previous request */
+        int admitted;      /* want */
+        unsigned which;    /* the deciding window when refused */
+        uint64_t minute, hour; /* counts after it in the 1m and 1h windows */
+    } cases[] = {
+        {"1st", 0, 1, 0, 1, 1},
+        {"2nd", 1000, 1, 0, 2, 2},
+        {"3rd", 1000, 1, 0, 3, 3},
+        {"4th: the minute is full, nothing counts", 1000, 0, 0, 3, 3},
+        {"a minute and a bucket on: 4th", 67000, 1, 0, 1, 4},
+        {"5th", 1000, 1, 0, 2, 5},
+        {"6th: only the hour is full; the 1m window does not count it either", 1000, 0, 1, 2, 5},
+        {"still the hour, though the minute is free", 120000, 0, 1, 0, 5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        now += cases[i].at;
+        batch_reset(&b, now);
+        store_op *op = batch_add(&b, STORE_WINDOW, (const unsigned char *)"multi", 5);
+        op->nwin = 3;
+        memcpy(op->wins, rates, sizeof rates);
+        assert_int_equal(store_submit(s, &b, NULL, NULL), STORE_DONE);
+        if (op->admitted != cases[i].admitted)
+            fail_msg("%s: admitted %d", cases[i].label, op->admitted);
+        if (!cases[i].admitted && (op->which != cases[i].which || b.denied != 0 ||
+                                   op->peek.retry_ms != op->wpeek[op->which].retry_ms))
+            fail_msg("%s: decided by window %u (denied %ld)", cases[i].label, op->which, b.denied);
+        /* a peek reads the same key */
+        batch_reset(&b, now);
+        op = batch_add(&b, STORE_PEEK, (const unsigned char *)"multi", 5);
+        op->nwin = 3;
+        memcpy(op->wins, rates, sizeof rates);
+        store_submit(s, &b, NULL, NULL);
+        if (op->wpeek[0].total != cases[i].minute || op->wpeek[1].total != cases[i].hour)
+            fail_msg("%s: counts %llu/%llu", cases[i].label, (unsigned long long)op->wpeek[0].total,
+                     (unsigned long long)op->wpeek[1].total);
+    }
+    /* the hour frees up at the latest of the refusing windows' retries, and one key holds all three */
+    assert_int_equal(mem_count(m), 1);
+    size_t vlen;
+    assert_non_null(mem_get(m, "multi", 5, &vlen, now));
+    assert_int_equal(vlen, windows_state_size(rates, 3));
+    assert_int_equal(vlen, window_state_size(&rates[0]) + window_state_size(&rates[1]) + window_state_size(&rates[2]));
+    /* a dry-run window that would refuse does not refuse the batch and is not counted; the others are */
+    batch_reset(&b, now);
+    store_op *dry = batch_add(&b, STORE_WINDOW, (const unsigned char *)"multi", 5);
+    dry->nwin = 3;
+    memcpy(dry->wins, rates, sizeof rates);
+    dry->flags = STORE_DRY;
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"plain", 5)->win = rates[0];
+    store_submit(s, &b, NULL, NULL);
+    assert_int_equal(b.denied, -1);
+    assert_int_equal(b.ops[0].admitted, 0);
+    assert_int_equal(b.ops[0].wpeek[1].total, 5);
+    assert_int_equal(b.ops[1].peek.total, 1);
+    batch_release(&b);
+    store_free(s);
+}
+
 /* a batch that updates counters and creates others while the table is full: evictions during the
  * commit never touch a counter of the batch that was already found (ASan watches this test) */
 static void test_batch_under_eviction(void **st)
@@ -277,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_hold_rehash),
         cmocka_unit_test(test_batch_all_or_nothing),
+        cmocka_unit_test(test_rates_all_or_nothing),
         cmocka_unit_test(test_batch_under_eviction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

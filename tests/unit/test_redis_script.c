@@ -66,8 +66,8 @@ static void test_greylist_keys_share_a_slot(void **st)
     op->grey.delay_ms = 300000;
     batch_add(&b, STORE_WINDOW, (const unsigned char *)"win", 3)->win = (window_spec){60000, 5, 10};
     redis_args_script(&a, "EVALSHA", "0123456789012345678901234567890123456789", &b, idx, 2, NULL, NULL, 0, 1);
-    /* EVALSHA sha 3 k1 k2 k3 now commit n, then 5 per op */
-    assert_int_equal(a.argc, 3 + 3 + 3 + 10);
+    /* EVALSHA sha 3 k1 k2 k3 now commit n, then 6 per op */
+    assert_int_equal(a.argc, 3 + 3 + 3 + 12);
     assert_memory_equal(a.argv[2], "3", 1);
     assert_int_equal(a.lens[3], REDIS_TAG_LEN + 11);
     assert_int_equal(redis_slot(a.argv[3], a.lens[3]), redis_slot(a.argv[4], a.lens[4]));
