@@ -191,7 +191,9 @@ static void handle(conn *c, slot *s, size_t len)
 
     srv->st.requests++;
     s->st = proto_parse(s->buf, len, &s->req);
-    if (c->is_control && !s->req.val[ATTR_REQUEST] && req_get(&s->req, ATTR_COMMAND, &n) && n) {
+    /* a command; explain carries a query (request= and its attributes) along with command=explain */
+    if (c->is_control && req_get(&s->req, ATTR_COMMAND, &n) && n &&
+        (!s->req.val[ATTR_REQUEST] || (n == 7 && !memcmp(req_get(&s->req, ATTR_COMMAND, &n), "explain", 7)))) {
         if (!s->ctl)
             s->ctl = evbuffer_new();
         s->is_ctl = 1;

@@ -2,6 +2,7 @@
  * control - the admin commands of the control socket (see control.h)
  */
 #include "control.h"
+#include "explain.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -264,9 +265,11 @@ int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         cmd_list(s, args, nargs, out);
     else if (!strcmp(cmd, "counter") || !strcmp(cmd, "reset"))
         return cmd_counter(s, args, nargs, !strcmp(cmd, "reset"), out, done, arg);
+    else if (!strcmp(cmd, "explain"))
+        return explain_exec(s, req, out, done, arg);
     else if (!strcmp(cmd, "kv"))
         return kv_exec(s, req, args, nargs, out, done, arg);
     else
-        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, kv)");
+        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, explain, kv)");
     return CONTROL_DONE;
 }

@@ -8,6 +8,7 @@
  *     Speaks the policy protocol's framing to the control socket (default
  *     /run/floodgate/control.sock, or $FLOODGATE_CONTROL):
  *     check KIND[:SUB] NAME=VALUE...
+ *     explain KIND[:SUB] NAME=VALUE...  the same query counted nowhere: each rule, its counter, who decides
  *         send one policy query and print the reply. KIND is smtp, auth,
  *         report, http, imap, loiter, contact or scan; SUB is the SMTP state
  *         (smtp:RCPT), the report event (report:auth_failure), the IMAP
@@ -314,8 +315,8 @@ static void append(char **buf, size_t *len, const char *s)
     (*buf)[*len] = '\0';
 }
 
-/* build_check - a policy request from KIND[:SUB] and NAME=VALUE arguments */
-static char *build_check(int argc, char **argv, size_t *len)
+/* build_check - a policy request from KIND[:SUB] and NAME=VALUE arguments, after the line first if not NULL */
+static char *build_check(int argc, char **argv, size_t *len, const char *first)
 {
     static const struct { const char *word, *request, *sub; } kinds[] = {
         {"smtp", "smtpd_access_policy", "protocol_state"}, {"auth", "auth", "protocol"},
@@ -328,6 +329,8 @@ static char *build_check(int argc, char **argv, size_t *len)
     int k;
 
     *len = 0;
+    if (first)
+        append(&buf, len, first);
     for (k = 0; k < (int)(sizeof kinds / sizeof kinds[0]); k++)
         if (strlen(kinds[k].word) == klen && !strncmp(kinds[k].word, argv[0], klen))
             break;
@@ -500,6 +503,8 @@ static int usage(int asked)
 {
     fprintf(asked ? stdout : stderr, "usage: floodgatectl [-s SOCKET] [--json] COMMAND [ARGS...]\n"
                     "  check KIND[:SUB] NAME=VALUE...   send one policy query, print the reply\n"
+                    "  explain KIND[:SUB] NAME=VALUE... the same query counted nowhere: every rule, whether it\n"
+                    "                                   applies and why, its counter, which rule decides\n"
                     "  stats                            daemon, store and rule counters\n"
                     "  reload                           load the rules again\n"
                     "  version                          the daemon's version\n"
@@ -543,10 +548,11 @@ int main(int argc, char **argv)
         return cmd_lock(target, argc - i, argv + i);
     if (!strcmp(argv[i], "seen"))
         return cmd_seen(target, argc - i, argv + i);
-    if (!strcmp(argv[i], "check")) {
+    if (!strcmp(argv[i], "check") || !strcmp(argv[i], "explain")) {
         if (i + 1 >= argc)
             return usage(0);
-        req = build_check(argc - i - 1, argv + i + 1, &len);
+        /* explain: the same query, evaluated and counted nowhere */
+        req = build_check(argc - i - 1, argv + i + 1, &len, argv[i][0] == 'e' ? "command=explain" : NULL);
     } else {
         char line[1024];
         snprintf(line, sizeof line, "command=%s", argv[i]);

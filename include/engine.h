@@ -128,6 +128,9 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
 void eval_release(eval *ev);
 /* engine_key - build the store key of a rule's limit for a request */
 void engine_key(const rule *r, fg_request *req, key_buf *k);
+/* engine_action - the action rule r gives the request, with retry_s and the deciding window `which` of its
+ * rates for $retry_after, $count and $per (explain shows it without deciding) */
+void engine_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned which, char *out, size_t size);
 /* engine_limit_op - put the windows of a rule's limit (one, or its rates) on a window or peek operation */
 void engine_limit_op(const rule *r, store_op *op);
 

@@ -88,8 +88,8 @@ static const char *list_value_of(const void *list, void *arg)
     return v ? v : cond_list_value(&lc->r->unless, list, lc->req);
 }
 
-/* rule_action - the action text of rule r for the request; which = the window that decides (rates) */
-static void rule_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned which, char *out, size_t size)
+/* engine_action - the action text of rule r for the request; which = the window that decides (rates) */
+void engine_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned which, char *out, size_t size)
 {
     list_ctx lc = {r, req};
     int rated = r->nrates && which < r->nrates;
@@ -102,7 +102,7 @@ static void rule_action(const rule *r, fg_request *req, uint64_t retry_s, unsign
 /* set_verdict - the action of rule r for the request */
 static void set_verdict_w(eval *ev, const rule *r, uint64_t retry_s, unsigned which)
 {
-    rule_action(r, ev->req, retry_s, which, ev->v.action, sizeof ev->v.action);
+    engine_action(r, ev->req, retry_s, which, ev->v.action, sizeof ev->v.action);
     snprintf(ev->v.reason, sizeof ev->v.reason, "%s", r->name);
     ev->v.retry_s = retry_s;
     ev->v.tarpit_s = r->action.tarpit_s;
@@ -129,7 +129,7 @@ static void dry_would(eval *ev, rule *r, uint64_t retry_s, unsigned which)
     r->dry_would++;
     if (!ev->eng->dry)
         return;
-    rule_action(r, ev->req, retry_s, which, action, sizeof action);
+    engine_action(r, ev->req, retry_s, which, action, sizeof action);
     ev->eng->dry(ev->req, r->name, action, retry_s, ev->eng->dry_arg);
 }
 

@@ -133,6 +133,23 @@ static unsigned long stat(const char *out, const char *name)
     return v;
 }
 
+/* field_is - floodgatectl's table has the line "name   value..." with value starting so */
+static void field_is(const char *out, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) || p[n] != ' ')
+            continue;
+        p += n;
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, value, strlen(value)))
+            fail_msg("%s is not %s in:\n%s", name, value, out);
+        return;
+    }
+    fail_msg("no %s in:\n%s", name, out);
+}
+
 /* a dry-run rule counts and never decides: what it would have done is logged and counted per rule */
 static void test_dry_run(void **st)
 {
@@ -181,6 +198,40 @@ static void test_rates(void **st)
     assert_int_equal(stat(out, "\nlimit"), 2);
 }
 
+/* explain: every rule, why it applies or not, its counter and who decides; and it counts nothing */
+static void test_explain(void **st)
+{
+    int status;
+    (void)st;
+    char *out = daemon_ctl(&d, &status, "stats");
+    unsigned long matched = stat(out, "rule.rates.matched"), requests = stat(out, "requests");
+    for (int i = 0; i < 3; i++) {
+        out = daemon_ctl(&d, &status, "explain smtp:RCPT client_address=192.0.2.7 sender=multi@example.org "
+                                      "recipient=r@example.com");
+        assert_int_equal(status, 0);
+        field_is(out, "rule.no-spammer.conditions", "if sender failed");
+        field_is(out, "rule.rates.conditions", "hold");
+        field_is(out, "rule.rates.rates", "1h:2/3:0,1m:2/2:");
+        field_is(out, "rule.rates.would", "refuse (the limit is full)");
+        field_is(out, "rule.watch-sender.on", "yes");
+        field_is(out, "rule.watch-sender.conditions", "if sender failed");
+        field_is(out, "ban", "none");
+        field_is(out, "decides", "rates");
+        field_is(out, "action", "DEFER_IF_PERMIT 4.7.1 at most 2 per 1m");
+    }
+    /* a dry-run rule is shown as one, and decides nothing */
+    out = daemon_ctl(&d, &status, "--json explain smtp:RCPT client_address=192.0.2.7 sender=dry@example.org");
+    assert_non_null(strstr(out, "\"rule.watch-sender.dry_run\":\"yes\""));
+    assert_non_null(strstr(out, "\"decides\":\"none\""));
+    assert_non_null(strstr(out, "\"action\":\"DUNNO\""));
+    /* nothing moved: the counters, the rules' statistics, the requests */
+    out = daemon_ctl(&d, &status, "counter rates multi@example.org");
+    field_is(out, "rates", "1h:2/3:0,1m:2/2:");
+    out = daemon_ctl(&d, &status, "stats");
+    assert_int_equal(stat(out, "rule.rates.matched"), matched);
+    assert_int_equal(stat(out, "requests"), requests + 6); /* framed on the control socket: 4 explain, 2 stats */
+}
+
 /* a reload is logged in the same form, success and failure */
 static void test_reload_lines(void **st)
 {
@@ -207,6 +258,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reload_lines),
         cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_rates),
+        cmocka_unit_test(test_explain),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -637,6 +637,62 @@ static void test_two_daemons_share_a_limit(void **st)
 
 /* Redis killed mid-run: every query gets the on_error action within the timeout, no crash; a hung
  * server (SIGSTOP) likewise; normal service once Redis is back. */
+/* ctl_out - floodgatectl's output for args */
+static const char *ctl_out(fgd *d, const char *args)
+{
+    static char out[65536];
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s -s %s %s", ctl_bin, d->control, args);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    pclose(p);
+    out[n] = '\0';
+    return out;
+}
+
+/* Each rule's own on_error when Redis is gone: the rule that says allow lets its requests through, the
+ * one that inherits store.on_error (tempfail) defers them; and explain reads the counters on Redis
+ * (several rates) without counting. */
+static void test_rule_on_error_and_explain(void **st)
+{
+    fgd d;
+    rsrv s;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&s, 0, 0);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\"; on_error = \"tempfail\";", s.port,
+             short_timeout());
+    fgd_start_rules(&d, "ruleerr", store_conf,
+                    "rules = ( { name = \"open\"; on = \"smtp:RCPT\"; if = { sender = \"/^open/\"; };\n"
+                    "            limit = { key = [\"sender\"]; count = 5; per = \"1m\"; }; on_error = \"allow\"; },\n"
+                    "          { name = \"closed\"; on = \"smtp:RCPT\"; if = { sender = \"/^closed/\"; };\n"
+                    "            limit = { key = [\"sender\"]; rates = [\"2/1m\", \"10/1h\"]; }; } );\n");
+    wait_connected(&d, 0);
+    assert_string_equal(query(&d, "closed@example.org", "192.0.2.8"), "DUNNO");
+    assert_string_equal(query(&d, "closed@example.org", "192.0.2.8"), "DUNNO");
+    assert_true(!strncmp(query(&d, "closed@example.org", "192.0.2.8"), "DEFER_IF_PERMIT 4.7.1", 21));
+    for (int i = 0; i < 3; i++) {
+        const char *out = ctl_out(&d, "--json explain smtp:RCPT client_address=192.0.2.8 sender=closed@example.org");
+        if (!strstr(out, "\"rule.closed.rates\":\"1m:2/2:") || !strstr(out, ",1h:2/10:0\"") ||
+            !strstr(out, "\"decides\":\"closed\"") || !strstr(out, "\"rule.open.conditions\":\"if sender failed\""))
+            fail_msg("explain on Redis:\n%s", out);
+    }
+    const char *out = ctl_out(&d, "counter closed closed@example.org");
+    if (!strstr(out, "1m:2/2:") || !strstr(out, ",1h:2/10:0"))
+        fail_msg("explain counted:\n%s", out);
+    reap(s.pid, SIGKILL);
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(query(&d, "open@example.org", "192.0.2.8"), "DUNNO");
+        assert_true(!strncmp(query(&d, "closed@example.org", "192.0.2.8"), "DEFER_IF_PERMIT 4.3.0", 21));
+    }
+    out = ctl_out(&d, "explain smtp:RCPT client_address=192.0.2.8 sender=closed@example.org");
+    if (!strstr(out, "the store did not answer"))
+        fail_msg("explain without Redis:\n%s", out);
+    fgd_stop(&d);
+}
+
 static void test_outage(void **st)
 {
     fgd d;
@@ -1040,7 +1096,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_script_matches_embedded_store),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_two_daemons_share_a_limit),
-        cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
         cmocka_unit_test(test_cluster_replicas),
