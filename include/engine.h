@@ -26,6 +26,9 @@
  * decided (and no enforced rule before it did), the engine counts it in
  * the rule's dry_would and tells the dry hook what it would have answered.
  *
+ * A dry-run greylist rule runs its step (the triplet is recorded, as it
+ * would be) and only its refusal is ignored.
+ *
  * A limit with several rates is one operation on one key with every
  * window (store.h); when it refuses, the window with the latest retry
  * decides, and its count and window are the $count and $per of the action.

@@ -52,6 +52,15 @@
  * retry_ms, greylist result, and the bucket a window counted in (-1 none),
  * which a compensating STORE_UNDO needs.
  *
+ * BUGS
+ *     A compensation of a several-window operation takes the event back
+ *     from the bucket of the time it was counted at; when the state was
+ *     ahead of that time (a clock that went back, only with injected
+ *     clocks or a failover to a server whose clock is behind) the event
+ *     was counted in the state's newest bucket instead, and one event of
+ *     an older bucket is taken back (or none). A one-window operation
+ *     returns its exact bucket and has no such error.
+ *
  * SECURITY
  *     Key bytes come from requests; they travel as binary-safe bulk
  *     strings (hiredis argv), never inside script text. Replies are
