@@ -30,6 +30,7 @@
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -199,6 +200,18 @@ static void handle(conn *c, slot *s, size_t len)
         s->is_ctl = 1;
         srv->st.control++;
         if (control_exec(srv, &s->req, s->ctl, slot_done, s) == CONTROL_DONE)
+            s->done = 1;
+        else
+            c->pending++;
+        return;
+    }
+    const char *kind = req_get(&s->req, ATTR_REQUEST, &n);
+    if (s->st == PROTO_UNKNOWN_KIND && !c->is_control && n == 2 && !strncasecmp(kind, "kv", 2)) {
+        /* the store's other tenants: refused here unless listen.kv_on_policy (control_kv_policy) */
+        if (!s->ctl)
+            s->ctl = evbuffer_new();
+        s->is_ctl = 1;
+        if (control_kv_policy(srv, &s->req, s->ctl, slot_done, s) == CONTROL_DONE)
             s->done = 1;
         else
             c->pending++;

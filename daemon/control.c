@@ -244,6 +244,21 @@ static int cmd_counter(server *s, const char **args, int nargs, int reset, struc
     return CONTROL_DONE;
 }
 
+/* control_kv_policy - request=kv on a policy socket: only with listen.kv_on_policy */
+int control_kv_policy(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg)
+{
+    const char *args[CONTROL_ARGS_MAX];
+    int nargs = get_args(req, args);
+
+    if (!s->conf->listen.kv_on_policy) {
+        s->st.kv_refused++;
+        reply_error(out, "kv requests are refused on the policy socket (listen.kv_on_policy = false); "
+                         "use the control socket");
+        return CONTROL_DONE;
+    }
+    return kv_exec(s, req, args, nargs, out, done, arg);
+}
+
 /* control_exec - run one command */
 int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg)
 {

@@ -106,6 +106,7 @@ static const scalar scalars[] = {
     {"kv_ops", "floodgate_kv_operations_total", 'c', SRV(kv_ops), "kv commands (values, counters, locks)."},
     {"locks_taken", "floodgate_locks_taken_total", 'c', SRV(locks_taken), "kv locks taken."},
     {"lock_renewals", "floodgate_lock_renewals_total", 'c', SRV(lock_renewals), "kv locks renewed by their owner."},
+    {"kv_refused", "floodgate_kv_refused_total", 'c', SRV(kv_refused), "request=kv refused on a policy socket."},
     {"http_connections_open", "floodgate_http_connections_open", 'g', HTP(connections_open), "Open HTTP adapter connections."},
     {"http_connections_total", "floodgate_http_connections_total", 'c', HTP(connections), "HTTP adapter connections accepted."},
     {"http_connections_paused", "floodgate_http_connections_paused_total", 'c', HTP(connections_paused), "Times the HTTP adapter stopped accepting at http_max_connections."},

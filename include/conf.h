@@ -49,6 +49,7 @@ typedef struct conf_listen {
     uint64_t idle_timeout_ms;
     uint64_t write_timeout_ms; /* unsent output that made no progress this long closes the connection */
     uint64_t pipeline;       /* requests in flight per connection */
+    int kv_on_policy;        /* request=kv (kv.h) allowed on the policy sockets too; default no */
 } conf_listen;
 
 typedef struct conf_store {

@@ -48,5 +48,8 @@ typedef void (*control_done_fn)(void *arg);
 int control_peer_allowed(const conf_listen *l, uid_t self, uid_t uid, gid_t gid);
 /* control_exec - run one command and append its reply to out: CONTROL_DONE, or CONTROL_PENDING and done(arg) later */
 int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg);
+/* control_kv_policy - request=kv on a policy socket (arg1=OP arg2=CLASS ..., as command=kv): run when
+ * listen.kv_on_policy allows it, else refused with status=error; CONTROL_DONE or CONTROL_PENDING */
+int control_kv_policy(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg);
 
 #endif

@@ -77,6 +77,7 @@ typedef struct server_stats {
     uint64_t kv_ops;            /* kv commands (kv.h) */
     uint64_t locks_taken;       /* kv locks taken */
     uint64_t lock_renewals;     /* kv locks renewed by their owner */
+    uint64_t kv_refused;        /* request=kv refused on a policy socket (listen.kv_on_policy) */
 } server_stats;
 
 struct server {

@@ -122,7 +122,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     static const char *const known[] = {"policy", "control", "http", "mode", "control_mode", "group",
                                         "control_group", "max_request", "max_connections",
                                         "control_max_connections", "idle_timeout", "write_timeout", "pipeline",
-                                        "http_max_connections", "http_timeout", "http_mode", NULL};
+                                        "http_max_connections", "http_timeout", "http_mode", "kv_on_policy", NULL};
     config_setting_t *p;
     const char *v;
     int ok = 0;
@@ -200,6 +200,16 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     ok |= get_size(g, "http_max_connections", 1, 1000000, &c->listen.http_max_connections, errs);
     ok |= get_duration(g, "http_timeout", 1000, 3600 * 1000ULL, &c->listen.http_timeout_ms, errs);
     ok |= get_mode(g, "http_mode", &c->listen.http_mode, errs);
+    if ((p = config_setting_get_member(g, "kv_on_policy")) != NULL) {
+        /* the policy socket is open to every MTA and web front: the store's values and locks stay admin-only
+         * unless the admin says otherwise */
+        if (config_setting_type(p) != CONFIG_TYPE_BOOL) {
+            conf_error_at(errs, p, "listen.kv_on_policy: expected true or false");
+            ok = -1;
+        } else {
+            c->listen.kv_on_policy = config_setting_get_bool(p);
+        }
+    }
     return ok;
 }
 

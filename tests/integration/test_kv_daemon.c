@@ -2,7 +2,7 @@
  * test_kv_daemon - the store's other tenants through floodgatectl and the real floodgated: kv values, `seen`
  * answering new then seen, `lock` running a command only while it holds the lock (exit 75 for a second
  * taker), renewing it while a slow command runs, and releasing it after; the kv keys survive a restart
- * (the snapshot).
+ * (the snapshot). request=kv on the policy socket is refused unless listen.kv_on_policy = true.
  *
  *     test_kv_daemon FLOODGATED FLOODGATECTL
  */
@@ -115,6 +115,40 @@ static void test_lock(void **st)
     assert_int_equal(status, 3);
 }
 
+/* request=kv on the policy socket: refused by default (nothing written), answered with kv_on_policy = true */
+static void test_kv_on_policy(void **st)
+{
+    char sock[160];
+    int status;
+    (void)st;
+
+    snprintf(sock, sizeof sock, "%s/policy.sock", d.dir);
+    const char *set = "request=kv\narg1=set\narg2=oauth\narg3=from-policy\narg4=v1\n\n";
+    char *r = daemon_ask(sock, set);
+    assert_non_null(strstr(r, "status=error"));
+    assert_non_null(strstr(r, "kv_on_policy"));
+    char *out = daemon_ctl(&d, &status, "--json kv get oauth from-policy");
+    assert_non_null(strstr(out, "\"found\":\"no\""));
+    /* an ordinary policy query on the same socket is still answered */
+    assert_non_null(strstr(daemon_ask(sock, "request=smtpd_access_policy\nclient_address=192.0.2.1\n\n"),
+                           "action=DUNNO"));
+
+    assert_int_equal(daemon_stop(&d), 0);
+    daemon_write_conf(&d, "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\";\n"
+                          "           kv_on_policy = true; };\n"
+                          "store = { snapshot = \"@DIR@/state\"; };\nrules = ();\n");
+    daemon_start(&d);
+    r = daemon_ask(sock, set);
+    assert_non_null(strstr(r, "status=ok"));
+    assert_non_null(strstr(r, "set=yes"));
+    r = daemon_ask(sock, "request=kv\narg1=get\narg2=oauth\narg3=from-policy\n\n");
+    assert_non_null(strstr(r, "value=v1"));
+    out = daemon_ctl(&d, &status, "--json kv get oauth from-policy");
+    assert_non_null(strstr(out, "\"value\":\"v1\""));
+    /* the other control commands stay on the control socket */
+    assert_null(strstr(daemon_ask(sock, "command=stats\n\n"), "status=ok"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -128,6 +162,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_kv),
         cmocka_unit_test(test_seen),
         cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_kv_on_policy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
