@@ -1,20 +1,31 @@
 /*
  * keys - the layout of every key in the store (see keys.h)
  *
- * key_part never overflows: a part is at most KEY_PART_MAX bytes plus a
- * type and a two-byte varint, and the caller adds at most KEY_PARTS_MAX
- * parts after a name of at most KEY_NAME_MAX, all well below KEY_MAX.
+ * key_begin and key_part never write past KEY_MAX: the bound is derived
+ * from the limits (keys.h) and checked below at compile time, and each
+ * append checks the room left at run time (not an assert: a release build
+ * keeps it), marking the key broken instead of writing.
+ *
+ * SECURITY: parts are what clients send, of any length: a long part costs
+ * one pass of BLAKE2b over it (no copy, no buffer of its size), and a key
+ * never grows past KEY_MAX whatever is sent.
  */
 #include "keys.h"
 
 #include <arpa/inet.h>
-#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "hash.h"
 
-/* put_varint - LEB128 length */
+_Static_assert(HASH_STABLE_BYTES <= KEY_PART_MAX, "a hashed part is no longer than a plain one");
+_Static_assert(KEY_VARINT_BYTES(KEY_PART_MAX) <= 3 && KEY_VARINT_BYTES(KEY_NAME_MAX) <= 3,
+               "get_varint reads at most 3 bytes");
+_Static_assert(KEY_MAX == 1 + KEY_VARINT_BYTES(KEY_NAME_MAX) + KEY_NAME_MAX + KEY_PARTS_MAX * KEY_PART_BYTES,
+               "KEY_MAX holds the longest name and KEY_PARTS_MAX of the longest parts");
+_Static_assert(KEY_MAX < 0xffff, "key lengths are u16 in the table and the snapshot (0xffff: its trailer)");
+
+/* put_varint - LEB128 length (the caller checked the room) */
 static void put_varint(key_buf *k, size_t v)
 {
     while (v >= 0x80) {
@@ -42,32 +53,93 @@ static size_t get_varint(const unsigned char *p, size_t len, size_t *out)
 /* key_begin - start a key of class cls for the rule name */
 void key_begin(key_buf *k, enum key_class cls, const char *name, size_t name_len)
 {
-    assert(name_len <= KEY_NAME_MAX);
     k->len = 0;
+    k->nparts = 0;
+    k->broken = 0;
     k->bytes[k->len++] = (unsigned char)cls;
+    if (name_len > KEY_NAME_MAX) {
+        k->broken = 1;
+        return;
+    }
     put_varint(k, name_len);
     memcpy(k->bytes + k->len, name, name_len);
     k->len += name_len;
 }
 
-/* key_part - append one typed part; long parts are hashed */
-void key_part(key_buf *k, enum key_part_type type, const void *data, size_t len)
+/* room - may a part of len bytes (len <= KEY_PART_MAX) be appended? If not, the key is broken */
+static int room(key_buf *k, size_t len)
 {
-    unsigned char digest[16];
-
-    if (len > KEY_PART_MAX) {
-        uint64_t a = hash64(data, len, 0x666c6f6f64676174ULL), b = hash64(data, len, a);
-        memcpy(digest, &a, 8);
-        memcpy(digest + 8, &b, 8);
-        data = digest;
-        len = sizeof digest;
-        type |= KEY_HASHED;
+    if (k->broken || k->nparts >= KEY_PARTS_MAX || k->len + 1 + KEY_VARINT_BYTES(len) + len > KEY_MAX) {
+        k->broken = 1;
+        return 0;
     }
-    assert(k->len + 3 + len <= KEY_MAX);
+    return 1;
+}
+
+/* append - one typed part of at most KEY_PART_MAX bytes, if it fits */
+static void append(key_buf *k, unsigned type, const void *data, size_t len)
+{
+    if (!room(k, len))
+        return;
     k->bytes[k->len++] = (unsigned char)type;
     put_varint(k, len);
     memcpy(k->bytes + k->len, data, len);
     k->len += len;
+    k->nparts++;
+}
+
+/* key_part - append one typed part; long parts are hashed */
+void key_part(key_buf *k, enum key_part_type type, const void *data, size_t len)
+{
+    unsigned char digest[HASH_STABLE_BYTES];
+
+    if (len > KEY_PART_MAX) {
+        hash_stable(data, len, digest);
+        append(k, type | KEY_HASHED, digest, sizeof digest);
+        return;
+    }
+    append(k, type, data, len);
+}
+
+/* fold - ASCII lower case of n bytes (the C locale's tolower, whatever the process's locale) */
+static void fold(unsigned char *out, const unsigned char *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (unsigned char)(in[i] + ('a' - 'A')) : in[i];
+}
+
+/* key_part_lower - append one typed part folded to lower case: folded in place when it fits, else folded
+ * a chunk at a time into the stable hash, so that the case variants of a long value hash alike */
+void key_part_lower(key_buf *k, enum key_part_type type, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    unsigned char chunk[KEY_PART_MAX], digest[HASH_STABLE_BYTES];
+
+    if (len <= KEY_PART_MAX) {
+        if (!room(k, len))
+            return;
+        k->bytes[k->len++] = (unsigned char)type;
+        put_varint(k, len);
+        fold(k->bytes + k->len, p, len);
+        k->len += len;
+        k->nparts++;
+        return;
+    }
+    hash_stable_state hs;
+    hash_stable_init(&hs);
+    for (size_t at = 0; at < len; at += sizeof chunk) {
+        size_t n = len - at < sizeof chunk ? len - at : sizeof chunk;
+        fold(chunk, p + at, n);
+        hash_stable_update(&hs, chunk, n);
+    }
+    hash_stable_final(&hs, digest);
+    append(k, type | KEY_HASHED, digest, sizeof digest);
+}
+
+/* key_ok - every name and part fitted */
+int key_ok(const key_buf *k)
+{
+    return !k->broken;
 }
 
 /* emit - bounded append */

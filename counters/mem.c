@@ -19,7 +19,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "alloc.h"
 #include "hash.h"
@@ -46,7 +45,7 @@ struct mem_store {
     unsigned hold;       /* rehash held (a snapshot child is writing): nesting count */
     uint64_t purge_idx;  /* purge cursor over t[0] */
     uint64_t max_keys;   /* eviction bound; 0 = none */
-    uint64_t seed;       /* hash seed */
+    hash_key key;        /* the table's secret SipHash key: chains cannot be aimed at from outside */
     uint64_t rng;        /* xorshift state for eviction sampling */
     store_stats st;      /* expired, evicted */
 };
@@ -60,10 +59,10 @@ static inline unsigned char *key_of(mem_entry *e)
     return e->data + e->vlen;
 }
 
-/* hash_key - seeded hash */
-static inline uint64_t hash_key(const mem_store *m, const void *key, size_t klen)
+/* key_hash - the keyed hash of a key (hash.h: why it must be keyed) */
+static inline uint64_t key_hash(const mem_store *m, const void *key, size_t klen)
 {
-    return hash64(key, klen, m->seed);
+    return hash_keyed(&m->key, key, klen);
 }
 
 /* table_init - allocate 2^bits empty buckets */
@@ -198,10 +197,15 @@ mem_store *mem_new(const mem_config *cfg)
     table_init(&m->t[0], INITIAL_BITS);
     m->rehash_idx = -1;
     m->max_keys = cfg ? cfg->max_keys : 0;
-    m->seed = cfg ? cfg->seed : 0;
-    if (!m->seed && getrandom(&m->seed, sizeof m->seed, 0) != sizeof m->seed)
-        m->seed = (uint64_t)(uintptr_t)m ^ 0x5bd1e9955bd1e995ULL;
-    m->rng = m->seed | 1;
+    hash_init(); /* idempotent; the daemon has checked it at start */
+    if (cfg && cfg->seed) {
+        hash_key_fixed(&m->key, cfg->seed);
+        m->rng = cfg->seed | 1;
+    } else {
+        hash_key_random(&m->key);
+        randombytes_buf(&m->rng, sizeof m->rng);
+        m->rng |= 1;
+    }
     return m;
 }
 
@@ -229,7 +233,7 @@ void mem_free(mem_store *m)
 /* mem_find - the live entry of a key; an expired one is removed on the way */
 mem_entry *mem_find(mem_store *m, const void *key, size_t klen, uint64_t now_ms)
 {
-    uint64_t h = hash_key(m, key, klen);
+    uint64_t h = key_hash(m, key, klen);
     mem_entry **link;
     int ti = 0;
 
@@ -313,7 +317,7 @@ static void evict_one(mem_store *m, uint64_t now_ms)
 /* mem_put - the value of key with vlen bytes, created or resized zeroed */
 void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t expires_ms, uint64_t now_ms)
 {
-    uint64_t h = hash_key(m, key, klen);
+    uint64_t h = key_hash(m, key, klen);
     mem_entry **link, *e;
     int ti = 0;
 
@@ -360,7 +364,7 @@ void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t 
 /* mem_del - remove a key */
 int mem_del(mem_store *m, const void *key, size_t klen)
 {
-    uint64_t h = hash_key(m, key, klen);
+    uint64_t h = key_hash(m, key, klen);
     int ti = 0;
     mem_entry **link = find(m, key, klen, (uint32_t)h, h, &ti);
 
@@ -416,6 +420,26 @@ int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg)
             }
     }
     return 0;
+}
+
+/* mem_max_chain - the longest chain of the table(s) */
+size_t mem_max_chain(const mem_store *m)
+{
+    size_t longest = 0;
+
+    for (int ti = 0; ti < 2; ti++) {
+        const table *t = &m->t[ti];
+        if (!t->buckets)
+            continue;
+        for (uint64_t i = 0; i <= t->mask; i++) {
+            size_t n = 0;
+            for (const mem_entry *e = t->buckets[i]; e; e = e->next)
+                n++;
+            if (n > longest)
+                longest = n;
+        }
+    }
+    return longest;
 }
 
 /* mem_count - keys held */

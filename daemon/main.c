@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "hash.h"
 #include "conn.h"
 #include "decision_log.h"
 #include "control.h"
@@ -300,6 +301,10 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(verbose);
+    if (hash_init() < 0) {
+        fprintf(stderr, "floodgated: libsodium cannot start (no entropy source?)\n");
+        return 1;
+    }
     /* libevent's buffers are counted with ours (stats: memory_bytes, allocations) */
     event_set_mem_functions(fg_malloc, fg_realloc, fg_free);
     c = conf_load(path, &errs);

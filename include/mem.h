@@ -12,6 +12,11 @@
  *
  * Time is always passed in (milliseconds); the module never reads a clock.
  * Snapshots to disk: snapshot.h.
+ *
+ * SECURITY: keys hold what clients send. A chain is picked by SipHash-2-4
+ * under a secret key drawn at start (hash.h), so no client can make keys
+ * that share a chain (hash flooding): chains stay about as long as the
+ * load factor whatever is sent. Memory is bounded by max_keys.
  */
 #ifndef FG_MEM_H
 #define FG_MEM_H
@@ -29,7 +34,7 @@ typedef struct mem_entry mem_entry;
 
 typedef struct mem_config {
     uint64_t max_keys; /* 0 = unbounded */
-    uint64_t seed;     /* hash seed; 0 = random */
+    uint64_t seed;     /* 0 = a random secret hash key (the daemon); else a key derived from it (tests only) */
 } mem_config;
 
 mem_store *mem_new(const mem_config *cfg);
@@ -61,6 +66,8 @@ int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg);
 void mem_hold_rehash(mem_store *m, int on);
 /* mem_rehash_pos - the next bucket a rehash in progress moves, -1 when none is (tests) */
 int64_t mem_rehash_pos(const mem_store *m);
+/* mem_max_chain - the longest chain of the table(s) (tests: hash flooding) */
+size_t mem_max_chain(const mem_store *m);
 /* mem_count - keys held (some may have expired but not been purged yet) */
 uint64_t mem_count(const mem_store *m);
 void mem_stats(const mem_store *m, store_stats *out);

@@ -9,20 +9,14 @@
 
 #include "alloc.h"
 
-/* key_attr_folded - append an attribute as a lower-cased string part */
+/* key_attr_folded - append an attribute as a lower-cased string part: mail addresses and domains are
+ * counted without regard to case, at any length (a long value is folded, then hashed) */
 static void key_attr_folded(int attr, fg_request *req, key_buf *k)
 {
     size_t len;
     const char *v = req_get(req, attr, &len);
-    unsigned char tmp[KEY_PART_MAX];
 
-    if (len <= sizeof tmp) {
-        /* mail addresses and domains are counted without regard to case */
-        for (size_t i = 0; i < len; i++)
-            tmp[i] = (unsigned char)tolower((unsigned char)v[i]);
-        v = (const char *)tmp;
-    }
-    key_part(k, KEY_PART_STRING, v, len);
+    key_part_lower(k, KEY_PART_STRING, v, len);
 }
 
 /* key_net - append an address cut to prefix bits: family, prefix, bytes (an unparsable address: family 0) */
@@ -393,6 +387,14 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
             op = add_greylist(ev, r, req);
         } else {
             engine_key(r, req, &k);
+            if (!key_ok(&k)) {
+                /* unreachable within the rule file's limits (keys.h); never a cut key that merges counters */
+                if (rule_on_error(e, r) == ON_ERROR_TEMPFAIL) {
+                    ev->failed = i;
+                    break;
+                }
+                continue;
+            }
             op = batch_add(&ev->batch, STORE_WINDOW, k.bytes, k.len);
             engine_limit_op(r, op);
         }

@@ -4,7 +4,7 @@
 set -e
 PKGS="cmake make gcc pkg-config libevent-dev libhiredis-dev libpcre2-dev libconfig-dev libmaxminddb-dev \
 libcmocka-dev libsystemd-dev redis-server valgrind libmaxmind-db-writer-perl mandoc libjansson-dev \
-nginx-light dovecot-core dovecot-imapd wrk nftables ipset iproute2 $*"
+nginx-light dovecot-core dovecot-imapd wrk nftables ipset iproute2 libsodium-dev $*"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

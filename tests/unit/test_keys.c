@@ -82,6 +82,54 @@ static void test_format(void **st)
     assert_string_equal(out, "2:per-net:192.0.2.0/24:Joe%3ax");
 }
 
+/* issue 7 defect 1: the longest rule name and 8 parts of every length fit (ASan: no overflow), and a
+ * 9th part or a longer name marks the key broken instead of writing past it */
+static void test_longest_keys(void **st)
+{
+    char name[KEY_NAME_MAX], part[KEY_PART_MAX + 2];
+    key_buf k;
+    (void)st;
+    memset(name, 'n', sizeof name);
+    memset(part, 'x', sizeof part);
+    for (size_t len = 0; len <= sizeof part; len++) {
+        key_begin(&k, KEY_RCPT, name, sizeof name);
+        for (int i = 0; i < KEY_PARTS_MAX; i++)
+            (i & 1 ? key_part_lower : key_part)(&k, KEY_PART_STRING, part, len);
+        assert_true(key_ok(&k));
+        assert_true(k.len <= KEY_MAX);
+        key_part(&k, KEY_PART_STRING, part, len);
+        assert_false(key_ok(&k));
+    }
+    key_begin(&k, KEY_RCPT, part, KEY_NAME_MAX + 1);
+    assert_false(key_ok(&k));
+}
+
+/* issue 7 defect 8: case variants of a 220-byte sender are one key */
+static void test_fold_long(void **st)
+{
+    char v[3][221];
+    key_buf k[3];
+    (void)st;
+    for (int j = 0; j < 3; j++) {
+        for (int i = 0; i < 220; i++)
+            v[j][i] = "abcdefghij"[i % 10];
+        v[j][220] = '\0';
+        key_begin(&k[j], KEY_RCPT, "r", 1);
+    }
+    v[1][0] = 'A';
+    for (int i = 0; i < 220; i++)
+        v[2][i] = (char)(v[2][i] - 'a' + 'A');
+    for (int j = 0; j < 3; j++)
+        key_part_lower(&k[j], KEY_PART_STRING, v[j], 220);
+    assert_int_equal(k[0].len, k[1].len);
+    assert_memory_equal(k[0].bytes, k[1].bytes, k[0].len);
+    assert_memory_equal(k[0].bytes, k[2].bytes, k[0].len);
+    key_buf plain;
+    key_begin(&plain, KEY_RCPT, "r", 1);
+    key_part(&plain, KEY_PART_STRING, v[0], 220);
+    assert_memory_equal(plain.bytes, k[2].bytes, plain.len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +138,8 @@ int main(void)
         cmocka_unit_test(test_prefix_and_name),
         cmocka_unit_test(test_long_parts),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_longest_keys),
+        cmocka_unit_test(test_fold_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

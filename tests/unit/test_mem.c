@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include "hash.h"
 #include "mem.h"
 
 static mem_store *fresh(uint64_t max_keys)
@@ -338,10 +339,55 @@ static void test_batch_under_eviction(void **st)
     store_free(s);
 }
 
+#define FLOOD_BLOCKS 14 /* 2^14 = 16,384 keys */
+#define FLOOD_P2 0xC2B2AE3D27D4EB4FULL /* the multiplier of the old table hash (hash64) */
+
+/* flood_key - key number i of a hash flood against the old table hash: 14 blocks of two 8-byte words, each
+ * block either (a, b) or (a', b ^ 2^63) where a'*P2 = a*P2 ^ 2^32. The first changes bit 32 of its product,
+ * which the rotation by 31 and the odd multiplier carry to bit 63 alone; the second flips bit 63 back.
+ * So all 2^14 keys hash alike under hash64, whatever its seed (issue 7, defect 2). */
+static void flood_key(unsigned i, unsigned char key[FLOOD_BLOCKS * 16])
+{
+    uint64_t inv = FLOOD_P2;
+    for (int n = 0; n < 6; n++)
+        inv *= 2 - FLOOD_P2 * inv; /* the inverse of P2 mod 2^64 (Newton) */
+    for (unsigned b = 0; b < FLOOD_BLOCKS; b++) {
+        uint64_t w0 = 0x6d61696c2e657861ULL + b, w1 = 0x406578616d706c65ULL ^ b;
+        if (i >> b & 1) {
+            w0 = ((w0 * FLOOD_P2) ^ (1ULL << 32)) * inv;
+            w1 ^= 1ULL << 63;
+        }
+        memcpy(key + 16 * b, &w0, 8);
+        memcpy(key + 16 * b + 8, &w1, 8);
+    }
+}
+
+/* hash flooding: 16,384 keys that share one chain under the old hash (checked here, for two seeds) stay in
+ * short chains under the table's keyed hash */
+static void test_hash_flood(void **st)
+{
+    unsigned char key[FLOOD_BLOCKS * 16], first[FLOOD_BLOCKS * 16];
+    mem_store *m = mem_new(&(mem_config){0}); /* a random secret key, as the daemon has */
+    (void)st;
+    flood_key(0, first);
+    for (unsigned i = 0; i < 1u << FLOOD_BLOCKS; i++) {
+        flood_key(i, key);
+        assert_true(i == 0 || memcmp(key, first, sizeof key));
+        assert_true(hash64(key, sizeof key, 1) == hash64(first, sizeof first, 1));
+        assert_true(hash64(key, sizeof key, 0xdeadbeef) == hash64(first, sizeof first, 0xdeadbeef));
+        mem_put(m, key, sizeof key, 8, UINT64_MAX, 0);
+    }
+    assert_int_equal(mem_count(m), 1u << FLOOD_BLOCKS);
+    /* 16,384 keys in >= 16,384 buckets: random chains rarely pass 8; the old hash made one of 16,384 */
+    assert_in_range(mem_max_chain(m), 1, 16);
+    mem_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expiry_lazy),
+        cmocka_unit_test(test_hash_flood),
         cmocka_unit_test(test_purge),
         cmocka_unit_test(test_eviction_nearest_expiry),
         cmocka_unit_test(test_growth),
