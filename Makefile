@@ -1,15 +1,16 @@
 # floodgate - the two commands of the README, and the benchmark.
 #   make run    install what is missing, build, start floodgated with a copy of rules/floodgate.conf in run/
 #   make test   install what is missing, build, run the whole suite (plain, then ASan+UBSan)
+#   make fuzz   run every libFuzzer driver for FUZZ_SECONDS (default 300) each, with clang
 #   make bench  compare floodgated with ../shared/bench/null-policy
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # -Werror (FG_WERROR) is ours: on for make test and CI, off for make run and for packagers' builds
 WERROR ?= OFF
-test test-plain test-asan: WERROR = ON
+test test-plain test-asan test-fuzz: WERROR = ON
 
-.PHONY: all deps build run test test-plain test-asan bench fuzz clean
+.PHONY: all deps build run test test-plain test-asan test-fuzz bench fuzz clean
 
 all: build
 
@@ -30,7 +31,7 @@ run: build
 	  cat rules/floodgate.conf; } > run/floodgate.conf
 	./$(BUILD)/floodgated -c run/floodgate.conf
 
-test: deps test-plain test-asan
+test: deps test-plain test-asan test-fuzz
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure
@@ -43,12 +44,15 @@ test-asan: deps
 bench: build
 	sh tests/bench/run.sh $(BUILD)
 
+# every fuzz driver on its corpus plus FUZZ_SECONDS of new inputs (20 in make test); a crash fails
+test-fuzz:
+	@sh tests/deps.sh clang libclang-rt-14-dev
+	WERROR=$(WERROR) sh tests/fuzz/run.sh $${FUZZ_SECONDS:-20}
+
+# long runs: make fuzz FUZZ_SECONDS=3600 (what the drivers find is kept in build-fuzz/corpus-NAME)
 fuzz:
 	@sh tests/deps.sh clang libclang-rt-14-dev
-	CC=clang cmake -S . -B build-fuzz -DFG_FUZZ=ON -DFG_TESTS=ON >/dev/null
-	cmake --build build-fuzz --target fuzz_proto fuzz_http -j $(JOBS)
-	mkdir -p build-fuzz/corpus && ./build-fuzz/tests/fuzz_proto -max_total_time=60 build-fuzz/corpus tests/fuzz/corpus
-	mkdir -p build-fuzz/corpus-http && ./build-fuzz/tests/fuzz_http -max_total_time=60 build-fuzz/corpus-http tests/fuzz/corpus-http
+	sh tests/fuzz/run.sh $${FUZZ_SECONDS:-300}
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz run
