@@ -16,8 +16,13 @@
  *     masked to prefix; IPv4 uses the first 4 bytes. expires == 0 means for ever. Callbacks run on
  *     the daemon's loop, never on another thread; a callback must not add or remove bans.
  *
+ * The index (policy/ban.c) is one hash table per prefix length in use (per family), so a lookup costs
+ * one probe per prefix length in use, the same with 10 or 1,000,000 bans. Username bans (family 0,
+ * the name in `name`) sit in their own table and are never exported to a firewall. The index also
+ * keeps the ban history (how many times a key was banned, and when last) for escalation.
+ *
  * BUGS
- *     Only the interface has landed: no implementation links yet (ban.c comes with the ban index).
+ *     Interface only until policy/ban.c lands.
  */
 #ifndef FG_BAN_H
 #define FG_BAN_H
@@ -38,6 +43,7 @@ typedef struct ban_rec {
     uint64_t since;                /* wall-clock seconds */
     uint64_t expires;              /* wall-clock seconds; 0 = for ever */
     uint32_t times;                /* bans of this key within the history (1 for the first) */
+    const char *name;              /* family 0: the banned username (net holds it cut to fit); else NULL */
 } ban_rec;
 
 /* ban_change - what happened to a ban */
@@ -56,5 +62,37 @@ size_t ban_foreach(const struct ban_index *bi, uint64_t now_wall, ban_foreach_fn
 int ban_on_change(struct ban_index *bi, ban_change_fn cb, void *arg);
 /* ban_count - the number of current bans */
 size_t ban_count(const struct ban_index *bi);
+
+/* --- the index itself: used by the engine (ban rules, enforcement), control (ban/unban/bans) and
+ *     durability (journal, snapshot, Redis mirror) --- */
+
+struct fg_addr;
+
+/* ban_index_new - an empty index; NULL when out of memory */
+struct ban_index *ban_index_new(void);
+/* ban_index_free - free the index and everything in it (no callback is called) */
+void ban_index_free(struct ban_index *bi);
+/* ban_parse - "ADDR", "ADDR/LEN" (masked to LEN) into r's family, bytes, prefix and net; other fields
+ * zeroed; 0, or -1 (why set to a static message) */
+int ban_parse(const char *text, ban_rec *r, const char **why);
+/* ban_user - a username ban key (family 0) into r; 0, or -1 if the name is empty or over 255 bytes */
+int ban_user(const char *name, size_t len, ban_rec *r);
+/* ban_add - ban r's key (copying reason, rule, name) with r's since, expires and times; a key already
+ * banned is replaced. Tells the change callback BAN_ADDED. 0 new, 1 replaced, -1 out of memory */
+int ban_add(struct ban_index *bi, const ban_rec *r);
+/* ban_remove - unban exactly r's key (family, bytes, prefix or name); tells BAN_REMOVED; 0, or -1 not banned */
+int ban_remove(struct ban_index *bi, const ban_rec *key);
+/* ban_find - the ban on exactly this key, if in force at now_wall; NULL otherwise */
+const ban_rec *ban_find(const struct ban_index *bi, const ban_rec *key, uint64_t now_wall);
+/* ban_match - a ban in force at now_wall on this address or on any network holding it (NULL: none);
+ * one hash probe per prefix length in use */
+const ban_rec *ban_match(const struct ban_index *bi, const struct fg_addr *a, uint64_t now_wall);
+/* ban_match_user - a ban in force on this username (NULL: none) */
+const ban_rec *ban_match_user(const struct ban_index *bi, const char *name, size_t len, uint64_t now_wall);
+/* ban_expire - drop the bans whose expiry is at or before now_wall, telling BAN_EXPIRED for each; how many */
+size_t ban_expire(struct ban_index *bi, uint64_t now_wall);
+/* ban_history_next - the number this ban of key would be within history_s seconds (1 for the first, or
+ * if the last ban of key was more than history_s before now_wall), and record it with now_wall */
+uint32_t ban_history_next(struct ban_index *bi, const ban_rec *key, uint64_t now_wall, uint64_t history_s);
 
 #endif
