@@ -58,8 +58,11 @@ typedef void (*ban_change_fn)(int change, const ban_rec *r, void *arg);
 
 /* ban_foreach - call fn for every current (not expired at now_wall) ban, in no set order; returns how many */
 size_t ban_foreach(const struct ban_index *bi, uint64_t now_wall, ban_foreach_fn fn, void *arg);
-/* ban_on_change - register cb (one per index; NULL removes it); returns 0, or -1 if another is registered */
+/* ban_on_change - register cb with arg (up to BAN_LISTENERS per index: the export/follow publisher, the
+ * journal, the fleet mirror); returns 0, or -1 when all are taken. ban_on_change_remove drops (cb, arg). */
+#define BAN_LISTENERS 4
 int ban_on_change(struct ban_index *bi, ban_change_fn cb, void *arg);
+void ban_on_change_remove(struct ban_index *bi, ban_change_fn cb, void *arg);
 /* ban_count - the number of current bans */
 size_t ban_count(const struct ban_index *bi);
 
@@ -94,5 +97,10 @@ size_t ban_expire(struct ban_index *bi, uint64_t now_wall);
 /* ban_history_next - the number this ban of key would be within history_s seconds (1 for the first, or
  * if the last ban of key was more than history_s before now_wall), and record it with now_wall */
 uint32_t ban_history_next(struct ban_index *bi, const ban_rec *key, uint64_t now_wall, uint64_t history_s);
+/* ban_history_foreach - every history entry: r's key fields, r->times (bans so far) and r->since (the last
+ * ban's time) are set (for the snapshot, class 28); returns how many */
+size_t ban_history_foreach(const struct ban_index *bi, ban_foreach_fn fn, void *arg);
+/* ban_history_set - restore one history entry (snapshot load, journal replay); 0, or -1 out of memory */
+int ban_history_set(struct ban_index *bi, const ban_rec *key, uint32_t times, uint64_t last_wall);
 
 #endif

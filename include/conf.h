@@ -69,12 +69,27 @@ typedef struct conf_regex {
     uint64_t depth_limit;    /* pcre2 depth limit, 0 = twice max_request */
 } conf_regex;
 
+#define CONF_BANS_ACTION_DEFAULT "REJECT 5.7.1 Banned: $reason"
+#define CONF_BANS_HOOKS_MAX_DEFAULT 4           /* on_ban/on_unban commands running at once */
+
+typedef struct conf_bans {
+    char *action;            /* bans.action: the answer to a banned client ($reason, $expires) */
+    char *export_format;     /* bans.export.format: "nft", "ipset", "plain" or "json"; NULL = no export file */
+    char *export_path;       /* bans.export.path (relative to the file's folder) */
+    char **on_ban;           /* bans.on_ban: argv ($address, $reason, $duration as whole arguments); NULL = none */
+    unsigned non_ban;
+    char **on_unban;         /* bans.on_unban: argv; NULL = none */
+    unsigned non_unban;
+    uint64_t hooks_max;      /* bans.hooks_max: hook commands running at once */
+} conf_bans;
+
 typedef struct fg_conf {
     char *path;              /* the file */
     char *dir;               /* its folder */
     conf_listen listen;
     conf_store store;
     conf_regex regex;
+    conf_bans bans;           /* the `bans` section (the top-level `trusted` lives in the ruleset) */
     ruleset *rules;
     struct watchset *watches; /* log watches (watch.h), never NULL once loaded */
     int log_requests;         /* log_requests = true: a line per decision, not only per refusal */

@@ -94,6 +94,7 @@ typedef void (*engine_dry_fn)(const fg_request *req, const char *rule, const cha
 
 typedef struct engine {
     store *store;          /* where counters live */
+    struct ban_index *bans; /* bans in force (ban.h): checked before any rule, fed by ban rules; NULL = none */
     int on_error;          /* enum conf_on_error: store.on_error, the default of every rule's */
     engine_stats stats;
     engine_log_fn log;     /* warnings, already rate-limited */
