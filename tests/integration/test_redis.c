@@ -635,6 +635,102 @@ static void test_two_daemons_share_a_limit(void **st)
     fgd_stop(&b);
 }
 
+/* ctl_talk_read - the reply to one control request on an open connection (buf, NUL-terminated) */
+static const char *ctl_talk_read(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+
+    buf[0] = '\0';
+    while (got < size - 1 && !strstr(buf, "\n\n")) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 30000) <= 0)
+            fail_msg("no control reply within 30 s");
+        ssize_t r = read(fd, buf + got, size - 1 - got);
+        if (r <= 0)
+            fail_msg("control connection closed");
+        got += (size_t)r;
+        buf[got] = '\0';
+    }
+    return buf;
+}
+
+/* send_all - write a whole request */
+static void send_all(int fd, const char *req)
+{
+    size_t len = strlen(req);
+    assert_int_equal(write(fd, req, len), (ssize_t)len);
+}
+
+/* token_of - the token= value of a lock reply (static buffer), "" if none */
+static const char *token_of(const char *reply)
+{
+    static char tok[80];
+    const char *t = strstr(reply, "token=");
+    size_t n = 0;
+
+    tok[0] = '\0';
+    if (t)
+        for (t += 6; n < sizeof tok - 1 && t[n] && t[n] != '\n'; n++)
+            tok[n] = t[n];
+    tok[n] = '\0';
+    return tok;
+}
+
+/* Lock exclusivity under contention: two floodgated on one Redis race for one task lock, both requests
+ * in flight at once, round after round. Each round exactly one gets it (never two owners, never none:
+ * the lock is free when a round starts); a wrong token neither unlocks nor renews it; its owner releases it. */
+static void test_lock_contention(void **st)
+{
+    fgd a, b;
+    char store_conf[256], ra[4096], rb[4096], req[512];
+    int rounds = getenv("FG_WRAPPER") ? 100 : 1000, wins_a = 0, wins_b = 0;
+    (void)st;
+
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/3\"; timeout = \"5s\";",
+             single.port);
+    fgd_start(&a, "lock-a", store_conf);
+    fgd_start(&b, "lock-b", store_conf);
+    wait_connected(&a, 0);
+    wait_connected(&b, 0);
+    int fa = connect_unix(a.control), fb = connect_unix(b.control);
+    assert_true(fa >= 0 && fb >= 0);
+    const char *lock = "command=kv\narg1=lock\narg2=task-lock\narg3=nightly\nttl=1h\n\n";
+    for (int i = 0; i < rounds; i++) {
+        /* both in flight before either answer is read; who goes first alternates */
+        send_all(i % 2 ? fb : fa, lock);
+        send_all(i % 2 ? fa : fb, lock);
+        ctl_talk_read(fa, ra, sizeof ra);
+        ctl_talk_read(fb, rb, sizeof rb);
+        int got_a = strstr(ra, "locked=yes") != NULL, got_b = strstr(rb, "locked=yes") != NULL;
+        if (got_a + got_b != 1)
+            fail_msg("round %d: %d owners\nA: %sB: %s", i, got_a + got_b, ra, rb);
+        assert_non_null(strstr(got_a ? rb : ra, "locked=no"));
+        wins_a += got_a;
+        wins_b += got_b;
+        int owner = got_a ? fa : fb, other = got_a ? fb : fa;
+        char token[80];
+        snprintf(token, sizeof token, "%s", token_of(got_a ? ra : rb));
+        assert_int_equal(strlen(token), 32);
+        /* the loser, with a token of the right shape that is not the owner's: refused */
+        snprintf(req, sizeof req, "command=kv\narg1=unlock\narg2=task-lock\narg3=nightly\narg4=%032d\n\n", i);
+        send_all(other, req);
+        assert_non_null(strstr(ctl_talk_read(other, ra, sizeof ra), "unlocked=no"));
+        snprintf(req, sizeof req, "command=kv\narg1=renew\narg2=task-lock\narg3=nightly\narg4=%032d\nttl=1h\n\n", i);
+        send_all(other, req);
+        assert_non_null(strstr(ctl_talk_read(other, ra, sizeof ra), "renewed=no"));
+        /* the owner releases it */
+        snprintf(req, sizeof req, "command=kv\narg1=unlock\narg2=task-lock\narg3=nightly\narg4=%s\n\n", token);
+        send_all(owner, req);
+        assert_non_null(strstr(ctl_talk_read(owner, ra, sizeof ra), "unlocked=yes"));
+    }
+    /* both daemons won some rounds: the race was real */
+    assert_true(wins_a > 0 && wins_b > 0);
+    close(fa);
+    close(fb);
+    fgd_stop(&a);
+    fgd_stop(&b);
+}
+
 /* Redis killed mid-run: every query gets the on_error action within the timeout, no crash; a hung
  * server (SIGSTOP) likewise; normal service once Redis is back. */
 /* ctl_out - floodgatectl's output for args */
@@ -1096,6 +1192,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_script_matches_embedded_store),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_two_daemons_share_a_limit),
+        cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
