@@ -538,12 +538,30 @@ static void fgd_stop(fgd *d)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* read_reply - a reply up to its blank line (or the peer's close) into buf, NUL-terminated */
+static const char *read_reply(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+
+    buf[0] = '\0';
+    while (got < size - 1 && !strstr(buf, "\n\n")) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 30000) <= 0)
+            fail_msg("no reply within 30 s");
+        ssize_t r = read(fd, buf + got, size - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        buf[got] = '\0';
+    }
+    return buf;
+}
+
 /* query - one policy request; the action (static buffer) */
 static const char *query(fgd *d, const char *sender, const char *client)
 {
     static char buf[4096];
     char req[1024];
-    size_t got = 0;
     int fd = connect_unix(d->policy);
 
     assert_true(fd >= 0);
@@ -552,18 +570,8 @@ static const char *query(fgd *d, const char *sender, const char *client)
                      "recipient=rcpt@example.com\n\n",
                      client, sender);
     assert_int_equal(write(fd, req, (size_t)n), n);
-    while (got < sizeof buf - 1 && !strstr(buf, "\n\n")) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 30000) <= 0)
-            fail_msg("no reply within 30 s");
-        ssize_t r = read(fd, buf + got, sizeof buf - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        buf[got] = '\0';
-    }
+    read_reply(fd, buf, sizeof buf);
     close(fd);
-    buf[got] = '\0';
     assert_true(!strncmp(buf, "action=", 7));
     char *nl = strchr(buf, '\n');
     if (nl)
@@ -635,25 +643,6 @@ static void test_two_daemons_share_a_limit(void **st)
     fgd_stop(&b);
 }
 
-/* ctl_talk_read - the reply to one control request on an open connection (buf, NUL-terminated) */
-static const char *ctl_talk_read(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-
-    buf[0] = '\0';
-    while (got < size - 1 && !strstr(buf, "\n\n")) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 30000) <= 0)
-            fail_msg("no control reply within 30 s");
-        ssize_t r = read(fd, buf + got, size - 1 - got);
-        if (r <= 0)
-            fail_msg("control connection closed");
-        got += (size_t)r;
-        buf[got] = '\0';
-    }
-    return buf;
-}
-
 /* send_all - write a whole request */
 static void send_all(int fd, const char *req)
 {
@@ -699,8 +688,8 @@ static void test_lock_contention(void **st)
         /* both in flight before either answer is read; who goes first alternates */
         send_all(i % 2 ? fb : fa, lock);
         send_all(i % 2 ? fa : fb, lock);
-        ctl_talk_read(fa, ra, sizeof ra);
-        ctl_talk_read(fb, rb, sizeof rb);
+        read_reply(fa, ra, sizeof ra);
+        read_reply(fb, rb, sizeof rb);
         int got_a = strstr(ra, "locked=yes") != NULL, got_b = strstr(rb, "locked=yes") != NULL;
         if (got_a + got_b != 1)
             fail_msg("round %d: %d owners\nA: %sB: %s", i, got_a + got_b, ra, rb);
@@ -714,14 +703,14 @@ static void test_lock_contention(void **st)
         /* the loser, with a token of the right shape that is not the owner's: refused */
         snprintf(req, sizeof req, "command=kv\narg1=unlock\narg2=task-lock\narg3=nightly\narg4=%032d\n\n", i);
         send_all(other, req);
-        assert_non_null(strstr(ctl_talk_read(other, ra, sizeof ra), "unlocked=no"));
+        assert_non_null(strstr(read_reply(other, ra, sizeof ra), "unlocked=no"));
         snprintf(req, sizeof req, "command=kv\narg1=renew\narg2=task-lock\narg3=nightly\narg4=%032d\nttl=1h\n\n", i);
         send_all(other, req);
-        assert_non_null(strstr(ctl_talk_read(other, ra, sizeof ra), "renewed=no"));
+        assert_non_null(strstr(read_reply(other, ra, sizeof ra), "renewed=no"));
         /* the owner releases it */
         snprintf(req, sizeof req, "command=kv\narg1=unlock\narg2=task-lock\narg3=nightly\narg4=%s\n\n", token);
         send_all(owner, req);
-        assert_non_null(strstr(ctl_talk_read(owner, ra, sizeof ra), "unlocked=yes"));
+        assert_non_null(strstr(read_reply(owner, ra, sizeof ra), "unlocked=yes"));
     }
     /* both daemons won some rounds: the race was real */
     assert_true(wins_a > 0 && wins_b > 0);
