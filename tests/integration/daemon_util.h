@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sockio.h"
+
 typedef struct fg_daemon {
     const char *bin, *ctl_bin;  /* floodgated and floodgatectl */
     char dir[64];               /* the temp folder */
@@ -147,31 +149,8 @@ static inline char *daemon_ctl(fg_daemon *d, int *status, const char *args)
 static inline char *daemon_ask(const char *path, const char *req)
 {
     static char buf[65536];
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t got = 0;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    buf[0] = '\0';
-    if (strlen(path) >= sizeof sa.sun_path)
-        return buf;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || write(fd, req, strlen(req)) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return buf;
-    }
-    while (got < sizeof buf - 1) {
-        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        buf[got] = '\0';
-        if (strstr(buf, "\n\n"))
-            break;
-    }
-    buf[got] = '\0';
-    close(fd);
-    return buf;
+    return sock_ask(path, req, buf, sizeof buf);
 }
 
 #endif

@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sockio.h"
+
 #define ITEST_MAX_CHILDREN 8
 
 static char it_dir[] = "/tmp/fghttpXXXXXX";
@@ -86,19 +88,7 @@ static inline int it_connect_tcp(int port)
 /* it_connect_unix - a connection to a Unix socket, -1 if nobody listens */
 static inline int it_connect_unix(const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    int fd;
-
-    if (len >= sizeof sa.sun_path)
-        return -1;
-    memcpy(sa.sun_path, path, len + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return sock_connect_unix(path);
 }
 
 /* it_spawn - run argv with stdout and stderr into log (a temp-folder file); returns the pid, remembered */

@@ -33,6 +33,8 @@
 #include "mem.h"
 #include "snapshot.h"
 
+#include "sockio.h"
+
 #define BIG_ENTRIES 5000      /* the list that showed 4,092 entries */
 #define HUGE_ENTRIES 6000     /* x ~200 bytes: a reply of ~1.3 MiB */
 #define SNAP_KEYS 200000      /* a snapshot the child takes a while to write */
@@ -45,17 +47,7 @@ static pid_t daemon_pid = -1;
 /* connect_unix - a client socket, -1 if nobody listens */
 static int connect_unix(const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    if (len >= sizeof sa.sun_path)
-        return -1;
-    memcpy(sa.sun_path, path, len + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return sock_connect_unix(path);
 }
 
 /* huge_entry - the i-th entry of the >1 MiB list: a domain of about 200 bytes */

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sockio.h"
+
 static const char *daemon_bin, *ctl_bin, *rules_dir;
 static char dir[] = "/tmp/fgintXXXXXX";
 static char conf_path[512], policy_path[512], control_path[512], log_path[512], list_path[512];
@@ -75,17 +77,7 @@ static void write_conf(const char *rules)
 /* connect_unix - a client socket, -1 if nobody listens */
 static int connect_unix(const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    if (len >= sizeof sa.sun_path)
-        return -1;
-    memcpy(sa.sun_path, path, len + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return sock_connect_unix(path);
 }
 
 /* start_daemon - run floodgated and wait until it answers on its control socket */

@@ -13,26 +13,10 @@ static fg_daemon d;
 /* ask - one policy request on a fresh connection; the reply */
 static char *ask(const char *req)
 {
-    static char reply[4096];
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t got = 0;
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    char path[160];
 
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/policy.sock", d.dir);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    while (got < sizeof reply - 1) {
-        ssize_t n = read(fd, reply + got, sizeof reply - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        reply[got] = '\0';
-        if (strstr(reply, "\n\n"))
-            break;
-    }
-    close(fd);
-    reply[got] = '\0';
-    return reply;
+    snprintf(path, sizeof path, "%s/policy.sock", d.dir);
+    return daemon_ask(path, req);
 }
 
 /* log_text - the daemon's log so far */

@@ -35,6 +35,8 @@
 #include "redis.h"
 #include "redis_script.h"
 
+#include "sockio.h"
+
 static const char *daemon_bin, *ctl_bin, *redis_bin, *cli_bin;
 static char dir[] = "/tmp/fgredisXXXXXX";
 
@@ -454,17 +456,7 @@ typedef struct fgd {
 /* connect_unix - a client socket, -1 if nobody listens */
 static int connect_unix(const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    if (len >= sizeof sa.sun_path)
-        return -1;
-    memcpy(sa.sun_path, path, len + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return sock_connect_unix(path);
 }
 
 /* short_timeout - store.timeout of the tests that kill a server: longer under valgrind, whose slowness
@@ -538,25 +530,6 @@ static void fgd_stop(fgd *d)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* read_reply - a reply up to its blank line (or the peer's close) into buf, NUL-terminated */
-static const char *read_reply(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-
-    buf[0] = '\0';
-    while (got < size - 1 && !strstr(buf, "\n\n")) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 30000) <= 0)
-            fail_msg("no reply within 30 s");
-        ssize_t r = read(fd, buf + got, size - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        buf[got] = '\0';
-    }
-    return buf;
-}
-
 /* query - one policy request; the action (static buffer) */
 static const char *query(fgd *d, const char *sender, const char *client)
 {
@@ -570,7 +543,7 @@ static const char *query(fgd *d, const char *sender, const char *client)
                      "recipient=rcpt@example.com\n\n",
                      client, sender);
     assert_int_equal(write(fd, req, (size_t)n), n);
-    read_reply(fd, buf, sizeof buf);
+    sock_read_reply(fd, buf, sizeof buf);
     close(fd);
     assert_true(!strncmp(buf, "action=", 7));
     char *nl = strchr(buf, '\n');
@@ -688,8 +661,8 @@ static void test_lock_contention(void **st)
         /* both in flight before either answer is read; who goes first alternates */
         send_all(i % 2 ? fb : fa, lock);
         send_all(i % 2 ? fa : fb, lock);
-        read_reply(fa, ra, sizeof ra);
-        read_reply(fb, rb, sizeof rb);
+        sock_read_reply(fa, ra, sizeof ra);
+        sock_read_reply(fb, rb, sizeof rb);
         int got_a = strstr(ra, "locked=yes") != NULL, got_b = strstr(rb, "locked=yes") != NULL;
         if (got_a + got_b != 1)
             fail_msg("round %d: %d owners\nA: %sB: %s", i, got_a + got_b, ra, rb);
@@ -703,14 +676,14 @@ static void test_lock_contention(void **st)
         /* the loser, with a token of the right shape that is not the owner's: refused */
         snprintf(req, sizeof req, "command=kv\narg1=unlock\narg2=task-lock\narg3=nightly\narg4=%032d\n\n", i);
         send_all(other, req);
-        assert_non_null(strstr(read_reply(other, ra, sizeof ra), "unlocked=no"));
+        assert_non_null(strstr(sock_read_reply(other, ra, sizeof ra), "unlocked=no"));
         snprintf(req, sizeof req, "command=kv\narg1=renew\narg2=task-lock\narg3=nightly\narg4=%032d\nttl=1h\n\n", i);
         send_all(other, req);
-        assert_non_null(strstr(read_reply(other, ra, sizeof ra), "renewed=no"));
+        assert_non_null(strstr(sock_read_reply(other, ra, sizeof ra), "renewed=no"));
         /* the owner releases it */
         snprintf(req, sizeof req, "command=kv\narg1=unlock\narg2=task-lock\narg3=nightly\narg4=%s\n\n", token);
         send_all(owner, req);
-        assert_non_null(strstr(read_reply(owner, ra, sizeof ra), "unlocked=yes"));
+        assert_non_null(strstr(sock_read_reply(owner, ra, sizeof ra), "unlocked=yes"));
     }
     /* both daemons won some rounds: the race was real */
     assert_true(wins_a > 0 && wins_b > 0);
