@@ -70,6 +70,7 @@ struct conn {
     int closing;             /* read no more; close when all is answered and sent */
     int dead;                /* closed; freed when pending reaches 0 */
     int processing;          /* inside conn_process: do not re-enter */
+    int follow;              /* bans --follow: 0 no, 1 text lines, 2 JSON lines */
 };
 
 static void conn_process(conn *c);
@@ -199,10 +200,14 @@ static void handle(conn *c, slot *s, size_t len)
             s->ctl = evbuffer_new();
         s->is_ctl = 1;
         srv->st.control++;
-        if (control_exec(srv, &s->req, s->ctl, slot_done, s) == CONTROL_DONE)
-            s->done = 1;
-        else
+        int rc = control_exec(srv, &s->req, s->ctl, slot_done, s);
+        if (rc == CONTROL_PENDING) {
             c->pending++;
+            return;
+        }
+        s->done = 1;
+        if (rc == CONTROL_FOLLOW || rc == CONTROL_FOLLOW_JSON)
+            c->follow = rc == CONTROL_FOLLOW_JSON ? 2 : 1;
         return;
     }
     const char *kind = req_get(&s->req, ATTR_REQUEST, &n);
@@ -266,7 +271,9 @@ static void conn_process(conn *c)
     if (c->processing)
         return;
     c->processing = 1;
-    while (!c->closing && !c->dead) {
+    if (c->follow) /* a follower sends no more requests: what it writes is dropped */
+        evbuffer_drain(c->in, evbuffer_get_length(c->in));
+    while (!c->closing && !c->dead && !c->follow) {
         size_t avail = evbuffer_get_length(c->in), look, n;
         const char *p;
         slot *s;
@@ -408,7 +415,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     if (what & EV_TIMEOUT) {
-        if (c->count == 0 && !evbuffer_get_length(c->out)) {
+        if (c->count == 0 && !evbuffer_get_length(c->out) && !c->follow) {
             c->srv->st.idle_closed++;
             conn_free(c);
         }
@@ -514,4 +521,31 @@ void conn_free_all(server *s)
 {
     while (s->conns)
         conn_free(s->conns);
+}
+
+/* conn_follow_push - one event to every follower, or drop the ones that do not keep up */
+void conn_follow_push(server *s, const char *text, size_t tlen, const char *json, size_t jlen)
+{
+    conn *c = s->conns, *next;
+
+    for (; c; c = next) {
+        next = c->next; /* c may be freed */
+        if (!c->follow || c->dead || c->closing)
+            continue;
+        size_t len = c->follow == 2 ? jlen : tlen, unsent = evbuffer_get_length(c->out);
+        if (unsent + len > CONN_FOLLOW_MAX) {
+            if (s->st.followers_dropped != UINT64_MAX)
+                s->st.followers_dropped++;
+            log_limited(&s->timeout_log, server_now(s), LOG_INFO_,
+                        "connection %d: bans --follow dropped: %zu bytes unread (it does not keep up)", c->fd,
+                        unsent);
+            conn_free(c);
+            continue;
+        }
+        if (evbuffer_add(c->out, c->follow == 2 ? json : text, len) != 0) {
+            conn_free(c);
+            continue;
+        }
+        conn_flush(c);
+    }
 }

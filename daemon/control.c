@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "banpub.h"
 #include "engine.h"
 #include "keys.h"
 #include "kvcmd.h"
@@ -259,6 +260,49 @@ int control_kv_policy(server *s, fg_request *req, struct evbuffer *out, control_
     return kv_exec(s, req, args, nargs, out, done, arg);
 }
 
+/* cmd_bans - bans format=FMT | follow=yes [json=yes]: the published forms of the current bans */
+static int cmd_bans(server *s, fg_request *req, struct evbuffer *out)
+{
+    size_t flen, folen, jlen;
+    const char *fmt = req_get_name(req, "format", &flen), *follow = req_get_name(req, "follow", &folen);
+    const char *json = req_get_name(req, "json", &jlen);
+
+    if (!s->pub) {
+        reply_error(out, "bans are not available yet (no ban index)");
+        return CONTROL_DONE;
+    }
+    if (folen && !strcmp(follow, "yes")) {
+        int j = jlen && !strcmp(json, "yes");
+        evbuffer_add_printf(out, "status=ok\n\n");
+        banpub_follow_start(s->pub, j, out);
+        return j ? CONTROL_FOLLOW_JSON : CONTROL_FOLLOW;
+    }
+    int f = banexport_parse_format(flen ? fmt : "plain");
+    if (f < 0) {
+        reply_error(out, "usage: bans format=nft|ipset|plain|json or follow=yes [json=yes]");
+        return CONTROL_DONE;
+    }
+    /* the text as line[]= fields: the reply's framing (an empty line ends it) stays whole */
+    struct evbuffer *text = evbuffer_new();
+    banpub_format(s->pub, f, text);
+    size_t lines = 0, len = evbuffer_get_length(text);
+    const char *p = (const char *)evbuffer_pullup(text, -1), *end = p + len;
+    for (const char *q = p; q < end; q++)
+        lines += *q == '\n';
+    evbuffer_add_printf(out, "status=ok\nformat=%s\ncount=%zu\n", banexport_format_name(f), lines);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        evbuffer_add(out, "line[]=", 7);
+        evbuffer_add(out, p, n);
+        evbuffer_add(out, "\n", 1);
+        p += n + 1;
+    }
+    evbuffer_add(out, "\n", 1);
+    evbuffer_free(text);
+    return CONTROL_DONE;
+}
+
 /* control_exec - run one command */
 int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg)
 {
@@ -284,7 +328,9 @@ int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         return explain_exec(s, req, out, done, arg);
     else if (!strcmp(cmd, "kv"))
         return kv_exec(s, req, args, nargs, out, done, arg);
+    else if (!strcmp(cmd, "bans"))
+        return cmd_bans(s, req, out);
     else
-        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, explain, kv)");
+        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, explain, kv, bans)");
     return CONTROL_DONE;
 }

@@ -23,6 +23,13 @@
  *     counter RULE VALUE...   a limit's counter for the key VALUE...
  *                (the rule's key attributes in order, or NAME=VALUE)
  *     reset RULE VALUE...     forget that counter
+ *     bans [--format nft|ipset|plain|json]
+ *                the current bans in a firewall's form, printed exactly
+ *                (nft -f, ipset restore); a reply cut short is exit 2
+ *     bans --follow [--json]
+ *                the current bans as "ban ..." lines, "synced N", then a
+ *                line per ban, unban and expiry as the daemon pushes it;
+ *                exit 2 when the daemon ends the stream
  *     help       this usage (also --help, -h), without connecting
  *     Human-readable output by default, --json for scripts.
  *
@@ -498,6 +505,120 @@ static int cmd_lock(const char *target, int argc, char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* cmd_bans_format - bans --format nft|ipset|plain|json: the text of the format, exactly, or exit 2 when cut */
+static int cmd_bans_format(const char *target, const char *fmt)
+{
+    char *req = NULL, line[128], *reply;
+    size_t len = 0, reply_len, n, lines = 0;
+
+    if (strchr(fmt, '\n'))
+        return 2;
+    append(&req, &len, "command=bans");
+    snprintf(line, sizeof line, "format=%.64s", fmt);
+    append(&req, &len, line);
+    append(&req, &len, "");
+    reply = exchange(target, req, len, &reply_len);
+    free(req);
+    field *f = parse_reply(reply, reply_len, &n);
+    const char *status = field_value(f, n, "status"), *count = field_value(f, n, "count");
+    if (!status || strcmp(status, "ok")) {
+        const char *msg = field_value(f, n, "message");
+        fprintf(stderr, "floodgatectl: %s\n", msg ? msg : "the daemon refused the command");
+        free(f);
+        free(reply);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (f[i].array && !strcmp(f[i].name, "line"))
+            lines++;
+    if (!count || strtoull(count, NULL, 10) != lines)
+        fail("the reply holds %zu lines of %s: it was cut", lines, count ? count : "?");
+    for (size_t i = 0; i < n; i++)
+        if (f[i].array && !strcmp(f[i].name, "line"))
+            printf("%s\n", f[i].value);
+    free(f);
+    free(reply);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        fail("cannot write the output: %s", strerror(errno ? errno : EIO));
+    return 0;
+}
+
+/* cmd_bans_follow - bans --follow [--json]: the current bans, then every event as the daemon pushes it,
+ * until the daemon ends the stream (it stops, or dropped us for reading too slowly): exit 2 then */
+static int cmd_bans_follow(const char *target, int json)
+{
+    const char *req = json ? "command=bans\nfollow=yes\njson=yes\n\n" : "command=bans\nfollow=yes\n\n";
+    int fd = connect_to(target);
+    char buf[65536];
+    size_t got = 0;
+    int header = 1;
+
+    if (fd < 0)
+        fail("cannot connect to %s: %s", target, strerror(errno));
+    for (size_t off = 0, len = strlen(req); off < len;) {
+        ssize_t w = write(fd, req + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            fail("write to %s: %s", target, strerror(errno));
+        off += (size_t)w;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + got, sizeof buf - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            fail("read from %s: %s", target, strerror(errno));
+        if (r == 0)
+            fail("%s ended the stream", target);
+        got += (size_t)r;
+        buf[got] = '\0';
+        if (header) {
+            /* the framed reply first: status=ok and its empty line, or an error */
+            char *end = strstr(buf, "\n\n");
+            if (!end) {
+                if (got == sizeof buf - 1)
+                    fail("the reply of %s has no end", target);
+                continue;
+            }
+            if (strncmp(buf, "status=ok\n", 10)) {
+                char *msg = strstr(buf, "message=");
+                fprintf(stderr, "floodgatectl: %.*s\n", msg ? (int)strcspn(msg + 8, "\n") : 30,
+                        msg ? msg + 8 : "the daemon refused the command");
+                return 1;
+            }
+            header = 0;
+            end += 2;
+            got -= (size_t)(end - buf);
+            memmove(buf, end, got);
+        }
+        if (got && (fwrite(buf, 1, got, stdout) != got || fflush(stdout) != 0))
+            fail("cannot write the output: %s", strerror(errno ? errno : EIO));
+        got = 0;
+    }
+}
+
+/* cmd_bans - the published forms of bans; the plain listing otherwise */
+static int cmd_bans(const char *target, int argc, char **argv, int json)
+{
+    const char *fmt = NULL;
+    int follow = 0;
+
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--format") && a + 1 < argc)
+            fmt = argv[++a];
+        else if (!strcmp(argv[a], "--follow"))
+            follow = 1;
+        else if (!strcmp(argv[a], "--json") || !strcmp(argv[a], "-j"))
+            json = 1;
+        else
+            fail("usage: bans [--format nft|ipset|plain|json] [--follow [--json]]");
+    }
+    if (follow)
+        return cmd_bans_follow(target, json);
+    return cmd_bans_format(target, fmt ? fmt : json ? "json" : "plain");
+}
+
 /* usage - how to call: on stdout with status 0 when asked for (help), else on stderr with status 2 */
 static int usage(int asked)
 {
@@ -515,6 +636,8 @@ static int usage(int asked)
                     "  lock NAME [--ttl D] -- COMMAND...   run COMMAND only while this host holds the fleet-wide\n"
                     "                                   lock (exit 75 when another holds it)\n"
                     "  seen CLASS KEY [--ttl D]         exit 0 when KEY is new (and remember it), 1 when seen\n"
+                    "  bans --format nft|ipset|plain|json   the current bans for a firewall (nft -f, ipset restore)\n"
+                    "  bans --follow [--json]           the current bans, then each ban, unban and expiry as it happens\n"
                     "  counter RULE VALUE...            a limit's counter (VALUE: the key's attributes, or NAME=VALUE)\n"
                     "  reset RULE VALUE...              forget that counter\n"
                     "  help                             this text\n"
@@ -548,6 +671,8 @@ int main(int argc, char **argv)
         return cmd_lock(target, argc - i, argv + i);
     if (!strcmp(argv[i], "seen"))
         return cmd_seen(target, argc - i, argv + i);
+    if (!strcmp(argv[i], "bans"))
+        return cmd_bans(target, argc - i, argv + i, json);
     if (!strcmp(argv[i], "check") || !strcmp(argv[i], "explain")) {
         if (i + 1 >= argc)
             return usage(0);

@@ -78,6 +78,7 @@ static const scalar scalars[] = {
     {"accept_failures", "floodgate_accept_failures_total", 'c', SRV(accept_failures), "accept() failures (EMFILE, ENFILE, ENOBUFS, ...)."},
     {"accept_pauses", "floodgate_accept_pauses_total", 'c', SRV(accept_pauses), "Times a listener paused after a failed accept."},
     {"write_timeouts", "floodgate_write_timeouts_total", 'c', SRV(write_timeouts), "Connections closed because their output made no progress for write_timeout."},
+    {"followers_dropped", "floodgate_ban_followers_dropped_total", 'c', SRV(followers_dropped), "bans --follow connections closed because they did not read fast enough."},
     {"requests", "floodgate_requests_received_total", 'c', SRV(requests), "Requests framed on policy and control sockets, and log lines reported."},
     {"bad_requests", "floodgate_bad_requests_total", 'c', SRV(bad_requests), "Policy requests answered with an error action."},
     {"too_large", "floodgate_too_large_total", 'c', SRV(too_large), "Policy requests over max_request (connection closed)."},

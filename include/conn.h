@@ -10,6 +10,11 @@
  * bound; output that makes no progress for listen.write_timeout closes the
  * connection, so such a client cannot hold even that for long. A bad request is answered and counted; only a request over the
  * size limit closes the connection. Other connections never notice.
+ *
+ * A control connection that asked `bans follow=yes` becomes a follower: its reply (the current bans) is
+ * followed by one line per ban event, pushed as they happen; it reads no more requests (its input is
+ * discarded, its end is still noticed), has no idle timeout, and is dropped when its unsent output would
+ * pass CONN_FOLLOW_MAX or makes no progress for write_timeout: a follower never holds the daemon.
  */
 #ifndef FG_CONN_H
 #define FG_CONN_H
@@ -18,6 +23,8 @@
 
 #define CONN_READ_MAX 16384          /* bytes read per wakeup */
 #define CONN_OUT_HIGH (64 * 1024)    /* unsent bytes that stop reading (a policy answer is ~20-200 bytes) */
+
+#define CONN_FOLLOW_MAX (256 * 1024) /* unsent bytes of a bans --follow connection before it is dropped */
 
 /* conn_new - take over an accepted socket */
 conn *conn_new(server *s, int fd, int is_control);
@@ -29,5 +36,8 @@ void conn_free(conn *c);
 void conn_shutdown_all(server *s);
 /* conn_free_all - close every connection now */
 void conn_free_all(server *s);
+/* conn_follow_push - one ban event to every bans --follow connection (text or JSON line, as each asked);
+ * one whose unsent output would pass CONN_FOLLOW_MAX is closed and counted instead */
+void conn_follow_push(server *s, const char *text, size_t tlen, const char *json, size_t jlen);
 
 #endif

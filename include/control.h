@@ -22,6 +22,11 @@
  *     list NAME del ENTRY        remove it; saved to the file
  *     counter RULE VALUE...      a limit's counter: count, limit, retry_after
  *     reset RULE VALUE...        forget that counter
+ *     bans format=FMT            the current bans as nft, ipset, plain or json: count=, line[]= (the text
+ *                                of the format, one line each)
+ *     bans follow=yes [json=yes] status=ok, the empty line, then one line per current ban
+ *                                ("ban ..."), "synced N", and one line per ban, unban and expiry
+ *                                as they happen, unframed, until either side closes
  * A VALUE is the next attribute of the rule's key, or NAME=VALUE. A name
  * ending in [] is repeated (a list). The store commands are asynchronous
  * like the store, so a networked store does not block the loop for them.
@@ -40,7 +45,8 @@
 
 #define FLOODGATE_VERSION "0.1.0"
 
-enum { CONTROL_DONE = 0, CONTROL_PENDING = 1 };
+/* CONTROL_FOLLOW(_JSON): answered, and the connection now follows the ban events (conn_follow_push) */
+enum { CONTROL_DONE = 0, CONTROL_PENDING = 1, CONTROL_FOLLOW = 2, CONTROL_FOLLOW_JSON = 3 };
 typedef void (*control_done_fn)(void *arg);
 
 /* control_peer_allowed - may a peer with this uid and primary gid use the control socket of a daemon

@@ -78,6 +78,7 @@ typedef struct server_stats {
     uint64_t locks_taken;       /* kv locks taken */
     uint64_t lock_renewals;     /* kv locks renewed by their owner */
     uint64_t kv_refused;        /* request=kv refused on a policy socket (listen.kv_on_policy) */
+    uint64_t followers_dropped; /* bans --follow connections closed: their unsent output passed CONN_FOLLOW_MAX */
 } server_stats;
 
 struct server {
@@ -104,6 +105,7 @@ struct server {
     server_stats st;
     metrics met;                /* verdicts, latency, HTTP: with st and the engine's, what stats and /metrics show */
     struct http_adapter *http;  /* the HTTP adapter, NULL when listen.http is not set */
+    struct banpub *pub;         /* publishing the bans (banpub.h); NULL while there is no ban index */
     log_limit bad_log;          /* rate limit of bad-request messages */
     log_limit verdict_log;      /* rate limit of refusal messages */
     log_limit accept_log;       /* rate limit of accept errors and refused control peers */

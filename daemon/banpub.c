@@ -1,0 +1,249 @@
+/*
+ * banpub - publishing the bans (see banpub.h)
+ */
+#include "banpub.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "file.h"
+#include "log.h"
+
+struct banpub {
+    banpub_conf conf;
+    banpub_env env;
+    banhook *hooks;
+    struct event *timer;   /* the coalescing delay, then the writer's reaping ticks */
+    pid_t writer;          /* export child, 0 = none */
+    int dirty;             /* a change not yet in a started writer */
+    banpub_stats st;
+};
+
+typedef struct collect {
+    banexport_rec *v;
+    size_t n, cap;
+} collect;
+
+/* sat_inc - saturating counter */
+static void sat_inc(uint64_t *c)
+{
+    if (*c != UINT64_MAX)
+        (*c)++;
+}
+
+/* collect_one - append a record (the strings stay the index's: used before the loop turns again) */
+static void collect_one(const banexport_rec *r, void *arg)
+{
+    collect *c = arg;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->v = fg_realloc(c->v, c->cap * sizeof *c->v);
+    }
+    c->v[c->n++] = *r;
+}
+
+/* banpub_format - every current ban in one format */
+void banpub_format(banpub *p, int fmt, struct evbuffer *out)
+{
+    collect c = {0};
+    p->env.foreach(p->env.ctx, collect_one, &c);
+    banexport_write(fmt, c.v, c.n, p->env.wall(p->env.ctx), out);
+    fg_free(c.v);
+}
+
+/* banpub_follow_start - the current bans as ban events, then the synced line */
+void banpub_follow_start(banpub *p, int json, struct evbuffer *out)
+{
+    collect c = {0};
+    uint64_t now = p->env.wall(p->env.ctx);
+    size_t live = 0;
+
+    p->env.foreach(p->env.ctx, collect_one, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        if (c.v[i].expires && c.v[i].expires <= now)
+            continue;
+        banexport_event(BANEXPORT_BAN, &c.v[i], now, json, out);
+        live++;
+    }
+    if (json)
+        evbuffer_add_printf(out, "{\"event\":\"synced\",\"count\":%zu}\n", live);
+    else
+        evbuffer_add_printf(out, "synced %zu\n", live);
+    fg_free(c.v);
+}
+
+/* write_buffer - file_replace's writer: the evbuffer's bytes */
+static int write_buffer(FILE *f, void *arg)
+{
+    struct evbuffer *b = arg;
+    size_t len = evbuffer_get_length(b);
+    return len && fwrite(evbuffer_pullup(b, -1), 1, len, f) != len;
+}
+
+/* export_child - in the forked writer: format and replace the file; never returns */
+static void export_child(banpub *p)
+{
+    char err[512];
+    struct evbuffer *b = evbuffer_new();
+
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    if (!b)
+        _exit(1);
+    banpub_format(p, p->conf.export_format, b);
+    if (file_replace(p->conf.export_path, 0644, write_buffer, b, err, sizeof err) != 0) {
+        fprintf(stderr, "floodgated: bans.export: %s\n", err);
+        _exit(1);
+    }
+    _exit(0);
+}
+
+/* arm - the timer in ms */
+static void arm(banpub *p, unsigned ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    event_add(p->timer, &tv);
+}
+
+/* reap - collect a finished writer; 1 when none runs any more */
+static int reap(banpub *p, int block)
+{
+    int status;
+    if (!p->writer)
+        return 1;
+    pid_t r = waitpid(p->writer, &status, block ? 0 : WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR))
+        return 0;
+    p->writer = 0;
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        sat_inc(&p->st.exports);
+    } else {
+        sat_inc(&p->st.export_failures);
+        log_error("bans.export: writing %s failed; the previous file stays", p->conf.export_path);
+    }
+    return 1;
+}
+
+/* start_writer - fork the export writer for the current state */
+static void start_writer(banpub *p)
+{
+    sigset_t all, old;
+    pid_t pid;
+
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        export_child(p);
+    }
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    p->dirty = 0;
+    if (pid < 0) {
+        sat_inc(&p->st.export_failures);
+        log_error("bans.export: fork: %s; trying again", strerror(fork_errno));
+        p->dirty = 1;
+        arm(p, 1000);
+        return;
+    }
+    p->writer = pid;
+    arm(p, BANPUB_REAP_MS);
+}
+
+/* on_timer - the delay passed, or a writer is looked at */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    banpub *p = arg;
+    (void)fd;
+    (void)what;
+    if (!reap(p, 0)) {
+        arm(p, BANPUB_REAP_MS);
+        return;
+    }
+    if (p->dirty)
+        start_writer(p);
+}
+
+/* banpub_changed - one ban, unban or expiry: followers, hooks, then the export later */
+void banpub_changed(banpub *p, int ev, const banexport_rec *r)
+{
+    uint64_t now = p->env.wall(p->env.ctx);
+    char net[64], dur[32];
+
+    if (p->env.push) {
+        struct evbuffer *t = evbuffer_new(), *j = evbuffer_new();
+        if (t && j) {
+            banexport_event(ev, r, now, 0, t);
+            banexport_event(ev, r, now, 1, j);
+            p->env.push(p->env.ctx, (const char *)evbuffer_pullup(t, -1), evbuffer_get_length(t),
+                        (const char *)evbuffer_pullup(j, -1), evbuffer_get_length(j));
+        }
+        if (t)
+            evbuffer_free(t);
+        if (j)
+            evbuffer_free(j);
+    }
+    banexport_network(r, net, sizeof net);
+    if (ev == BANEXPORT_BAN && p->conf.on_ban) {
+        if (r->expires)
+            snprintf(dur, sizeof dur, "%llu", (unsigned long long)(r->expires > now ? r->expires - now : 0));
+        else
+            snprintf(dur, sizeof dur, "forever");
+        if (banhook_run(p->hooks, "on_ban", p->conf.on_ban, net, r->reason, dur) < 0)
+            log_warn("on_ban %s: dropped: %u hooks running and %u waiting", net, p->conf.hooks_running,
+                     p->conf.hooks_queued);
+    } else if (ev != BANEXPORT_BAN && p->conf.on_unban) {
+        if (banhook_run(p->hooks, "on_unban", p->conf.on_unban, net, r->reason, "0") < 0)
+            log_warn("on_unban %s: dropped: %u hooks running and %u waiting", net, p->conf.hooks_running,
+                     p->conf.hooks_queued);
+    }
+    if (p->conf.export_format >= 0 && p->conf.export_path && !p->dirty) {
+        p->dirty = 1;
+        if (!p->writer)
+            arm(p, BANPUB_EXPORT_DELAY_MS); /* a running writer's tick starts the next one */
+    }
+}
+
+/* banpub_new - publishing on base */
+banpub *banpub_new(struct event_base *base, const banpub_conf *conf, const banpub_env *env)
+{
+    banpub *p = fg_calloc(1, sizeof *p);
+
+    p->conf = *conf;
+    p->env = *env;
+    p->timer = evtimer_new(base, on_timer, p);
+    if (conf->on_ban || conf->on_unban)
+        p->hooks = banhook_new(base, conf->hooks_running ? conf->hooks_running : 4, conf->hooks_queued);
+    if (!p->timer || ((conf->on_ban || conf->on_unban) && !p->hooks)) {
+        banpub_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* banpub_free - wait for a running writer, then forget everything */
+void banpub_free(banpub *p)
+{
+    if (!p)
+        return;
+    reap(p, 1);
+    if (p->timer)
+        event_free(p->timer);
+    banhook_free(p->hooks);
+    fg_free(p);
+}
+
+/* banpub_get_stats - counters */
+banpub_stats banpub_get_stats(const banpub *p)
+{
+    banpub_stats s = p->st;
+    s.hooks = banhook_get_stats(p->hooks);
+    return s;
+}

@@ -1,0 +1,90 @@
+/*
+ * banpub - publishing the bans: the export file, the followers of `bans --follow`, the on_ban/on_unban hooks
+ *
+ * The ban index (ban.c) calls banpub_changed() for every ban, unban and expiry (its ban_on_change
+ * callback); everything here happens on the loop after that and never on a request's path:
+ *   - followers: the event's line goes into each following control connection's output
+ *     (conn_follow_push); one whose unsent output passes CONN_FOLLOW_MAX is dropped and counted;
+ *   - hooks: on_ban for a ban, on_unban for an unban or an expiry (banhook: no shell, bounded);
+ *   - export: a timer, armed by the first change and not re-armed by the next ones, fires
+ *     BANPUB_EXPORT_DELAY_MS later and rewrites bans.export's file from the whole current list.
+ *
+ * The export is written by a forked child, as the snapshot is: the child walks the bans (a copy-on-write
+ * image of the parent's memory), formats them (banexport) and replaces the file atomically (file_replace:
+ * temp file, fsync, rename). Why not on the loop: with many bans the text is megabytes (1,000,000 bans
+ * make ~30 MB of nft script) and the fsync can take tens of ms on a busy disk; the loop would stop
+ * answering for that long. The parent only forks and, on later ticks, reaps by pid with WNOHANG. A change
+ * that comes while a writer runs marks the export dirty, and a new writer starts when that one is reaped,
+ * so the file always ends up with the last state and within a second of the change that made it.
+ *
+ * INVARIANTS
+ *     At most one export writer at a time. A change is on disk within BANPUB_EXPORT_DELAY_MS + the
+ *     writer's run time (+ one BANPUB_REAP_MS tick when a writer was already running).
+ *
+ * BUGS
+ *     The export is not written at start before the first change (the file of the last run stays, with
+ *     its own timeouts, until something changes). A writer child that hangs (a stuck disk) delays every
+ *     later export; it is not killed.
+ */
+#ifndef FG_BANPUB_H
+#define FG_BANPUB_H
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "banexport.h"
+#include "banhook.h"
+
+#define BANPUB_EXPORT_DELAY_MS 200 /* changes within this are written together */
+#define BANPUB_REAP_MS 50          /* how often a running writer is looked at */
+
+typedef struct banpub banpub;
+
+/* banpub_rec_fn - called once per current ban */
+typedef void (*banpub_rec_fn)(const banexport_rec *r, void *arg);
+/* banpub_foreach_fn - walk the current bans (ban_foreach behind an adapter) */
+typedef void (*banpub_foreach_fn)(void *ctx, banpub_rec_fn fn, void *arg);
+/* banpub_wall_fn - wall-clock seconds now */
+typedef uint64_t (*banpub_wall_fn)(void *ctx);
+
+typedef struct banpub_conf {
+    int export_format;             /* BANEXPORT_*, or -1: no export file */
+    const char *export_path;       /* bans.export.path */
+    const char *const *on_ban;     /* NULL-terminated argv, or NULL */
+    const char *const *on_unban;   /* NULL-terminated argv, or NULL */
+    unsigned hooks_running;        /* bans.hooks_max */
+    unsigned hooks_queued;         /* waiting beyond that */
+} banpub_conf;
+
+typedef struct banpub_stats {
+    uint64_t exports;          /* files written */
+    uint64_t export_failures;  /* writers that failed */
+    banhook_stats hooks;
+} banpub_stats;
+
+/* banpub_push_fn - hand one event to every follower: its text line and its JSON line */
+typedef void (*banpub_push_fn)(void *ctx, const char *text, size_t tlen, const char *json, size_t jlen);
+
+typedef struct banpub_env {
+    banpub_foreach_fn foreach; /* the current bans */
+    banpub_wall_fn wall;       /* the wall clock (injected in tests) */
+    banpub_push_fn push;       /* to the followers; NULL: none */
+    void *ctx;                 /* their argument (the server) */
+} banpub_env;
+
+/* banpub_new - publishing on base; NULL when the hooks' SIGCHLD event cannot be set up */
+banpub *banpub_new(struct event_base *base, const banpub_conf *conf, const banpub_env *env);
+/* banpub_free - stop; a running writer is waited for (its file must not be cut) */
+void banpub_free(banpub *p);
+/* banpub_changed - a ban (BANEXPORT_BAN), unban or expiry happened */
+void banpub_changed(banpub *p, int ev, const banexport_rec *r);
+/* banpub_format - every current ban in one format (floodgatectl bans --format) */
+void banpub_format(banpub *p, int fmt, struct evbuffer *out);
+/* banpub_follow_start - what a new follower gets first: a "ban" line per current ban, then "synced N"
+ * (JSON: {"event":"synced","count":N}) */
+void banpub_follow_start(banpub *p, int json, struct evbuffer *out);
+/* banpub_get_stats - counters */
+banpub_stats banpub_get_stats(const banpub *p);
+
+#endif

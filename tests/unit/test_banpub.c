@@ -1,0 +1,332 @@
+/*
+ * test_banpub - publishing the bans: the export file, bans --follow over the control socket, the hooks
+ *
+ * The ban index is a fake here (an array the test edits, then reports with banpub_changed, as ban.c's
+ * ban_on_change callback does); the clock is injected. A real server context and event loop, with a
+ * socketpair in place of an accepted control connection; the loop is turned until a condition holds
+ * (the file has the new content, a line arrived, the hooks finished), never for a while.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "banpub.h"
+#include "conn.h"
+#include "control.h"
+#include "mem.h"
+
+#define NOW 1800000000ull
+
+static banexport_rec bans[8];
+static size_t nbans;
+static uint64_t fake_wall = NOW;
+static uint64_t fake_mono = 5000000;
+
+static uint64_t read_fake_mono(void)
+{
+    return fake_mono;
+}
+
+/* fake_foreach - the "index" */
+static void fake_foreach(void *ctx, banpub_rec_fn fn, void *arg)
+{
+    (void)ctx;
+    for (size_t i = 0; i < nbans; i++)
+        fn(&bans[i], arg);
+}
+
+static uint64_t fake_wall_fn(void *ctx)
+{
+    (void)ctx;
+    return fake_wall;
+}
+
+/* push_to_conns - the server's followers */
+static void push_to_conns(void *ctx, const char *t, size_t tl, const char *j, size_t jl)
+{
+    conn_follow_push(ctx, t, tl, j, jl);
+}
+
+/* ban - add to the fake index and report it */
+static banexport_rec *ban(banpub *p, const char *addr, unsigned prefix, uint64_t expires, const char *reason)
+{
+    banexport_rec *r = &bans[nbans++];
+    memset(r, 0, sizeof *r);
+    r->family = strchr(addr, ':') ? 6 : 4;
+    inet_pton(r->family == 4 ? AF_INET : AF_INET6, addr, r->bytes);
+    r->prefix = (uint8_t)prefix;
+    r->reason = reason;
+    r->rule = "ssh";
+    r->since = fake_wall;
+    r->expires = expires;
+    r->times = 1;
+    if (p)
+        banpub_changed(p, BANEXPORT_BAN, r);
+    return r;
+}
+
+/* unban - remove bans[i] and report it as ev */
+static void unban(banpub *p, size_t i, int ev)
+{
+    banexport_rec r = bans[i];
+    bans[i] = bans[--nbans];
+    banpub_changed(p, ev, &r);
+}
+
+#define CONF_TEXT "listen = { policy = \"unix:/tmp/unused.sock\"; max_request = 1024; pipeline = 8; };\nrules = ();\n"
+
+static server *srv_new(void)
+{
+    server *s = calloc(1, sizeof *s);
+    conf_errors errs = {0};
+
+    s->base = event_base_new();
+    s->conf = load_text(CONF_TEXT, &errs);
+    if (!s->conf)
+        dump_errors(&errs);
+    assert_non_null(s->conf);
+    s->rules = ruleset_ref(s->conf->rules);
+    s->store = mem_store_new(&(mem_config){.seed = 3});
+    s->eng.store = s->store;
+    s->clock.mono = read_fake_mono;
+    return s;
+}
+
+static void srv_free(server *s)
+{
+    conn_free_all(s);
+    banpub_free(s->pub);
+    ruleset_unref(s->rules);
+    store_free(s->store);
+    conf_free(s->conf);
+    event_base_free(s->base);
+    free(s);
+}
+
+/* file_text - a file's content (static), "" when absent */
+static const char *file_text(const char *path)
+{
+    static char buf[16384];
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    if (f) {
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* the export file follows every change, written whole by a child, within the coalescing delay */
+static void test_export_file(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    char path[512];
+    snprintf(path, sizeof path, "%s", write_temp("bans.nft", "old\n"));
+    banpub_conf conf = {.export_format = BANEXPORT_PLAIN, .export_path = path};
+    banpub_env env = {fake_foreach, fake_wall_fn, NULL, s};
+    nbans = 0;
+    s->pub = banpub_new(s->base, &conf, &env);
+    assert_non_null(s->pub);
+
+    ban(s->pub, "192.0.2.1", 32, NOW + 60, "r");
+    ban(s->pub, "2001:db8::", 32, 0, "r");
+    while (banpub_get_stats(s->pub).exports < 1)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_string_equal(file_text(path), "192.0.2.1\n2001:db8::/32\n");
+    unban(s->pub, 0, BANEXPORT_UNBAN);
+    while (banpub_get_stats(s->pub).exports < 2)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_string_equal(file_text(path), "2001:db8::/32\n");
+    assert_int_equal(banpub_get_stats(s->pub).export_failures, 0);
+    srv_free(s);
+}
+
+/* a control connection: send one request */
+static int client(server *s)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    assert_non_null(conn_new(s, sv[0], 1));
+    return sv[1];
+}
+
+/* read_until - turn the loop and read until the text holds want (returns it, static) or EOF */
+static const char *read_until(server *s, int fd, const char *want, int *eof)
+{
+    static char buf[1 << 16];
+    static size_t len;
+    if (!want) {
+        len = 0;
+        return NULL;
+    }
+    *eof = 0;
+    buf[len] = '\0';
+    for (int spins = 0; spins < 200000 && !strstr(buf, want) && !*eof; spins++) {
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n == 0)
+            *eof = 1;
+        if (n > 0) {
+            len += (size_t)n;
+            buf[len] = '\0';
+        }
+    }
+    return buf;
+}
+
+/* --follow: the current bans, synced, then a ban, an unban and an expiry as they happen; a hostile
+ * reason stays inside its quotes; the format command answers line[]= fields */
+static void test_follow(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    banpub_conf conf = {.export_format = -1};
+    banpub_env env = {fake_foreach, fake_wall_fn, push_to_conns, s};
+    int eof;
+    nbans = 0;
+    s->pub = banpub_new(s->base, &conf, &env);
+    ban(NULL, "198.51.100.0", 24, 0, "old");
+
+    int fd = client(s);
+    const char *req = "command=bans\nfollow=yes\n\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_until(s, fd, NULL, &eof);
+    const char *got = read_until(s, fd, "synced 1\n", &eof);
+    assert_string_equal(got, "status=ok\n\nban 198.51.100.0/24 expires=0 duration=forever times=1 rule=\"ssh\" "
+                             "reason=\"old\"\nsynced 1\n");
+    /* what a follower writes later is not a request: it is dropped, the stream goes on */
+    assert_int_equal(write(fd, "command=stats\n\n", 15), 15);
+    ban(s->pub, "192.0.2.7", 32, NOW + 30, "x\"\nunban 1.2.3.4");
+    unban(s->pub, 0, BANEXPORT_UNBAN);
+    fake_wall = NOW + 30;
+    unban(s->pub, 0, BANEXPORT_EXPIRE);
+    got = read_until(s, fd, "expire 192.0.2.7\n", &eof);
+    assert_false(eof);
+    assert_string_equal(strstr(got, "synced 1\n") + 9,
+                        "ban 192.0.2.7 expires=1800000030 duration=30 times=1 rule=\"ssh\" "
+                        "reason=\"x\\\"\\u000aunban 1.2.3.4\"\n"
+                        "unban 198.51.100.0/24\n"
+                        "expire 192.0.2.7\n");
+    fake_wall = NOW;
+
+    /* a second, JSON follower and a format request on the same server */
+    int fj = client(s);
+    req = "command=bans\nfollow=yes\njson=yes\n\n";
+    assert_int_equal(write(fj, req, strlen(req)), (ssize_t)strlen(req));
+    read_until(s, fj, NULL, &eof);
+    got = read_until(s, fj, "\"synced\"", &eof);
+    assert_string_equal(got, "status=ok\n\n{\"event\":\"synced\",\"count\":0}\n");
+    ban(s->pub, "2001:db8::1", 128, 0, "j");
+    read_until(s, fj, NULL, &eof);
+    got = read_until(s, fj, "}\n", &eof);
+    assert_string_equal(got, "{\"event\":\"ban\",\"network\":\"2001:db8::1\",\"reason\":\"j\",\"rule\":\"ssh\","
+                             "\"since\":1800000000,\"expires\":0,\"remaining\":0,\"times\":1}\n");
+
+    int fq = client(s);
+    req = "command=bans\nformat=ipset\n\n";
+    assert_int_equal(write(fq, req, strlen(req)), (ssize_t)strlen(req));
+    read_until(s, fq, NULL, &eof);
+    got = read_until(s, fq, "\n\n", &eof);
+    assert_string_equal(got, "status=ok\nformat=ipset\ncount=5\n"
+                             "line[]=create floodgate_v4 hash:net family inet timeout 0 maxelem 1048576 -exist\n"
+                             "line[]=create floodgate_v6 hash:net family inet6 timeout 0 maxelem 1048576 -exist\n"
+                             "line[]=flush floodgate_v4\nline[]=flush floodgate_v6\n"
+                             "line[]=add floodgate_v6 2001:db8::1 timeout 0 -exist\n\n");
+    close(fd);
+    close(fj);
+    close(fq);
+    srv_free(s);
+}
+
+/* a follower that does not read is dropped once its backlog passes CONN_FOLLOW_MAX; the others and the
+ * daemon go on */
+static void test_slow_follower(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    banpub_conf conf = {.export_format = -1};
+    banpub_env env = {fake_foreach, fake_wall_fn, push_to_conns, s};
+    int eof;
+    nbans = 0;
+    s->pub = banpub_new(s->base, &conf, &env);
+    int fd = client(s);
+    const char *req = "command=bans\nfollow=yes\n\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_until(s, fd, NULL, &eof);
+    read_until(s, fd, "synced 0\n", &eof);
+    banexport_rec r = *ban(NULL, "192.0.2.1", 32, 0, "a reason long enough to fill the socket buffer sooner");
+    nbans = 0;
+    int i;
+    for (i = 0; i < 100000 && s->st.followers_dropped == 0; i++) {
+        banpub_changed(s->pub, BANEXPORT_BAN, &r);
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
+    }
+    assert_int_equal(s->st.followers_dropped, 1);
+    assert_int_equal(s->ncontrol, 0);
+    /* the client sees the end of the stream once it reads what was sent */
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        ;
+    assert_int_equal(n, 0);
+    close(fd);
+    srv_free(s);
+}
+
+/* on_ban gets $address, $reason, $duration; on_unban runs for an unban and for an expiry */
+static void test_hooks(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    char script[512], out_ban[600], out_unban[600];
+    snprintf(script, sizeof script, "%s",
+             write_temp("hook.sh", "#!/bin/sh\nout=$1\nshift\nprintf '%s\\0' \"$@\" >> \"$out\"\n"));
+    chmod(script, 0755);
+    snprintf(out_ban, sizeof out_ban, "%s.ban", script);
+    snprintf(out_unban, sizeof out_unban, "%s.unban", script);
+    const char *on_ban[] = {script, out_ban, "$address", "$reason", "$duration", NULL};
+    const char *on_unban[] = {script, out_unban, "$address", NULL};
+    banpub_conf conf = {.export_format = -1, .on_ban = on_ban, .on_unban = on_unban, .hooks_running = 1,
+                        .hooks_queued = 8};
+    banpub_env env = {fake_foreach, fake_wall_fn, NULL, s};
+    nbans = 0;
+    s->pub = banpub_new(s->base, &conf, &env);
+    ban(s->pub, "192.0.2.9", 32, NOW + 600, "it's; $(reboot)");
+    unban(s->pub, 0, BANEXPORT_UNBAN);
+    ban(s->pub, "10.0.0.0", 8, 0, "");
+    unban(s->pub, 0, BANEXPORT_EXPIRE);
+    while (banpub_get_stats(s->pub).hooks.finished < 4)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    FILE *f = fopen(out_ban, "rb");
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    const char want[] = "192.0.2.9\0it's; $(reboot)\0" "600\0" "10.0.0.0/8\0\0forever";
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(buf, want, sizeof want);
+    f = fopen(out_unban, "rb");
+    n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    const char want_unban[] = "192.0.2.9\0" "10.0.0.0/8";
+    assert_int_equal(n, sizeof want_unban);
+    assert_memory_equal(buf, want_unban, n);
+    srv_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_export_file),
+        cmocka_unit_test(test_follow),
+        cmocka_unit_test(test_slow_follower),
+        cmocka_unit_test(test_hooks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
