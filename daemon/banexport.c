@@ -27,12 +27,16 @@ const char *banexport_format_name(int fmt)
     return fmt >= 0 && fmt < (int)(sizeof format_names / sizeof *format_names) ? format_names[fmt] : "?";
 }
 
-/* banexport_network - "addr" for a single address, "net/prefix" otherwise */
+/* banexport_network - "addr" for a single address, "net/prefix" otherwise (a username ban: the name) */
 void banexport_network(const banexport_rec *r, char *out, size_t size)
 {
     char a[INET6_ADDRSTRLEN];
     unsigned bits = r->family == 4 ? 32 : 128;
 
+    if (r->family != 4 && r->family != 6) {
+        snprintf(out, size, "%s", r->name ? r->name : "");
+        return;
+    }
     if (!inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->bytes, a, sizeof a))
         a[0] = '\0';
     if (r->prefix >= bits)
@@ -41,10 +45,11 @@ void banexport_network(const banexport_rec *r, char *out, size_t size)
         snprintf(out, size, "%s/%u", a, r->prefix);
 }
 
-/* live - still in force at now? */
-static int live(const banexport_rec *r, uint64_t now)
+/* live - an address or network still in force at now? (users: also username bans, for JSON) */
+static int live(const banexport_rec *r, uint64_t now, int users)
 {
-    return (r->family == 4 || r->family == 6) && (r->expires == 0 || r->expires > now);
+    int fam_ok = r->family == 4 || r->family == 6 || (users && r->family == 0 && r->name);
+    return fam_ok && (r->expires == 0 || r->expires > now);
 }
 
 /* remaining - seconds left, 0 for ever */
@@ -73,21 +78,23 @@ static int by_network(const void *x, const void *y)
 
     if (a->family != b->family)
         return a->family < b->family ? -1 : 1;
+    if (a->family == 0)
+        return strcmp(a->name, b->name);
     if ((c = memcmp(a->bytes, b->bytes, 16)))
         return c;
     return a->prefix < b->prefix ? -1 : a->prefix > b->prefix;
 }
 
 /* sorted_live - the live records, sorted, each inner network that an earlier one covers dropped when
- * drop_inner; returns how many (the array is the caller's to free) */
-static size_t sorted_live(const banexport_rec *recs, size_t n, uint64_t now, int drop_inner,
+ * drop_inner, username bans kept only when users; returns how many (the array is the caller's to free) */
+static size_t sorted_live(const banexport_rec *recs, size_t n, uint64_t now, int drop_inner, int users,
                           const banexport_rec ***outp)
 {
     const banexport_rec **v = fg_malloc((n ? n : 1) * sizeof *v);
     size_t m = 0, k = 0;
 
     for (size_t i = 0; i < n; i++)
-        if (live(&recs[i], now))
+        if (live(&recs[i], now, users))
             v[m++] = &recs[i];
     qsort(v, m, sizeof *v, by_network);
     /* sorted by address then prefix, a covering network comes right before what it covers, and what it
@@ -105,7 +112,7 @@ static size_t sorted_live(const banexport_rec *recs, size_t n, uint64_t now, int
 static void write_nft(const banexport_rec *recs, size_t n, uint64_t now, struct evbuffer *out)
 {
     const banexport_rec **v;
-    size_t m = sorted_live(recs, n, now, 1, &v);
+    size_t m = sorted_live(recs, n, now, 1, 0, &v);
     char net[64];
 
     evbuffer_add_printf(out,
@@ -152,7 +159,7 @@ static void write_nft(const banexport_rec *recs, size_t n, uint64_t now, struct 
 static void write_ipset(const banexport_rec *recs, size_t n, uint64_t now, struct evbuffer *out)
 {
     const banexport_rec **v;
-    size_t m = sorted_live(recs, n, now, 0, &v);
+    size_t m = sorted_live(recs, n, now, 0, 0, &v);
     char net[64];
 
     evbuffer_add_printf(out, "create floodgate_v4 hash:net family inet timeout 0 maxelem 1048576 -exist\n"
@@ -176,7 +183,7 @@ static void write_ipset(const banexport_rec *recs, size_t n, uint64_t now, struc
 static void write_plain(const banexport_rec *recs, size_t n, uint64_t now, struct evbuffer *out)
 {
     const banexport_rec **v;
-    size_t m = sorted_live(recs, n, now, 0, &v);
+    size_t m = sorted_live(recs, n, now, 0, 0, &v);
     char net[64];
 
     for (size_t i = 0; i < m; i++) {
@@ -206,11 +213,17 @@ static void json_object(const banexport_rec *r, uint64_t now, const char *event,
 {
     char net[64];
 
-    banexport_network(r, net, sizeof net);
     evbuffer_add(out, "{", 1);
     if (event)
         evbuffer_add_printf(out, "\"event\":\"%s\",", event);
-    evbuffer_add_printf(out, "\"network\":\"%s\",\"reason\":", net);
+    if (r->family == 0) {
+        evbuffer_add(out, "\"username\":", 11);
+        json_string(out, r->name);
+    } else {
+        banexport_network(r, net, sizeof net);
+        evbuffer_add_printf(out, "\"network\":\"%s\"", net);
+    }
+    evbuffer_add(out, ",\"reason\":", 10);
     json_string(out, r->reason);
     evbuffer_add(out, ",\"rule\":", 8);
     json_string(out, r->rule);
@@ -223,7 +236,7 @@ static void json_object(const banexport_rec *r, uint64_t now, const char *event,
 static void write_json(const banexport_rec *recs, size_t n, uint64_t now, struct evbuffer *out)
 {
     const banexport_rec **v;
-    size_t m = sorted_live(recs, n, now, 0, &v);
+    size_t m = sorted_live(recs, n, now, 0, 1, &v);
 
     evbuffer_add(out, "[", 1);
     for (size_t i = 0; i < m; i++) {
@@ -260,6 +273,8 @@ void banexport_event(int ev, const banexport_rec *r, uint64_t now, int json, str
         evbuffer_add(out, "\n", 1);
         return;
     }
+    if (r->family != 4 && r->family != 6)
+        return; /* a username ban: JSON followers only */
     banexport_network(r, net, sizeof net);
     if (ev != BANEXPORT_BAN) {
         evbuffer_add_printf(out, "%s %s\n", name, net);

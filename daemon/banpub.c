@@ -67,6 +67,8 @@ void banpub_follow_start(banpub *p, int json, struct evbuffer *out)
     for (size_t i = 0; i < c.n; i++) {
         if (c.v[i].expires && c.v[i].expires <= now)
             continue;
+        if (!json && c.v[i].family != 4 && c.v[i].family != 6)
+            continue; /* username bans: JSON followers only */
         banexport_event(BANEXPORT_BAN, &c.v[i], now, json, out);
         live++;
     }
@@ -190,6 +192,8 @@ void banpub_changed(banpub *p, int ev, const banexport_rec *r)
         if (j)
             evbuffer_free(j);
     }
+    if (r->family != 4 && r->family != 6)
+        return; /* a username ban: no hook, no firewall export (nothing in it changes) */
     banexport_network(r, net, sizeof net);
     if (ev == BANEXPORT_BAN && p->conf.on_ban) {
         if (r->expires)

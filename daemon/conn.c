@@ -533,6 +533,8 @@ void conn_follow_push(server *s, const char *text, size_t tlen, const char *json
         if (!c->follow || c->dead || c->closing)
             continue;
         size_t len = c->follow == 2 ? jlen : tlen, unsent = evbuffer_get_length(c->out);
+        if (!len)
+            continue; /* nothing in this form (a username ban for a text follower) */
         if (unsent + len > CONN_FOLLOW_MAX) {
             if (s->st.followers_dropped != UINT64_MAX)
                 s->st.followers_dropped++;

@@ -20,7 +20,13 @@
  *   plain  one banned address or network per line.
  *   json   one array of objects (network, reason, rule, since, expires,
  *          remaining, times); since/expires are wall-clock seconds, 0 = for ever.
+ *          A username ban is an object with "username" in place of "network".
  * And the lines of `bans --follow`: banexport_event() in text or JSON.
+ *
+ * Username bans (family 0) never reach a firewall: nft, ipset and plain (which
+ * scripts feed to firewalls too) leave them out, and so do the text lines of
+ * --follow (a bouncer reads the second word as an address); only JSON, where
+ * the field's name says what it is, carries them.
  *
  * INVARIANTS
  *     A record whose expiry is at or before now is left out of every
@@ -54,7 +60,7 @@
 
 /* banexport_rec - what a format needs of one ban (a view of ban.h's record) */
 typedef struct banexport_rec {
-    uint8_t family;        /* 4 or 6 */
+    uint8_t family;        /* 4 or 6; 0 for a username ban (name) */
     uint8_t bytes[16];     /* network order, masked to prefix; IPv4 in the first 4 */
     uint8_t prefix;        /* bits: 32 / 128 for one address */
     const char *reason;    /* may be NULL */
@@ -62,6 +68,7 @@ typedef struct banexport_rec {
     uint64_t since;        /* wall-clock seconds */
     uint64_t expires;      /* wall-clock seconds; 0 = for ever */
     uint32_t times;        /* bans of this key within the history */
+    const char *name;      /* family 0: a username ban (the name); else NULL */
 } banexport_rec;
 
 enum banexport_format { BANEXPORT_NFT, BANEXPORT_IPSET, BANEXPORT_PLAIN, BANEXPORT_JSON };
@@ -75,7 +82,8 @@ const char *banexport_format_name(int fmt);
 void banexport_network(const banexport_rec *r, char *out, size_t size);
 /* banexport_write - the records in one format; recs need not be sorted */
 void banexport_write(int fmt, const banexport_rec *recs, size_t n, uint64_t now, struct evbuffer *out);
-/* banexport_event - one --follow line (text, or JSON when json) for a ban, unban or expiry */
+/* banexport_event - one --follow line (text, or JSON when json) for a ban, unban or expiry; nothing for a
+ * username ban in text */
 void banexport_event(int ev, const banexport_rec *r, uint64_t now, int json, struct evbuffer *out);
 
 #endif

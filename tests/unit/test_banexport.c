@@ -179,13 +179,13 @@ static void test_event(void **st)
         banexport_rec r;
         const char *want;
     } cases[] = {
-        {BANEXPORT_BAN, 0, {4, {192, 0, 2, 1}, 32, "a\"b\nunban 10.0.0.1", "ssh", 1, NOW + 30, 2},
+        {BANEXPORT_BAN, 0, {4, {192, 0, 2, 1}, 32, "a\"b\nunban 10.0.0.1", "ssh", 1, NOW + 30, 2, NULL},
          "ban 192.0.2.1 expires=1800000030 duration=30 times=2 rule=\"ssh\" reason=\"a\\\"b\\u000aunban 10.0.0.1\"\n"},
-        {BANEXPORT_BAN, 0, {4, {10}, 8, "x", NULL, 1, 0, 1},
+        {BANEXPORT_BAN, 0, {4, {10}, 8, "x", NULL, 1, 0, 1, NULL},
          "ban 10.0.0.0/8 expires=0 duration=forever times=1 rule=\"\" reason=\"x\"\n"},
-        {BANEXPORT_UNBAN, 0, {4, {10}, 8, "x", NULL, 1, 0, 1}, "unban 10.0.0.0/8\n"},
-        {BANEXPORT_EXPIRE, 0, {4, {192, 0, 2, 1}, 32, "x", NULL, 1, NOW, 1}, "expire 192.0.2.1\n"},
-        {BANEXPORT_EXPIRE, 1, {4, {192, 0, 2, 1}, 32, "x", NULL, 1, NOW, 1},
+        {BANEXPORT_UNBAN, 0, {4, {10}, 8, "x", NULL, 1, 0, 1, NULL}, "unban 10.0.0.0/8\n"},
+        {BANEXPORT_EXPIRE, 0, {4, {192, 0, 2, 1}, 32, "x", NULL, 1, NOW, 1, NULL}, "expire 192.0.2.1\n"},
+        {BANEXPORT_EXPIRE, 1, {4, {192, 0, 2, 1}, 32, "x", NULL, 1, NOW, 1, NULL},
          "{\"event\":\"expire\",\"network\":\"192.0.2.1\",\"reason\":\"x\",\"rule\":\"\",\"since\":1,"
          "\"expires\":1800000000,\"remaining\":0,\"times\":1}\n"},
     };
@@ -198,6 +198,41 @@ static void test_event(void **st)
         evbuffer_remove(b, text, len);
         text[len] = '\0';
         assert_string_equal(text, cases[i].want);
+        evbuffer_free(b);
+    }
+}
+
+/* a username ban (family 0) reaches no firewall form, nor a text follower; JSON carries it as "username" */
+static void test_username(void **st)
+{
+    banexport_rec r[2] = {rec("192.0.2.1", "x", NULL, NOW + 5), {0}};
+    (void)st;
+    r[1].name = "bob\"; rm -rf /";
+    r[1].reason = "guessing";
+    r[1].since = NOW - 1;
+    r[1].expires = NOW + 60;
+    r[1].times = 3;
+    assert_string_equal(render(BANEXPORT_PLAIN, r, 2), "192.0.2.1\n");
+    assert_null(strstr(render(BANEXPORT_NFT, r, 2), "bob"));
+    assert_non_null(strstr(render(BANEXPORT_NFT, r, 2), "\t192.0.2.1 timeout 5s"));
+    assert_null(strstr(render(BANEXPORT_IPSET, r, 2), "bob"));
+    assert_string_equal(render(BANEXPORT_JSON, r, 2),
+                        "[\n{\"username\":\"bob\\\"; rm -rf /\",\"reason\":\"guessing\",\"rule\":\"\","
+                        "\"since\":1799999999,\"expires\":1800000060,\"remaining\":60,\"times\":3},\n"
+                        "{\"network\":\"192.0.2.1\",\"reason\":\"x\",\"rule\":\"\",\"since\":1799999990,"
+                        "\"expires\":1800000005,\"remaining\":5,\"times\":1}\n]\n");
+    for (int json = 0; json <= 1; json++) {
+        struct evbuffer *b = evbuffer_new();
+        banexport_event(BANEXPORT_BAN, &r[1], NOW, json, b);
+        size_t len = evbuffer_get_length(b);
+        if (json)
+        {
+            const char *want = "{\"event\":\"ban\",\"username\":\"bob\\\"; rm -rf /\",";
+            assert_true(len > strlen(want));
+            assert_int_equal(memcmp(evbuffer_pullup(b, -1), want, strlen(want)), 0);
+        }
+        else
+            assert_int_equal(len, 0);
         evbuffer_free(b);
     }
 }
@@ -221,7 +256,7 @@ int main(void)
         cmocka_unit_test(test_nft_overlap),             cmocka_unit_test(test_nft_chunks),
         cmocka_unit_test_setup(test_ipset, setup),      cmocka_unit_test_setup(test_plain, setup),
         cmocka_unit_test(test_json),                    cmocka_unit_test(test_event),
-        cmocka_unit_test(test_parse_format),
+        cmocka_unit_test(test_parse_format),            cmocka_unit_test(test_username),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
