@@ -399,7 +399,42 @@ static void on_setup_reply(rconn *rc, redisReply *r, void *arg)
     }
 }
 
-/* on_script_loaded - the last set-up step: the connection is up */
+/* mark_up - set-up is complete: the connection is up, an outage ends */
+static void mark_up(rconn *rc)
+{
+    rc->up = 1;
+    rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
+    rc->st.connects++;
+    if (rc->outage) {
+        rc->outage = 0;
+        say(rc, 6, "redis %s: back after %llu ms (%llu requests got on_error meanwhile)", rc->name,
+            (unsigned long long)(mono_us() / 1000 - rc->outage_start_ms), (unsigned long long)rc->outage_refused);
+    }
+    if (rc->cfg.on_state)
+        rc->cfg.on_state(rc, 1, rc->cfg.state_arg);
+}
+
+/* on_subscribed - hiredis, subscriber mode: the SUBSCRIBE confirmation (the connection is up), then each
+ * message; NULL (or an old context) while hiredis frees a context */
+static void on_subscribed(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    rconn *rc = privdata;
+    redisReply *r = reply;
+
+    if (ac != rc->ac || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    rc->st.replies++;
+    if (!strcmp(r->element[0]->str, "subscribe")) {
+        if (!rc->up)
+            mark_up(rc);
+    } else if (!strcmp(r->element[0]->str, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
+        if (rc->cfg.on_message)
+            rc->cfg.on_message(rc, r->element[2]->str, r->element[2]->len, rc->cfg.message_arg);
+    }
+}
+
+/* on_script_loaded - the last set-up step: the connection is up (a subscriber subscribes first) */
 static void on_script_loaded(rconn *rc, redisReply *r, void *arg)
 {
     (void)arg;
@@ -413,16 +448,17 @@ static void on_script_loaded(rconn *rc, redisReply *r, void *arg)
     }
     memcpy(rc->sha, r->str, 40);
     rc->sha[40] = '\0';
-    rc->up = 1;
-    rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
-    rc->st.connects++;
-    if (rc->outage) {
-        rc->outage = 0;
-        say(rc, 6, "redis %s: back after %llu ms (%llu requests got on_error meanwhile)", rc->name,
-            (unsigned long long)(mono_us() / 1000 - rc->outage_start_ms), (unsigned long long)rc->outage_refused);
+    if (rc->cfg.subscribe) {
+        /* not in the FIFO: its callback runs once per message, for as long as the connection lives */
+        const char *argv[2] = {"SUBSCRIBE", rc->cfg.subscribe};
+        size_t lens[2] = {9, strlen(rc->cfg.subscribe)};
+        if (redisAsyncCommandArgv(rc->ac, on_subscribed, rc, 2, argv, lens) != REDIS_OK)
+            drop(rc, "SUBSCRIBE failed");
+        else
+            rc->st.commands++;
+        return;
     }
-    if (rc->cfg.on_state)
-        rc->cfg.on_state(rc, 1, rc->cfg.state_arg);
+    mark_up(rc);
 }
 
 /* setup - the set-up commands, pipelined right behind the connect */
@@ -471,6 +507,8 @@ static void connect_now(rconn *rc)
         return;
     }
     ac->data = rc;
+    if (rc->cfg.subscribe && !rc->url.path[0])
+        redisEnableKeepAlive(&ac->c);
     redisLibeventAttach(ac, rc->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);

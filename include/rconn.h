@@ -67,6 +67,7 @@ typedef struct rconn rconn;
 typedef void (*rconn_reply_fn)(rconn *rc, redisReply *reply, void *arg);
 typedef void (*rconn_log_fn)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 typedef void (*rconn_state_fn)(rconn *rc, int up, void *arg);
+typedef void (*rconn_message_fn)(rconn *rc, const char *msg, size_t len, void *arg);
 
 typedef struct rconn_config {
     uint64_t timeout_ms;         /* a request not answered within it fails, and drops the connection */
@@ -77,6 +78,12 @@ typedef struct rconn_config {
     rconn_log_fn log;            /* levels as log.h: 3 error, 4 warning, 6 info; NULL = silent */
     rconn_state_fn on_state;     /* told when the connection comes up or goes down; may be NULL */
     void *state_arg;
+    /* subscriber mode: after set-up the connection SUBSCRIBEs to this channel and is up once Redis confirms;
+     * then it only receives (on_message for each message; rconn_send must not be used on it). TCP keepalive
+     * is on, so that a peer that vanished is noticed. NULL = an ordinary connection. */
+    const char *subscribe;
+    rconn_message_fn on_message;
+    void *message_arg;
 } rconn_config;
 
 typedef struct rconn_stats {

@@ -35,6 +35,7 @@
 #include "redis.h"
 #include "redis_script.h"
 
+#include "mirror.h"
 #include "sockio.h"
 
 static const char *daemon_bin, *ctl_bin, *redis_bin, *cli_bin;
@@ -435,6 +436,149 @@ static void test_skewed_clocks_share_one_window(void **st)
     batch_release(&bb);
     store_free(a);
     store_free(b);
+    event_base_free(base);
+}
+
+/* ---- the fleet mirror (mirror.h) ---- */
+
+typedef struct seen {
+    int puts, dels, begins, ends;
+    char last_key[64], last_val[64];
+    uint64_t last_exp;
+    char keys[16][64];   /* keys put during the last resync */
+    int nkeys;
+} seen;
+
+/* on_apply - remember what a mirror hands over */
+static void on_apply(int op, const mirror_rec *r, void *arg)
+{
+    seen *w = arg;
+
+    assert_int_equal(r->cls, 27);
+    if (op == MIRROR_SYNC_BEGIN) {
+        w->begins++;
+        w->nkeys = 0;
+        return;
+    }
+    if (op == MIRROR_SYNC_END) {
+        w->ends++;
+        return;
+    }
+    snprintf(w->last_key, sizeof w->last_key, "%.*s", (int)r->klen, (const char *)r->key);
+    w->last_val[0] = '\0';
+    if (op == MIRROR_PUT) {
+        w->puts++;
+        snprintf(w->last_val, sizeof w->last_val, "%.*s", (int)r->vlen, (const char *)r->val);
+        w->last_exp = r->expires;
+        if (w->nkeys < 16)
+            snprintf(w->keys[w->nkeys++], sizeof w->keys[0], "%s", w->last_key);
+    } else {
+        w->dels++;
+    }
+}
+
+/* loop_until - run the loop until *flag reaches want (bounded) */
+static void loop_until(struct event_base *base, const int *flag, int want)
+{
+    for (int i = 0; i < 2000 && *flag < want; i++) {
+        struct timeval tv = {0, 5000};
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+    }
+    assert_int_equal(*flag, want);
+}
+
+/* put - a class 27 record */
+static void put(mirror *m, const char *key, const char *val, uint64_t exp)
+{
+    mirror_rec r = {27, (const uint8_t *)key, strlen(key), (const uint8_t *)val, strlen(val), exp};
+    assert_int_equal(mirror_put(m, &r), 0);
+}
+
+/* Two daemons' mirrors on one Redis: a put and a delete made through one reach the other (never itself); a
+ * mirror that starts later reads the whole set (what was deleted or expired is not in it, a record kept for
+ * ever is); a hostile message on the channel is dropped. */
+static void test_mirror(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    char err[256], url[64];
+    rconn_config cfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
+    const uint8_t classes[] = {27};
+    seen wa = {0}, wb = {0}, wc = {0};
+    (void)st;
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u/4", single.port);
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    mirror *a = mirror_new(base, &u, &cfg, classes, 1, on_apply, &wa, err, sizeof err);
+    mirror *b = mirror_new(base, &u, &cfg, classes, 1, on_apply, &wb, err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* each resyncs once it listens: an empty set */
+    loop_until(base, &wa.ends, 1);
+    loop_until(base, &wb.ends, 1);
+    assert_int_equal(wa.puts + wb.puts, 0);
+
+    put(a, "192.0.2.1", "banned by a", 2000000000);
+    loop_until(base, &wb.puts, 1);
+    assert_string_equal(wb.last_key, "192.0.2.1");
+    assert_string_equal(wb.last_val, "banned by a");
+    assert_int_equal(wb.last_exp, 2000000000);
+    assert_int_equal(wa.puts, 0); /* its own change is not handed back */
+
+    assert_int_equal(mirror_del(b, 27, (const uint8_t *)"192.0.2.1", 9), 0);
+    loop_until(base, &wa.dels, 1);
+    assert_string_equal(wa.last_key, "192.0.2.1");
+
+    put(a, "198.51.100.0/24", "kept", 2000000000);
+    put(a, "2001:db8::/64", "for ever", 0);
+    put(a, "203.0.113.9", "expired", 1000);
+    assert_int_equal(mirror_expired(a, 27, (const uint8_t *)"203.0.113.9", 11, 1000), 0);
+    /* an expiry that is not the stored one's (a later ban) leaves the record; for ever is never expired */
+    assert_int_equal(mirror_expired(a, 27, (const uint8_t *)"198.51.100.0/24", 15, 1999999999), 0);
+    assert_int_equal(mirror_expired(a, 27, (const uint8_t *)"2001:db8::/64", 13, 5), 0);
+    loop_until(base, &wb.puts, 4);
+
+    /* garbage published on the channel: dropped (too short; a key length past the end; an unknown class) */
+    char ch[64];
+    snprintf(ch, sizeof ch, "floodgate:mirror:4");
+    redisContext *rc = redisConnect("127.0.0.1", (int)single.port);
+    assert_non_null(rc);
+    freeReplyObject(redisCommand(rc, "PUBLISH %s %b", ch, "x", (size_t)1));
+    unsigned char bad[40] = {0};
+    bad[16] = 1, bad[17] = 27, bad[26] = 0xff, bad[27] = 0xff;
+    freeReplyObject(redisCommand(rc, "PUBLISH %s %b", ch, bad, sizeof bad));
+    bad[17] = 99, bad[26] = 0, bad[27] = 1;
+    freeReplyObject(redisCommand(rc, "PUBLISH %s %b", ch, bad, sizeof bad));
+    redisFree(rc);
+
+    mirror *c = mirror_new(base, &u, &cfg, classes, 1, on_apply, &wc, err, sizeof err);
+    loop_until(base, &wc.ends, 1);
+    assert_int_equal(wc.begins, 1);
+    assert_int_equal(wc.nkeys, 2);
+    int has24 = 0, has64 = 0;
+    for (int i = 0; i < wc.nkeys; i++) {
+        has24 += !strcmp(wc.keys[i], "198.51.100.0/24");
+        has64 += !strcmp(wc.keys[i], "2001:db8::/64");
+    }
+    assert_true(has24 && has64);
+    assert_int_equal(wb.puts, 4);
+    assert_int_equal(wb.dels, 0);
+
+    /* the server restarts its connections (CLIENT KILL): each mirror resyncs when it listens again */
+    rc = redisConnect("127.0.0.1", (int)single.port);
+    freeReplyObject(redisCommand(rc, "CLIENT KILL TYPE pubsub"));
+    redisFree(rc);
+    loop_until(base, &wc.ends, 2);
+    assert_int_equal(wc.nkeys, 2);
+
+    mirror_stats ms;
+    mirror_get_stats(a, &ms);
+    assert_int_equal(ms.sent, 4);
+    assert_int_equal(ms.failed, 0);
+    mirror_free(a);
+    mirror_free(b);
+    mirror_free(c);
     event_base_free(base);
 }
 
@@ -1153,6 +1297,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_check_mode),
         cmocka_unit_test(test_script_matches_embedded_store),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
+        cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_two_daemons_share_a_limit),
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),

@@ -1,0 +1,365 @@
+/*
+ * mirror - records every daemon of a fleet keeps in memory, shared through Redis (see mirror.h)
+ *
+ * Two rconn connections: `data` writes (one small script per change: the hash field, then PUBLISH, atomically)
+ * and reads the hashes for a resync (HSCAN pages); `sub` only listens. A resync starts whenever the subscriber
+ * is (re)subscribed, so that no change can fall between the read and the first message heard; it restarts from
+ * the beginning if the data connection drops in the middle (a generation number makes the old pages' replies
+ * harmless).
+ *
+ * SECURITY
+ *     Messages and hash values come from the Redis server, which any daemon of the fleet (or anyone with access
+ *     to it) can write: every length is checked against what arrived before a byte is read, and records over
+ *     MIRROR_KEY_MAX / MIRROR_VALUE_MAX are dropped. The consumer parses the value bytes itself, as untrusted.
+ */
+#include "mirror.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+#define MIRROR_ID_LEN 16      /* random sender id in each message */
+#define MIRROR_MSG_HEAD (MIRROR_ID_LEN + 1 + 1 + 8 + 2)
+#define MIRROR_PAGE "512"     /* HSCAN COUNT */
+
+/* the change script: KEYS[1] the class hash; ARGV: op, field, value (put) or expiry (expired), channel,
+ * message. A put or del is published; an expiry is not (every daemon expires by itself). */
+static const char mirror_script[] =
+    "local op = ARGV[1]\n"
+    "if op == 'put' then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
+    "elseif op == 'del' then\n"
+    "  redis.call('HDEL', KEYS[1], ARGV[2])\n"
+    "else\n"
+    "  local v = redis.call('HGET', KEYS[1], ARGV[2])\n"
+    "  if v then\n"
+    "    local e = string.sub(v, 1, 8)\n"
+    "    if e ~= string.rep('\\0', 8) and e <= ARGV[3] then redis.call('HDEL', KEYS[1], ARGV[2]) end\n"
+    "  end\n"
+    "  return 1\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
+    "return 1\n";
+
+typedef struct mclass {
+    uint8_t cls;
+    unsigned char hkey[8];    /* the hash's name: class, 0xff, "mirror" */
+} mclass;
+
+struct mirror {
+    rconn *data, *sub;
+    mclass classes[MIRROR_CLASSES_MAX];
+    unsigned nclasses;
+    mirror_apply_fn apply;
+    void *arg;
+    unsigned char id[MIRROR_ID_LEN];
+    char channel[48];
+    uint64_t gen;             /* resync generation: pages of an older one are ignored */
+    int want_sync;            /* the subscriber is up and the set has not been read since */
+    int closing;              /* mirror_free: callbacks only free their page */
+    unsigned char *buf;       /* message and value under construction */
+    mirror_stats st;
+};
+
+typedef struct mpage {
+    mirror *m;
+    uint64_t gen;
+    unsigned ci;              /* index in m->classes */
+} mpage;
+
+/* be64 / rd64 / rd16 - big-endian numbers */
+static void be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static size_t rd16(const unsigned char *p)
+{
+    return (size_t)p[0] << 8 | p[1];
+}
+
+/* class_index - where cls sits in m->classes, -1 if the mirror does not carry it */
+static int class_index(const mirror *m, uint8_t cls)
+{
+    for (unsigned i = 0; i < m->nclasses; i++)
+        if (m->classes[i].cls == cls)
+            return (int)i;
+    return -1;
+}
+
+static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen);
+
+/* on_page - one HSCAN page: hand over its records, ask for the next page or end this class */
+static void on_page(rconn *rc, redisReply *r, void *arg)
+{
+    mpage pg = *(mpage *)arg;
+    mirror *m = pg.m;
+
+    (void)rc;
+    fg_free(arg);
+    if (m->closing || pg.gen != m->gen)
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_ARRAY) {
+        m->want_sync = 1; /* again from the start when the connection is back */
+        return;
+    }
+    const mclass *c = &m->classes[pg.ci];
+    const redisReply *kv = r->element[1];
+    for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+        const redisReply *f = kv->element[i], *v = kv->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 8 ||
+            f->len > MIRROR_KEY_MAX || v->len - 8 > MIRROR_VALUE_MAX)
+            continue;
+        mirror_rec rec = {c->cls, (const uint8_t *)f->str, f->len, (const uint8_t *)v->str + 8, v->len - 8,
+                          rd64((const unsigned char *)v->str)};
+        m->apply(MIRROR_PUT, &rec, m->arg);
+    }
+    if (r->element[0]->len == 1 && r->element[0]->str[0] == '0') {
+        mirror_rec end = {.cls = c->cls};
+        m->apply(MIRROR_SYNC_END, &end, m->arg);
+        if (pg.ci + 1 < m->nclasses)
+            sync_page(m, pg.ci + 1, "0", 1);
+        else
+            m->st.resyncs++;
+        return;
+    }
+    sync_page(m, pg.ci, r->element[0]->str, r->element[0]->len);
+}
+
+/* sync_page - ask for the page of class ci at cursor (a class's first page starts with MIRROR_SYNC_BEGIN) */
+static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
+{
+    const char *argv[5] = {"HSCAN", (const char *)m->classes[ci].hkey, cursor, "COUNT", MIRROR_PAGE};
+    size_t lens[5] = {5, sizeof m->classes[ci].hkey, clen, 5, strlen(MIRROR_PAGE)};
+    mpage *pg = fg_malloc(sizeof *pg);
+
+    *pg = (mpage){m, m->gen, ci};
+    if (clen == 1 && cursor[0] == '0') {
+        mirror_rec begin = {.cls = m->classes[ci].cls};
+        m->apply(MIRROR_SYNC_BEGIN, &begin, m->arg);
+    }
+    if (rconn_send(m->data, 5, argv, lens, on_page, pg) < 0) {
+        fg_free(pg);
+        m->want_sync = 1;
+    }
+}
+
+/* start_sync - read the whole set again, if the subscriber listens and the data connection is up */
+static void start_sync(mirror *m)
+{
+    if (!m->want_sync || !rconn_is_up(m->sub) || !rconn_is_up(m->data) || !m->nclasses)
+        return;
+    m->want_sync = 0;
+    m->gen++;
+    sync_page(m, 0, "0", 1);
+}
+
+/* on_sub_state - the subscriber is listening again: what was missed meanwhile is read in a resync */
+static void on_sub_state(rconn *rc, int up, void *arg)
+{
+    mirror *m = arg;
+
+    (void)rc;
+    m->st.up = up;
+    if (up) {
+        m->want_sync = 1;
+        start_sync(m);
+    }
+}
+
+/* on_data_state - the data connection is back: a resync that was waiting (or cut off) starts */
+static void on_data_state(rconn *rc, int up, void *arg)
+{
+    (void)rc;
+    if (up)
+        start_sync(arg);
+}
+
+/* on_message - a change published by some daemon: apply it unless it is our own */
+static void on_message(rconn *rc, const char *msg, size_t len, void *arg)
+{
+    mirror *m = arg;
+    const unsigned char *p = (const unsigned char *)msg;
+
+    (void)rc;
+    if (len < MIRROR_MSG_HEAD || !memcmp(p, m->id, MIRROR_ID_LEN))
+        return;
+    int op = p[MIRROR_ID_LEN];
+    uint8_t cls = p[MIRROR_ID_LEN + 1];
+    uint64_t expires = rd64(p + MIRROR_ID_LEN + 2);
+    size_t klen = rd16(p + MIRROR_ID_LEN + 10);
+    if ((op != MIRROR_PUT && op != MIRROR_DEL) || class_index(m, cls) < 0 || klen > len - MIRROR_MSG_HEAD ||
+        len - MIRROR_MSG_HEAD - klen > MIRROR_VALUE_MAX)
+        return;
+    mirror_rec rec = {cls, p + MIRROR_MSG_HEAD, klen, NULL, 0, expires};
+    if (op == MIRROR_PUT) {
+        rec.val = p + MIRROR_MSG_HEAD + klen;
+        rec.vlen = len - MIRROR_MSG_HEAD - klen;
+    }
+    m->st.received++;
+    m->apply(op, &rec, m->arg);
+}
+
+/* on_written - the change script's answer */
+static void on_written(rconn *rc, redisReply *r, void *arg)
+{
+    mirror *m = arg;
+
+    (void)rc;
+    if (m->closing)
+        return;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        m->st.failed++;
+}
+
+/* mirror_new - both connections, connecting at once */
+mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, const uint8_t *classes,
+                   unsigned nclasses, mirror_apply_fn apply, void *arg, char *err, size_t errlen)
+{
+    mirror *m = fg_calloc(1, sizeof *m);
+    rconn_config dc = *cfg, sc = *cfg;
+
+    if (nclasses > MIRROR_CLASSES_MAX)
+        nclasses = MIRROR_CLASSES_MAX;
+    for (unsigned i = 0; i < nclasses; i++) {
+        m->classes[i].cls = classes[i];
+        m->classes[i].hkey[0] = classes[i];
+        m->classes[i].hkey[1] = 0xff;
+        memcpy(m->classes[i].hkey + 2, "mirror", 6);
+    }
+    m->nclasses = nclasses;
+    m->apply = apply;
+    m->arg = arg;
+    randombytes_buf(m->id, sizeof m->id);
+    snprintf(m->channel, sizeof m->channel, "floodgate:mirror:%u", url->db);
+    m->buf = fg_malloc(MIRROR_MSG_HEAD + MIRROR_KEY_MAX + 2 * (8 + MIRROR_VALUE_MAX)); /* message, then hash value */
+    dc.script = NULL;
+    dc.subscribe = NULL;
+    dc.on_state = on_data_state;
+    dc.state_arg = m;
+    sc.script = NULL;
+    sc.subscribe = m->channel;
+    sc.on_message = on_message;
+    sc.message_arg = m;
+    sc.on_state = on_sub_state;
+    sc.state_arg = m;
+    m->data = rconn_new(base, url, &dc, err, errlen);
+    if (m->data)
+        m->sub = rconn_new(base, url, &sc, err, errlen);
+    if (!m->data || !m->sub) {
+        mirror_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* mirror_free - close */
+void mirror_free(mirror *m)
+{
+    if (!m)
+        return;
+    m->closing = 1;
+    rconn_free(m->sub);
+    rconn_free(m->data);
+    fg_free(m->buf);
+    fg_free(m);
+}
+
+/* send_change - the script for op ("put", "del", "expired") on a record; the message is built in m->buf */
+static int send_change(mirror *m, const char *op, int ci, const uint8_t *key, size_t klen, const void *v,
+                       size_t vlen, size_t mlen)
+{
+    const char *argv[8] = {"EVAL", mirror_script, "1", (const char *)m->classes[ci].hkey, op, (const char *)key,
+                           v, m->channel};
+    size_t lens[8] = {4, sizeof mirror_script - 1, 1, sizeof m->classes[ci].hkey, strlen(op), klen, vlen,
+                      strlen(m->channel)};
+    const char *argv9[9];
+    size_t lens9[9];
+
+    memcpy(argv9, argv, sizeof argv);
+    memcpy(lens9, lens, sizeof lens);
+    argv9[8] = (const char *)m->buf;
+    lens9[8] = mlen;
+    if (rconn_send(m->data, 9, argv9, lens9, on_written, m) < 0) {
+        m->st.failed++;
+        return -1;
+    }
+    m->st.sent += mlen > 0;
+    return 0;
+}
+
+/* message - the published form of a change into m->buf; its length */
+static size_t message(mirror *m, int op, uint8_t cls, uint64_t expires, const uint8_t *key, size_t klen,
+                      const uint8_t *val, size_t vlen)
+{
+    unsigned char *p = m->buf;
+
+    memcpy(p, m->id, MIRROR_ID_LEN);
+    p[MIRROR_ID_LEN] = (unsigned char)op;
+    p[MIRROR_ID_LEN + 1] = cls;
+    be64(p + MIRROR_ID_LEN + 2, expires);
+    p[MIRROR_ID_LEN + 10] = (unsigned char)(klen >> 8);
+    p[MIRROR_ID_LEN + 11] = (unsigned char)klen;
+    memcpy(p + MIRROR_MSG_HEAD, key, klen);
+    if (vlen)
+        memcpy(p + MIRROR_MSG_HEAD + klen, val, vlen);
+    return MIRROR_MSG_HEAD + klen + vlen;
+}
+
+/* mirror_put - HSET and PUBLISH in one script */
+int mirror_put(mirror *m, const mirror_rec *r)
+{
+    int ci = class_index(m, r->cls);
+
+    if (ci < 0 || r->klen > MIRROR_KEY_MAX || r->vlen > MIRROR_VALUE_MAX)
+        return -1;
+    size_t mlen = message(m, MIRROR_PUT, r->cls, r->expires, r->key, r->klen, r->val, r->vlen);
+    /* the hash value is the message's tail from the expiry on, less the key: built after the message */
+    unsigned char *hv = m->buf + mlen;
+    be64(hv, r->expires);
+    if (r->vlen)
+        memcpy(hv + 8, r->val, r->vlen);
+    return send_change(m, "put", ci, r->key, r->klen, hv, 8 + r->vlen, mlen);
+}
+
+/* mirror_del - HDEL and PUBLISH */
+int mirror_del(mirror *m, uint8_t cls, const uint8_t *key, size_t klen)
+{
+    int ci = class_index(m, cls);
+
+    if (ci < 0 || klen > MIRROR_KEY_MAX)
+        return -1;
+    size_t mlen = message(m, MIRROR_DEL, cls, 0, key, klen, NULL, 0);
+    return send_change(m, "del", ci, key, klen, "", 0, mlen);
+}
+
+/* mirror_expired - HDEL if the stored expiry is this one or earlier */
+int mirror_expired(mirror *m, uint8_t cls, const uint8_t *key, size_t klen, uint64_t expires)
+{
+    int ci = class_index(m, cls);
+    unsigned char e[8];
+
+    if (ci < 0 || klen > MIRROR_KEY_MAX || !expires)
+        return -1;
+    be64(e, expires);
+    return send_change(m, "expired", ci, key, klen, e, 8, 0);
+}
+
+/* mirror_get_stats - counters for floodgatectl stats */
+void mirror_get_stats(const mirror *m, mirror_stats *out)
+{
+    *out = m->st;
+    out->up = rconn_is_up(m->sub) && rconn_is_up(m->data);
+}

@@ -1,0 +1,86 @@
+/*
+ * mirror - records that every floodgated of a fleet keeps in memory, shared through Redis
+ *
+ * What: bans (class 27), ban history (28) and lists kept in the store (29) are read on every request, so each
+ * daemon holds them in memory (the ban index, the lists) and a change made through any daemon must reach all
+ * of them within a second. A mirror carries such changes: mirror_put / mirror_del write a record (class byte,
+ * key bytes, value bytes, wall-clock expiry) to Redis and publish it; every daemon's mirror hears the others'
+ * changes and hands them to its apply callback. After every (re)connect of its subscriber the mirror reads the
+ * whole set again (a resync: MIRROR_SYNC_BEGIN, a MIRROR_PUT for each record, MIRROR_SYNC_END per class), so a
+ * daemon that missed messages while Redis was away catches up; the consumer drops what the resync did not
+ * mention.
+ *
+ * Why here: the counters layer owns the store's servers; the policy layer only knows records. Nothing here
+ * blocks: two hiredis async connections on the daemon's loop (rconn.h), one for writes and reads, one that
+ * only listens (SUBSCRIBE).
+ *
+ * Layout in Redis (documented for other tools): one hash per class, named by the class byte, 0xff and
+ * "mirror" (so it never meets a rule's key, whose second byte is a name length below 128); field = the record's
+ * key, value = 8 bytes of expiry (big-endian wall-clock seconds, 0 = never) then the record's value. Changes
+ * are published on the channel "floodgate:mirror:DB" as: 16 bytes of the sender's random id, op (1 put, 2 del),
+ * class, 8 bytes of expiry, 2 bytes of key length (big-endian), key, value. A daemon ignores its own messages.
+ *
+ * INVARIANTS
+ *     The apply callback runs on the loop, never from inside mirror_put/mirror_del. Pointers it gets are valid
+ *     only during the call. An expired record may be handed over (a resync does not filter by time): the
+ *     consumer expires it as it would its own, and calls mirror_expired so that the hash does not keep it.
+ *
+ * BUGS
+ *     A write made while Redis is away is not retried: the change holds on the daemon that made it and reaches
+ *     the others only through a later change of the same record. One server (or the first server of a sharded
+ *     store) holds the hashes; a Redis Cluster store is not mirrored yet. A resync reads the whole set, so a
+ *     million bans cost a million hash fields read after every reconnect (in pages, without blocking).
+ */
+#ifndef FG_MIRROR_H
+#define FG_MIRROR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rconn.h"
+
+enum mirror_op { MIRROR_PUT = 1, MIRROR_DEL = 2, MIRROR_SYNC_BEGIN = 3, MIRROR_SYNC_END = 4 };
+
+#define MIRROR_CLASSES_MAX 4      /* classes one mirror carries */
+#define MIRROR_KEY_MAX 1024       /* bytes of a record's key */
+#define MIRROR_VALUE_MAX 65536    /* bytes of a record's value */
+
+typedef struct mirror_rec {
+    uint8_t cls;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;       /* NULL for MIRROR_DEL and the SYNC markers */
+    size_t vlen;
+    uint64_t expires;         /* wall-clock seconds, 0 = never */
+} mirror_rec;
+
+/* mirror_apply_fn - a change from another daemon, or a step of a resync (op: enum mirror_op; for the SYNC
+ * markers only r->cls is set) */
+typedef void (*mirror_apply_fn)(int op, const mirror_rec *r, void *arg);
+
+typedef struct mirror mirror;
+
+typedef struct mirror_stats {
+    uint64_t sent;            /* changes written and published */
+    uint64_t received;        /* changes of other daemons applied */
+    uint64_t resyncs;         /* full reads finished */
+    uint64_t failed;          /* writes Redis did not take (away, or refused) */
+    int up;                   /* the subscriber is listening */
+} mirror_stats;
+
+/* mirror_new - a mirror of the given classes on the Redis server of url (cfg: timeouts and log; its script,
+ * subscribe and state fields are the mirror's own); NULL with err if the host cannot be resolved */
+mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, const uint8_t *classes,
+                   unsigned nclasses, mirror_apply_fn apply, void *arg, char *err, size_t errlen);
+/* mirror_free - close both connections (no callback is called); NULL is fine */
+void mirror_free(mirror *m);
+/* mirror_put - write and publish a record; 0, or -1 when Redis is away or the record is too large */
+int mirror_put(mirror *m, const mirror_rec *r);
+/* mirror_del - remove and publish; 0, or -1 when Redis is away */
+int mirror_del(mirror *m, uint8_t cls, const uint8_t *key, size_t klen);
+/* mirror_expired - drop the record from the hash if it still has this expiry or an earlier one (not published:
+ * every daemon expires it by itself); 0, or -1 when Redis is away */
+int mirror_expired(mirror *m, uint8_t cls, const uint8_t *key, size_t klen, uint64_t expires);
+void mirror_get_stats(const mirror *m, mirror_stats *out);
+
+#endif
