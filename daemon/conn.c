@@ -17,6 +17,14 @@
  * bytes; libevent's timer only decides when to look, so a close comes
  * between write_timeout and twice that after the last progress.
  *
+ * Answers leave at the end of the loop turn, not one by one as they are
+ * ready: a connection with answers is queued on the server (flushq), and
+ * one event, activated behind the turn's socket callbacks, writes every
+ * queued connection back to back. What a write costs is mostly waking
+ * the client when it sleeps; written together, a turn's answers find it
+ * awake after the first (issue 7's benchmark, 16 connections: server CPU
+ * per request down by a third). Nothing waits longer than its own turn.
+ *
  * SECURITY
  *     What a client that never reads can make us hold: its unsent output
  *     (below CONN_OUT_HIGH plus the answers of one pipeline), the input of
@@ -71,10 +79,13 @@ struct conn {
     int dead;                /* closed; freed when pending reaches 0 */
     int processing;          /* inside conn_process: do not re-enter */
     int follow;              /* bans --follow: 0 no, 1 text lines, 2 JSON lines */
+    int queued;              /* on the server's flushq */
+    conn *flush_next;        /* next on the flushq */
 };
 
 static void conn_process(conn *c);
 static void conn_flush(conn *c);
+static void flush_later(conn *c);
 
 /* set_reading - arm or disarm the read event */
 static void set_reading(conn *c, int on)
@@ -116,6 +127,13 @@ void conn_free(conn *c)
     if (c->dead)
         return;
     c->dead = 1;
+    if (c->queued) {
+        conn **p = &s->flushq;
+        while (*p != c)
+            p = &(*p)->flush_next;
+        *p = c->flush_next;
+        c->queued = 0;
+    }
     event_free(c->rd);
     event_free(c->wr);
     evbuffer_free(c->in);
@@ -164,7 +182,7 @@ static void slot_done(void *arg)
             release(c);
         return;
     }
-    conn_flush(c);
+    flush_later(c);
 }
 
 /* eval_done - the store answered a pending policy request */
@@ -316,7 +334,7 @@ static void conn_process(conn *c)
     }
     c->processing = 0;
     if (!c->dead)
-        conn_flush(c);
+        flush_later(c);
 }
 
 /* write_reply - append the answer of a done slot to the output */
@@ -385,6 +403,42 @@ static void conn_flush(conn *c)
     set_reading(c, room);
     if (room && !was_reading && evbuffer_get_length(c->in))
         conn_process(c); /* requests that waited in the buffer while reading was paused */
+}
+
+/* on_flush - the end of a loop turn: send what the queued connections have */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+
+    (void)fd;
+    (void)what;
+    while (s->flushq) {
+        conn *c = s->flushq;
+        s->flushq = c->flush_next;
+        c->queued = 0;
+        conn_flush(c); /* may queue c again (it read on): it is then flushed in this loop */
+    }
+}
+
+/* flush_later - have conn_flush(c) run at the end of this loop turn */
+static void flush_later(conn *c)
+{
+    server *s = c->srv;
+
+    if (c->queued)
+        return;
+    if (!s->flush_ev) {
+        s->flush_ev = event_new(s->base, -1, 0, on_flush, s);
+        if (!s->flush_ev) {
+            conn_flush(c); /* no memory for the event: send now */
+            return;
+        }
+    }
+    if (!s->flushq)
+        event_active(s->flush_ev, EV_WRITE, 0);
+    c->queued = 1;
+    c->flush_next = s->flushq;
+    s->flushq = c;
 }
 
 /* read_some - read into the input buffer's free space; evbuffer_read would first ask the kernel
@@ -521,6 +575,10 @@ void conn_free_all(server *s)
 {
     while (s->conns)
         conn_free(s->conns);
+    if (s->flush_ev) {
+        event_free(s->flush_ev);
+        s->flush_ev = NULL;
+    }
 }
 
 /* conn_follow_push - one event to every follower, or drop the ones that do not keep up */

@@ -92,6 +92,8 @@ struct server {
     int accepting_paused;       /* the policy listeners are paused at max_connections */
     int control_full;           /* the control listener is paused at control_max_connections */
     conn *conns;                /* open connections */
+    conn *flushq;               /* connections with answers to send at the end of this loop turn (conn.c) */
+    struct event *flush_ev;     /* runs that send, after the turn's other callbacks; made on first use */
     uint64_t nconns;            /* all of them */
     uint64_t ncontrol;          /* of which on the control socket (they never count against max_connections) */
     struct event *accept_timer; /* ends an accept backoff even if no connection closes */
