@@ -245,6 +245,8 @@ mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_co
     randombytes_buf(m->id, sizeof m->id);
     snprintf(m->channel, sizeof m->channel, "floodgate:mirror:%u", url->db);
     m->buf = fg_malloc(MIRROR_MSG_HEAD + MIRROR_KEY_MAX + 2 * (8 + MIRROR_VALUE_MAX)); /* message, then hash value */
+    /* silent: the store's own connection to the same server already logs each outage once */
+    dc.log = sc.log = NULL;
     dc.script = NULL;
     dc.subscribe = NULL;
     dc.on_state = on_data_state;

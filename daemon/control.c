@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "keys.h"
 #include "kvcmd.h"
+#include "fleet.h"
 #include "list.h"
 #include "metrics.h"
 #include "watcher.h"
@@ -136,7 +137,11 @@ static void cmd_list(server *s, const char **args, int nargs, struct evbuffer *o
         reply_error(out, err);
         return;
     }
-    int rc = !strcmp(args[1], "add") ? list_add(l, line, err, sizeof err) : list_del(l, args[2], err, sizeof err);
+    int add = !strcmp(args[1], "add"), rc;
+    if (list_is_stored(l))
+        rc = fleet_list_edit(s->fleet, l, add, add ? line : args[2], err, sizeof err);
+    else
+        rc = add ? list_add(l, line, err, sizeof err) : list_del(l, args[2], err, sizeof err);
     if (rc < 0) {
         reply_error(out, err);
         return;

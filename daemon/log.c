@@ -87,3 +87,15 @@ void log_limited(log_limit *lim, uint64_t now_ms, enum log_level level, const ch
     vlog_allowed(lim, level, fmt, ap);
     va_end(ap);
 }
+
+/* log_store - a networked store's messages (outages, set-up errors) into the log */
+void log_store(int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_msg(level <= LOG_ERR_ ? LOG_ERR_ : level == LOG_WARN_ ? LOG_WARN_ : LOG_INFO_, "%s", msg);
+}

@@ -41,6 +41,7 @@
 #include "hash.h"
 #include "conn.h"
 #include "decision_log.h"
+#include "fleet.h"
 #include "control.h"
 #include "http.h"
 #include "mem.h"
@@ -138,17 +139,6 @@ static void watchdog_start(server *s)
     log_info("systemd watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)(usec / 2000));
 }
 
-/* store_log - the networked store's messages (outages, set-up errors) into our log */
-static void store_log(int level, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    log_msg(level <= LOG_ERR_ ? LOG_ERR_ : level == LOG_WARN_ ? LOG_WARN_ : LOG_INFO_, "%s", msg);
-}
 
 /* engine_warn - the engine's messages (already rate-limited per rule) go to the log */
 static void engine_warn(const char *msg, void *arg)
@@ -185,7 +175,7 @@ static int server_open(server *s, fg_conf *c)
     s->rules = ruleset_ref(c->rules);
     if (c->store.redis.kind) {
         redis_config rc = {.timeout_ms = c->store.timeout_ms, .connect_timeout_ms = c->store.connect_timeout_ms,
-                           .log = store_log};
+                           .log = log_store};
         s->store = redis_store_new(s->base, &c->store.redis, &rc, err, sizeof err);
         if (!s->store) {
             log_error("%s", err);
@@ -194,6 +184,7 @@ static int server_open(server *s, fg_conf *c)
     } else {
         s->store = mem_store_new(&mc);
     }
+    s->fleet = fleet_new(s);
     s->eng.store = s->store;
     s->eng.on_error = c->store.on_error;
     s->eng.log = engine_warn;
@@ -248,6 +239,7 @@ static int server_open(server *s, fg_conf *c)
 static void server_close(server *s)
 {
     conn_free_all(s);
+    fleet_free(s->fleet);
     http_free(s->http);
     watchers_stop(s->watchers);
     watchset_free(s->watches);

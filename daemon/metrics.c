@@ -20,6 +20,7 @@
 #include "control.h"
 #include "list.h"
 #include "num.h"
+#include "fleet.h"
 #include "server.h"
 
 #define SERVERS_MAX 64 /* servers of a networked store shown */
@@ -236,6 +237,34 @@ static void servers(server *s, struct evbuffer *out, int prom)
     }
 }
 
+/* fleet_mirror - the fleet mirror (lists in the store, bans) when the store is shared */
+static void fleet_mirror(server *s, struct evbuffer *out, int prom)
+{
+    mirror_stats m;
+    static const struct { const char *stat, *prom, *type, *help; } fam[] = {
+        {"up", "floodgate_mirror_up", "gauge", "1 when the fleet mirror listens to the other daemons' changes."},
+        {"sent", "floodgate_mirror_sent_total", "counter", "Changes written to the store and published."},
+        {"received", "floodgate_mirror_received_total", "counter", "Changes of other daemons applied."},
+        {"resyncs", "floodgate_mirror_resyncs_total", "counter", "Full reads of the shared records."},
+        {"failed", "floodgate_mirror_failed_total", "counter", "Changes the store did not take."},
+    };
+
+    if (!s->fleet)
+        return;
+    fleet_stats(s->fleet, &m);
+    uint64_t v[] = {(uint64_t)m.up, m.sent, m.received, m.resyncs, m.failed};
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        if (prom) {
+            head(out, fam[f].prom, fam[f].type, fam[f].help);
+            evbuffer_add_printf(out, "%s %llu\n", fam[f].prom, (unsigned long long)v[f]);
+        } else if (f == 0) {
+            evbuffer_add_printf(out, "mirror.up=%s\n", m.up ? "yes" : "no");
+        } else {
+            evbuffer_add_printf(out, "mirror.%s=%llu\n", fam[f].stat, (unsigned long long)v[f]);
+        }
+    }
+}
+
 /* verdicts - requests decided, by front end, kind and verdict (only those seen) */
 static void verdicts(server *s, struct evbuffer *out, int prom)
 {
@@ -365,6 +394,7 @@ void metrics_stats(server *s, struct evbuffer *out)
         evbuffer_add_printf(out, "%s=%llu\n", scalars[i].stat, (unsigned long long)value(&m, &scalars[i]));
     families(s, out, 0);
     servers(s, out, 0);
+    fleet_mirror(s, out, 0);
     rules(s, out, 0);
 }
 
@@ -382,5 +412,6 @@ void metrics_prometheus(server *s, struct evbuffer *out)
     }
     families(s, out, 1);
     servers(s, out, 1);
+    fleet_mirror(s, out, 1);
     rules(s, out, 1);
 }

@@ -116,6 +116,7 @@ int server_reload(server *s, conf_errors *errs)
     s->conf->log_rate = c->log_rate;
     s->verdict_log.per_second = (unsigned)c->log_rate;
     ruleset_carry_stats(c->rules, s->rules);
+    listset_carry_stored(c->rules->lists, s->rules->lists);
     ruleset_unref(s->rules);
     s->rules = ruleset_ref(c->rules);
     if (s->watchers) {

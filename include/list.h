@@ -72,6 +72,21 @@ const list_entry *list_lookup(const fg_list *l, const char *value, size_t len, c
 /* list_lookup_work - bytes hashed and compared plus slots probed by every lookup so far (for tests) */
 uint64_t list_lookup_work(void);
 
+/* list_new_stored - an empty list kept in the store (`store = true`): no file; its lines come from the store
+ * (the fleet mirror, or the embedded store's snapshot) and edits go there */
+fg_list *list_new_stored(const char *name, enum list_type type);
+/* list_is_stored - kept in the store rather than a file */
+int list_is_stored(const fg_list *l);
+/* list_lines / list_line_at - the lines as written (comments included for a file list) */
+size_t list_lines(const fg_list *l);
+const char *list_line_at(const fg_list *l, size_t i);
+/* list_set_lines - replace every line at once; the old ones stay if a new one is malformed; 0, or -1 */
+int list_set_lines(fg_list *l, const char *const *lines, size_t n, char *err, size_t errlen);
+
+/* listset_carry_stored - a reload: each list kept in the store takes the lines of the old rules' list of the
+ * same name (also kept in the store), since the store, not a file, holds them */
+void listset_carry_stored(listset *to, const listset *from);
+
 /* list_add - add a line ("entry" or "key value"); written to the file; 0 ok, -1 with a message */
 int list_add(fg_list *l, const char *line, char *err, size_t errlen);
 /* list_del - remove the entries with this key; written to the file; 0 ok, -1 with a message */

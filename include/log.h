@@ -33,6 +33,8 @@ int log_allowed(log_limit *lim, uint64_t now_ms);
 /* log_allowed_msg - log after log_allowed said yes */
 void log_allowed_msg(log_limit *lim, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* log_store - a networked store's messages (rconn_log_fn: levels 3 error, 4 warning, 6 info) into the log */
+void log_store(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_error(...) log_msg(LOG_ERR_, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN_, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO_, __VA_ARGS__)

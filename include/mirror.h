@@ -68,8 +68,9 @@ typedef struct mirror_stats {
     int up;                   /* the subscriber is listening */
 } mirror_stats;
 
-/* mirror_new - a mirror of the given classes on the Redis server of url (cfg: timeouts and log; its script,
- * subscribe and state fields are the mirror's own); NULL with err if the host cannot be resolved */
+/* mirror_new - a mirror of the given classes on the Redis server of url (cfg: timeouts; its log, script,
+ * subscribe and state fields are the mirror's own: it logs nothing, the store's connection reports
+ * outages); NULL with err if the host cannot be resolved */
 mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, const uint8_t *classes,
                    unsigned nclasses, mirror_apply_fn apply, void *arg, char *err, size_t errlen);
 /* mirror_free - close both connections (no callback is called); NULL is fine */

@@ -107,6 +107,7 @@ struct server {
     server_stats st;
     metrics met;                /* verdicts, latency, HTTP: with st and the engine's, what stats and /metrics show */
     struct http_adapter *http;  /* the HTTP adapter, NULL when listen.http is not set */
+    struct fleet *fleet;        /* lists in the store (and bans) shared with the fleet (fleet.h); NULL: embedded */
     struct banpub *pub;         /* publishing the bans (banpub.h); NULL while there is no ban index */
     log_limit bad_log;          /* rate limit of bad-request messages */
     log_limit verdict_log;      /* rate limit of refusal messages */

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "alloc.h"
 #include "conf_redis.h"
+#include "list.h"
 #include "num.h"
 
 /* conf_path - a path relative to the configuration's folder */
@@ -385,6 +386,19 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
                           (size_t)c->listen.max_request);
         if (parse_geoip(c, config_lookup(&cfg, "geoip"), errs) < 0)
             ok = -1;
+        /* a list kept in the store is shared through one Redis server (fleet.h): a redis store, or a sharded
+         * one whose first store is; the embedded store keeps lists in their files */
+        const redis_spec *first = &c->store.redis;
+        while (first->kind == REDIS_SHARDED && first->nshards)
+            first = &first->shards[0];
+        for (unsigned i = 0; i < c->rules->lists->n; i++)
+            if (list_is_stored(c->rules->lists->lists[i]) && first->kind != REDIS_SINGLE) {
+                conf_error_at(errs, config_lookup(&cfg, "lists"),
+                              "list %s: store = true needs a Redis store (store.type redis, or sharded with a redis "
+                              "store first); otherwise give the list a file (path)",
+                              list_name(c->rules->lists->lists[i]));
+                ok = -1;
+            }
     }
     /* after the rules: a watch is checked against the rules that count its event */
     c->watches = watchset_parse(config_lookup(&cfg, "watch"), c->dir, c->rules, errs);

@@ -41,7 +41,7 @@
 
 struct fg_list {
     char *name;             /* as in the configuration */
-    char *path;             /* the file */
+    char *path;             /* the file; NULL for a list kept in the store (store = true) */
     enum list_type type;
     char **lines;           /* the file's lines, as written */
     size_t nlines;
@@ -465,10 +465,55 @@ static int write_lines(FILE *f, void *arg)
     return 0;
 }
 
-/* write_back - the lines to the file, atomically */
+/* write_back - the lines to the file, atomically (a list kept in the store has no file) */
 static int write_back(fg_list *l, char *err, size_t errlen)
 {
+    if (!l->path)
+        return 0;
     return file_replace(l->path, 0644, write_lines, l, err, errlen);
+}
+
+/* list_new_stored - an empty list kept in the store (its entries come from the store, never from a file) */
+fg_list *list_new_stored(const char *name, enum list_type type)
+{
+    fg_list *l = fg_calloc(1, sizeof *l);
+
+    l->name = fg_strdup(name);
+    l->type = type;
+    derive(l, NULL, NULL, 0);
+    return l;
+}
+
+int list_is_stored(const fg_list *l) { return l->path == NULL; }
+
+/* list_line_at - line i as written ("key value" for a map), NULL past the end */
+const char *list_line_at(const fg_list *l, size_t i) { return i < l->nlines ? l->lines[i] : NULL; }
+size_t list_lines(const fg_list *l) { return l->nlines; }
+
+/* list_set_lines - replace every line (a resync from the store, or the old list's lines after a reload); the
+ * old lines stay if any new one is malformed. 0, or -1 with a message */
+int list_set_lines(fg_list *l, const char *const *lines, size_t n, char *err, size_t errlen)
+{
+    char **old = l->lines;
+    size_t nold = l->nlines;
+
+    l->lines = fg_malloc((n ? n : 1) * sizeof *l->lines);
+    l->nlines = 0;
+    for (size_t i = 0; i < n; i++)
+        add_line(l, lines[i], strlen(lines[i]));
+    if (derive(l, NULL, err, errlen) < 0) {
+        for (size_t i = 0; i < l->nlines; i++)
+            fg_free(l->lines[i]);
+        fg_free(l->lines);
+        l->lines = old;
+        l->nlines = nold;
+        derive(l, NULL, NULL, 0);
+        return -1;
+    }
+    for (size_t i = 0; i < nold; i++)
+        fg_free(old[i]);
+    fg_free(old);
+    return 0;
 }
 
 /* list_add - add a line, re-derive, write back; undone if anything fails */
@@ -564,18 +609,32 @@ listset *listset_parse(config_setting_t *g, const char *dir, conf_errors *errs)
         config_setting_t *s = config_setting_get_elem(g, i);
         const char *name = config_setting_name(s), *path = NULL, *type = NULL;
         enum list_type t = LIST_AUTO;
+        int stored = 0;
         if (config_setting_type(s) == CONFIG_TYPE_STRING) {
             path = config_setting_get_string(s);
         } else if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
             config_setting_lookup_string(s, "path", &path);
+            config_setting_t *st = config_setting_get_member(s, "store");
+            if (st && (config_setting_type(st) != CONFIG_TYPE_BOOL || (path && config_setting_get_bool(st)))) {
+                conf_error_at(errs, st, "list %s: store must be true or false, and a list in the store has no path",
+                              name);
+                ok = -1;
+                continue;
+            }
+            stored = st && config_setting_get_bool(st);
             if (config_setting_lookup_string(s, "type", &type) && type_of(type, &t) < 0) {
                 conf_error_at(errs, s, "list %s: type must be auto, domain, email, cidr, string or map", name);
                 ok = -1;
                 continue;
             }
         }
+        if (stored) {
+            ls->lists[ls->n++] = list_new_stored(name, t);
+            continue;
+        }
         if (!path) {
-            conf_error_at(errs, s, "list %s: expected \"path\" or { path = \"...\"; type = \"...\"; }", name);
+            conf_error_at(errs, s, "list %s: expected \"path\" or { path = \"...\"; type = \"...\"; } or "
+                                   "{ store = true; type = \"...\"; }", name);
             ok = -1;
             continue;
         }
@@ -593,6 +652,16 @@ listset *listset_parse(config_setting_t *g, const char *dir, conf_errors *errs)
         return NULL;
     }
     return ls;
+}
+
+/* listset_carry_stored - stored lists keep their lines across a reload */
+void listset_carry_stored(listset *to, const listset *from)
+{
+    for (unsigned i = 0; to && i < to->n; i++) {
+        fg_list *l = to->lists[i], *old = listset_find(from, l->name);
+        if (list_is_stored(l) && old && list_is_stored(old) && old->type == l->type)
+            list_set_lines(l, (const char *const *)old->lines, old->nlines, NULL, 0);
+    }
 }
 
 /* listset_free - free every list; NULL is fine */

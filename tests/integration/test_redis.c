@@ -852,6 +852,81 @@ static const char *ctl_out(fgd *d, const char *args)
     return out;
 }
 
+/* wait_action - poll d until a query of sender from client starts with want (bounded); the last action */
+static const char *wait_action(fgd *d, const char *sender, const char *client, const char *want)
+{
+    const char *a = "";
+    for (int i = 0; i < 500; i++) {
+        a = query(d, sender, client);
+        if (!strncmp(a, want, strlen(want)))
+            break;
+        poll(NULL, 0, 10);
+    }
+    return a;
+}
+
+#define STORED_LISTS                                                                                           \
+    "lists = { blocked = { type = \"map\"; store = true; }; };\n"                                            \
+    "rules = ( { name = \"blocked\"; on = \"smtp:RCPT\"; if = { sender = \"@blocked\"; };\n"                   \
+    "            action = \"REJECT 5.7.1 ${list:blocked}\"; } );\n"
+
+/* A map list kept in the store (issue 14): an entry added through one daemon's floodgatectl is matched by the
+ * other; a delete through the other reaches the first; a daemon that starts later reads the list; a reload
+ * keeps it; with Redis gone an edit is refused and changes nothing. */
+static void test_stored_list(void **st)
+{
+    fgd a, b, c;
+    rsrv r;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/5\"; timeout = \"%s\";",
+             r.port, short_timeout());
+    fgd_start_rules(&a, "list-a", store_conf, STORED_LISTS);
+    fgd_start_rules(&b, "list-b", store_conf, STORED_LISTS);
+    wait_connected(&a, 0);
+    wait_connected(&b, 0);
+    for (int i = 0; i < 500 && strcmp(ctl_stat(&a, "mirror.up"), "yes"); i++)
+        poll(NULL, 0, 10);
+    assert_string_equal(ctl_stat(&b, "mirror.up"), "yes");
+    assert_string_equal(query(&b, "spam@example.org", "192.0.2.40"), "DUNNO");
+
+    assert_non_null(strstr(ctl_out(&a, "list blocked add Spam@Example.org 'sent spam 2026-12-04'"), "count"));
+    assert_string_equal(wait_action(&b, "spam@example.org", "192.0.2.40", "REJECT"),
+                        "REJECT 5.7.1 sent spam 2026-12-04");
+    assert_non_null(strstr(ctl_out(&b, "list blocked add @bad.example junk"), "count"));
+    /* a second add of the same key replaces its value, everywhere */
+    ctl_out(&a, "list blocked add spam@example.org 'still spam'");
+    assert_string_equal(wait_action(&b, "spam@example.org", "192.0.2.40", "REJECT 5.7.1 still"),
+                        "REJECT 5.7.1 still spam");
+    assert_non_null(strstr(ctl_out(&b, "--json list blocked show"), "\"count\":2"));
+
+    assert_non_null(strstr(ctl_out(&b, "--json list blocked del spam@example.org"), "\"count\":1"));
+    assert_string_equal(wait_action(&a, "spam@example.org", "192.0.2.40", "DUNNO"), "DUNNO");
+    assert_string_equal(query(&a, "x@bad.example", "192.0.2.40"), "REJECT 5.7.1 junk");
+
+    /* a third daemon reads the list when it starts; a reload keeps it */
+    fgd_start_rules(&c, "list-c", store_conf, STORED_LISTS);
+    assert_string_equal(wait_action(&c, "y@bad.example", "192.0.2.40", "REJECT"), "REJECT 5.7.1 junk");
+    kill(c.pid, SIGHUP);
+    for (int i = 0; i < 500 && strcmp(ctl_stat(&c, "reloads"), "1"); i++)
+        poll(NULL, 0, 10);
+    assert_string_equal(query(&c, "y@bad.example", "192.0.2.40"), "REJECT 5.7.1 junk");
+
+    /* Redis gone: an edit is refused, and the list is as it was */
+    reap(r.pid, SIGKILL);
+    for (int i = 0; i < 500 && strcmp(ctl_stat(&a, "mirror.up"), "no"); i++)
+        poll(NULL, 0, 10);
+    const char *out = ctl_out(&a, "list blocked add new@example.org x");
+    assert_non_null(strstr(out, "unavailable"));
+    assert_non_null(strstr(ctl_out(&a, "--json list blocked show"), "\"count\":1"));
+    assert_string_equal(query(&a, "new@example.org", "192.0.2.40"), "DUNNO");
+    fgd_stop(&a);
+    fgd_stop(&b);
+    fgd_stop(&c);
+}
+
 /* Each rule's own on_error when Redis is gone: the rule that says allow lets its requests through, the
  * one that inherits store.on_error (tempfail) defers them; and explain reads the counters on Redis
  * (several rates) without counting. */
@@ -1300,6 +1375,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_two_daemons_share_a_limit),
         cmocka_unit_test(test_lock_contention),
+        cmocka_unit_test(test_stored_list),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),

@@ -87,6 +87,52 @@ static void test_map(void **st)
     list_free(l);
 }
 
+/* parse_lists - the lists group of a configuration text */
+static listset *parse_lists(const char *text, conf_errors *errs)
+{
+    config_t cfg;
+    config_init(&cfg);
+    assert_int_equal(config_read_string(&cfg, text), CONFIG_TRUE);
+    listset *ls = listset_parse(config_lookup(&cfg, "lists"), "/nonexistent", errs);
+    config_destroy(&cfg);
+    return ls;
+}
+
+/* A list kept in the store (store = true) has no file: it starts empty, takes its lines whole (a malformed one
+ * leaves the old lines), edits write no file, and a reload's new list takes the old one's lines. A list with
+ * both a path and store = true is refused. */
+static void test_stored(void **st)
+{
+    conf_errors errs = {0};
+    char err[256];
+    (void)st;
+
+    listset *ls = parse_lists("lists = { blocked = { type = \"map\"; store = true; }; };", &errs);
+    assert_non_null(ls);
+    fg_list *l = listset_find(ls, "blocked");
+    assert_true(list_is_stored(l));
+    assert_int_equal(list_count(l), 0);
+    const char *lines[] = {"spam@example.org go away", "10.0.0.0/8 intranet"};
+    assert_int_equal(list_set_lines(l, lines, 2, err, sizeof err), 0);
+    assert_string_equal(list_lookup(l, "SPAM@example.org", 16, NULL)->value, "go away");
+    const char *bad[] = {"10.0.0.0/99 broken"};
+    assert_int_equal(list_set_lines(l, bad, 1, err, sizeof err), -1);
+    assert_int_equal(list_count(l), 2);
+    assert_int_equal(list_add(l, "other@example.org x", err, sizeof err), 0);
+    assert_int_equal(list_count(l), 3);
+
+    listset *fresh = parse_lists("lists = { blocked = { type = \"map\"; store = true; }; };", &errs);
+    listset_carry_stored(fresh, ls);
+    assert_int_equal(list_count(listset_find(fresh, "blocked")), 3);
+    listset_free(fresh);
+    listset_free(ls);
+
+    assert_null(parse_lists("lists = { x = { path = \"x\"; store = true; }; };", &errs));
+    assert_true(errs.n > 0);
+    assert_non_null(strstr(errs.msgs[errs.n - 1], "no path"));
+    conf_errors_free(&errs);
+}
+
 /* every malformed line is named with its file and line, and the list does not load */
 static void test_malformed(void **st)
 {
@@ -293,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_long_dotted_value),
         cmocka_unit_test(test_domain_suffixes),
         cmocka_unit_test(test_most_specific_and_length),
+        cmocka_unit_test(test_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
