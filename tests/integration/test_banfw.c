@@ -121,6 +121,14 @@ static int in_ns(const char *what, char *out, size_t size)
     return run(cmd, out, size);
 }
 
+/* tool_ns - run "TOOL ARGS" inside the test's namespace; its exit status, output in out */
+static int tool_ns(const char *tool, const char *args, char *out, size_t size)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s %s", tool, args);
+    return in_ns(cmd, out, size);
+}
+
 static void test_nft(void **st)
 {
     char cmd[512], out[8192];
@@ -138,8 +146,7 @@ static void test_nft(void **st)
         if (in_ns(cmd, out, sizeof out) != 0)
             fail_msg("nft -f refused the script: %s", out);
     }
-    snprintf(cmd, sizeof cmd, "%s list set inet floodgate banned_v4", nft_bin);
-    assert_int_equal(in_ns(cmd, out, sizeof out), 0);
+    assert_int_equal(tool_ns(nft_bin, "list set inet floodgate banned_v4", out, sizeof out), 0);
     printf("%s", out);
     assert_non_null(strstr(out, "flags interval,timeout"));
     assert_non_null(strstr(out, "198.51.100.7 timeout 1h expires "));
@@ -147,15 +154,13 @@ static void test_nft(void **st)
     assert_non_null(strstr(out, "10.9.8.7,") ? strstr(out, "10.9.8.7,") : strstr(out, "10.9.8.7 }"));
     assert_null(strstr(out, "10.9.8.7 timeout")); /* for ever: no timeout */
     assert_null(strstr(out, "203.0.113.5"));
-    snprintf(cmd, sizeof cmd, "%s list set inet floodgate banned_v6", nft_bin);
-    assert_int_equal(in_ns(cmd, out, sizeof out), 0);
+    assert_int_equal(tool_ns(nft_bin, "list set inet floodgate banned_v6", out, sizeof out), 0);
     printf("%s", out);
     assert_non_null(strstr(out, "2001:db8::1 timeout 1d1h expires "));
     assert_non_null(strstr(out, "2001:db8:1::/48"));
     assert_null(strstr(out, "2001:db8:1::/48 timeout"));
     /* the chain drops both sets' sources */
-    snprintf(cmd, sizeof cmd, "%s list chain inet floodgate input", nft_bin);
-    assert_int_equal(in_ns(cmd, out, sizeof out), 0);
+    assert_int_equal(tool_ns(nft_bin, "list chain inet floodgate input", out, sizeof out), 0);
     assert_non_null(strstr(out, "ip saddr @banned_v4 drop"));
     assert_non_null(strstr(out, "ip6 saddr @banned_v6 drop"));
 
@@ -163,12 +168,10 @@ static void test_nft(void **st)
     path = write_file("bans2.nft", BANEXPORT_NFT, r, 1);
     snprintf(cmd, sizeof cmd, "%s -f %s", nft_bin, path);
     assert_int_equal(in_ns(cmd, out, sizeof out), 0);
-    snprintf(cmd, sizeof cmd, "%s list set inet floodgate banned_v4", nft_bin);
-    assert_int_equal(in_ns(cmd, out, sizeof out), 0);
+    assert_int_equal(tool_ns(nft_bin, "list set inet floodgate banned_v4", out, sizeof out), 0);
     assert_non_null(strstr(out, "198.51.100.7 timeout 1h"));
     assert_null(strstr(out, "192.0.2.0/24"));
-    snprintf(cmd, sizeof cmd, "%s list chain inet floodgate input", nft_bin);
-    assert_int_equal(in_ns(cmd, out, sizeof out), 0);
+    assert_int_equal(tool_ns(nft_bin, "list chain inet floodgate input", out, sizeof out), 0);
     char *first = strstr(out, "@banned_v4");
     assert_non_null(first);
     assert_null(strstr(first + 1, "@banned_v4")); /* the rules are not added twice */
@@ -189,16 +192,14 @@ static void test_ipset(void **st)
         if (in_ns(cmd, out, sizeof out) != 0)
             fail_msg("ipset restore refused the file: %s", out);
     }
-    snprintf(cmd, sizeof cmd, "%s list floodgate_v4", ipset_bin);
-    assert_int_equal(in_ns(cmd, out, sizeof out), 0);
+    assert_int_equal(tool_ns(ipset_bin, "list floodgate_v4", out, sizeof out), 0);
     printf("%s", out);
     assert_non_null(strstr(out, "Type: hash:net"));
     assert_non_null(strstr(out, "Number of entries: 2"));
     assert_non_null(strstr(out, "198.51.100.7 timeout "));
     assert_non_null(strstr(out, "192.0.2.0/24 timeout "));
     assert_null(strstr(out, "203.0.113.5"));
-    snprintf(cmd, sizeof cmd, "%s list floodgate_v6", ipset_bin);
-    assert_int_equal(in_ns(cmd, out, sizeof out), 0);
+    assert_int_equal(tool_ns(ipset_bin, "list floodgate_v6", out, sizeof out), 0);
     assert_non_null(strstr(out, "family inet6"));
     assert_non_null(strstr(out, "2001:db8:1::/48 timeout 0"));
 }
