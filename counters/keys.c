@@ -101,10 +101,24 @@ void key_part(key_buf *k, enum key_part_type type, const void *data, size_t len)
     append(k, type, data, len);
 }
 
-/* fold - ASCII lower case of n bytes (the C locale's tolower, whatever the process's locale) */
+/* fold - ASCII lower case of n bytes (the C locale's tolower, whatever the process's locale); eight bytes at
+ * a time: 0x20 is added to the bytes from 'A' to 'Z' and to no other (bytes of 0x80 and above included) */
 static void fold(unsigned char *out, const unsigned char *in, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, low;
+        memcpy(&x, in + i, 8);
+        low = x & ~high;                                  /* each byte below 0x80: the sums below do not carry */
+        uint64_t ge_a = low + ones * (0x80 - 'A');        /* high bit: byte >= 'A' */
+        uint64_t gt_z = low + ones * (0x80 - 'Z' - 1);    /* high bit: byte > 'Z' */
+        uint64_t upper = ge_a & ~gt_z & ~x & high;        /* high bit: 'A' <= byte <= 'Z' */
+        x |= upper >> 2;                                  /* 0x80 >> 2 = 0x20 */
+        memcpy(out + i, &x, 8);
+    }
+    for (; i < n; i++)
         out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (unsigned char)(in[i] + ('a' - 'A')) : in[i];
 }
 

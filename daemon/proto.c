@@ -33,6 +33,8 @@ enum proto_status proto_parse(char *buf, size_t len, fg_request *req)
 {
     enum proto_status st = PROTO_OK;
     size_t pos = 0;
+    /* a NUL byte is rare: one look over the whole request spares a look per line */
+    int has_nul = memchr(buf, '\0', len) != NULL;
 
     req_reset(req);
     while (pos < len) {
@@ -46,7 +48,7 @@ enum proto_status proto_parse(char *buf, size_t len, fg_request *req)
             break; /* the empty line that ends the request */
         if (st != PROTO_OK)
             continue; /* keep the first problem */
-        if (memchr(line, '\0', n)) {
+        if (has_nul && memchr(line, '\0', n)) {
             st = PROTO_BAD_BYTE;
             continue;
         }
@@ -97,6 +99,14 @@ size_t proto_reply(const verdict *v, enum req_kind kind, char *out, size_t size)
             snprintf(tarpit, sizeof tarpit, "tarpit=%u\n", (unsigned)v->tarpit_s);
         n = snprintf(out, size, "action=%s\n%s%sreason=%s\n\n", action, retry, tarpit, v->reason);
     } else {
+        /* the common answer, without printf */
+        size_t alen = strlen(action);
+        if (alen + sizeof "action=\n\n" <= size) {
+            memcpy(out, "action=", 7);
+            memcpy(out + 7, action, alen);
+            memcpy(out + 7 + alen, "\n\n", 3);
+            return alen + 9;
+        }
         n = snprintf(out, size, "action=%s\n\n", action);
     }
     if (n < 0)

@@ -30,7 +30,7 @@ static const char *const kind_names[REQ__COUNT] = {
 
 /* name_hash - a cheap hash of an attribute name: its length and four of its bytes; the table is
  * small and probed linearly, and names are compared in full, so a collision costs a probe, not a miss */
-static unsigned name_hash(const char *n, size_t len)
+static inline unsigned name_hash(const char *n, size_t len)
 {
     unsigned h = (unsigned)len;
     if (!len)
@@ -57,6 +57,39 @@ static void build_names(void)
     names_ready = 1;
 }
 
+/* load8 - 8 bytes as a number */
+static inline uint64_t load8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* load4 - 4 bytes as a number */
+static inline uint32_t load4(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* same_bytes - memcmp(a, b, n) == 0 for short names, in a few word loads (overlapping, never past n) */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load8(a + i) != load8(b + i))
+                return 0;
+        return load8(a + n - 8) == load8(b + n - 8);
+    }
+    if (n >= 4)
+        return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 /* req_attr_id - id of a known attribute name */
 int req_attr_id(const char *name, size_t len)
 {
@@ -65,7 +98,7 @@ int req_attr_id(const char *name, size_t len)
     unsigned s = name_hash(name, len) & (NAME_SLOTS - 1);
     for (; name_slot[s] >= 0; s = (s + 1) & (NAME_SLOTS - 1)) {
         int id = name_slot[s];
-        if (name_len[id] == len && !memcmp(attr_names[id], name, len))
+        if (name_len[id] == len && same_bytes(attr_names[id], name, len))
             return id;
     }
     return -1;

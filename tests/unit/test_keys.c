@@ -130,6 +130,29 @@ static void test_fold_long(void **st)
     assert_memory_equal(plain.bytes, k[2].bytes, plain.len);
 }
 
+/* only A-Z fold, whatever the byte around them and wherever they sit (the fold goes eight bytes at a time):
+ * a key part of every byte value at every position is the C locale's tolower of it */
+static void test_fold_every_byte(void **st)
+{
+    unsigned char v[19], want[19];
+    (void)st;
+    for (int fill = 0; fill < 256; fill += 17)
+        for (int b = 0; b < 256; b++)
+            for (size_t pos = 0; pos < sizeof v; pos++) {
+                key_buf k;
+                memset(v, fill, sizeof v);
+                v[pos] = (unsigned char)b;
+                for (size_t i = 0; i < sizeof v; i++)
+                    want[i] = v[i] >= 'A' && v[i] <= 'Z' ? (unsigned char)(v[i] + 32) : v[i];
+                for (size_t len = pos + 1; len <= sizeof v; len += 9) {
+                    key_begin(&k, KEY_RCPT, "r", 1);
+                    key_part_lower(&k, KEY_PART_STRING, v, len);
+                    assert_true(key_ok(&k));
+                    assert_memory_equal(k.bytes + k.len - len, want, len);
+                }
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_longest_keys),
         cmocka_unit_test(test_fold_long),
+        cmocka_unit_test(test_fold_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

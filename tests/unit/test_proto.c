@@ -32,6 +32,28 @@ static void test_split_at_every_byte(void **st)
     }
 }
 
+/* every attribute floodgate knows is read by its exact name only: not by a name one byte off, a prefix or
+ * a longer name (names are compared a word at a time) */
+static void test_attribute_names_exact(void **st)
+{
+    (void)st;
+    for (int id = 0; id < ATTR__COUNT; id++) {
+        const char *name = req_attr_name(id);
+        size_t n = strlen(name);
+        char other[64];
+        assert_int_equal(req_attr_id(name, n), id);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(other, name, n);
+            other[i] ^= 0x20; /* case too: names are case-sensitive */
+            assert_int_not_equal(req_attr_id(other, n), id);
+        }
+        assert_int_not_equal(req_attr_id(name, n - 1), id);
+        memcpy(other, name, n);
+        other[n] = 's';
+        assert_int_not_equal(req_attr_id(other, n + 1), id);
+    }
+}
+
 static void test_parse_postfix(void **st)
 {
     char buf[4096];
@@ -142,6 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_at_every_byte),
         cmocka_unit_test(test_parse_postfix),
+        cmocka_unit_test(test_attribute_names_exact),
         cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_reply),
