@@ -7,7 +7,7 @@
  * and expiry.
  *
  * Why: issue 8. Enforcement, ban rules, durability and floodgatectl ban/unban/bans live behind this
- * header (ban.c, to come); publishing (banpub: export file, --follow, hooks) only reads through it.
+ * header (policy/ban.c); publishing (banpub: export file, --follow, hooks) only reads through it.
  * This interface is meant to stay stable: new fields go at the end of ban_rec.
  *
  * INVARIANTS
@@ -21,8 +21,7 @@
  * the name in `name`) sit in their own table and are never exported to a firewall. The index also
  * keeps the ban history (how many times a key was banned, and when last) for escalation.
  *
- * BUGS
- *     Interface only until policy/ban.c lands.
+ * Usernames are matched without regard to ASCII case (as counter keys are).
  */
 #ifndef FG_BAN_H
 #define FG_BAN_H
@@ -44,6 +43,7 @@ typedef struct ban_rec {
     uint64_t expires;              /* wall-clock seconds; 0 = for ever */
     uint32_t times;                /* bans of this key within the history (1 for the first) */
     const char *name;              /* family 0: the banned username (net holds it cut to fit); else NULL */
+    uint16_t namelen;              /* family 0: name's length (0: name is a C string; ban_user sets it) */
 } ban_rec;
 
 /* ban_change - what happened to a ban */
@@ -85,18 +85,25 @@ int ban_user(const char *name, size_t len, ban_rec *r);
 int ban_add(struct ban_index *bi, const ban_rec *r);
 /* ban_remove - unban exactly r's key (family, bytes, prefix or name); tells BAN_REMOVED; 0, or -1 not banned */
 int ban_remove(struct ban_index *bi, const ban_rec *key);
-/* ban_find - the ban on exactly this key, if in force at now_wall; NULL otherwise */
+/* ban_find - the ban on exactly this key, if in force at now_wall; NULL otherwise. The record handed back
+ * by ban_find, ban_match and ban_match_user is valid until the next call on the index. */
 const ban_rec *ban_find(const struct ban_index *bi, const ban_rec *key, uint64_t now_wall);
 /* ban_match - a ban in force at now_wall on this address or on any network holding it (NULL: none);
  * one hash probe per prefix length in use */
 const ban_rec *ban_match(const struct ban_index *bi, const struct fg_addr *a, uint64_t now_wall);
-/* ban_match_user - a ban in force on this username (NULL: none) */
+/* ban_match_user - a ban in force on this username, ASCII case ignored (NULL: none) */
 const ban_rec *ban_match_user(const struct ban_index *bi, const char *name, size_t len, uint64_t now_wall);
-/* ban_expire - drop the bans whose expiry is at or before now_wall, telling BAN_EXPIRED for each; how many */
+/* ban_match_lookups - the hash lookups ban_match has made so far (one per prefix length in use a call) */
+uint64_t ban_match_lookups(const struct ban_index *bi);
+/* ban_expire - drop the bans whose expiry is at or before now_wall, telling BAN_EXPIRED for each; how many.
+ * At most 65,536 a call (the rest on the next call; a ban past its expiry is out of force at once anyway). */
 size_t ban_expire(struct ban_index *bi, uint64_t now_wall);
 /* ban_history_next - the number this ban of key would be within history_s seconds (1 for the first, or
  * if the last ban of key was more than history_s before now_wall), and record it with now_wall */
 uint32_t ban_history_next(struct ban_index *bi, const ban_rec *key, uint64_t now_wall, uint64_t history_s);
+/* ban_history_horizon - keep history entries at least history_s after their last ban (default 7 days; the
+ * longest asked for wins; ban_history_next raises it too). Older entries are forgotten by ban_expire. */
+void ban_history_horizon(struct ban_index *bi, uint64_t history_s);
 /* ban_history_foreach - every history entry: r's key fields, r->times (bans so far) and r->since (the last
  * ban's time) are set (for the snapshot, class 28); returns how many */
 size_t ban_history_foreach(const struct ban_index *bi, ban_foreach_fn fn, void *arg);
