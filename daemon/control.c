@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "banpub.h"
+#include "bansrv.h"
 #include "engine.h"
 #include "keys.h"
 #include "kvcmd.h"
@@ -272,6 +273,10 @@ static int cmd_bans(server *s, fg_request *req, struct evbuffer *out)
     const char *fmt = req_get_name(req, "format", &flen), *follow = req_get_name(req, "follow", &folen);
     const char *json = req_get_name(req, "json", &jlen);
 
+    if (flen && !strcmp(fmt, "table")) {
+        bansrv_table(s, out);
+        return CONTROL_DONE;
+    }
     if (!s->pub) {
         reply_error(out, "bans are not available yet (no ban index)");
         return CONTROL_DONE;
@@ -335,7 +340,11 @@ int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         return kv_exec(s, req, args, nargs, out, done, arg);
     else if (!strcmp(cmd, "bans"))
         return cmd_bans(s, req, out);
+    else if (!strcmp(cmd, "ban"))
+        bansrv_ban(s, req, args, nargs, out);
+    else if (!strcmp(cmd, "unban"))
+        bansrv_unban(s, args, nargs, out);
     else
-        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, explain, kv, bans)");
+        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, explain, kv, bans, ban, unban)");
     return CONTROL_DONE;
 }

@@ -18,13 +18,13 @@
  * Reply lines (a table in floodgatectl, an object with --json):
  *     rule.NAME.on=yes|no  rule.NAME.conditions=hold|"if ATTR failed"|"unless held"|"regex error (on_error X)"
  *     rule.NAME.count/limit/per/retry_after/rates  rule.NAME.dry_run=yes  rule.NAME.would=...
- *     ban=none  decides=NAME|none  action=...  retry_after=N
+ *     ban=none|NET ("192.0.2.0/24", "user:NAME")  ban.reason=...  decides=NAME|none  action=...  retry_after=N
  *
  * BUGS
  *     A greylist rule's step is not run (it would change the triplet's
  *     state): it is shown as "greylist (not evaluated)" and never decides
- *     in the explanation. The client's ban status is "none" until bans land
- *     (the ban field is where it will be shown).
+ *     in the explanation. A banned client's rules are still shown (the engine
+ *     would not run them: the ban answers first).
  *
  * SECURITY
  *     Only the control socket (owner-only, peers checked) reaches this.
@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "ban.h"
 #include "engine.h"
 #include "keys.h"
 
@@ -95,8 +96,13 @@ static void reply(explain_job *j)
         return;
     }
     evbuffer_add_printf(out, "status=ok\nrequest=%s\n", req_kind_name(j->req->kind));
-    /* the client's ban status: bans are checked before any rule (DESIGN.md, Bans); none until they land */
-    evbuffer_add_printf(out, "ban=none\n");
+    /* the client's ban status: bans are checked before any rule (DESIGN.md, Bans) */
+    const ban_rec *b = engine_ban(&j->srv->eng, rs, j->req, server_now(j->srv));
+    if (b)
+        evbuffer_add_printf(out, "ban=%s%s\nban.reason=%s\n", b->family ? "" : "user:", b->net,
+                            b->reason ? b->reason : "");
+    else
+        evbuffer_add_printf(out, "ban=none\n");
     for (unsigned i = 0; i < rs->n; i++) {
         const rule *r = &rs->rules[i];
         const char *n = r->name;

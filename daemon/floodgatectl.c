@@ -23,7 +23,16 @@
  *     counter RULE VALUE...   a limit's counter for the key VALUE...
  *                (the rule's key attributes in order, or NAME=VALUE)
  *     reset RULE VALUE...     forget that counter
- *     bans [--format nft|ipset|plain|json]
+ *     ban ADDR|NET [DURATION] [--reason TEXT]
+ *                ban an address or a network (192.0.2.0/24, 2001:db8::/64)
+ *                for DURATION (90m, 1h, 7d; "forever"; default 1h); a
+ *                network reaching a trusted address is refused (exit 1)
+ *     unban ADDR|NET
+ *                lift the ban on exactly that key; exit 1 "not banned"
+ *     bans [--json]
+ *                the current bans as a table (key, reason, rule, since,
+ *                expires, times), or a JSON array with --json
+ *     bans --format nft|ipset|plain|json
  *                the current bans in a firewall's form, printed exactly
  *                (nft -f, ipset restore); a reply cut short is exit 2
  *     bans --follow [--json]
@@ -598,7 +607,7 @@ static int cmd_bans_follow(const char *target, int json)
     }
 }
 
-/* cmd_bans - the published forms of bans; the plain listing otherwise */
+/* cmd_bans - the published forms of bans; the table (or --json: the JSON form) otherwise */
 static int cmd_bans(const char *target, int argc, char **argv, int json)
 {
     const char *fmt = NULL;
@@ -616,7 +625,42 @@ static int cmd_bans(const char *target, int argc, char **argv, int json)
     }
     if (follow)
         return cmd_bans_follow(target, json);
-    return cmd_bans_format(target, fmt ? fmt : json ? "json" : "plain");
+    return cmd_bans_format(target, fmt ? fmt : json ? "json" : "table");
+}
+
+/* cmd_ban - ban ADDR|NET [DURATION] [--reason TEXT]: the reason may hold spaces, so it goes as a field */
+static int cmd_ban(const char *target, int argc, char **argv, int json)
+{
+    char *req = NULL, *reply, line[1100];
+    size_t len = 0, reply_len, n;
+    int pos = 1, rc;
+
+    append(&req, &len, "command=ban");
+    for (int a = 1; a < argc; a++) {
+        if (strchr(argv[a], '\n'))
+            fail("an argument holds a newline");
+        if (!strcmp(argv[a], "--reason") && a + 1 < argc)
+            snprintf(line, sizeof line, "reason=%.1000s", argv[++a]);
+        else if (pos == 1)
+            snprintf(line, sizeof line, "arg%d=%.1000s", pos++, argv[a]);
+        else if (pos == 2 && argv[a][0] != '-')
+            snprintf(line, sizeof line, "duration=%.64s", argv[a]), pos++;
+        else
+            fail("usage: ban ADDR|NET [DURATION|forever] [--reason TEXT]");
+        append(&req, &len, line);
+    }
+    if (pos == 1)
+        fail("usage: ban ADDR|NET [DURATION|forever] [--reason TEXT]");
+    append(&req, &len, "");
+    reply = exchange(target, req, len, &reply_len);
+    field *f = parse_reply(reply, reply_len, &n);
+    rc = print_reply(f, n, json);
+    free(f);
+    free(req);
+    free(reply);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        fail("cannot write the output: %s", strerror(errno ? errno : EIO));
+    return rc;
 }
 
 /* usage - how to call: on stdout with status 0 when asked for (help), else on stderr with status 2 */
@@ -636,6 +680,10 @@ static int usage(int asked)
                     "  lock NAME [--ttl D] -- COMMAND...   run COMMAND only while this host holds the fleet-wide\n"
                     "                                   lock (exit 75 when another holds it)\n"
                     "  seen CLASS KEY [--ttl D]         exit 0 when KEY is new (and remember it), 1 when seen\n"
+                    "  ban ADDR|NET [DURATION] [--reason TEXT]   ban an address or network (DURATION: 90m, 1h, 7d,\n"
+                    "                                   forever; default " "1h" "); trusted addresses are refused\n"
+                    "  unban ADDR|NET                   lift a ban (exit 1: not banned); holds from the next request\n"
+                    "  bans [--json]                    the current bans: key, reason, rule, since, expires, times\n"
                     "  bans --format nft|ipset|plain|json   the current bans for a firewall (nft -f, ipset restore)\n"
                     "  bans --follow [--json]           the current bans, then each ban, unban and expiry as it happens\n"
                     "  counter RULE VALUE...            a limit's counter (VALUE: the key's attributes, or NAME=VALUE)\n"
@@ -673,6 +721,8 @@ int main(int argc, char **argv)
         return cmd_seen(target, argc - i, argv + i);
     if (!strcmp(argv[i], "bans"))
         return cmd_bans(target, argc - i, argv + i, json);
+    if (!strcmp(argv[i], "ban"))
+        return cmd_ban(target, argc - i, argv + i, json);
     if (!strcmp(argv[i], "check") || !strcmp(argv[i], "explain")) {
         if (i + 1 >= argc)
             return usage(0);

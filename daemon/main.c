@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "bansrv.h"
 #include "hash.h"
 #include "conn.h"
 #include "decision_log.h"
@@ -191,6 +192,8 @@ static int server_open(server *s, fg_conf *c)
     s->eng.dry = log_dry_run;
     s->eng.dry_arg = s;
     s->started_ms = server_now(s);
+    if (bansrv_start(s) < 0)
+        return -1;
     server_snapshot_load(s);
     /* the watches start at their files' ends before any socket answers: once a client can connect,
      * every line written from then on is read */
@@ -245,6 +248,7 @@ static void server_close(server *s)
     watchset_free(s->watches);
     if (s->store)
         server_snapshot_save(s);
+    bansrv_stop(s);
     for (unsigned i = 0; i < s->nlisteners; i++)
         listener_close(&s->listeners[i]);
     fg_free(s->listeners);

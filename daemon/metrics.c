@@ -7,8 +7,8 @@
  * latency histogram) are written by one function each, which writes both
  * forms from the same loop.
  *
- * Bans: when the ban module lands, its gauges and counters (active bans,
- * bans issued) go into `scalars` like any other.
+ * Bans: bans_active (the index's size) and the engine's ban counters sit
+ * in `scalars` like any other.
  */
 #include "metrics.h"
 
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "ban.h"
 #include "control.h"
 #include "list.h"
 #include "num.h"
@@ -61,6 +62,7 @@ static uint64_t f_memory(const msnap *m) { (void)m; return fg_alloc_used(); }
 static uint64_t f_allocs(const msnap *m) { (void)m; return fg_alloc_calls(); }
 static uint64_t f_rules(const msnap *m) { return m->s->rules->n; }
 static uint64_t f_lists(const msnap *m) { return m->s->rules->lists->n; }
+static uint64_t f_bans(const msnap *m) { return m->s->eng.bans ? ban_count(m->s->eng.bans) : 0; }
 
 #define SRV(f) SRC_SERVER, offsetof(server_stats, f), NULL
 #define ENG(f) SRC_ENGINE, offsetof(engine_stats, f), NULL
@@ -90,6 +92,11 @@ static const scalar scalars[] = {
     {"greylisted", "floodgate_greylisted_total", 'c', ENG(greylisted), "Verdicts given by a greylist step."},
     {"store_errors", "floodgate_store_errors_total", 'c', ENG(store_errors), "Verdicts given by on_error because the store did not answer."},
     {"regex_errors", "floodgate_regex_errors_total", 'c', ENG(regex_errors), "Regex matches stopped by a match limit (each applied its rule's on_error)."},
+    {"bans_active", "floodgate_bans_active", 'g', FN(f_bans), "Bans in force (addresses, networks and usernames)."},
+    {"bans_issued", "floodgate_bans_issued_total", 'c', ENG(bans_issued), "Bans made, by rules or by hand (a ban made again counts again)."},
+    {"bans_removed", "floodgate_bans_removed_total", 'c', ENG(bans_removed), "Bans lifted by unban."},
+    {"bans_expired", "floodgate_bans_expired_total", 'c', ENG(bans_expired), "Bans that ran out."},
+    {"ban_refused", "floodgate_ban_refused_total", 'c', ENG(ban_refused), "Requests answered with bans.action because the client is banned."},
     {"store_keys", "floodgate_store_keys", 'g', STO(keys), "Keys held by the store (embedded store; 0 for Redis)."},
     {"store_expired", "floodgate_store_expired_total", 'c', STO(expired), "Keys purged or found expired."},
     {"store_evicted", "floodgate_store_evicted_total", 'c', STO(evicted), "Keys dropped to stay under max_keys."},

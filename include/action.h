@@ -7,7 +7,7 @@
  * [text] (let the client through after N seconds: Dovecot's auth policy
  * delays it, the policy protocol says tarpit=N). Its text may name request
  * attributes ($sender, ${client_address}) and $rule, $retry_after,
- * $count, $per; ${list:NAME} is the value that the rule's condition on
+ * $count, $per (bans.action: $reason, $expires); ${list:NAME} is the value that the rule's condition on
  * the map NAME found; "$$" is a dollar. The template is split into segments at
  * load, so that expanding it allocates nothing. Expanded values have their
  * control characters replaced, and the whole line is cut at ACTION_MAX.
@@ -30,6 +30,8 @@ enum action_var {
     VAR_COUNT = -4,      /* the limit's count */
     VAR_PER = -5,        /* the limit's window, as written */
     VAR_LIST = -6,       /* ${list:NAME}: a map's value */
+    VAR_REASON = -7,     /* a ban's reason (bans.action); elsewhere the rule's name, as $rule */
+    VAR_EXPIRES = -8,    /* a ban's end, "2026-12-04T16:00:00Z" or "never" (bans.action); elsewhere "" */
     /* >= 0: an attribute id */
 };
 
@@ -55,6 +57,8 @@ typedef struct action_ctx {
     const char *per;     /* limit window as written */
     const char *(*list_value)(const void *list, void *arg); /* ${list:NAME}, NULL: "" */
     void *list_arg;
+    const char *reason;  /* $reason: a ban's reason; NULL: the rule's name */
+    const char *expires; /* $expires: a ban's end as text; NULL: "" */
 } action_ctx;
 
 /* action_parse - check and split an action; 0 ok, -1 with *why */

@@ -19,6 +19,13 @@
  * the store does not answer, the verdict is the tempfail action if any rule
  * whose limit was asked says tempfail, else the rules after them decide.
  *
+ * Bans come first: a request whose client_address is banned (the address, or a network of any prefix
+ * length holding it: ban.h), or whose username or sasl_username is, gets bans.action with $reason and
+ * $expires, a retry_after of the ban's time left and the ban's reason, before any rule and without the
+ * store. Trusted clients (loopback, the top-level trusted) are never refused by a ban; a report is
+ * never refused either (it is answered and counted as usual, so that ban rules see what a banned
+ * client keeps doing).
+ *
  * A dry-run rule (dry_run = true) is evaluated and counts as any other,
  * but never decides: its window is sent with STORE_DRY (it never refuses
  * the batch, and is not counted when it would have refused), and a dry-run
@@ -62,6 +69,7 @@ enum verdict_kind {
     VERDICT_GREYLIST,    /* a greylist step deferred the request */
     VERDICT_STORE_ERROR, /* the store did not answer: on_error applied */
     VERDICT_RULE_ERROR,  /* a rule could not be evaluated (a regex limit) and says tempfail */
+    VERDICT_BAN,         /* the client (address, network or username) is banned: bans.action, before any rule */
     VERDICT__COUNT
 };
 
@@ -83,7 +91,14 @@ typedef struct engine_stats {
     uint64_t store_errors; /* verdicts from on_error */
     uint64_t regex_errors; /* regex matches stopped by a limit (each then applied its rule's on_error) */
     uint64_t grey[GREY_AUTO + 1]; /* greylist steps by enum grey_result (index 0 unused) */
+    uint64_t ban_refused;  /* requests answered with bans.action (a ban on the address, network or username) */
+    uint64_t bans_issued;  /* bans made (by rules or by hand), re-bans included; counted by the daemon */
+    uint64_t bans_removed; /* unbans */
+    uint64_t bans_expired; /* bans that ran out */
 } engine_stats;
+
+/* engine_wall_fn - the wall clock in ms at daemon-clock time now_ms (bans are dated in wall time) */
+typedef uint64_t (*engine_wall_fn)(void *arg, uint64_t now_ms);
 
 /* engine_log_fn - where the engine's rate-limited messages go (the daemon's log); NULL: nowhere */
 typedef void (*engine_log_fn)(const char *msg, void *arg);
@@ -101,6 +116,8 @@ typedef struct engine {
     void *log_arg;
     engine_dry_fn dry;     /* would-have decisions of dry-run rules */
     void *dry_arg;
+    engine_wall_fn wall;   /* daemon clock to wall clock for bans; NULL: now_ms is wall time (tests) */
+    void *wall_arg;
 } engine;
 
 typedef struct eval eval;
@@ -132,6 +149,9 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
 void eval_release(eval *ev);
 /* engine_key - build the store key of a rule's limit for a request */
 void engine_key(const rule *r, fg_request *req, key_buf *k);
+/* engine_ban - the ban that refuses this request (NULL: none; trusted and report requests never are); the
+ * record is ban.h's scratch, valid until the next call on the index */
+const struct ban_rec *engine_ban(engine *e, ruleset *rs, fg_request *req, uint64_t now_ms);
 /* engine_action - the action rule r gives the request, with retry_s and the deciding window `which` of its
  * rates for $retry_after, $count and $per (explain shows it without deciding) */
 void engine_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned which, char *out, size_t size);

@@ -85,6 +85,8 @@ typedef struct ruleset {
     cond_regex *rx;          /* shared by every regex match: match data, limits, JIT stack */
     listset *lists;          /* the lookup lists the rules use */
     struct fg_geo *geo;      /* GeoIP databases (geoip = {...}), NULL = none */
+    cond trusted;            /* top-level trusted + bans.trusted (trusted.h): never banned, never greylisted */
+    action_tmpl ban_action;  /* bans.action ($reason, $expires); source NULL: CONF_BANS_ACTION_DEFAULT */
 } ruleset;
 
 /* ruleset_parse - read `lists` and the `rules` list; NULL (with errors) if anything is bad */
@@ -106,6 +108,11 @@ int ruleset_use_geo(ruleset *rs, struct fg_geo *geo, conf_errors *errs);
 void ruleset_carry_stats(ruleset *next, ruleset *prev);
 /* ruleset_set_regex - the regex limits (0: the default) for values of at most max_value bytes */
 void ruleset_set_regex(ruleset *rs, uint32_t match_limit, uint32_t depth_limit, size_t max_value);
+/* ruleset_trusted - is this address trusted (loopback, top-level trusted, bans.trusted)? Never banned, never
+ * greylisted; ban rules ask it before they ban */
+int ruleset_trusted(const ruleset *rs, const fg_addr *a);
+/* ruleset_trusted_net - would a ban on this network reach a trusted address? (manual bans are refused) */
+int ruleset_trusted_net(const ruleset *rs, const fg_addr *net, unsigned prefix);
 /* rule_find - a rule by name, NULL if none */
 rule *rule_find(ruleset *rs, const char *name);
 

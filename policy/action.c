@@ -46,7 +46,7 @@ static int var_of(const char *name, size_t len)
 {
     static const struct { const char *name; int var; } specials[] = {
         {"rule", VAR_RULE}, {"retry_after", VAR_RETRY}, {"count", VAR_COUNT}, {"per", VAR_PER},
-        {"reason", VAR_RULE},
+        {"reason", VAR_REASON}, {"expires", VAR_EXPIRES},
     };
     for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++)
         if (strlen(specials[i].name) == len && !strncmp(specials[i].name, name, len))
@@ -156,6 +156,14 @@ size_t action_expand(const action_tmpl *t, const fg_request *req, const action_c
             break;
         case VAR_RULE:
             put(out, size, &at, ctx->rule, strlen(ctx->rule));
+            break;
+        case VAR_REASON:
+            v = ctx->reason ? ctx->reason : ctx->rule;
+            put(out, size, &at, v, strlen(v));
+            break;
+        case VAR_EXPIRES:
+            if (ctx->expires)
+                put(out, size, &at, ctx->expires, strlen(ctx->expires));
             break;
         case VAR_RETRY:
             len = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)ctx->retry_s);

@@ -16,6 +16,7 @@
 #include "conf_redis.h"
 #include "list.h"
 #include "num.h"
+#include "trusted.h"
 
 /* conf_path - a path relative to the configuration's folder */
 char *conf_path(const char *dir, const char *path)
@@ -305,6 +306,121 @@ static int parse_regex(fg_conf *c, config_setting_t *g, conf_errors *errs)
     return ok;
 }
 
+/* get_argv - bans.on_ban / on_unban: a non-empty list of strings, kept NULL-terminated */
+static int get_argv(config_setting_t *g, const char *name, char ***argv, unsigned *n, conf_errors *errs)
+{
+    config_setting_t *s = config_setting_get_member(g, name);
+    int type;
+
+    if (!s)
+        return 0;
+    type = config_setting_type(s);
+    if ((type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) || config_setting_length(s) == 0) {
+        conf_error_at(errs, s, "bans.%s: expected a command as a list of strings [\"/path/prog\", \"$address\", ...]",
+                      name);
+        return -1;
+    }
+    unsigned len = (unsigned)config_setting_length(s);
+    char **v = fg_calloc(len + 1, sizeof *v);
+    for (unsigned i = 0; i < len; i++) {
+        const char *a = config_setting_get_string_elem(s, (int)i);
+        if (!a || (i == 0 && !*a)) {
+            conf_error_at(errs, config_setting_get_elem(s, i), "bans.%s: argument %u is not a string%s", name, i + 1,
+                          i == 0 ? " (the program)" : "");
+            for (unsigned k = 0; k < i; k++)
+                fg_free(v[k]);
+            fg_free(v);
+            return -1;
+        }
+        v[i] = fg_strdup(a);
+    }
+    *argv = v;
+    *n = len;
+    return 0;
+}
+
+/* parse_bans - bans = { action; trusted; export = { format; path; }; on_ban; on_unban; hooks_max; }
+ * (trusted goes to the rule set, with the top-level trusted: parse_trusted) */
+static int parse_bans(fg_conf *c, config_setting_t *g, conf_errors *errs)
+{
+    static const char *const known[] = {"action", "trusted", "export", "on_ban", "on_unban", "hooks_max", NULL};
+    static const char *const ekeys[] = {"format", "path", NULL};
+    static const char *const formats[] = {"nft", "ipset", "plain", "json", NULL};
+    config_setting_t *s;
+    const char *v, *why;
+    int ok = 0;
+
+    c->bans.action = fg_strdup(CONF_BANS_ACTION_DEFAULT);
+    c->bans.hooks_max = CONF_BANS_HOOKS_MAX_DEFAULT;
+    if (!g)
+        return 0;
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        conf_error_at(errs, g, "bans: expected a group { action = \"...\"; export = { ... }; ... }");
+        return -1;
+    }
+    ok |= conf_check_members(g, "bans", known, errs);
+    if ((s = config_setting_get_member(g, "action")) != NULL) {
+        action_tmpl t;
+        if (!(v = config_setting_get_string(s))) {
+            conf_error_at(errs, s, "bans.action: expected an action such as \"%s\"", CONF_BANS_ACTION_DEFAULT);
+            ok = -1;
+        } else if (action_parse(v, &t, &why) < 0) {
+            conf_error_at(errs, s, "bans.action: %s", why);
+            ok = -1;
+        } else {
+            action_free(&t);
+            fg_free(c->bans.action);
+            c->bans.action = fg_strdup(v);
+        }
+    }
+    if ((s = config_setting_get_member(g, "export")) != NULL) {
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+            conf_error_at(errs, s, "bans.export: expected { format = \"nft\"; path = \"...\"; }");
+            ok = -1;
+        } else {
+            config_setting_t *f = config_setting_get_member(s, "format"), *p = config_setting_get_member(s, "path");
+            unsigned i = 0;
+            ok |= conf_check_members(s, "bans.export", ekeys, errs);
+            v = f ? config_setting_get_string(f) : NULL;
+            while (v && formats[i] && strcmp(formats[i], v))
+                i++;
+            if (!v || !formats[i]) {
+                conf_error_at(errs, f ? f : s, "bans.export.format: one of \"nft\", \"ipset\", \"plain\", \"json\"");
+                ok = -1;
+            } else {
+                c->bans.export_format = fg_strdup(v);
+            }
+            if (!p || !config_setting_get_string(p) || !*config_setting_get_string(p)) {
+                conf_error_at(errs, p ? p : s, "bans.export.path: expected the file to write");
+                ok = -1;
+            } else {
+                c->bans.export_path = conf_path(c->dir, config_setting_get_string(p));
+            }
+        }
+    }
+    ok |= get_argv(g, "on_ban", &c->bans.on_ban, &c->bans.non_ban, errs);
+    ok |= get_argv(g, "on_unban", &c->bans.on_unban, &c->bans.non_unban, errs);
+    ok |= get_size(g, "hooks_max", 1, 1000, &c->bans.hooks_max, errs);
+    return ok;
+}
+
+/* parse_trusted - the top-level trusted and bans.trusted, merged into the rule set's one list; and the
+ * rule set's ban action (both are swapped with the rules by a reload) */
+static int parse_trusted(fg_conf *c, config_t *cfg, conf_errors *errs)
+{
+    config_setting_t *top = config_lookup(cfg, "trusted"), *bt = config_lookup(cfg, "bans.trusted");
+    const char *why;
+    int ok = 0;
+
+    if (top)
+        ok |= trusted_parse(top, c->rules->lists, &c->rules->trusted, errs);
+    if (bt)
+        ok |= trusted_parse(bt, c->rules->lists, &c->rules->trusted, errs);
+    if (c->bans.action && action_parse(c->bans.action, &c->rules->ban_action, &why) < 0)
+        ok = -1; /* reported by parse_bans */
+    return ok;
+}
+
 /* parse_log - log_requests = true; log_rate = N */
 static int parse_log(fg_conf *c, config_setting_t *root, conf_errors *errs)
 {
@@ -323,8 +439,8 @@ static int parse_log(fg_conf *c, config_setting_t *root, conf_errors *errs)
 /* conf_load - read and check a configuration */
 fg_conf *conf_load(const char *path, conf_errors *errs)
 {
-    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", "watch", "regex",
-                                        "log_requests", "log_rate", NULL};
+    static const char *const known[] = {"listen", "store", "rules", "lists", "geoip", "bans", "trusted", "watch",
+                                        "regex", "log_requests", "log_rate", NULL};
     fg_conf *c = fg_calloc(1, sizeof *c);
     config_t cfg;
     char *tmp;
@@ -371,12 +487,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     ok |= parse_listen(c, config_lookup(&cfg, "listen"), errs);
     ok |= parse_store(c, config_lookup(&cfg, "store"), errs);
     ok |= parse_regex(c, config_lookup(&cfg, "regex"), errs);
-    static const char *const later[] = {"bans", NULL};
-    for (int i = 0; later[i]; i++)
-        if (config_lookup(&cfg, later[i])) {
-            conf_error_at(errs, config_lookup(&cfg, later[i]), "%s: not available yet in this version", later[i]);
-            ok = -1;
-        }
+    ok |= parse_bans(c, config_lookup(&cfg, "bans"), errs);
     c->rules = ruleset_parse(config_lookup(&cfg, "rules"), config_lookup(&cfg, "lists"), c->dir, errs);
     if (!c->rules) {
         ok = -1;
@@ -386,6 +497,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
                           (size_t)c->listen.max_request);
         if (parse_geoip(c, config_lookup(&cfg, "geoip"), errs) < 0)
             ok = -1;
+        ok |= parse_trusted(c, &cfg, errs);
         /* a list kept in the store is shared through one Redis server (fleet.h): a redis store, or a sharded
          * one whose first store is; the embedded store keeps lists in their files */
         const redis_spec *first = &c->store.redis;
@@ -426,6 +538,15 @@ void conf_free(fg_conf *c)
     fg_free(c->listen.control_group);
     fg_free(c->store.type);
     fg_free(c->store.snapshot);
+    fg_free(c->bans.action);
+    fg_free(c->bans.export_format);
+    fg_free(c->bans.export_path);
+    for (unsigned i = 0; i < c->bans.non_ban; i++)
+        fg_free(c->bans.on_ban[i]);
+    fg_free(c->bans.on_ban);
+    for (unsigned i = 0; i < c->bans.non_unban; i++)
+        fg_free(c->bans.on_unban[i]);
+    fg_free(c->bans.on_unban);
     redis_spec_free(&c->store.redis);
     ruleset_unref(c->rules);
     watchset_free(c->watches);

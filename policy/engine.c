@@ -5,9 +5,12 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
+#include "ban.h"
 
 /* key_attr_folded - append an attribute as a lower-cased string part: mail addresses and domains are
  * counted without regard to case, at any length (a long value is folded, then hashed) */
@@ -88,7 +91,7 @@ void engine_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned wh
     list_ctx lc = {r, req};
     int rated = r->nrates && which < r->nrates;
     action_ctx ctx = {r->name, retry_s, rated ? r->rates[which].count : r->win.count,
-                      rated ? r->rate_per[which] : r->per_text, list_value_of, &lc};
+                      rated ? r->rate_per[which] : r->per_text, list_value_of, &lc, NULL, NULL};
 
     action_expand(&r->action, req, &ctx, out, size);
 }
@@ -149,7 +152,7 @@ static void dry_results(eval *ev, unsigned long upto)
 const char *verdict_kind_name(unsigned kind)
 {
     static const char *const names[VERDICT__COUNT] = {"none", "accept", "tarpit", "reject", "limit", "greylist",
-                                                      "store_error", "rule_error"};
+                                                      "store_error", "rule_error", "ban"};
     return kind < VERDICT__COUNT ? names[kind] : "?";
 }
 
@@ -232,18 +235,17 @@ static void finish(eval *ev)
     ev->rs = NULL;
 }
 
-/* grey_exempt - clients that are never greylisted: logged in, trusted, loopback, bounces if so set;
- * COND_TRUE, COND_FALSE, or COND_ERROR when the trusted networks could not be checked */
-static int grey_exempt(const rule *r, fg_request *req, cond_regex *rx)
+/* grey_exempt - clients that are never greylisted: logged in, trusted (loopback, the top-level trusted, the
+ * rule's own), bounces if so set; COND_TRUE, COND_FALSE, or COND_ERROR when the rule's trusted failed */
+static int grey_exempt(const rule *r, fg_request *req, const ruleset *rs)
 {
     size_t len;
-    const fg_addr *a = req_client_addr(req);
+    cond_regex *rx = rs->rx;
 
     req_get(req, ATTR_SASL_USERNAME, &len);
     if (len)
         return 1;
-    if (a && ((a->family == 4 && a->bytes[0] == 127) ||
-              (a->family == 6 && !memcmp(a->bytes, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16))))
+    if (ruleset_trusted(rs, req_client_addr(req)))
         return 1;
     req_get(req, ATTR_SENDER, &len);
     if (!len && !r->grey.bounces)
@@ -253,8 +255,9 @@ static int grey_exempt(const rule *r, fg_request *req, cond_regex *rx)
 
 /* rule_holds - does a rule that selects this request apply: if, unless, greylist exemptions?
  * COND_TRUE, COND_FALSE, or COND_ERROR when a regex stopped on a limit and nothing else decided */
-static int rule_holds(const rule *r, fg_request *req, cond_regex *rx)
+static int rule_holds(const rule *r, fg_request *req, const ruleset *rs)
 {
+    cond_regex *rx = rs->rx;
     int ifs = cond_set_match(&r->ifs, req, rx), unless = COND_FALSE;
 
     if (ifs == COND_FALSE)
@@ -265,7 +268,7 @@ static int rule_holds(const rule *r, fg_request *req, cond_regex *rx)
         return COND_ERROR;
     if (!r->has_greylist)
         return COND_TRUE;
-    switch (grey_exempt(r, req, rx)) {
+    switch (grey_exempt(r, req, rs)) {
     case COND_TRUE: return COND_FALSE;
     case COND_ERROR: return COND_ERROR;
     default: return COND_TRUE;
@@ -337,6 +340,71 @@ static void store_done(store_batch *b, void *arg)
     ev->done(ev, ev->arg);
 }
 
+/* wall_s - wall-clock seconds at daemon time now_ms */
+static uint64_t wall_s(const engine *e, uint64_t now_ms)
+{
+    return (e->wall ? e->wall(e->wall_arg, now_ms) : now_ms) / 1000;
+}
+
+/* engine_ban - the ban in force on the request's client address or username, unless it is trusted */
+const ban_rec *engine_ban(engine *e, ruleset *rs, fg_request *req, uint64_t now_ms)
+{
+    static const int users[] = {ATTR_USERNAME, ATTR_SASL_USERNAME};
+    const fg_addr *a;
+    const ban_rec *b = NULL;
+    uint64_t now;
+
+    if (!e->bans || req->kind == REQ_REPORT || !ban_count(e->bans))
+        return NULL;
+    a = req_client_addr(req);
+    if (a && ruleset_trusted(rs, a))
+        return NULL;
+    now = wall_s(e, now_ms);
+    if (a)
+        b = ban_match(e->bans, a, now);
+    for (unsigned i = 0; !b && i < sizeof users / sizeof users[0]; i++) {
+        size_t len;
+        const char *name = req_get(req, users[i], &len);
+        if (len)
+            b = ban_match_user(e->bans, name, len, now);
+    }
+    return b;
+}
+
+/* ban_verdict - bans.action for a banned client: $reason, $expires, retry_after and reason */
+static void ban_verdict(engine *e, eval *ev, const ban_rec *b, uint64_t now_ms)
+{
+    static action_tmpl dflt;
+    const action_tmpl *t = &ev->rs->ban_action;
+    const char *why, *reason = b->reason && *b->reason ? b->reason : b->rule ? b->rule : "banned";
+    char expires[32] = "never";
+    uint64_t now = wall_s(e, now_ms);
+    size_t i;
+
+    if (!t->source) {
+        if (!dflt.source && action_parse(CONF_BANS_ACTION_DEFAULT, &dflt, &why) < 0)
+            abort(); /* the default is a constant that parses */
+        t = &dflt;
+    }
+    if (b->expires) {
+        time_t end = (time_t)b->expires;
+        struct tm tm;
+        strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&end, &tm));
+        ev->v.retry_s = b->expires > now ? b->expires - now : 1;
+    }
+    action_ctx ctx = {.rule = b->rule ? b->rule : "ban", .reason = reason, .expires = expires};
+    action_expand(t, ev->req, &ctx, ev->v.action, sizeof ev->v.action);
+    /* the reply's reason= line: the ban's reason, one line, cut to fit */
+    for (i = 0; reason[i] && i + 1 < sizeof ev->v.reason; i++)
+        ev->v.reason[i] = (unsigned char)reason[i] < 0x20 || reason[i] == 0x7f ? '?' : reason[i];
+    ev->v.reason[i] = '\0';
+    ev->v.refused = t->denies;
+    ev->v.tarpit_s = t->tarpit_s;
+    ev->v.kind = VERDICT_BAN;
+    e->stats.ban_refused++;
+    e->stats.refused += (uint64_t)t->denies;
+}
+
 /* engine_eval - decide a request */
 int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_ms, eval_done_fn done, void *arg)
 {
@@ -361,11 +429,19 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
     batch_reset(&ev->batch, now_ms);
     e->stats.requests++;
 
+    const ban_rec *b = engine_ban(e, rs, req, now_ms);
+    if (b) {
+        ban_verdict(e, ev, b, now_ms);
+        ruleset_unref(ev->rs);
+        ev->rs = NULL;
+        return ENGINE_DONE;
+    }
+
     for (unsigned i = 0; i < rs->n; i++) {
         rule *r = &rs->rules[i];
         if (!rule_applies(r, req))
             continue;
-        int holds = rule_holds(r, req, rs->rx);
+        int holds = rule_holds(r, req, rs);
         if (holds == COND_ERROR && rule_failed(e, r, rs->rx, now_ms)) {
             ev->failed = i;
             break;

@@ -16,6 +16,7 @@
 #include "conf_errors.h"
 #include "geo.h"
 #include "num.h"
+#include "trusted.h"
 
 #define PER_MAX (366ULL * 86400 * 1000) /* a year */
 #define COUNT_MAX 1000000000ULL          /* a billion events per window */
@@ -569,6 +570,8 @@ void ruleset_unref(ruleset *rs)
     for (unsigned i = 0; i < rs->n; i++)
         rule_free(&rs->rules[i]);
     fg_free(rs->rules);
+    cond_free(&rs->trusted);
+    action_free(&rs->ban_action);
     cond_regex_free(rs->rx);
     listset_free(rs->lists);
     geo_free(rs->geo);
@@ -682,4 +685,16 @@ rule *rule_find(ruleset *rs, const char *name)
         if (!strcmp(rs->rules[i].name, name))
             return &rs->rules[i];
     return NULL;
+}
+
+/* ruleset_trusted - loopback, or in the configuration's trusted list */
+int ruleset_trusted(const ruleset *rs, const fg_addr *a)
+{
+    return trusted_addr(rs ? &rs->trusted : NULL, a);
+}
+
+/* ruleset_trusted_net - a network that holds or lies in a trusted one */
+int ruleset_trusted_net(const ruleset *rs, const fg_addr *net, unsigned prefix)
+{
+    return trusted_net(rs ? &rs->trusted : NULL, net, prefix);
 }

@@ -1,0 +1,401 @@
+/*
+ * bansrv - the daemon's ban index: lifetime, expiry, log lines, counters, publishing, control (see bansrv.h)
+ *
+ * Log lines (stderr/journal, key=value as decision lines are):
+ *     event=ban net=192.0.2.0/24 reason="too many failures" rule=auth-bruteforce expires=2026-12-04T16:00:00Z times=2
+ *     event=unban net=192.0.2.0/24 reason=... rule=manual
+ *     event=ban_expired net=192.0.2.0/24 reason=... rule=...
+ * (user=NAME instead of net= for a username ban). A ban is what a rule does about a client, so a flood of
+ * clients could make a flood of lines: they share one rate limit (log_rate a second), and what is
+ * dropped is counted in the next line that gets through, as every client-triggered line is.
+ *
+ * SECURITY: the control commands come from the admin (the control socket's peer check); a reason is
+ * one line, cut at BANSRV_REASON_MAX, and logged quoted.
+ */
+#include "bansrv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "alloc.h"
+#include "ban.h"
+#include "banpub.h"
+#include "conn.h"
+#include "decision_log.h"
+#include "log.h"
+#include "num.h"
+#include "server.h"
+
+#define BANSRV_REASON_MAX 200                          /* bytes of a manual ban's reason */
+#define BANSRV_DURATION_MAX (3650ULL * 86400 * 1000)   /* ms: ten years; longer is "forever" */
+
+/* wall_s - wall-clock seconds now */
+static uint64_t wall_s(server *s)
+{
+    return server_wall_now(s) / 1000;
+}
+
+/* engine_wall - the engine's clock for bans: a daemon-clock time on the wall clock */
+static uint64_t engine_wall(void *arg, uint64_t now_ms)
+{
+    return server_wall_ms(arg, now_ms);
+}
+
+/* date_text - wall seconds as "2026-12-04T16:00:00Z", 0 as "never" */
+static void date_text(uint64_t t, char *out, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!t) {
+        snprintf(out, size, "never");
+        return;
+    }
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+}
+
+/* to_export - ban.h's record as banpub sees it */
+static void to_export(const ban_rec *r, banexport_rec *e)
+{
+    memset(e, 0, sizeof *e);
+    e->family = r->family;
+    memcpy(e->bytes, r->bytes, 16);
+    e->prefix = r->prefix;
+    e->reason = r->reason;
+    e->rule = r->rule;
+    e->since = r->since;
+    e->expires = r->expires;
+    e->times = r->times;
+    e->name = r->name;
+}
+
+/* log_change - the event's key=value line (rate-limited with the decision lines' rate) */
+static void log_change(server *s, int change, const ban_rec *r)
+{
+    static log_limit lim;
+    static const char *const events[] = {"", "ban", "unban", "ban_expired"};
+    char line[768], date[32], times[16];
+    size_t at = 0;
+
+    lim.per_second = (unsigned)s->conf->log_rate;
+    if (!log_allowed(&lim, server_now(s)))
+        return;
+    line[0] = '\0';
+    kv_quote(line, sizeof line, &at, "event", events[change], strlen(events[change]));
+    if (r->family == 0)
+        kv_quote(line, sizeof line, &at, "user", r->name, r->namelen ? r->namelen : strlen(r->name));
+    else
+        kv_quote(line, sizeof line, &at, "net", r->net, strlen(r->net));
+    kv_quote(line, sizeof line, &at, "reason", r->reason ? r->reason : "", r->reason ? strlen(r->reason) : 0);
+    kv_quote(line, sizeof line, &at, "rule", r->rule ? r->rule : "manual", strlen(r->rule ? r->rule : "manual"));
+    if (change == BAN_ADDED) {
+        date_text(r->expires, date, sizeof date);
+        snprintf(times, sizeof times, "%u", r->times);
+        kv_quote(line, sizeof line, &at, "expires", date, strlen(date));
+        kv_quote(line, sizeof line, &at, "times", times, strlen(times));
+    }
+    log_allowed_msg(&lim, LOG_INFO_, "%s", line + 1); /* without kv_quote's leading space */
+}
+
+/* on_change - the index's listener: counters, log line, publisher */
+static void on_change(int change, const ban_rec *r, void *arg)
+{
+    server *s = arg;
+    engine_stats *st = &s->eng.stats;
+
+    if (change == BAN_ADDED)
+        st->bans_issued++;
+    else if (change == BAN_REMOVED)
+        st->bans_removed++;
+    else if (change == BAN_EXPIRED)
+        st->bans_expired++;
+    log_change(s, change, r);
+    if (s->pub) {
+        banexport_rec e;
+        to_export(r, &e);
+        banpub_changed(s->pub, change == BAN_ADDED ? BANEXPORT_BAN : change == BAN_REMOVED ? BANEXPORT_UNBAN
+                                                                                          : BANEXPORT_EXPIRE,
+                       &e);
+    }
+}
+
+/* on_expire - the one-second timer */
+static void on_expire(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+
+    (void)fd;
+    (void)what;
+    ban_expire(s->eng.bans, wall_s(s));
+}
+
+typedef struct walk {
+    banpub_rec_fn fn;  /* banpub's callback */
+    void *arg;
+} walk;
+
+/* walk_one - one ban, to banpub */
+static void walk_one(const ban_rec *r, void *arg)
+{
+    walk *w = arg;
+    banexport_rec e;
+
+    to_export(r, &e);
+    w->fn(&e, w->arg);
+}
+
+/* pub_foreach - banpub's view of the current bans */
+static void pub_foreach(void *ctx, banpub_rec_fn fn, void *arg)
+{
+    server *s = ctx;
+    walk w = {fn, arg};
+
+    ban_foreach(s->eng.bans, wall_s(s), walk_one, &w);
+}
+
+/* pub_wall - banpub's clock */
+static uint64_t pub_wall(void *ctx)
+{
+    return wall_s(ctx);
+}
+
+/* pub_push - banpub's events to the followers */
+static void pub_push(void *ctx, const char *text, size_t tlen, const char *json, size_t jlen)
+{
+    conn_follow_push(ctx, text, tlen, json, jlen);
+}
+
+/* bansrv_start - index, listener, timer, publisher */
+int bansrv_start(server *s)
+{
+    const conf_bans *cb = &s->conf->bans;
+    struct timeval tv = {BANSRV_EXPIRE_MS / 1000, BANSRV_EXPIRE_MS % 1000 * 1000};
+
+    s->eng.bans = ban_index_new();
+    s->eng.wall = engine_wall;
+    s->eng.wall_arg = s;
+    ban_on_change(s->eng.bans, on_change, s);
+    s->ban_timer = event_new(s->base, -1, EV_PERSIST, on_expire, s);
+    evtimer_add(s->ban_timer, &tv);
+
+    banpub_conf pc = {
+        .export_format = cb->export_format ? banexport_parse_format(cb->export_format) : -1,
+        .export_path = cb->export_path,
+        .on_ban = (const char *const *)cb->on_ban,
+        .on_unban = (const char *const *)cb->on_unban,
+        .hooks_running = (unsigned)cb->hooks_max,
+        .hooks_queued = 1024,
+    };
+    banpub_env env = {pub_foreach, pub_wall, pub_push, s};
+    s->pub = banpub_new(s->base, &pc, &env);
+    if (!s->pub) {
+        log_error("bans: the publisher cannot start (SIGCHLD event)");
+        return -1;
+    }
+    return 0;
+}
+
+/* bansrv_stop - everything goes; no listener is told */
+void bansrv_stop(server *s)
+{
+    if (s->ban_timer)
+        event_free(s->ban_timer);
+    s->ban_timer = NULL;
+    banpub_free(s->pub);
+    s->pub = NULL;
+    ban_index_free(s->eng.bans);
+    s->eng.bans = NULL;
+}
+
+/* reply_error - status=error with a one-line message */
+static void reply_error(struct evbuffer *out, const char *fmt, const char *arg)
+{
+    evbuffer_add_printf(out, "status=error\nmessage=");
+    evbuffer_add_printf(out, fmt, arg);
+    evbuffer_add_printf(out, "\n\n");
+}
+
+/* one_line - the text with newlines and control bytes made harmless (a field of the reply, a log value) */
+static int one_line(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* parse_key - "ADDR", "NET/LEN" or "user:NAME" into a ban key */
+static int parse_key(const char *text, ban_rec *k, const char **why)
+{
+    if (!strncmp(text, "user:", 5)) {
+        if (ban_user(text + 5, strlen(text + 5), k) < 0 || !one_line(text + 5)) {
+            *why = "a user name of 1 to 255 bytes";
+            return -1;
+        }
+        return 0;
+    }
+    return ban_parse(text, k, why);
+}
+
+/* bansrv_ban - command=ban arg1=KEY [duration=D] [reason=TEXT] */
+void bansrv_ban(server *s, fg_request *req, const char *const *args, int nargs, struct evbuffer *out)
+{
+    size_t dlen, rlen;
+    const char *dur = req_get_name(req, "duration", &dlen), *reason = req_get_name(req, "reason", &rlen), *why;
+    char date[32], rbuf[BANSRV_REASON_MAX + 1];
+    uint64_t ms = 0, now = wall_s(s);
+    ban_rec k;
+
+    if (nargs < 1 || nargs > 2) {
+        reply_error(out, "%s", "usage: ban ADDR|NET [DURATION|forever] [--reason TEXT]");
+        return;
+    }
+    if (nargs == 2) { /* the duration as a second argument works too */
+        dur = args[1];
+        dlen = strlen(dur);
+    }
+    if (parse_key(args[0], &k, &why) < 0) {
+        reply_error(out, "not an address or network: %s", why);
+        return;
+    }
+    if (k.family) {
+        fg_addr a = {.family = k.family};
+        memcpy(a.bytes, k.bytes, 16);
+        if (ruleset_trusted_net(s->rules, &a, k.prefix)) {
+            reply_error(out, "refused: %s is or holds a trusted address (loopback, trusted = [...]), never banned", k.net);
+            return;
+        }
+    }
+    if (!dlen) {
+        dur = BANSRV_DEFAULT_DURATION;
+        dlen = strlen(dur);
+    }
+    if (strcmp(dur, "forever") && num_parse_duration(dur, 1000, BANSRV_DURATION_MAX, &ms, &why) < 0) {
+        reply_error(out, "bad duration (1s to 3650d, like 90m, 1h, 7d, or forever): %s", why);
+        return;
+    }
+    if (rlen) {
+        snprintf(rbuf, sizeof rbuf, "%.*s", (int)rlen, reason);
+        for (char *p = rbuf; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = ' ';
+    } else {
+        snprintf(rbuf, sizeof rbuf, "manual");
+    }
+    k.reason = rbuf;
+    k.rule = NULL;
+    k.since = now;
+    k.expires = ms ? now + (ms + 999) / 1000 : 0;
+    const ban_rec *was = ban_find(s->eng.bans, &k, now);
+    k.times = was ? was->times : 1; /* a manual ban is no repeat offence: escalation is the rules' */
+    int rc = ban_add(s->eng.bans, &k);
+    date_text(k.expires, date, sizeof date);
+    evbuffer_add_printf(out, "status=ok\nkey=%s\nreason=%s\nexpires=%s\nreplaced=%s\n\n", k.net, rbuf, date,
+                        rc == 1 ? "yes" : "no");
+}
+
+/* bansrv_unban - command=unban arg1=KEY */
+void bansrv_unban(server *s, const char *const *args, int nargs, struct evbuffer *out)
+{
+    const char *why;
+    ban_rec k;
+
+    if (nargs != 1) {
+        reply_error(out, "%s", "usage: unban ADDR|NET|user:NAME");
+        return;
+    }
+    if (parse_key(args[0], &k, &why) < 0) {
+        reply_error(out, "not an address or network: %s", why);
+        return;
+    }
+    if (ban_remove(s->eng.bans, &k) < 0) {
+        reply_error(out, "not banned: %s", k.net);
+        return;
+    }
+    evbuffer_add_printf(out, "status=ok\nkey=%s\n\n", k.net);
+}
+
+typedef struct row {
+    char key[BAN_NET_TEXT_MAX + 8]; /* address, network or "user:" and a name */
+    char *reason, *rule;         /* copies */
+    uint64_t since, expires;
+    uint32_t times;
+    uint8_t family, prefix;
+    uint8_t bytes[16];
+} row;
+
+typedef struct rows {
+    row *v;
+    size_t n, cap;
+} rows;
+
+/* row_add - ban_foreach callback: copy one ban */
+static void row_add(const ban_rec *r, void *arg)
+{
+    rows *t = arg;
+
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->v = fg_realloc(t->v, t->cap * sizeof *t->v);
+    }
+    row *w = &t->v[t->n++];
+    snprintf(w->key, sizeof w->key, "%s%s", r->family ? "" : "user:", r->net);
+    w->reason = fg_strdup(r->reason ? r->reason : "");
+    w->rule = fg_strdup(r->rule ? r->rule : "manual");
+    w->since = r->since;
+    w->expires = r->expires;
+    w->times = r->times;
+    w->family = r->family;
+    w->prefix = r->prefix;
+    memcpy(w->bytes, r->bytes, 16);
+}
+
+/* row_cmp - IPv4, then IPv6, by address then prefix; user names last, by name */
+static int row_cmp(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    int fx = x->family ? x->family : 99, fy = y->family ? y->family : 99, c;
+
+    if (fx != fy)
+        return fx < fy ? -1 : 1;
+    if (!x->family)
+        return strcmp(x->key, y->key);
+    if ((c = memcmp(x->bytes, y->bytes, 16)) != 0)
+        return c;
+    return (int)x->prefix - (int)y->prefix;
+}
+
+/* bansrv_table - the current bans as aligned text lines, a header first */
+void bansrv_table(server *s, struct evbuffer *out)
+{
+    rows t = {0};
+    size_t wk = 3, wr = 6, wu = 4;
+    char since[32], expires[32];
+
+    ban_foreach(s->eng.bans, wall_s(s), row_add, &t);
+    qsort(t.v, t.n, sizeof *t.v, row_cmp);
+    for (size_t i = 0; i < t.n; i++) {
+        size_t a = strlen(t.v[i].key), b = strlen(t.v[i].reason), c = strlen(t.v[i].rule);
+        wk = a > wk ? a : wk;
+        wr = b > wr ? (b < 40 ? b : 40) : wr;
+        wu = c > wu ? c : wu;
+    }
+    evbuffer_add_printf(out, "status=ok\nformat=table\ncount=%zu\n", t.n + 1);
+    evbuffer_add_printf(out, "line[]=%-*s  %-*s  %-*s  %-20s  %-20s  %s\n", (int)wk, "KEY", (int)wr, "REASON", (int)wu,
+                        "RULE", "SINCE", "EXPIRES", "TIMES");
+    for (size_t i = 0; i < t.n; i++) {
+        row *w = &t.v[i];
+        date_text(w->since, since, sizeof since);
+        date_text(w->expires, expires, sizeof expires);
+        evbuffer_add_printf(out, "line[]=%-*s  %-*s  %-*s  %-20s  %-20s  %u\n", (int)wk, w->key, (int)wr, w->reason,
+                            (int)wu, w->rule, since, expires, w->times);
+        fg_free(w->reason);
+        fg_free(w->rule);
+    }
+    evbuffer_add(out, "\n", 1);
+    fg_free(t.v);
+}

@@ -1,0 +1,43 @@
+/*
+ * bansrv - the daemon's ban index: its lifetime, expiry, log lines, counters, publishing and control
+ *
+ * The server owns one ban index (ban.h) from start to exit, kept across reloads, in s->eng.bans, so
+ * the engine checks it before any rule. This module makes it (before the snapshot is loaded, so that
+ * restored bans land in it), expires bans once a second on the loop, writes a key=value log line for
+ * every ban, unban and expiry and counts them (engine_stats: bans_issued, bans_removed, bans_expired;
+ * bans_active is the index's size), starts the publisher (banpub.h: export file, --follow, hooks), and
+ * answers the control commands ban, unban and `bans format=table`.
+ *
+ * Control protocol (the control socket, see control.h):
+ *     command=ban arg1=ADDR|NET [duration=1h|7d|forever] [reason=TEXT]
+ *         -> status=ok key=192.0.2.0/24 expires=2026-12-04T16:00:00Z|never replaced=yes|no
+ *     command=unban arg1=ADDR|NET|user:NAME  -> status=ok key=...   (status=error message=not banned: ...)
+ *     command=bans format=table               -> status=ok format=table count=N line[]=... (a header first)
+ * A ban of an address or network that reaches a trusted one (trusted.h) is refused. Durations are the
+ * configuration's (1h, 7d, 90m; at most 10 years) or "forever"; the default is BANSRV_DEFAULT_DURATION.
+ */
+#ifndef FG_BANSRV_H
+#define FG_BANSRV_H
+
+#include <event2/buffer.h>
+
+#include "request.h"
+
+#define BANSRV_DEFAULT_DURATION "1h"   /* floodgatectl ban without a duration */
+#define BANSRV_EXPIRE_MS 1000          /* how often bans past their end are dropped (and told) */
+
+typedef struct server server;
+
+/* bansrv_start - the index (s->eng.bans), its listener, the expiry timer and the publisher; before the
+ * snapshot is loaded. 0, or -1 (logged) when the publisher cannot start */
+int bansrv_start(server *s);
+/* bansrv_stop - stop the timer and the publisher, free the index (after the last snapshot) */
+void bansrv_stop(server *s);
+/* bansrv_ban - command=ban */
+void bansrv_ban(server *s, fg_request *req, const char *const *args, int nargs, struct evbuffer *out);
+/* bansrv_unban - command=unban */
+void bansrv_unban(server *s, const char *const *args, int nargs, struct evbuffer *out);
+/* bansrv_table - command=bans format=table: key, reason, rule, since, expires, times */
+void bansrv_table(server *s, struct evbuffer *out);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * test_bans_daemon - bans on the real floodgated with floodgatectl: an address, a /24 and a v6 /64 banned
+ * by hand refuse policy requests from inside (every kind, with the action text, retry_after and reason)
+ * and not from outside; unban holds from the next request; bans and bans --json show the fields; a
+ * reload keeps the bans; trusted addresses and networks that reach them are refused; the log lines
+ * and the counters of stats
+ *
+ *     test_bans_daemon FLOODGATED FLOODGATECTL
+ */
+#include "daemon_util.h"
+
+static fg_daemon d;
+
+/* ask - one policy request on a fresh connection; the reply */
+static char *ask(const char *req)
+{
+    char path[160];
+
+    snprintf(path, sizeof path, "%s/policy.sock", d.dir);
+    return daemon_ask(path, req);
+}
+
+/* log_text - the daemon's log so far */
+static char *log_text(void)
+{
+    static char text[1 << 16];
+    char path[160];
+    snprintf(path, sizeof path, "%s/daemon.log", d.dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* wait_log - until the log holds needle (a condition, bounded) */
+static void wait_log(const char *needle)
+{
+    for (int i = 0; i < 500 && !strstr(log_text(), needle); i++)
+        poll(NULL, 0, 10);
+    if (!strstr(log_text(), needle))
+        fail_msg("not in the log: %s\n---\n%s", needle, log_text());
+}
+
+/* ctl - floodgatectl's output; the exit status must be want */
+static char *ctl(int want, const char *args)
+{
+    int status;
+    char *out = daemon_ctl(&d, &status, args);
+    if (status != want)
+        fail_msg("floodgatectl %s: exit %d, want %d:\n%s", args, status, want, out);
+    return out;
+}
+
+/* write_conf - the configuration, with more top-level trusted entries */
+static void write_conf(const char *trusted)
+{
+    char text[2048];
+
+    snprintf(text, sizeof text,
+             "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\"; };\n"
+             "trusted = [\"192.0.2.200\"%s];\n"
+             "bans = { action = \"REJECT 5.7.1 Banned: $reason (until $expires)\"; trusted = [\"203.0.113.0/28\"]; };\n"
+             "rules = ( { name = \"pass\"; on = [\"smtp\", \"auth\", \"http\", \"imap\"]; action = \"OK\"; } );\n",
+             trusted);
+    daemon_write_conf(&d, text);
+}
+
+static int setup(void **st)
+{
+    (void)st;
+    if (daemon_init(&d, d.bin, d.ctl_bin) < 0)
+        return -1;
+    write_conf("");
+    daemon_start(&d);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    return daemon_cleanup(&d);
+}
+
+#define SMTP(ip) "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=" ip "\nsender=a@b.c\n\n"
+#define AUTH(ip) "request=auth\nclient_address=" ip "\nusername=joe\n\n"
+#define HTTP(ip) "request=http\nclient_address=" ip "\nmethod=GET\nuri=/\n\n"
+
+/* ban an address, a /24 and a v6 /64: inside refused, outside not; then unban */
+static void test_ban_unban(void **st)
+{
+    char *out;
+    (void)st;
+
+    out = ctl(0, "ban 192.0.2.7 2h --reason 'too many failures'");
+    assert_non_null(strstr(out, "key       192.0.2.7"));
+    ctl(0, "ban 198.51.100.0/24 forever --reason scan");
+    ctl(0, "ban 2001:db8:1::/64");
+    wait_log("event=ban net=192.0.2.7 reason=\"too many failures\" rule=manual expires=");
+    wait_log("event=ban net=2001:db8:1::/64 reason=manual rule=manual expires=");
+
+    out = ask(SMTP("192.0.2.7"));
+    assert_true(!strncmp(out, "action=REJECT 5.7.1 Banned: too many failures (until 20", 55));
+    out = ask(AUTH("192.0.2.7"));
+    assert_true(!strncmp(out, "action=REJECT 5.7.1 Banned: too many failures", 45));
+    assert_non_null(strstr(out, "\nretry_after="));
+    assert_non_null(strstr(out, "\nreason=too many failures\n"));
+    out = ask(AUTH("198.51.100.9"));
+    assert_string_equal(out, "action=REJECT 5.7.1 Banned: scan (until never)\nreason=scan\n\n");
+    assert_null(strstr(out, "retry_after"));
+    out = ask(HTTP("2001:db8:1::77"));
+    assert_true(!strncmp(out, "action=REJECT 5.7.1 Banned: manual (until 20", 44));
+    assert_true(!strncmp(ask(HTTP("::ffff:192.0.2.7")), "action=REJECT", 13));
+    /* outside */
+    assert_string_equal(ask(SMTP("192.0.2.8")), "action=OK\n\n");
+    assert_string_equal(ask(AUTH("198.51.101.9")), "action=OK\nreason=pass\n\n");
+    assert_string_equal(ask(HTTP("2001:db8:2::1")), "action=OK\nreason=pass\n\n");
+
+    /* unban: from the next request on */
+    out = ctl(0, "unban 198.51.100.0/24");
+    assert_string_equal(ask(AUTH("198.51.100.9")), "action=OK\nreason=pass\n\n");
+    wait_log("event=unban net=198.51.100.0/24 reason=scan rule=manual");
+    out = ctl(1, "unban 198.51.100.0/24");
+    assert_non_null(strstr(out, "not banned"));
+    ctl(1, "unban 198.51.100.9"); /* an address inside a banned network is not itself banned */
+    ctl(0, "ban 198.51.100.0/24 1d --reason scan");
+}
+
+/* bans: a table; --json: the fields */
+static void test_listing(void **st)
+{
+    char *out;
+    (void)st;
+
+    out = ctl(0, "bans");
+    assert_non_null(strstr(out, "KEY"));
+    assert_non_null(strstr(out, "REASON"));
+    assert_non_null(strstr(out, "EXPIRES"));
+    assert_non_null(strstr(out, "TIMES"));
+    assert_non_null(strstr(out, "192.0.2.7 "));
+    assert_non_null(strstr(out, "too many failures"));
+    assert_non_null(strstr(out, "2001:db8:1::/64"));
+    assert_non_null(strstr(out, "198.51.100.0/24"));
+    out = ctl(0, "bans --json");
+    assert_non_null(strstr(out, "\"network\":\"192.0.2.7\""));
+    assert_non_null(strstr(out, "\"reason\":\"too many failures\""));
+    assert_non_null(strstr(out, "\"since\":"));
+    assert_non_null(strstr(out, "\"expires\":"));
+    assert_non_null(strstr(out, "\"times\":1"));
+    assert_non_null(strstr(out, "\"network\":\"2001:db8:1::/64\""));
+    out = ctl(0, "stats");
+    assert_non_null(strstr(out, "bans_active "));
+    assert_non_null(strstr(out, "ban_refused "));
+    assert_non_null(strstr(out, "bans_removed                               1"));
+}
+
+/* a reload keeps the bans; an address trusted by the new file is no longer refused, even inside a ban */
+static void test_reload_keeps(void **st)
+{
+    char *out;
+    (void)st;
+
+    assert_true(!strncmp(ask(AUTH("198.51.100.200")), "action=REJECT", 13));
+    write_conf(", \"198.51.100.200\"");
+    ctl(0, "reload");
+    assert_string_equal(ask(AUTH("198.51.100.200")), "action=OK\nreason=pass\n\n");
+    assert_true(!strncmp(ask(AUTH("198.51.100.201")), "action=REJECT", 13));
+    out = ctl(0, "bans");
+    assert_non_null(strstr(out, "192.0.2.7 "));
+    assert_non_null(strstr(out, "2001:db8:1::/64"));
+    assert_true(!strncmp(ask(AUTH("192.0.2.7")), "action=REJECT", 13));
+}
+
+/* trusted addresses, and networks that would reach one, are refused with a clear message */
+static void test_trusted_refused(void **st)
+{
+    static const char *const keys[] = {"127.0.0.1", "127.0.0.0/8", "::1", "192.0.2.200", "192.0.2.0/24", "203.0.113.5",
+                                       "203.0.113.0/24", "0.0.0.0/0"};
+    char args[128];
+    (void)st;
+
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        snprintf(args, sizeof args, "ban %s 1h", keys[i]);
+        char *out = ctl(1, args);
+        if (!strstr(out, "trusted"))
+            fail_msg("%s: %s", keys[i], out);
+    }
+    ctl(2, "ban");
+    ctl(1, "ban not-an-address");
+    ctl(1, "ban 192.0.2.99 soon");
+}
+
+/* a short ban runs out on the daemon's timer: logged, counted, no longer refused */
+static void test_expiry(void **st)
+{
+    char *out;
+    (void)st;
+
+    ctl(0, "ban 192.0.2.50 1s --reason brief");
+    wait_log("event=ban_expired net=192.0.2.50 reason=brief rule=manual");
+    assert_string_equal(ask(SMTP("192.0.2.50")), "action=OK\n\n");
+    out = ctl(0, "stats");
+    assert_null(strstr(out, "bans_expired                               0"));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_bans_daemon FLOODGATED FLOODGATECTL\n");
+        return 2;
+    }
+    d.bin = argv[1];
+    d.ctl_bin = argv[2];
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ban_unban),
+        cmocka_unit_test(test_listing),
+        cmocka_unit_test(test_reload_keeps),
+        cmocka_unit_test(test_trusted_refused),
+        cmocka_unit_test(test_expiry),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
