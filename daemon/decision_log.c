@@ -98,7 +98,8 @@ void log_decision(server *s, const fg_request *req, const verdict *v)
         return;
     if (!may_log(s))
         return;
-    const char *rule = v->reason[0] ? v->reason : v->store_failed ? "(store unavailable)" : "-";
+    /* a ban answers before any rule: its line says so (the ban's reason is in the action) */
+    const char *rule = v->kind == VERDICT_BAN ? "(ban)" : v->reason[0] ? v->reason : v->store_failed ? "(store unavailable)" : "-";
     decision_line(line, sizeof line, "decision", "action", req, rule, v->action, v->retry_s);
     log_allowed_msg(&s->verdict_log, LOG_INFO_, "%s", line);
 }

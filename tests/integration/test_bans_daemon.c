@@ -124,6 +124,16 @@ static void test_ban_unban(void **st)
     assert_non_null(strstr(out, "not banned"));
     ctl(1, "unban 198.51.100.9"); /* an address inside a banned network is not itself banned */
     ctl(0, "ban 198.51.100.0/24 1d --reason scan");
+
+    /* a username ban: any address, any case */
+    ctl(0, "ban user:Mallory@example.org 1h --reason 'stolen password'");
+    assert_true(!strncmp(ask("request=auth\nclient_address=192.0.2.99\nusername=mallory@EXAMPLE.org\n\n"),
+                         "action=REJECT 5.7.1 Banned: stolen password", 42));
+    assert_string_equal(ask("request=auth\nclient_address=192.0.2.99\nusername=ann@example.org\n\n"),
+                        "action=OK\nreason=pass\n\n");
+    ctl(0, "unban user:mallory@example.org");
+    /* a refusal by a ban has its decision line, naming the ban rather than a rule */
+    wait_log("decision request=auth rule=(ban) client_address=192.0.2.7");
 }
 
 /* bans: a table; --json: the fields */
@@ -151,7 +161,7 @@ static void test_listing(void **st)
     out = ctl(0, "stats");
     assert_non_null(strstr(out, "bans_active "));
     assert_non_null(strstr(out, "ban_refused "));
-    assert_non_null(strstr(out, "bans_removed                               1"));
+    assert_non_null(strstr(out, "bans_removed                               2"));
 }
 
 /* a reload keeps the bans; an address trusted by the new file is no longer refused, even inside a ban */
