@@ -281,44 +281,36 @@ static void drain_done(conn *c)
     }
 }
 
-/* conn_process - frame and hand on every complete request that fits in the pipeline */
-static void conn_process(conn *c)
+/* frame_some - frame and hand on the complete requests of p[0..avail) that fit in the pipeline; returns the
+ * bytes used (requests taken, or everything after a request too large). The caller holds c->processing. */
+static size_t frame_some(conn *c, const char *p, size_t avail)
 {
     uint64_t max = c->srv->conf->listen.max_request;
+    size_t used = 0;
 
-    if (c->processing)
-        return;
-    c->processing = 1;
-    if (c->follow) /* a follower sends no more requests: what it writes is dropped */
-        evbuffer_drain(c->in, evbuffer_get_length(c->in));
     while (!c->closing && !c->dead && !c->follow) {
-        size_t avail = evbuffer_get_length(c->in), look, n;
-        const char *p;
+        size_t left = avail - used, look, n;
         slot *s;
 
-        if (!avail || evbuffer_get_length(c->out) >= CONN_OUT_HIGH)
+        if (!left || evbuffer_get_length(c->out) >= CONN_OUT_HIGH)
             break;
         if (c->count == c->ring_cap) {
             drain_done(c);
             if (c->count == c->ring_cap)
                 break; /* the oldest still waits on the store */
         }
-        look = avail < max + 2 ? avail : max + 2;
-        p = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)look);
-        if (!p) {
-            /* the buffer could not be made contiguous: this connection cannot go on */
-            c->processing = 0;
-            conn_free(c);
-            return;
-        }
-        n = proto_frame(p, look, &c->scan);
+        look = left < max + 2 ? left : max + 2;
+        n = proto_frame(p + used, look, &c->scan);
         if (!n) {
-            if (avail > max)
+            if (left > max) {
                 too_large(c);
+                used = avail;
+            }
             break;
         }
         if (n > max + 2) { /* + the empty line's "\r\n" */
             too_large(c);
+            used = avail;
             break;
         }
         s = slot_take(c);
@@ -327,14 +319,59 @@ static void conn_process(conn *c)
             fg_free(s->buf);
             s->buf = fg_malloc(s->cap);
         }
-        memcpy(s->buf, p, n);
+        memcpy(s->buf, p + used, n);
         s->buf[n] = '\0';
-        evbuffer_drain(c->in, n);
+        used += n;
         handle(c, s, n);
+    }
+    return used;
+}
+
+/* conn_process - frame and hand on every complete request of the input buffer that fits in the pipeline */
+static void conn_process(conn *c)
+{
+    size_t avail;
+
+    if (c->processing)
+        return;
+    c->processing = 1;
+    if (c->follow) /* a follower sends no more requests: what it writes is dropped */
+        evbuffer_drain(c->in, evbuffer_get_length(c->in));
+    avail = evbuffer_get_length(c->in);
+    if (avail && !c->closing && !c->follow) {
+        const char *p = (const char *)evbuffer_pullup(c->in, -1);
+        if (!p) {
+            /* the buffer could not be made contiguous: this connection cannot go on */
+            c->processing = 0;
+            conn_free(c);
+            return;
+        }
+        size_t used = frame_some(c, p, avail);
+        if (!c->dead)
+            evbuffer_drain(c->in, used); /* too_large() emptied it already: then this drains nothing */
     }
     c->processing = 0;
     if (!c->dead)
         flush_later(c);
+}
+
+/* process_read - the requests of one read, framed where they were read (no copy into the connection's input
+ * buffer, no allocation); only what is left (the start of a request, or requests behind a
+ * full pipeline) is kept in the input buffer for later */
+static void process_read(conn *c, const char *p, size_t n)
+{
+    size_t used;
+
+    c->processing = 1;
+    used = frame_some(c, p, n);
+    c->processing = 0;
+    if (c->dead)
+        return;
+    if (used < n && !c->closing && !c->follow && evbuffer_add(c->in, p + used, n - used) != 0) {
+        conn_free(c); /* no memory to keep the rest of the request */
+        return;
+    }
+    flush_later(c);
 }
 
 /* write_reply - append the answer of a done slot to the output */
@@ -475,6 +512,19 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         }
         return;
     }
+    if (!evbuffer_get_length(c->in) && !c->follow) {
+        /* the usual case: nothing waits in the input buffer, so this read's requests are framed where they
+         * were read, on the stack */
+        char buf[CONN_READ_MAX];
+        ssize_t r = read(c->fd, buf, sizeof buf);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+            conn_shutdown(c); /* the client is gone or closed its side: answer what was asked, then close */
+            return;
+        }
+        if (r > 0)
+            process_read(c, buf, (size_t)r);
+        return;
+    }
     n = read_some(c);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         /* the client is gone or closed its side: answer what was asked, then close */
@@ -579,6 +629,7 @@ void conn_free_all(server *s)
         event_free(s->flush_ev);
         s->flush_ev = NULL;
     }
+
 }
 
 /* conn_follow_push - one event to every follower, or drop the ones that do not keep up */
