@@ -60,6 +60,8 @@ struct rconn {
     rconn_stats st;
     uint64_t hist[RCONN_HIST]; /* reply latencies */
     uint64_t hist_n;
+    char *cmd;                 /* a command in the protocol's form, built here (kept for reuse) */
+    size_t cmd_cap;
 };
 
 /* mono_us - CLOCK_MONOTONIC in microseconds */
@@ -368,6 +370,47 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         e.cb(rc, r, e.arg);
 }
 
+/* put_len - "<c><n>\r\n" at p; returns the end */
+static char *put_len(char *p, char c, size_t n)
+{
+    char tmp[24], *d = tmp + sizeof tmp;
+
+    do {
+        *--d = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    *p++ = c;
+    memcpy(p, d, (size_t)(tmp + sizeof tmp - d));
+    p += tmp + sizeof tmp - d;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* format_command - the command in the protocol's form (RESP: *argc, then $len and the bytes of each), in
+ * rc->cmd; hiredis would build it with a printf-like formatter, a third of a script call's cost here */
+static size_t format_command(rconn *rc, int argc, const char **argv, const size_t *lens)
+{
+    size_t need = 24 + 2 + 1;
+    for (int i = 0; i < argc; i++)
+        need += 1 + 20 + 2 + lens[i] + 2;
+    if (need > rc->cmd_cap) {
+        rc->cmd_cap = need < 4096 ? 4096 : need;
+        fg_free(rc->cmd);
+        rc->cmd = fg_malloc(rc->cmd_cap);
+    }
+    char *p = put_len(rc->cmd, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p = put_len(p, '$', lens[i]);
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *p = '\0'; /* not sent: hiredis looks one byte past a command's last argument, as its own have a NUL there */
+    return (size_t)(p - rc->cmd);
+}
+
 /* push_command - write a command on the current connection with its deadline */
 static int push_command(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg,
                         uint64_t timeout_ms)
@@ -377,7 +420,10 @@ static int push_command(rconn *rc, int argc, const char **argv, const size_t *le
 
     if (argc >= 1 && lens[0] >= 4 && !strncasecmp(argv[0], "EVAL", 4))
         e.script = 1;
-    if (!rc->ac || redisAsyncCommandArgv(rc->ac, on_reply, rc, argc, argv, lens) != REDIS_OK)
+    if (!rc->ac)
+        return -1;
+    size_t len = format_command(rc, argc, argv, lens);
+    if (redisAsyncFormattedCommand(rc->ac, on_reply, rc, rc->cmd, len) != REDIS_OK)
         return -1;
     q_push(rc, &e);
     rc->st.commands++;
@@ -589,6 +635,7 @@ void rconn_free(rconn *rc)
     event_free(rc->retry);
     event_free(rc->watch);
     fg_free(rc->q);
+    fg_free(rc->cmd);
     fg_free(rc);
 }
 

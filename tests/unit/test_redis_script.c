@@ -4,6 +4,8 @@
  */
 #include "testutil.h"
 
+#include <limits.h>
+
 #include "rconn.h"
 #include "redis_script.h"
 
@@ -78,6 +80,36 @@ static void test_greylist_keys_share_a_slot(void **st)
     assert_memory_equal(a.argv[3] + REDIS_TAG_LEN, "triplet-key", 11);
     assert_memory_equal(a.argv[9], "4", 1);      /* STORE_GREYLIST */
     assert_memory_equal(a.argv[10], "300000", 6); /* its delay */
+    redis_args_release(&a);
+    batch_release(&b);
+}
+
+/* the numbers a script call carries, written out in decimal: INCR's amount at the ends of its range */
+static void test_numbers_in_args(void **st)
+{
+    static const long long nums[] = {0, 7, -5, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+    static const char *const want[] = {"0", "7", "-5", "1234567890123", "9223372036854775807",
+                                       "-9223372036854775808"};
+    store_batch b = {0};
+    redis_args a = {0};
+    uint32_t idx[6] = {0, 1, 2, 3, 4, 5};
+    (void)st;
+
+    batch_reset(&b, 1000);
+    for (int i = 0; i < 6; i++) {
+        store_op *op = batch_add(&b, STORE_KV_INCR, (const unsigned char *)"n", 1);
+        batch_add_key2(&b, op, (const unsigned char *)"", 0);
+        op->num = nums[i];
+    }
+    redis_args_script(&a, "EVALSHA", "0123456789012345678901234567890123456789", &b, idx, 6, NULL, NULL, 0, 1);
+    /* EVALSHA sha 6 k1..k6 now commit n, then 6 per op: type, num, ttl, nx, 0, flags */
+    for (int i = 0; i < 6; i++) {
+        size_t at = 12 + 6 * (size_t)i;
+        assert_int_equal(a.lens[at], 2);
+        assert_memory_equal(a.argv[at], "18", 2); /* STORE_KV_INCR */
+        assert_int_equal(a.lens[at + 1], strlen(want[i]));
+        assert_memory_equal(a.argv[at + 1], want[i], strlen(want[i]));
+    }
     redis_args_release(&a);
     batch_release(&b);
 }
@@ -171,6 +203,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc16_and_slots),
+        cmocka_unit_test(test_numbers_in_args),
         cmocka_unit_test(test_fnv_and_tag),
         cmocka_unit_test(test_greylist_keys_share_a_slot),
         cmocka_unit_test(test_reply_shapes),
