@@ -24,7 +24,7 @@
  *     A greylist rule's step is not run (it would change the triplet's
  *     state): it is shown as "greylist (not evaluated)" and never decides
  *     in the explanation. A banned client's rules are still shown (the engine
- *     would not run them: the ban answers first).
+ *     would not run them: the ban answers first, decides=(ban)).
  *
  * SECURITY
  *     Only the control socket (owner-only, peers checked) reaches this.
@@ -98,6 +98,9 @@ static void reply(explain_job *j)
     evbuffer_add_printf(out, "status=ok\nrequest=%s\n", req_kind_name(j->req->kind));
     /* the client's ban status: bans are checked before any rule (DESIGN.md, Bans) */
     const ban_rec *b = engine_ban(&j->srv->eng, rs, j->req, server_now(j->srv));
+    verdict bv;
+    if (b)
+        engine_ban_verdict(&j->srv->eng, rs, j->req, b, server_now(j->srv), &bv);
     if (b)
         evbuffer_add_printf(out, "ban=%s%s\nban.reason=%s\n", b->family ? "" : "user:", b->net,
                             b->reason ? b->reason : "");
@@ -147,6 +150,14 @@ static void reply(explain_job *j)
         evbuffer_add_printf(out, "rule.%s.would=%s%s\n", n, would, r->dry_run ? " (dry run: logged only)" : "");
         if (refuses && decides < 0 && !r->dry_run)
             decides = i;
+    }
+    if (b) {
+        /* the ban answers before any rule */
+        evbuffer_add_printf(out, "decides=(ban)\naction=%s\n", bv.action);
+        if (bv.retry_s)
+            evbuffer_add_printf(out, "retry_after=%llu\n", (unsigned long long)bv.retry_s);
+        evbuffer_add_printf(out, "\n");
+        return;
     }
     if (decides < 0) {
         evbuffer_add_printf(out, "decides=none\naction=DUNNO\n\n");

@@ -152,6 +152,10 @@ void engine_key(const rule *r, fg_request *req, key_buf *k);
 /* engine_ban - the ban that refuses this request (NULL: none; trusted and report requests never are); the
  * record is ban.h's scratch, valid until the next call on the index */
 const struct ban_rec *engine_ban(engine *e, ruleset *rs, fg_request *req, uint64_t now_ms);
+/* engine_ban_verdict - the verdict a ban gives (bans.action with $reason and $expires, retry_after, reason);
+ * no statistic moves (explain shows it) */
+void engine_ban_verdict(const engine *e, const ruleset *rs, const fg_request *req, const struct ban_rec *b,
+                        uint64_t now_ms, verdict *v);
 /* engine_action - the action rule r gives the request, with retry_s and the deciding window `which` of its
  * rates for $retry_after, $count and $per (explain shows it without deciding) */
 void engine_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned which, char *out, size_t size);

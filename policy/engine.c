@@ -371,11 +371,12 @@ const ban_rec *engine_ban(engine *e, ruleset *rs, fg_request *req, uint64_t now_
     return b;
 }
 
-/* ban_verdict - bans.action for a banned client: $reason, $expires, retry_after and reason */
-static void ban_verdict(engine *e, eval *ev, const ban_rec *b, uint64_t now_ms)
+/* engine_ban_verdict - bans.action for a banned client: $reason, $expires, retry_after and reason */
+void engine_ban_verdict(const engine *e, const ruleset *rs, const fg_request *req, const ban_rec *b,
+                        uint64_t now_ms, verdict *v)
 {
     static action_tmpl dflt;
-    const action_tmpl *t = &ev->rs->ban_action;
+    const action_tmpl *t = &rs->ban_action;
     const char *why, *reason = b->reason && *b->reason ? b->reason : b->rule ? b->rule : "banned";
     char expires[32] = "never";
     uint64_t now = wall_s(e, now_ms);
@@ -386,23 +387,22 @@ static void ban_verdict(engine *e, eval *ev, const ban_rec *b, uint64_t now_ms)
             abort(); /* the default is a constant that parses */
         t = &dflt;
     }
+    v->retry_s = 0;
     if (b->expires) {
         time_t end = (time_t)b->expires;
         struct tm tm;
         strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&end, &tm));
-        ev->v.retry_s = b->expires > now ? b->expires - now : 1;
+        v->retry_s = b->expires > now ? b->expires - now : 1;
     }
     action_ctx ctx = {.rule = b->rule ? b->rule : "ban", .reason = reason, .expires = expires};
-    action_expand(t, ev->req, &ctx, ev->v.action, sizeof ev->v.action);
+    action_expand(t, req, &ctx, v->action, sizeof v->action);
     /* the reply's reason= line: the ban's reason, one line, cut to fit */
-    for (i = 0; reason[i] && i + 1 < sizeof ev->v.reason; i++)
-        ev->v.reason[i] = (unsigned char)reason[i] < 0x20 || reason[i] == 0x7f ? '?' : reason[i];
-    ev->v.reason[i] = '\0';
-    ev->v.refused = t->denies;
-    ev->v.tarpit_s = t->tarpit_s;
-    ev->v.kind = VERDICT_BAN;
-    e->stats.ban_refused++;
-    e->stats.refused += (uint64_t)t->denies;
+    for (i = 0; reason[i] && i + 1 < sizeof v->reason; i++)
+        v->reason[i] = (unsigned char)reason[i] < 0x20 || reason[i] == 0x7f ? '?' : reason[i];
+    v->reason[i] = '\0';
+    v->refused = t->denies;
+    v->tarpit_s = t->tarpit_s;
+    v->kind = VERDICT_BAN;
 }
 
 /* engine_eval - decide a request */
@@ -431,7 +431,9 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
 
     const ban_rec *b = engine_ban(e, rs, req, now_ms);
     if (b) {
-        ban_verdict(e, ev, b, now_ms);
+        engine_ban_verdict(e, rs, req, b, now_ms, &ev->v);
+        e->stats.ban_refused++;
+        e->stats.refused += (uint64_t)ev->v.refused;
         ruleset_unref(ev->rs);
         ev->rs = NULL;
         return ENGINE_DONE;

@@ -132,6 +132,14 @@ static void test_ban_unban(void **st)
     assert_string_equal(ask("request=auth\nclient_address=192.0.2.99\nusername=ann@example.org\n\n"),
                         "action=OK\nreason=pass\n\n");
     ctl(0, "unban user:mallory@example.org");
+    /* explain names the ban, and the ban decides */
+    char *ex = ctl(0, "--json explain auth client_address=192.0.2.7 username=joe");
+    assert_non_null(strstr(ex, "\"ban\":\"192.0.2.7\""));
+    assert_non_null(strstr(ex, "\"decides\":\"(ban)\""));
+    assert_non_null(strstr(ex, "\"action\":\"REJECT 5.7.1 Banned: too many failures (until 20"));
+    ex = ctl(0, "--json explain auth client_address=192.0.2.8 username=joe");
+    assert_non_null(strstr(ex, "\"ban\":\"none\""));
+    assert_non_null(strstr(ex, "\"decides\":\"pass\""));
     /* a refusal by a ban has its decision line, naming the ban rather than a rule */
     wait_log("decision request=auth rule=(ban) client_address=192.0.2.7");
 }
@@ -213,6 +221,13 @@ static void test_expiry(void **st)
     assert_null(strstr(out, "bans_expired                               0"));
 }
 
+/* SIGTERM: a clean exit with bans in the index (under valgrind: no leak, no invalid access) */
+static void test_stop(void **st)
+{
+    (void)st;
+    assert_int_equal(daemon_stop(&d), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -228,6 +243,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reload_keeps),
         cmocka_unit_test(test_trusted_refused),
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
