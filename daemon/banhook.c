@@ -204,6 +204,16 @@ banhook *banhook_new(struct event_base *base, unsigned max_running, unsigned max
     return h;
 }
 
+/* banhook_set_max - new bounds; a queue longer than the new max_queued is kept (it only drains) */
+void banhook_set_max(banhook *h, unsigned max_running, unsigned max_queued)
+{
+    if (!h)
+        return;
+    h->max_running = max_running ? max_running : 1;
+    h->max_queued = max_queued;
+    start_queued(h);
+}
+
 /* banhook_free - drop the queue and the bookkeeping */
 void banhook_free(banhook *h)
 {

@@ -15,7 +15,10 @@
 #include "log.h"
 
 struct banpub {
-    banpub_conf conf;
+    banpub_conf conf;      /* its export_path, on_ban, on_unban point at the copies below */
+    char *export_path;     /* owned copies: the configuration they came from may be freed (a reload) */
+    char **on_ban, **on_unban;
+    struct event_base *base;
     banpub_env env;
     banhook *hooks;
     struct event *timer;   /* the coalescing delay, then the writer's reaping ticks */
@@ -169,8 +172,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         arm(p, BANPUB_REAP_MS);
         return;
     }
-    if (p->dirty)
+    if (p->dirty && p->conf.export_format >= 0)
         start_writer(p);
+    else
+        p->dirty = 0; /* the export was turned off by a reload */
 }
 
 /* banpub_changed - one ban, unban or expiry: followers, hooks, then the export later */
@@ -215,21 +220,101 @@ void banpub_changed(banpub *p, int ev, const banexport_rec *r)
     }
 }
 
+/* argv_dup - a NULL-terminated copy of a NULL-terminated argv; NULL for none or an empty one */
+static char **argv_dup(const char *const *argv)
+{
+    size_t n = 0;
+    char **v;
+
+    if (!argv || !argv[0])
+        return NULL;
+    while (argv[n])
+        n++;
+    v = fg_calloc(n + 1, sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = fg_strdup(argv[i]);
+    return v;
+}
+
+/* argv_free - free what argv_dup made */
+static void argv_free(char **argv)
+{
+    for (char **a = argv; a && *a; a++)
+        fg_free(*a);
+    fg_free(argv);
+}
+
+/* set_conf - take copies of conf's strings (dropping the previous ones) */
+static void set_conf(banpub *p, const banpub_conf *conf)
+{
+    fg_free(p->export_path);
+    argv_free(p->on_ban);
+    argv_free(p->on_unban);
+    p->export_path = conf->export_path ? fg_strdup(conf->export_path) : NULL;
+    p->on_ban = argv_dup(conf->on_ban);
+    p->on_unban = argv_dup(conf->on_unban);
+    p->conf = *conf;
+    p->conf.export_path = p->export_path;
+    p->conf.on_ban = (const char *const *)p->on_ban;
+    p->conf.on_unban = (const char *const *)p->on_unban;
+    if (!p->export_path)
+        p->conf.export_format = -1;
+}
+
+/* set_hooks - a runner when there are hooks (kept, with new bounds, once made: its children are ours) */
+static int set_hooks(banpub *p)
+{
+    unsigned running = p->conf.hooks_running ? p->conf.hooks_running : 4;
+
+    if (p->hooks)
+        banhook_set_max(p->hooks, running, p->conf.hooks_queued);
+    else if (p->on_ban || p->on_unban)
+        p->hooks = banhook_new(p->base, running, p->conf.hooks_queued);
+    return (p->on_ban || p->on_unban) && !p->hooks ? -1 : 0;
+}
+
 /* banpub_new - publishing on base */
 banpub *banpub_new(struct event_base *base, const banpub_conf *conf, const banpub_env *env)
 {
     banpub *p = fg_calloc(1, sizeof *p);
 
-    p->conf = *conf;
+    p->base = base;
     p->env = *env;
+    set_conf(p, conf);
     p->timer = evtimer_new(base, on_timer, p);
-    if (conf->on_ban || conf->on_unban)
-        p->hooks = banhook_new(base, conf->hooks_running ? conf->hooks_running : 4, conf->hooks_queued);
-    if (!p->timer || ((conf->on_ban || conf->on_unban) && !p->hooks)) {
+    if (!p->timer || set_hooks(p) < 0) {
         banpub_free(p);
         return NULL;
     }
     return p;
+}
+
+/* banpub_export_now - write the export file soon (at start, after a reload that changed it) */
+void banpub_export_now(banpub *p)
+{
+    if (!p || p->conf.export_format < 0 || !p->conf.export_path)
+        return;
+    if (!p->dirty) {
+        p->dirty = 1;
+        if (!p->writer)
+            arm(p, 0);
+    }
+}
+
+/* banpub_reconfigure - new settings (a reload); 1 when the export's format or path changed (then the file
+ * is written again), else 0; -1 when the hooks' runner cannot be made (the hooks stay off) */
+int banpub_reconfigure(banpub *p, const banpub_conf *conf)
+{
+    int changed = conf->export_format != p->conf.export_format ||
+                  (conf->export_path && p->conf.export_path ? strcmp(conf->export_path, p->conf.export_path) != 0
+                                                            : conf->export_path != p->conf.export_path);
+
+    set_conf(p, conf);
+    if (changed)
+        banpub_export_now(p);
+    if (set_hooks(p) < 0)
+        return -1;
+    return changed;
 }
 
 /* banpub_free - wait for a running writer, then forget everything */
@@ -241,6 +326,9 @@ void banpub_free(banpub *p)
     if (p->timer)
         event_free(p->timer);
     banhook_free(p->hooks);
+    fg_free(p->export_path);
+    argv_free(p->on_ban);
+    argv_free(p->on_unban);
     fg_free(p);
 }
 
@@ -251,3 +339,4 @@ banpub_stats banpub_get_stats(const banpub *p)
     s.hooks = banhook_get_stats(p->hooks);
     return s;
 }
+

@@ -169,10 +169,23 @@ static void pub_push(void *ctx, const char *text, size_t tlen, const char *json,
     conn_follow_push(ctx, text, tlen, json, jlen);
 }
 
+/* pub_conf - the bans section as banpub's settings (pointers into cb: banpub copies them) */
+static banpub_conf pub_conf(const conf_bans *cb)
+{
+    banpub_conf pc = {
+        .export_format = cb->export_format && cb->export_path ? banexport_parse_format(cb->export_format) : -1,
+        .export_path = cb->export_path,
+        .on_ban = (const char *const *)cb->on_ban,
+        .on_unban = (const char *const *)cb->on_unban,
+        .hooks_running = (unsigned)cb->hooks_max,
+        .hooks_queued = BANPUB_HOOKS_QUEUED,
+    };
+    return pc;
+}
+
 /* bansrv_start - index, listener, timer, publisher */
 int bansrv_start(server *s)
 {
-    const conf_bans *cb = &s->conf->bans;
     struct timeval tv = {BANSRV_EXPIRE_MS / 1000, BANSRV_EXPIRE_MS % 1000 * 1000};
 
     s->eng.bans = ban_index_new();
@@ -182,14 +195,7 @@ int bansrv_start(server *s)
     s->ban_timer = event_new(s->base, -1, EV_PERSIST, on_expire, s);
     evtimer_add(s->ban_timer, &tv);
 
-    banpub_conf pc = {
-        .export_format = cb->export_format ? banexport_parse_format(cb->export_format) : -1,
-        .export_path = cb->export_path,
-        .on_ban = (const char *const *)cb->on_ban,
-        .on_unban = (const char *const *)cb->on_unban,
-        .hooks_running = (unsigned)cb->hooks_max,
-        .hooks_queued = 1024,
-    };
+    banpub_conf pc = pub_conf(&s->conf->bans);
     banpub_env env = {pub_foreach, pub_wall, pub_push, s};
     s->pub = banpub_new(s->base, &pc, &env);
     if (!s->pub) {
@@ -197,6 +203,16 @@ int bansrv_start(server *s)
         return -1;
     }
     return 0;
+}
+
+/* bansrv_reload - the reloaded file's export and hooks (the export is written again if its format or
+ * path changed); the index and its bans stay */
+void bansrv_reload(server *s, const struct fg_conf *c)
+{
+    banpub_conf pc = pub_conf(&c->bans);
+
+    if (s->pub && banpub_reconfigure(s->pub, &pc) < 0)
+        log_error("bans: on_ban/on_unban stay off: cannot watch SIGCHLD");
 }
 
 /* bansrv_stop - everything goes; no listener is told */

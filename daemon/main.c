@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "banpub.h"
 #include "bansrv.h"
 #include "hash.h"
 #include "conn.h"
@@ -235,6 +236,8 @@ static int server_open(server *s, fg_conf *c)
         s->snap_timer = event_new(s->base, -1, EV_PERSIST, on_snapshot, s);
         evtimer_add(s->snap_timer, &iv);
     }
+    /* the export file is written once now (with the bans the snapshot restored), then after each change */
+    banpub_export_now(s->pub);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "ban.h"
+#include "banpub.h"
 #include "control.h"
 #include "list.h"
 #include "num.h"
@@ -63,6 +64,12 @@ static uint64_t f_allocs(const msnap *m) { (void)m; return fg_alloc_calls(); }
 static uint64_t f_rules(const msnap *m) { return m->s->rules->n; }
 static uint64_t f_lists(const msnap *m) { return m->s->rules->lists->n; }
 static uint64_t f_bans(const msnap *m) { return m->s->eng.bans ? ban_count(m->s->eng.bans) : 0; }
+static banpub_stats pub_stats(const msnap *m) { banpub_stats z = {0}; return m->s->pub ? banpub_get_stats(m->s->pub) : z; }
+static uint64_t f_exports(const msnap *m) { return pub_stats(m).exports; }
+static uint64_t f_export_failures(const msnap *m) { return pub_stats(m).export_failures; }
+static uint64_t f_hooks_started(const msnap *m) { return pub_stats(m).hooks.started; }
+static uint64_t f_hooks_failed(const msnap *m) { return pub_stats(m).hooks.failed; }
+static uint64_t f_hooks_dropped(const msnap *m) { return pub_stats(m).hooks.dropped; }
 
 #define SRV(f) SRC_SERVER, offsetof(server_stats, f), NULL
 #define ENG(f) SRC_ENGINE, offsetof(engine_stats, f), NULL
@@ -82,6 +89,11 @@ static const scalar scalars[] = {
     {"accept_pauses", "floodgate_accept_pauses_total", 'c', SRV(accept_pauses), "Times a listener paused after a failed accept."},
     {"write_timeouts", "floodgate_write_timeouts_total", 'c', SRV(write_timeouts), "Connections closed because their output made no progress for write_timeout."},
     {"followers_dropped", "floodgate_ban_followers_dropped_total", 'c', SRV(followers_dropped), "bans --follow connections closed because they did not read fast enough."},
+    {"ban_exports", "floodgate_ban_exports_total", 'c', FN(f_exports), "bans.export files written."},
+    {"ban_export_failures", "floodgate_ban_export_failures_total", 'c', FN(f_export_failures), "bans.export writes that failed (the previous file stays)."},
+    {"ban_hooks_started", "floodgate_ban_hooks_started_total", 'c', FN(f_hooks_started), "on_ban/on_unban commands started."},
+    {"ban_hooks_failed", "floodgate_ban_hooks_failed_total", 'c', FN(f_hooks_failed), "on_ban/on_unban commands that could not run or did not exit 0."},
+    {"ban_hooks_dropped", "floodgate_ban_hooks_dropped_total", 'c', FN(f_hooks_dropped), "on_ban/on_unban commands dropped: too many running and waiting."},
     {"requests", "floodgate_requests_received_total", 'c', SRV(requests), "Requests framed on policy and control sockets, and log lines reported."},
     {"bad_requests", "floodgate_bad_requests_total", 'c', SRV(bad_requests), "Policy requests answered with an error action."},
     {"too_large", "floodgate_too_large_total", 'c', SRV(too_large), "Policy requests over max_request (connection closed)."},

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bansrv.h"
 #include "mem.h"
 #include "num.h"
 #include "snapshot.h"
@@ -126,6 +127,7 @@ int server_reload(server *s, conf_errors *errs)
         s->watches = c->watches;
         c->watches = NULL;
     }
+    bansrv_reload(s, c);
     s->st.reloads++;
     log_info("reload file=%s result=ok rules=%u (listen and store settings apply at restart)", c->path, s->rules->n);
     conf_free(c);

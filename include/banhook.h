@@ -47,6 +47,8 @@ typedef struct banhook_stats {
 
 /* banhook_new - a runner on base; max_running >= 1 */
 banhook *banhook_new(struct event_base *base, unsigned max_running, unsigned max_queued);
+/* banhook_set_max - new bounds (a reload): running jobs go on; more start if there is room now */
+void banhook_set_max(banhook *h, unsigned max_running, unsigned max_queued);
 /* banhook_free - forget the runner; children still running are left to finish (and reaped by init) */
 void banhook_free(banhook *h);
 /* banhook_expand - argv with $address/$reason/$duration replaced, into a NULL-terminated array of

@@ -1,13 +1,16 @@
 /*
  * banpub - publishing the bans: the export file, the followers of `bans --follow`, the on_ban/on_unban hooks
  *
- * The ban index (ban.c) calls banpub_changed() for every ban, unban and expiry (its ban_on_change
- * callback); everything here happens on the loop after that and never on a request's path:
+ * The server's ban index (policy/ban.c, engine.bans) tells banpub_changed() of every ban, unban and expiry
+ * through bansrv's ban_on_change listener; everything here happens on the loop after that and never on a request's path:
  *   - followers: the event's line goes into each following control connection's output
  *     (conn_follow_push); one whose unsent output passes CONN_FOLLOW_MAX is dropped and counted;
  *   - hooks: on_ban for a ban, on_unban for an unban or an expiry (banhook: no shell, bounded);
  *   - export: a timer, armed by the first change and not re-armed by the next ones, fires
  *     BANPUB_EXPORT_DELAY_MS later and rewrites bans.export's file from the whole current list.
+ *     The file is also written at start (so its timeouts are the current ones, whatever the last run
+ *     left) and after a reload that changed its format or path.
+ * Username bans (family 0) go to JSON followers only: no hook, no firewall format (banexport.h).
  *
  * The export is written by a forked child, as the snapshot is: the child walks the bans (a copy-on-write
  * image of the parent's memory), formats them (banexport) and replaces the file atomically (file_replace:
@@ -22,9 +25,8 @@
  *     writer's run time (+ one BANPUB_REAP_MS tick when a writer was already running).
  *
  * BUGS
- *     The export is not written at start before the first change (the file of the last run stays, with
- *     its own timeouts, until something changes). A writer child that hangs (a stuck disk) delays every
- *     later export; it is not killed.
+ *     A writer child that hangs (a stuck disk) delays every later export; it is not killed. A reload that
+ *     changes the export's path leaves the old file where it is.
  */
 #ifndef FG_BANPUB_H
 #define FG_BANPUB_H
@@ -38,6 +40,8 @@
 
 #define BANPUB_EXPORT_DELAY_MS 200 /* changes within this are written together */
 #define BANPUB_REAP_MS 50          /* how often a running writer is looked at */
+#define BANPUB_HOOKS_QUEUED 1024   /* hooks waiting beyond bans.hooks_max before new ones are dropped */
+#define BANPUB_HOOKS_RUNNING_MAX 256 /* bans.hooks_max is cut to this */
 
 typedef struct banpub banpub;
 
@@ -86,5 +90,10 @@ void banpub_format(banpub *p, int fmt, struct evbuffer *out);
 void banpub_follow_start(banpub *p, int json, struct evbuffer *out);
 /* banpub_get_stats - counters */
 banpub_stats banpub_get_stats(const banpub *p);
+/* banpub_export_now - write the export file soon (at start; after a reload that changed it) */
+void banpub_export_now(banpub *p);
+/* banpub_reconfigure - new settings (a reload): copied; the file is written again if its format or path
+ * changed (returns 1, else 0); -1 when the hooks' runner cannot be made */
+int banpub_reconfigure(banpub *p, const banpub_conf *conf);
 
 #endif

@@ -31,6 +31,9 @@ typedef struct server server;
 /* bansrv_start - the index (s->eng.bans), its listener, the expiry timer and the publisher; before the
  * snapshot is loaded. 0, or -1 (logged) when the publisher cannot start */
 int bansrv_start(server *s);
+/* bansrv_reload - a reload: the export and hooks follow the new file's bans section (c is freed after) */
+struct fg_conf;
+void bansrv_reload(server *s, const struct fg_conf *c);
 /* bansrv_stop - stop the timer and the publisher, free the index (after the last snapshot) */
 void bansrv_stop(server *s);
 /* bansrv_ban - command=ban */

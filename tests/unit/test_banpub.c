@@ -13,7 +13,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "ban.h"
 #include "banpub.h"
+#include "bansrv.h"
 #include "conn.h"
 #include "control.h"
 #include "mem.h"
@@ -28,6 +30,11 @@ static uint64_t fake_mono = 5000000;
 static uint64_t read_fake_mono(void)
 {
     return fake_mono;
+}
+
+static uint64_t read_fake_wall_ms(void)
+{
+    return fake_wall * 1000;
 }
 
 /* fake_foreach - the "index" */
@@ -320,6 +327,140 @@ static void test_hooks(void **st)
     srv_free(s);
 }
 
+/* index_ban - a ban in the real index (which tells its listeners) */
+static void index_ban(struct ban_index *bi, const char *net, uint64_t expires, const char *reason)
+{
+    ban_rec r;
+    const char *why;
+    assert_int_equal(ban_parse(net, &r, &why), 0);
+    r.reason = reason;
+    r.rule = "ssh";
+    r.since = fake_wall;
+    r.expires = expires;
+    r.times = 1;
+    assert_true(ban_add(bi, &r) >= 0);
+}
+
+/* wait_exports - turn the loop until n export files were written */
+static void wait_exports(server *s, uint64_t n)
+{
+    while (banpub_get_stats(s->pub).exports < n)
+        event_base_loop(s->base, EVLOOP_ONCE);
+}
+
+/* the daemon's side (bansrv): the server's own ban index and `bans` settings. The export file is written at start
+ * (before any change), a follower sees the index's ban, unban and expiry, on_ban gets its argv, a username
+ * ban reaches neither the text follower nor the plain file, and a reload that changes the export's format
+ * writes the file again */
+static void test_server_index(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    char path[512], script[512], out_ban[600], buf[512];
+    int eof;
+    fake_wall = NOW;
+    s->clock.wall = read_fake_wall_ms;
+    snprintf(path, sizeof path, "%s", write_temp("bans.txt", "stale\n"));
+    snprintf(script, sizeof script, "%s",
+             write_temp("hook-srv.sh", "#!/bin/sh\nout=$1\nshift\nprintf '%s\\0' \"$@\" >> \"$out\"\n"));
+    chmod(script, 0755);
+    snprintf(out_ban, sizeof out_ban, "%s.ban", script);
+    char *on_ban[] = {script, out_ban, "$address", "--why=$reason", "$duration", NULL};
+    s->conf->bans.export_format = "plain";
+    s->conf->bans.export_path = path;
+    s->conf->bans.on_ban = on_ban;
+    s->conf->bans.non_ban = 5;
+    s->conf->bans.hooks_max = 1; /* one at a time: the output file in ban order */
+    assert_int_equal(bansrv_start(s), 0);
+    assert_non_null(s->pub);
+    index_ban(s->eng.bans, "198.51.100.0/24", NOW + 100, "old"); /* as the snapshot restores one */
+    banpub_export_now(s->pub);
+    wait_exports(s, 1);
+    assert_string_equal(file_text(path), "198.51.100.0/24\n");
+
+    int fd = client(s);
+    const char *req = "command=bans\nfollow=yes\n\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_until(s, fd, NULL, &eof);
+    read_until(s, fd, "synced 1\n", &eof);
+    index_ban(s->eng.bans, "192.0.2.7", NOW + 30, "a b'c\"; $(reboot)");
+    ban_rec key;
+    const char *why;
+    assert_int_equal(ban_parse("198.51.100.0/24", &key, &why), 0);
+    assert_int_equal(ban_remove(s->eng.bans, &key), 0);
+    wait_exports(s, 2);
+    assert_string_equal(file_text(path), "192.0.2.7\n");
+    fake_wall = NOW + 30;
+    assert_int_equal(ban_expire(s->eng.bans, NOW + 30), 1);
+    ban_rec user;
+    assert_int_equal(ban_user("Mallory", 7, &user), 0);
+    user.reason = "guessing";
+    user.since = fake_wall;
+    user.expires = NOW + 300;
+    user.times = 1;
+    assert_true(ban_add(s->eng.bans, &user) >= 0);
+    const char *got = read_until(s, fd, "expire 192.0.2.7\n", &eof);
+    assert_false(eof);
+    assert_string_equal(strstr(got, "synced 1\n") + 9,
+                        "ban 192.0.2.7 expires=1800000030 duration=30 times=1 rule=\"ssh\" "
+                        "reason=\"a b'c\\\"; $(reboot)\"\n"
+                        "unban 198.51.100.0/24\n"
+                        "expire 192.0.2.7\n");
+    wait_exports(s, 3);
+    assert_string_equal(file_text(path), ""); /* the username ban is no firewall's business */
+
+    while (banpub_get_stats(s->pub).hooks.finished < 2)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    FILE *f = fopen(out_ban, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    /* the restored ban runs on_ban too (a firewall flushed by a reboot gets it back) */
+    const char want[] = "198.51.100.0/24\0--why=old\0" "100\0" "192.0.2.7\0--why=a b'c\"; $(reboot)\0" "30";
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(buf, want, sizeof want);
+
+    /* a reload with another format: written again at once, with the username ban as JSON has it */
+    conf_errors errs = {0};
+    fg_conf *c2 = load_text(CONF_TEXT, &errs);
+    assert_non_null(c2);
+    c2->bans.export_format = "json";
+    c2->bans.export_path = path;
+    bansrv_reload(s, c2);
+    c2->bans.export_format = c2->bans.export_path = NULL;
+    conf_free(c2);
+    wait_exports(s, 4);
+    assert_non_null(strstr(file_text(path), "{\"username\":\"mallory\",\"reason\":\"guessing\""));
+
+    /* explain shows the ban the engine would find first: a network holding the address, or the username */
+    index_ban(s->eng.bans, "203.0.113.0/24", 0, "scanner");
+    static const struct {
+        const char *query, *want;
+    } ex[] = {
+        {"client_address=203.0.113.5\n", "ban=203.0.113.0/24\nban.reason=scanner\n"},
+        {"client_address=192.0.2.1\nusername=MALLORY\n", "ban=user:mallory\nban.reason=guessing\n"},
+        {"client_address=192.0.2.1\n", "ban=none\n"},
+    };
+    for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
+        char q[256];
+        int fe = client(s);
+        snprintf(q, sizeof q, "command=explain\nrequest=auth\n%s\n", ex[i].query);
+        assert_int_equal(write(fe, q, strlen(q)), (ssize_t)strlen(q));
+        read_until(s, fe, NULL, &eof);
+        got = read_until(s, fe, "\n\n", &eof);
+        assert_non_null(strstr(got, "status=ok\nrequest=auth\n"));
+        if (!strstr(got, ex[i].want))
+            fail_msg("explain %s: %s", ex[i].query, got);
+        close(fe);
+    }
+
+    close(fd);
+    bansrv_stop(s);
+    assert_null(s->pub);
+    memset(&s->conf->bans, 0, sizeof s->conf->bans); /* the test's own strings, not conf_free's */
+    srv_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_follow),
         cmocka_unit_test(test_slow_follower),
         cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_server_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
