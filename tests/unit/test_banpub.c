@@ -457,7 +457,10 @@ static void test_server_index(void **st)
     close(fd);
     bansrv_stop(s);
     assert_null(s->pub);
-    memset(&s->conf->bans, 0, sizeof s->conf->bans); /* the test's own strings, not conf_free's */
+    /* the test's own strings, not conf_free's */
+    s->conf->bans.export_format = s->conf->bans.export_path = NULL;
+    s->conf->bans.on_ban = NULL;
+    s->conf->bans.non_ban = 0;
     srv_free(s);
 }
 
