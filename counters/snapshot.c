@@ -22,6 +22,7 @@
 
 typedef struct writer {
     FILE *f;
+    const snapshot_extra *x; /* the extra state's classes are its own, not the table's */
     uint64_t hash;     /* chained hash64 of what was written */
     uint64_t count;    /* records */
     uint64_t now_ms;   /* daemon clock ... */
@@ -69,6 +70,32 @@ static void put(writer *w, const void *p, size_t n)
     w->hash = hash64(p, n, w->hash);
 }
 
+/* extra_owns - is this a key of the extra state's classes? */
+static int extra_owns(const snapshot_extra *x, const unsigned char *key, size_t klen)
+{
+    return x && klen > 0 && key[0] >= x->first_class && key[0] <= x->last_class;
+}
+
+/* put_extra - one record of the extra state, its date already on the wall clock */
+static int put_extra(void *arg, const unsigned char *key, size_t klen, const void *value, size_t vlen,
+                     uint64_t expires_wall_ms)
+{
+    writer *w = arg;
+    uint16_t kl = (uint16_t)klen, vl = (uint16_t)vlen;
+
+    if (klen == 0 || klen >= TRAILER || vlen > 0xffff) {
+        w->failed = 1;
+        return 1;
+    }
+    put(w, &kl, 2);
+    put(w, &vl, 2);
+    put(w, &expires_wall_ms, 8);
+    put(w, key, klen);
+    put(w, value, vlen);
+    w->count++;
+    return w->failed;
+}
+
 /* put_record - one key */
 static int put_record(const unsigned char *key, size_t klen, const void *value, size_t vlen, uint64_t expires_ms,
                       void *arg)
@@ -78,7 +105,7 @@ static int put_record(const unsigned char *key, size_t klen, const void *value, 
     uint64_t exp = num_shift_date(expires_ms, w->now_ms, w->wall_ms);
     unsigned char shifted[GREY_TRIPLET_SIZE];
 
-    if (!snapshot_keeps(key, klen))
+    if (!snapshot_keeps(key, klen) || extra_owns(w->x, key, klen))
         return 0;
     put(w, &kl, 2);
     put(w, &vl, 2);
@@ -91,6 +118,7 @@ static int put_record(const unsigned char *key, size_t klen, const void *value, 
 
 typedef struct snap_job {
     mem_store *m;
+    const snapshot_extra *x;
     uint64_t now_ms;   /* daemon clock */
     uint64_t wall_ms;  /* wall clock, same instant */
     uint64_t count;
@@ -100,12 +128,14 @@ typedef struct snap_job {
 static int write_records(FILE *f, void *arg)
 {
     snap_job *j = arg;
-    writer w = {.f = f, .hash = HASH_SEED, .now_ms = j->now_ms, .wall_ms = j->wall_ms};
+    writer w = {.f = f, .x = j->x, .hash = HASH_SEED, .now_ms = j->now_ms, .wall_ms = j->wall_ms};
     uint16_t trailer[2] = {TRAILER, 0};
 
     put(&w, MAGIC, 8);
     put(&w, &j->wall_ms, 8);
     mem_foreach(j->m, j->now_ms, put_record, &w);
+    if (j->x && j->x->write(put_extra, &w, j->x->arg) != 0)
+        w.failed = 1;
     uint64_t sum = w.hash, count = w.count;
     put(&w, trailer, 4);
     put(&w, &count, 8);
@@ -117,7 +147,14 @@ static int write_records(FILE *f, void *arg)
 /* snapshot_write - write the kept keys to path, atomically */
 long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, uint64_t wall_ms, char *err, size_t errlen)
 {
-    snap_job j = {m, now_ms, wall_ms, 0};
+    return snapshot_write_with(m, NULL, path, now_ms, wall_ms, err, errlen);
+}
+
+/* snapshot_write_with - the kept keys and the extra state's records */
+long snapshot_write_with(mem_store *m, const snapshot_extra *x, const char *path, uint64_t now_ms, uint64_t wall_ms,
+                         char *err, size_t errlen)
+{
+    snap_job j = {m, x, now_ms, wall_ms, 0};
 
     if (file_replace(path, 0600, write_records, &j, err, errlen) < 0)
         return -1;
@@ -135,6 +172,13 @@ static int get(FILE *f, void *p, size_t n, uint64_t *hash)
 
 /* snapshot_load - check the whole file first, then load its live keys */
 long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, uint64_t wall_ms, char *err, size_t errlen)
+{
+    return snapshot_load_with(m, NULL, path, now_ms, wall_ms, err, errlen);
+}
+
+/* snapshot_load_with - the same, the extra state's records handed to it */
+long snapshot_load_with(mem_store *m, const snapshot_extra *x, const char *path, uint64_t now_ms, uint64_t wall_ms,
+                        char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char magic[8];
@@ -183,6 +227,13 @@ long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, uint64_t wal
             if (get(f, &exp, 8, &hash) < 0 || get(f, buf, kl, &hash) < 0 || get(f, buf + kl, vl, &hash) < 0)
                 goto bad;
             count++;
+            if (extra_owns(x, buf, kl)) {
+                if (pass == 1) {
+                    x->load(buf, kl, buf + kl, vl, exp, x->arg);
+                    loaded++;
+                }
+                continue;
+            }
             exp = num_shift_date(exp, from_wall, now_ms);
             if (pass == 1 && exp > now_ms && snapshot_keeps(buf, kl)) {
                 int dated = shift_value(buf, kl, buf + kl, vl, from_wall, now_ms, shifted);

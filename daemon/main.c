@@ -251,6 +251,7 @@ static void server_close(server *s)
     watchset_free(s->watches);
     if (s->store)
         server_snapshot_save(s);
+    server_bans_close(s); /* the journal drained, before the index goes */
     bansrv_stop(s);
     for (unsigned i = 0; i < s->nlisteners; i++)
         listener_close(&s->listeners[i]);

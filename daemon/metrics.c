@@ -24,6 +24,7 @@
 #include "num.h"
 #include "fleet.h"
 #include "server.h"
+#include "statestore.h"
 
 #define SERVERS_MAX 64 /* servers of a networked store shown */
 
@@ -70,6 +71,12 @@ static uint64_t f_export_failures(const msnap *m) { return pub_stats(m).export_f
 static uint64_t f_hooks_started(const msnap *m) { return pub_stats(m).hooks.started; }
 static uint64_t f_hooks_failed(const msnap *m) { return pub_stats(m).hooks.failed; }
 static uint64_t f_hooks_dropped(const msnap *m) { return pub_stats(m).hooks.dropped; }
+/* the bans' journal (statestore_file.h): zeros without one */
+static statestore_stats f_state(const msnap *m) { statestore_stats st; statestore_stats_get(m->s->state, &st); return st; }
+static uint64_t f_state_records(const msnap *m) { return f_state(m).records; }
+static uint64_t f_state_failures(const msnap *m) { return f_state(m).failures; }
+static uint64_t f_state_syncs(const msnap *m) { return f_state(m).syncs; }
+static uint64_t f_state_set_aside(const msnap *m) { return f_state(m).set_aside; }
 
 #define SRV(f) SRC_SERVER, offsetof(server_stats, f), NULL
 #define ENG(f) SRC_ENGINE, offsetof(engine_stats, f), NULL
@@ -124,6 +131,10 @@ static const scalar scalars[] = {
     {"reload_failures", "floodgate_reload_failures_total", 'c', SRV(reload_failures), "Reloads refused because the configuration had errors."},
     {"snapshots", "floodgate_snapshots_total", 'c', SRV(snapshots), "Snapshots written."},
     {"snapshot_failures", "floodgate_snapshot_failures_total", 'c', SRV(snapshot_failures), "Snapshots that failed."},
+    {"ban_journal_records", "floodgate_ban_journal_records_total", 'c', FN(f_state_records), "Ban, unban and ban-history changes queued for the journal."},
+    {"ban_journal_failures", "floodgate_ban_journal_failures_total", 'c', FN(f_state_failures), "Changes the journal could not take (kept by the next snapshot only)."},
+    {"ban_journal_syncs", "floodgate_ban_journal_syncs_total", 'c', FN(f_state_syncs), "fdatasync calls on the journal (at most one a second)."},
+    {"state_set_aside", "floodgate_state_set_aside_total", 'c', FN(f_state_set_aside), "Damaged journals renamed FILE.bad at start."},
     {"kv_ops", "floodgate_kv_operations_total", 'c', SRV(kv_ops), "kv commands (values, counters, locks)."},
     {"locks_taken", "floodgate_locks_taken_total", 'c', SRV(locks_taken), "kv locks taken."},
     {"lock_renewals", "floodgate_lock_renewals_total", 'c', SRV(lock_renewals), "kv locks renewed by their owner."},

@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include "bansrv.h"
+#include "ban.h"
+#include "banstate.h"
 #include "mem.h"
 #include "num.h"
 #include "snapshot.h"
+#include "statestore_file.h"
 #include "watcher.h"
 
 #include "server.h"
@@ -150,20 +153,80 @@ static mem_store *snapshot_table(server *s)
     return s->conf->store.snapshot ? mem_store_table(s->store) : NULL;
 }
 
-/* server_snapshot_load - load the snapshot before the first request */
+/* state_hook - the owners' part of the snapshot (bans, history), when the journal beside it keeps them */
+static const snapshot_extra *state_hook(server *s)
+{
+    return statestore_file_hook(s->state, server_wall_now(s) / 1000);
+}
+
+/* set_aside - a damaged snapshot becomes FILE.bad, so that the next one does not overwrite it */
+static void set_aside(const char *path)
+{
+    char bad[4096];
+
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    if (rename(path, bad) == 0)
+        log_warn("snapshot %s set aside as %s; starting with the ban journal and what else could be read", path,
+                 bad);
+    else
+        log_error("snapshot %s cannot be set aside as %s: %s", path, bad, strerror(errno));
+}
+
+/* state_open - where the bans are kept beyond the process (the one place that picks it): the journal beside
+ * the embedded store's snapshot; none without a snapshot */
+static void state_open(server *s)
+{
+    if (!s->eng.bans)
+        return;
+    if (snapshot_table(s)) {
+        s->state = statestore_file_new(s->conf->store.snapshot, log_store);
+        log_info("bans: changes journaled in %s", statestore_file_journal(s->state));
+    } else if (!s->conf->store.redis.kind) {
+        log_info("bans: no store.snapshot: bans and their history live in memory only and are lost at restart");
+    } else {
+        log_info("bans: with store.type %s, bans and their history live in this daemon's memory only",
+                 s->store->vt->name);
+    }
+    if (s->state)
+        s->banstate = banstate_new(s->eng.bans, s->state);
+}
+
+/* server_snapshot_load - load the snapshot before the first request, then the kept bans on top (the journal) */
 void server_snapshot_load(server *s)
 {
     char err[512];
     mem_store *m = snapshot_table(s);
     long n;
 
-    if (!m)
-        return;
-    n = snapshot_load(m, s->conf->store.snapshot, server_now(s), server_wall_now(s), err, sizeof err);
-    if (n < 0)
-        log_error("snapshot: %s", err);
-    else
-        log_info("snapshot %s: %ld greylist and ban keys loaded", s->conf->store.snapshot, n);
+    state_open(s);
+    if (m) {
+        n = snapshot_load_with(m, state_hook(s), s->conf->store.snapshot, server_now(s), server_wall_now(s), err,
+                               sizeof err);
+        if (n < 0) {
+            log_error("snapshot: %s", err);
+            if (access(s->conf->store.snapshot, F_OK) == 0)
+                set_aside(s->conf->store.snapshot);
+        } else {
+            log_info("snapshot %s: %ld greylist and ban keys loaded", s->conf->store.snapshot, n);
+        }
+    }
+    if (s->state) {
+        long j = statestore_load(s->state, server_wall_now(s) / 1000);
+        /* attached after the load: what was restored is not written back */
+        if (s->banstate && banstate_attach(s->banstate) < 0)
+            log_error("bans: no change listener left on the ban index; bans are kept by the snapshot only");
+        log_info("bans: %zu in force after the snapshot and %ld %s records", ban_count(s->eng.bans), j,
+                 s->state->vt->name);
+    }
+}
+
+/* server_bans_close - stop keeping the bans (after the last snapshot): before the index is freed */
+void server_bans_close(server *s)
+{
+    banstate_free(s->banstate);
+    s->banstate = NULL;
+    statestore_free(s->state); /* drains the journal's queue */
+    s->state = NULL;
 }
 
 /* server_snapshot_save - the last snapshot, in the foreground: the process is leaving anyway */
@@ -176,11 +239,14 @@ void server_snapshot_save(server *s)
     if (!m)
         return;
     server_snapshot_reap(s, 1);
-    n = snapshot_write(m, s->conf->store.snapshot, server_now(s), server_wall_now(s), err, sizeof err);
-    if (n < 0)
+    n = snapshot_write_with(m, state_hook(s), s->conf->store.snapshot, server_now(s), server_wall_now(s), err,
+                            sizeof err);
+    if (n < 0) {
         log_error("snapshot: %s", err);
-    else
+    } else {
         log_info("snapshot %s: %ld keys written", s->conf->store.snapshot, n);
+        statestore_file_saved(s->state);
+    }
 }
 
 /* child_signals_default - every signal back to its default action, none blocked: the child inherits
@@ -220,7 +286,8 @@ void server_snapshot_start(server *s)
     if (pid == 0) {
         char err[512];
         child_signals_default();
-        long n = snapshot_write(m, s->conf->store.snapshot, server_now(s), server_wall_now(s), err, sizeof err);
+        long n = snapshot_write_with(m, state_hook(s), s->conf->store.snapshot, server_now(s), server_wall_now(s),
+                                     err, sizeof err);
         if (n < 0)
             fprintf(stderr, "floodgated: snapshot: %s\n", err);
         _exit(n < 0 ? 1 : 0);
@@ -234,6 +301,7 @@ void server_snapshot_start(server *s)
     }
     s->snap_pid = pid;
     mem_hold_rehash(m, 1);
+    statestore_file_forked(s->state); /* the child holds every change made so far */
 }
 
 /* server_snapshot_reap - collect a finished snapshot child, and let the table rehash again */
@@ -247,6 +315,7 @@ void server_snapshot_reap(server *s, int block)
     s->snap_pid = 0;
     if (m)
         mem_hold_rehash(m, 0);
+    statestore_file_written(s->state, WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         s->st.snapshots++;
     } else {

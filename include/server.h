@@ -104,6 +104,8 @@ struct server {
     struct watchset *watches;   /* the log watches in force (taken from the configuration, swapped by a reload) */
     struct watchers *watchers;  /* following them */     /* WATCHDOG=1 to systemd at half of WatchdogSec, NULL when not asked */
     int snap_pid;               /* the child writing a snapshot, 0 = none */
+    struct statestore *state;   /* bans and history kept beyond the process (statestore_file.h), NULL = none */
+    struct banstate *banstate;  /* the ban index's records in it (banstate.h) */
     int stopping;               /* SIGTERM seen: finish in-flight replies, then exit */
     server_stats st;
     metrics met;                /* verdicts, latency, HTTP: with st and the engine's, what stats and /metrics show */
@@ -133,6 +135,8 @@ int server_reload(server *s, conf_errors *errs);
 void print_errors(const conf_errors *errs);
 /* server_snapshot_load - load the snapshot file, if the embedded store keeps one */
 void server_snapshot_load(server *s);
+/* server_bans_close - stop journaling bans (after the last snapshot, before the ban index is freed) */
+void server_bans_close(server *s);
 /* server_snapshot_save - write it in the foreground (at stop), after any child writing it */
 void server_snapshot_save(server *s);
 /* server_snapshot_start - write a snapshot from a forked child, unless one is being written */

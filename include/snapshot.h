@@ -30,6 +30,12 @@
  * (copy-on-write, as Redis's BGSAVE: the event loop does not wait for the
  * disk) on a timer, and in the foreground at shutdown. A file that does not
  * check out (truncated, corrupt) is not loaded at all, and the daemon says so.
+ *
+ * Classes kept outside the table (bans 27 and ban history 28 live in the ban
+ * index, policy/ban.c) join the same file through a snapshot_extra hook: its
+ * write() appends their records (dates already in wall ms), and the loader
+ * hands records of its classes to its load() instead of the table, with the
+ * dates as written. Table keys of those classes are then not written.
  */
 #ifndef FG_SNAPSHOT_H
 #define FG_SNAPSHOT_H
@@ -39,6 +45,23 @@
 
 #include "mem.h"
 
+/* snapshot_put_fn - append one record to the snapshot being written (expires in wall ms, UINT64_MAX = never);
+ * non-zero once writing failed */
+typedef int (*snapshot_put_fn)(void *w, const unsigned char *key, size_t klen, const void *value, size_t vlen,
+                               uint64_t expires_wall_ms);
+
+/* snapshot_extra - a state kept in the snapshot besides the table's keys (the ban index: banstate_file.h) */
+typedef struct snapshot_extra {
+    unsigned char first_class, last_class; /* the classes it owns (keys.h) */
+    /* write - append its records through put(w, ...); may run in a forked child; non-zero on failure */
+    int (*write)(snapshot_put_fn put, void *w, void *arg);
+    /* load - one of its records, the file having checked out whole; dates in wall ms as written (a record
+     * it cannot read is its own to report: the loader goes on) */
+    int (*load)(const unsigned char *key, size_t klen, const void *value, size_t vlen, uint64_t expires_wall_ms,
+                void *arg);
+    void *arg;
+} snapshot_extra;
+
 /* snapshot_keeps - is a key of a class that snapshots keep? */
 int snapshot_keeps(const unsigned char *key, size_t klen);
 /* snapshot_write - write the kept keys of m to path; now_ms (daemon clock) and wall_ms (wall clock) are the
@@ -47,5 +70,11 @@ long snapshot_write(mem_store *m, const char *path, uint64_t now_ms, uint64_t wa
 /* snapshot_load - put the live keys of the file into m, their dates moved onto the daemon clock whose now_ms
  * is wall_ms on the wall clock; returns keys loaded, 0 if there is no file, -1 with a message */
 long snapshot_load(mem_store *m, const char *path, uint64_t now_ms, uint64_t wall_ms, char *err, size_t errlen);
+/* snapshot_write_with, snapshot_load_with - the same with an extra state (x may be NULL); the count includes
+ * its records */
+long snapshot_write_with(mem_store *m, const snapshot_extra *x, const char *path, uint64_t now_ms, uint64_t wall_ms,
+                         char *err, size_t errlen);
+long snapshot_load_with(mem_store *m, const snapshot_extra *x, const char *path, uint64_t now_ms, uint64_t wall_ms,
+                        char *err, size_t errlen);
 
 #endif
