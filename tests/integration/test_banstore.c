@@ -113,15 +113,54 @@ static void wait_log(fg_daemon *d, const char *text)
         fail_msg("the log of %s never said \"%s\"", d->dir, text);
 }
 
+typedef struct hist_probe {
+    ban_rec key;
+    uint32_t times;
+    int found;
+} hist_probe;
+
+/* find_hist - ban_history_foreach: the entry of p->key */
+static void find_hist(const ban_rec *r, void *arg)
+{
+    hist_probe *p = arg;
+    if (r->family == p->key.family && r->prefix == p->key.prefix && !memcmp(r->bytes, p->key.bytes, 16)) {
+        p->times = r->times;
+        p->found = 1;
+    }
+}
+
+/* snapshot_history - the history entry of text in the snapshot the daemon wrote (0: none) */
+static uint32_t snapshot_history(fg_daemon *d, const char *text)
+{
+    char err[256];
+    struct ban_index *bi = ban_index_new();
+    statestore *st = statestore_file_new(in_dir(d, "state"), quiet_log);
+    banstate *b = banstate_new(bi, st);
+    mem_store *m = mem_new(NULL);
+    uint64_t now = wall_now();
+    hist_probe p = {0};
+    const char *why;
+
+    assert_int_equal(ban_parse(text, &p.key, &why), 0);
+    assert_true(snapshot_load_with(m, statestore_file_hook(st, now), in_dir(d, "state"), now * 1000, now * 1000, err,
+                                   sizeof err) > 0);
+    ban_history_foreach(bi, find_hist, &p);
+    mem_free(m);
+    banstate_free(b);
+    statestore_free(st);
+    ban_index_free(bi);
+    return p.found ? p.times : 0;
+}
+
 /* the journal alone (no snapshot yet) restores the bans; a torn last record is ignored with a warning */
 static void test_journal_restores(void **state)
 {
     fg_daemon *d = *state;
-    static const char *const addrs[] = {"192.0.2.7", "198.51.100.0/24"};
+    static const char *const addrs[] = {"192.0.2.7", "198.51.100.0/24", "192.0.2.7"}; /* .7 twice: history 2 */
     static const unsigned char torn[] = {200, 0, 0, 0, 1, 2, 3}; /* a length, half a checksum: then killed */
 
     daemon_write_conf(d, conf_text);
-    write_journal(d, addrs, 2);
+    write_journal(d, addrs, 3);
     append(in_dir(d, "state.banlog"), torn, sizeof torn);
     daemon_start(d);
     wait_log(d, "bans: 2 in force");
@@ -134,6 +173,9 @@ static void test_journal_restores(void **state)
     wait_log(d, "bans: 2 in force");
     assert_false(log_has(d, "cut short"));
     assert_int_equal(daemon_stop(d), 0);
+    /* the history came through the journal, a restart and two snapshots: 192.0.2.7 was banned twice */
+    assert_int_equal(snapshot_history(d, "192.0.2.7"), 2);
+    assert_int_equal(snapshot_history(d, "198.51.100.0/24"), 1);
 }
 
 /* a damaged journal and a damaged snapshot are set aside as FILE.bad, with a warning; the daemon starts and
