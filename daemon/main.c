@@ -186,7 +186,6 @@ static int server_open(server *s, fg_conf *c)
     } else {
         s->store = mem_store_new(&mc);
     }
-    s->fleet = fleet_new(s);
     s->eng.store = s->store;
     s->eng.on_error = c->store.on_error;
     s->eng.log = engine_warn;
@@ -245,7 +244,6 @@ static int server_open(server *s, fg_conf *c)
 static void server_close(server *s)
 {
     conn_free_all(s);
-    fleet_free(s->fleet);
     http_free(s->http);
     watchers_stop(s->watchers);
     watchset_free(s->watches);

@@ -279,9 +279,8 @@ static void fleet_mirror(server *s, struct evbuffer *out, int prom)
         {"failed", "floodgate_mirror_failed_total", "counter", "Changes the store did not take."},
     };
 
-    if (!s->fleet)
+    if (fleet_mirror_stats(s, &m) < 0)
         return;
-    fleet_stats(s->fleet, &m);
     uint64_t v[] = {(uint64_t)m.up, m.sent, m.received, m.resyncs, m.failed};
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         if (prom) {

@@ -16,6 +16,7 @@
 #include "bansrv.h"
 #include "ban.h"
 #include "banstate.h"
+#include "fleet.h"
 #include "mem.h"
 #include "num.h"
 #include "snapshot.h"
@@ -172,8 +173,14 @@ static void set_aside(const char *path)
         log_error("snapshot %s cannot be set aside as %s: %s", path, bad, strerror(errno));
 }
 
-/* state_open - where the bans are kept beyond the process (the one place that picks it): the journal beside
- * the embedded store's snapshot; none without a snapshot */
+/* state_wall - the wall clock in seconds, for the fleet mirror's expiry checks */
+static uint64_t state_wall(void *arg)
+{
+    return server_wall_now(arg) / 1000;
+}
+
+/* state_open - where the bans and stored lists are kept beyond the process (the one place that picks it):
+ * the journal beside the embedded store's snapshot; the fleet mirror on a Redis store; none otherwise */
 static void state_open(server *s)
 {
     if (!s->eng.bans)
@@ -181,14 +188,18 @@ static void state_open(server *s)
     if (snapshot_table(s)) {
         s->state = statestore_file_new(s->conf->store.snapshot, log_store);
         log_info("bans: changes journaled in %s", statestore_file_journal(s->state));
+    } else if ((s->state = fleet_state_new(s, state_wall))) {
+        log_info("bans and stored lists: shared with the fleet through the store's Redis server (fleet mirror)");
     } else if (!s->conf->store.redis.kind) {
         log_info("bans: no store.snapshot: bans and their history live in memory only and are lost at restart");
     } else {
         log_info("bans: with store.type %s, bans and their history live in this daemon's memory only",
                  s->store->vt->name);
     }
-    if (s->state)
+    if (s->state) {
         s->banstate = banstate_new(s->eng.bans, s->state);
+        s->fleet = fleet_new(s, s->state); /* the owner of stored lists */
+    }
 }
 
 /* server_snapshot_load - load the snapshot before the first request, then the kept bans on top (the journal) */
@@ -227,6 +238,8 @@ void server_bans_close(server *s)
     s->banstate = NULL;
     statestore_free(s->state); /* drains the journal's queue */
     s->state = NULL;
+    fleet_free(s->fleet);
+    s->fleet = NULL;
 }
 
 /* server_snapshot_save - the last snapshot, in the foreground: the process is leaving anyway */

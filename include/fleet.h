@@ -1,16 +1,17 @@
 /*
- * fleet - what a floodgated shares with the others of its fleet beyond counters: lists kept in the store
- * (`store = true`, class 29) and, through the same mirror, bans (classes 27/28)
+ * fleet - lists kept in the store (`store = true`, class 29), and the statestore of a fleet on Redis
  *
- * With a Redis store (redis, or sharded: its first server) the daemon keeps these in memory, as it must to
- * answer without a round trip, and a fleet mirror (mirror.h) carries every change to the other daemons and
- * reads the whole set again after each reconnect. With the embedded store there is no fleet: fleet_new
- * returns NULL and lists in the store are refused at load.
+ * A list kept in the store has no file: its lines are records of the server's statestore (statestore.h),
+ * owned here. With the embedded store that is the journal beside store.snapshot and the snapshot itself,
+ * so a stored list survives a restart like a ban. With a Redis store (redis, or sharded: its first
+ * server) it is the fleet mirror (statestore_redis.h, made by fleet_state_new): an edit through any
+ * daemon's floodgatectl reaches every daemon, and a daemon that starts or reconnects reads the list whole.
+ * The daemon keeps every stored list in memory, so a lookup is never a round trip.
  *
- * Lists kept in the store: a record's key is the list's name, a NUL and the entry's key (its first word,
- * without a leading '@', lower-cased); the value is the line ("key value..." for a map). An edit through
- * floodgatectl is written to Redis first and refused when Redis is away, so that what one daemon shows is
- * what all will; a resync replaces a stored list's lines with what Redis holds.
+ * A record's key is the class byte (29), the list's name, a NUL and the entry's key (its first word,
+ * without a leading '@', lower-cased); the value is the line ("key value..." for a map). A second add of
+ * a key replaces its line. With Redis, an edit is refused while the mirror does not listen, so that what one
+ * daemon shows is what all will.
  */
 #ifndef FG_FLEET_H
 #define FG_FLEET_H
@@ -19,17 +20,22 @@
 
 #include "list.h"
 #include "mirror.h"
+#include "statestore.h"
+#include "statestore_redis.h"
 
 struct server;
 typedef struct fleet fleet;
 
-/* fleet_new - the fleet link for s's store (NULL: the embedded store, nothing to share) */
-fleet *fleet_new(struct server *s);
+/* fleet_new - the owner of stored lists in st (NULL st: none kept, NULL returned) */
+fleet *fleet_new(struct server *s, statestore *st);
 void fleet_free(fleet *f);
 /* fleet_list_edit - add a line to (add=1) or delete a key from (add=0) a list kept in the store: in memory,
- * then in Redis; 0, or -1 with a message (nothing changed) */
+ * then in the store; 0, or -1 with a message (nothing changed) */
 int fleet_list_edit(fleet *f, fg_list *l, int add, const char *text, char *err, size_t errlen);
-/* fleet_stats - the mirror's counters (zeroes without a fleet) */
-void fleet_stats(const fleet *f, mirror_stats *out);
+/* fleet_state_new - the statestore of a Redis store: the fleet mirror on its (first) server; NULL for the
+ * embedded store and a cluster (the clock reads the wall clock in seconds; its argument is s) */
+statestore *fleet_state_new(struct server *s, statestore_redis_clock clock);
+/* fleet_mirror_stats - the fleet mirror's counters; 0, or -1 (zeroes) when the daemon has none */
+int fleet_mirror_stats(struct server *s, mirror_stats *out);
 
 #endif

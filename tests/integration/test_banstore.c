@@ -361,6 +361,59 @@ static void test_kill9_after_ban(void **state)
     assert_int_equal(daemon_stop(d), 0);
 }
 
+/* file_holds - does the file contain these bytes? */
+static int file_holds(const char *path, const char *text)
+{
+    static char buf[65536];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+
+    if (f)
+        fclose(f);
+    return memmem(buf, n, text, strlen(text)) != NULL;
+}
+
+/* A map list kept in the store (store = true) with the embedded store: an edit is journaled like a ban, so
+ * it survives kill -9 and a clean restart (then from the snapshot); a delete too. */
+static void test_stored_list_survives(void **state)
+{
+    fg_daemon *d = *state;
+    char sock[160];
+    int status;
+
+    daemon_write_conf(d, "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\"; };\n"
+                         "store = { snapshot = \"@DIR@/state\"; };\n"
+                         "lists = { blocked = { type = \"map\"; store = true; }; };\n"
+                         "rules = ( { name = \"blocked\"; on = \"smtp:RCPT\"; if = { sender = \"@blocked\"; };\n"
+                         "            action = \"REJECT 5.7.1 ${list:blocked}\"; } );\n");
+    daemon_start(d);
+    snprintf(sock, sizeof sock, "%s/policy.sock", d->dir);
+    const char *req = "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.1\n"
+                      "sender=spam@example.org\n\n";
+    assert_non_null(strstr(daemon_ask(sock, req), "action=DUNNO"));
+    daemon_ctl(d, &status, "list blocked add spam@example.org 'known spammer'");
+    assert_int_equal(status, 0);
+    daemon_ctl(d, &status, "list blocked add @junk.example junk");
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(daemon_ask(sock, req), "action=REJECT 5.7.1 known spammer"));
+    /* on disk within the journal's second: poll for it through the journal's size, then kill -9 */
+    for (int i = 0; i < 3000 && !file_holds(in_dir(d, "state.banlog"), "junk.example"); i++)
+        poll(NULL, 0, 1);
+    assert_true(file_holds(in_dir(d, "state.banlog"), "junk.example"));
+    kill9(d);
+    daemon_start(d);
+    assert_non_null(strstr(daemon_ask(sock, req), "action=REJECT 5.7.1 known spammer"));
+    daemon_ctl(d, &status, "list blocked del @junk.example");
+    assert_int_equal(status, 0);
+    assert_int_equal(daemon_stop(d), 0); /* a clean stop writes the snapshot */
+    daemon_start(d);
+    assert_non_null(strstr(daemon_ask(sock, req), "action=REJECT 5.7.1 known spammer"));
+    assert_non_null(strstr(daemon_ask(sock, "request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                                            "client_address=192.0.2.1\nsender=a@junk.example\n\n"),
+                           "action=DUNNO"));
+    assert_int_equal(daemon_stop(d), 0);
+}
+
 static int setup(void **state)
 {
     fg_daemon *d = calloc(1, sizeof *d);
@@ -391,6 +444,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_damaged_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_folds_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_after_ban, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stored_list_survives, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

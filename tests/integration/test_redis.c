@@ -927,6 +927,61 @@ static void test_stored_list(void **st)
     fgd_stop(&c);
 }
 
+/* wait_mirror - until floodgatectl stats shows the fleet mirror listening (want "yes") or not ("no") */
+static void wait_mirror(fgd *d, const char *want)
+{
+    for (int i = 0; i < 1000 && strcmp(ctl_stat(d, "mirror.up"), want); i++)
+        poll(NULL, 0, 10);
+    assert_string_equal(ctl_stat(d, "mirror.up"), want);
+}
+
+/* Bans across a fleet (issue 10): a ban made through one daemon holds on the other within the poll, an unban
+ * through the other lifts it on the first, a daemon that starts later has them, and a ban made while Redis
+ * was away (and Redis restarted empty) reaches the others once it is back. */
+static void test_fleet_bans(void **st)
+{
+    fgd a, b, c;
+    rsrv r;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/6\"; timeout = \"%s\";",
+             r.port, short_timeout());
+    fgd_start(&a, "fleet-a", store_conf);
+    fgd_start(&b, "fleet-b", store_conf);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    assert_string_equal(query(&b, "x@example.org", "198.51.100.7"), "DUNNO");
+
+    assert_non_null(strstr(ctl_out(&a, "ban 198.51.100.7 1h --reason 'seen by a'"), "198.51.100.7"));
+    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.7", "REJECT"),
+                        "REJECT 5.7.1 Banned: seen by a");
+    assert_non_null(strstr(ctl_out(&b, "--json bans"), "198.51.100.7"));
+    ctl_out(&b, "unban 198.51.100.7");
+    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.7", "DUNNO"), "DUNNO");
+
+    ctl_out(&b, "ban 203.0.113.0/24 2h --reason net");
+    assert_string_equal(wait_action(&a, "x@example.org", "203.0.113.9", "REJECT"), "REJECT 5.7.1 Banned: net");
+    fgd_start(&c, "fleet-c", store_conf);
+    assert_string_equal(wait_action(&c, "x@example.org", "203.0.113.200", "REJECT"), "REJECT 5.7.1 Banned: net");
+    fgd_stop(&c);
+
+    /* Redis away: a's ban holds on a at once; Redis back empty: a writes its bans back and b gets them */
+    reap(r.pid, SIGKILL);
+    wait_mirror(&a, "no");
+    ctl_out(&a, "ban 192.0.2.77 1h --reason 'during the outage'");
+    assert_string_equal(query(&a, "x@example.org", "192.0.2.77"), "REJECT 5.7.1 Banned: during the outage");
+    redis_start(&r, r.port, 0);
+    wait_mirror(&a, "yes");
+    assert_string_equal(wait_action(&b, "x@example.org", "192.0.2.77", "REJECT"),
+                        "REJECT 5.7.1 Banned: during the outage");
+    assert_string_equal(query(&b, "x@example.org", "203.0.113.1"), "REJECT 5.7.1 Banned: net");
+    fgd_stop(&a);
+    fgd_stop(&b);
+    reap(r.pid, SIGKILL);
+}
+
 /* Each rule's own on_error when Redis is gone: the rule that says allow lets its requests through, the
  * one that inherits store.on_error (tempfail) defers them; and explain reads the counters on Redis
  * (several rates) without counting. */
@@ -1376,6 +1431,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_two_daemons_share_a_limit),
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_stored_list),
+        cmocka_unit_test(test_fleet_bans),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
