@@ -215,8 +215,8 @@ static int cmd_counter(server *s, const char **args, int nargs, int reset, struc
         return CONTROL_DONE;
     }
     r = rule_find(s->rules, args[0]);
-    if (!r || !r->has_limit) {
-        snprintf(err, sizeof err, "no rule named %s with a limit", args[0]);
+    if (!r || (!r->has_limit && !r->has_ban)) {
+        snprintf(err, sizeof err, "no rule named %s with a limit or a ban", args[0]);
         reply_error(out, err);
         return CONTROL_DONE;
     }

@@ -137,6 +137,11 @@ static void reply(explain_job *j)
             }
             refuses = !op->admitted;
             would = refuses ? "refuse (the limit is full)" : "count (the limit admits it)";
+            if (r->has_ban) {
+                /* a ban rule never decides: past its count the key is banned, from the next request on */
+                would = refuses ? "ban (past its count)" : "count toward a ban";
+                refuses = 0;
+            }
             if (refuses && decides < 0 && !r->dry_run) {
                 which = w;
                 retry_ms = op->peek.retry_ms;
@@ -224,7 +229,7 @@ int explain_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         if (!rule_applies(r, req))
             continue;
         j->holds[i] = (unsigned char)conditions(r, req, rs->rx, j->why[i], sizeof j->why[i]);
-        if (!j->holds[i] || !r->has_limit)
+        if (!j->holds[i] || (!r->has_limit && !r->has_ban))
             continue;
         engine_key(r, req, &k);
         engine_limit_op(r, batch_add(&j->batch, STORE_PEEK, k.bytes, k.len));

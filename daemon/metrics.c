@@ -389,6 +389,8 @@ static void rules(server *s, struct evbuffer *out, int prom)
                                 (unsigned long long)r->regex_errors);
             if (r->dry_run)
                 evbuffer_add_printf(out, "rule.%s.dry_run_would=%llu\n", r->name, (unsigned long long)r->dry_would);
+            if (r->has_ban)
+                evbuffer_add_printf(out, "rule.%s.banned=%llu\n", r->name, (unsigned long long)r->banned);
         }
         return;
     }
@@ -410,6 +412,11 @@ static void rules(server *s, struct evbuffer *out, int prom)
         if (rs->rules[i].dry_run)
             evbuffer_add_printf(out, "floodgate_rule_dry_run_would_total{rule=\"%s\"} %llu\n", rs->rules[i].name,
                                 (unsigned long long)rs->rules[i].dry_would);
+    head(out, "floodgate_rule_bans_total", "counter", "Bans each ban rule made (a dry-run one: would have made).");
+    for (unsigned i = 0; i < rs->n; i++)
+        if (rs->rules[i].has_ban)
+            evbuffer_add_printf(out, "floodgate_rule_bans_total{rule=\"%s\"} %llu\n", rs->rules[i].name,
+                                (unsigned long long)rs->rules[i].banned);
 }
 
 /* metrics_stats - floodgatectl stats */

@@ -108,6 +108,8 @@ static int on_line(void *arg, const char *line, size_t len)
     req_set(&s->req, "request", 7, put(s->buf, &used, "report", 6), 6);
     req_set(&s->req, "event", 5, put(s->buf, &used, w->spec->event, strlen(w->spec->event)),
             strlen(w->spec->event));
+    /* the watch's own name, so that a rule (a ban) can pick the reports of one watch: if = { watch = ...; } */
+    req_set(&s->req, "watch", 5, put(s->buf, &used, w->spec->name, strlen(w->spec->name)), strlen(w->spec->name));
     for (int i = 0; i < n; i++) {
         const char *name = put(s->buf, &used, at[i].name, strlen(at[i].name));
         req_set(&s->req, name, strlen(name), put(s->buf, &used, line + at[i].off, at[i].len), at[i].len);
@@ -187,7 +189,7 @@ static watcher *watcher_start(server *srv, const char *cursor_path, watch_spec *
 
     w->srv = srv;
     w->spec = spec;
-    w->buf_size = TAIL_LINE_MAX + strlen(spec->event) + 64 + WATCH_GROUPS_MAX * 34;
+    w->buf_size = TAIL_LINE_MAX + strlen(spec->event) + strlen(spec->name) + 80 + WATCH_GROUPS_MAX * 34;
     for (unsigned k = 0; k < WATCH_SLOTS; k++) {
         w->slots[k].w = w;
         w->slots[k].buf = fg_malloc(w->buf_size);

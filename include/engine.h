@@ -40,6 +40,23 @@
  * window (store.h); when it refuses, the window with the latest retry
  * decides, and its count and window are the $count and $per of the action.
  *
+ * Ban rules (banrule.h) count in a second batch, `side`, sent with the
+ * first (pipelined beside it on a networked store, so the request still
+ * waits one round trip; only when a ban rule or an event applies): its windows
+ * are STORE_DRY (they never refuse) and it always commits, so a ban rule
+ * counts every event it applies to whatever the verdict, and never
+ * decides. A side window that refuses (count passed) bans the rule's key
+ * (banrule_ban) once the store has answered, unless the client address is
+ * trusted or the key is banned already; the ban holds from the next
+ * request on. A dry-run ban rule bans nothing and tells the dry hook.
+ *
+ * Events raised by rules: when the rule that decides has `event = WORD`,
+ * the rules selecting report:WORD run for the same request (its kind and
+ * event seen as report and WORD, every other attribute as sent): their
+ * limits and ban rules count in the side batch, and none of them decides
+ * (the request's verdict is the raising rule's). An event is raised once:
+ * the rules it runs raise nothing further.
+ *
  * An evaluation is a caller-owned struct reused request after request; its
  * batch and verdict buffers grow to the rule set and then stay, so that a
  * request allocates nothing in the steady state.
@@ -95,6 +112,8 @@ typedef struct engine_stats {
     uint64_t bans_issued;  /* bans made (by rules or by hand), re-bans included; counted by the daemon */
     uint64_t bans_removed; /* unbans */
     uint64_t bans_expired; /* bans that ran out */
+    uint64_t bans_made;  /* bans ban rules made */
+    uint64_t events_raised; /* events raised by a deciding rule's `event` */
 } engine_stats;
 
 /* engine_wall_fn - the wall clock in ms at daemon-clock time now_ms (bans are dated in wall time) */
@@ -130,6 +149,10 @@ struct eval {
     store_batch batch;     /* the request's store operations */
     uint32_t *op_rule;     /* rule index of each operation */
     size_t op_rule_cap;
+    store_batch side;      /* ban rules' and raised events' windows: never refuse, always commit */
+    uint32_t *side_rule;   /* rule index of each side operation */
+    size_t side_rule_cap;
+    int pending;           /* batches the store has yet to answer */
     long decider;          /* rule that decides without the store, -1 none */
     long failed;           /* rule whose on_error "tempfail" decides, -1 none */
     long dry_decider;      /* first dry-run rule that would decide at once (an action alone), -1 none */

@@ -53,7 +53,7 @@ enum req_kind {
     X(USERNAME, "username") X(PROTOCOL, "protocol") X(EVENT, "event") X(METHOD, "method")           \
     X(URI, "uri") X(AUTHENTICATED, "authenticated") X(COMMAND, "command") X(EMAIL, "email")         \
     X(FORM, "form") X(PWHASH, "pwhash") X(SESSION_ID, "session_id") X(USER_AGENT, "user_agent")     \
-    X(HOST, "host")
+    X(HOST, "host") X(WATCH, "watch")
 
 /* attributes computed from others */
 #define ATTR_DERIVED_LIST(X)                                                                        \

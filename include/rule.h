@@ -6,7 +6,8 @@
  * all hold and its `unless` conditions do not all hold, and then either
  * decides at once (`action` alone) or counts the request in a sliding
  * window (`limit`) and decides only when the window is full, or greylists
- * (`greylist`) and decides only when the triplet must wait.
+ * (`greylist`) and decides only when the triplet must wait, or counts it
+ * for a ban (`ban`: banrule.h) and never decides.
  *
  * A rule set is immutable once loaded and reference-counted: a request in
  * flight keeps the set it started with across a reload.
@@ -46,6 +47,15 @@ typedef struct greylist_spec {
     cond trusted;        /* client_address alternatives never greylisted (loopback always) */
 } greylist_spec;
 
+/* ban_spec - a ban rule's ban = { ... } beyond its window (key and count/per live in the rule) */
+typedef struct ban_spec {
+    uint64_t duration_s;     /* the first ban; 0 = for ever */
+    double factor;           /* each repeat within the history multiplies the duration (>= 1.0) */
+    uint64_t max_s;          /* the cap of an escalated duration (>= duration_s); unused when for ever */
+    uint64_t history_s;      /* how long a ban is remembered for escalation (default 7d) */
+    char *reason;            /* ban.reason, NULL: the rule's name */
+} ban_spec;
+
 typedef struct rule {
     char *name;              /* unique, at most KEY_NAME_MAX */
     char *file;              /* where it was written */
@@ -65,6 +75,9 @@ typedef struct rule {
     int dry_run;             /* dry_run = true: matches and counts, never decides; what it would do is logged */
     int has_greylist;        /* greylist = { ... } */
     greylist_spec grey;
+    int has_ban;             /* ban = { ... }: counts in keys/win like a limit, bans past count, never decides */
+    ban_spec ban;
+    char *event;             /* event = "WORD": deciding also runs the report:WORD rules (engine.h); NULL none */
     uint8_t cls;             /* store class of its counters (http: chosen per request) */
     action_tmpl action;      /* what it answers when it decides */
     int on_error;            /* enum conf_on_error, or RULE_ON_ERROR_STORE */
@@ -72,6 +85,7 @@ typedef struct rule {
     uint64_t decided;        /* statistics: requests it decided */
     uint64_t regex_errors;   /* statistics: matches stopped by a regex limit */
     uint64_t dry_would;      /* statistics: requests a dry-run rule would have decided */
+    uint64_t banned;         /* statistics: bans a ban rule made (a dry-run one: would have made) */
     uint64_t dry_log_ms;     /* when its next would-have line may be logged */
     uint64_t dry_unlogged;   /* would-have decisions since the last one logged */
     uint64_t error_log_ms;   /* when its next error may be logged */
@@ -113,6 +127,9 @@ void ruleset_set_regex(ruleset *rs, uint32_t match_limit, uint32_t depth_limit, 
 int ruleset_trusted(const ruleset *rs, const fg_addr *a);
 /* ruleset_trusted_net - would a ban on this network reach a trusted address? (manual bans are refused) */
 int ruleset_trusted_net(const ruleset *rs, const fg_addr *net, unsigned prefix);
+/* rule_keyspec_parse - one key part ("attr", "attr/N", "attr/N/M") into k; what names the setting in
+ * errors ("limit.key", "ban.key"); 0, or -1 reported */
+int rule_keyspec_parse(config_setting_t *s, const char *rule, const char *what, keyspec *k, conf_errors *errs);
 /* rule_find - a rule by name, NULL if none */
 rule *rule_find(ruleset *rs, const char *name);
 

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "ban.h"
+#include "banrule.h"
 
 /* key_attr_folded - append an attribute as a lower-cased string part: mail addresses and domains are
  * counted without regard to case, at any length (a long value is folded, then hashed) */
@@ -171,6 +172,46 @@ static int store_tempfails(const eval *ev)
     return 0;
 }
 
+/* ban_hit - ban rule r's window refused: ban its key (a dry-run rule: say it would) */
+static void ban_hit(eval *ev, rule *r)
+{
+    engine *e = ev->eng;
+    uint64_t now_s = (e->wall ? e->wall(e->wall_arg, ev->side.now_ms) : ev->side.now_ms) / 1000;
+    const fg_addr *a = req_client_addr(ev->req);
+    ban_rec made;
+
+    /* a trusted client address is never banned (a username it reports may be) */
+    if (!e->bans || (r->keys[0].attr == ATTR_CLIENT_ADDRESS && a && ruleset_trusted(ev->rs, a)))
+        return;
+    if (r->dry_run) {
+        if (banrule_key(r, ev->req, &made) < 0 || ban_find(e->bans, &made, now_s))
+            return;
+        r->banned++;
+        if (e->dry) {
+            char action[ACTION_MAX + 1];
+            snprintf(action, sizeof action, "BAN %s", made.net);
+            e->dry(ev->req, r->name, action, 0, e->dry_arg);
+        }
+        return;
+    }
+    if (banrule_ban(e->bans, r, ev->req, now_s, &made) == 1) {
+        r->banned++;
+        e->stats.bans_made++;
+    }
+}
+
+/* side_results - ban rules whose window refused ban their key */
+static void side_results(eval *ev)
+{
+    store_batch *b = &ev->side;
+
+    for (size_t i = 0; b->status >= 0 && i < b->nops; i++) {
+        rule *r = &ev->rs->rules[ev->side_rule[i]];
+        if (r->has_ban && b->ops[i].type == STORE_WINDOW && !b->ops[i].admitted)
+            ban_hit(ev, r);
+    }
+}
+
 /* finish - turn the batch's answer into the verdict */
 static void finish(eval *ev)
 {
@@ -231,6 +272,7 @@ static void finish(eval *ev)
         memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
     }
     e->stats.refused += (uint64_t)ev->v.refused;
+    side_results(ev);
     ruleset_unref(ev->rs);
     ev->rs = NULL;
 }
@@ -331,11 +373,67 @@ static store_op *add_greylist(eval *ev, const rule *r, fg_request *req)
     return op;
 }
 
-/* store_done - a networked store answered */
+/* note_op - the rule index of a batch's last operation */
+static void note_op(const store_batch *b, uint32_t **map, size_t *cap, uint32_t rule_index)
+{
+    if (b->nops > *cap) {
+        *cap = b->ops_cap;
+        *map = fg_realloc(*map, *cap * sizeof **map);
+    }
+    (*map)[b->nops - 1] = rule_index;
+}
+
+/* side_window - a ban rule's (or a raised event's rule's) window, in the side batch */
+static void side_window(eval *ev, const rule *r, fg_request *req, uint32_t rule_index)
+{
+    key_buf k;
+    store_op *op;
+
+    engine_key(r, req, &k);
+    if (!key_ok(&k))
+        return; /* unreachable within the rule file's limits (keys.h) */
+    op = batch_add(&ev->side, STORE_WINDOW, k.bytes, k.len);
+    engine_limit_op(r, op);
+    op->flags |= STORE_DRY;
+    note_op(&ev->side, &ev->side_rule, &ev->side_rule_cap, rule_index);
+}
+
+/* raise_event - the deciding rule raised `event`: the report:EVENT rules count for this request too;
+ * they decide nothing and raise nothing further */
+static void raise_event(eval *ev, ruleset *rs, fg_request *req, const char *event, uint64_t now_ms)
+{
+    enum req_kind kind = req->kind;
+    const char *val = req->val[ATTR_EVENT];
+    uint32_t vlen = req->vlen[ATTR_EVENT];
+
+    ev->eng->stats.events_raised++;
+    req->kind = REQ_REPORT;
+    req->val[ATTR_EVENT] = event;
+    req->vlen[ATTR_EVENT] = (uint32_t)strlen(event);
+    for (unsigned i = 0; i < rs->n; i++) {
+        rule *r = &rs->rules[i];
+        if ((!r->has_limit && !r->has_ban) || !rule_applies(r, req))
+            continue;
+        int holds = rule_holds(r, req, rs);
+        if (holds == COND_ERROR)
+            rule_failed(ev->eng, r, rs->rx, now_ms); /* counted and logged; the rule does not apply */
+        if (holds != COND_TRUE)
+            continue;
+        r->matched++;
+        side_window(ev, r, req, i);
+    }
+    req->kind = kind;
+    req->val[ATTR_EVENT] = val;
+    req->vlen[ATTR_EVENT] = vlen;
+}
+
+/* store_done - a networked store answered one of the request's batches */
 static void store_done(store_batch *b, void *arg)
 {
     eval *ev = arg;
     (void)b;
+    if (--ev->pending > 0)
+        return;
     finish(ev);
     ev->done(ev, ev->arg);
 }
@@ -427,6 +525,8 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
     ev->v.tarpit_s = 0;
     ev->v.kind = VERDICT_NONE;
     batch_reset(&ev->batch, now_ms);
+    batch_reset(&ev->side, now_ms);
+    ev->pending = 0;
     e->stats.requests++;
 
     const ban_rec *b = engine_ban(e, rs, req, now_ms);
@@ -451,6 +551,10 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
         if (holds != COND_TRUE)
             continue;
         r->matched++;
+        if (r->has_ban) {
+            side_window(ev, r, req, i);
+            continue;
+        }
         if (!r->has_limit && !r->has_greylist) {
             if (r->dry_run) {
                 if (ev->dry_decider < 0)
@@ -478,18 +582,22 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
         }
         if (r->dry_run)
             op->flags |= STORE_DRY;
-        if (ev->batch.nops > ev->op_rule_cap) {
-            ev->op_rule_cap = ev->batch.ops_cap;
-            ev->op_rule = fg_realloc(ev->op_rule, ev->op_rule_cap * sizeof *ev->op_rule);
-        }
-        ev->op_rule[ev->batch.nops - 1] = i;
+        note_op(&ev->batch, &ev->op_rule, &ev->op_rule_cap, i);
     }
-    if (ev->batch.nops == 0 || ev->failed >= 0) {
+    if (ev->failed < 0 && ev->decider >= 0 && rs->rules[ev->decider].event)
+        raise_event(ev, rs, req, rs->rules[ev->decider].event, now_ms);
+    if ((ev->batch.nops == 0 && ev->side.nops == 0) || ev->failed >= 0) {
+        ev->side.nops = 0; /* a rule that failed ends the walk: nothing is counted, nothing banned */
         finish(ev);
         return ENGINE_DONE;
     }
     ev->batch.commit = ev->decider < 0 || !rs->rules[ev->decider].action.denies;
-    if (store_submit(e->store, &ev->batch, store_done, ev) == STORE_PENDING)
+    /* both are sent before either can answer: a networked store calls back from the loop only */
+    if (ev->side.nops && store_submit(e->store, &ev->side, store_done, ev) == STORE_PENDING)
+        ev->pending++;
+    if (ev->batch.nops && store_submit(e->store, &ev->batch, store_done, ev) == STORE_PENDING)
+        ev->pending++;
+    if (ev->pending)
         return ENGINE_PENDING;
     finish(ev);
     return ENGINE_DONE;
@@ -499,7 +607,11 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
 void eval_release(eval *ev)
 {
     batch_release(&ev->batch);
+    batch_release(&ev->side);
     fg_free(ev->op_rule);
+    fg_free(ev->side_rule);
+    ev->side_rule = NULL;
+    ev->side_rule_cap = 0;
     ruleset_unref(ev->rs);
     ev->op_rule = NULL;
     ev->op_rule_cap = 0;

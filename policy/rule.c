@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "banrule.h"
 #include "conf_errors.h"
 #include "geo.h"
 #include "num.h"
@@ -71,8 +72,8 @@ static int parse_sel(config_setting_t *s, const char *rule, rule_sel *out, conf_
     return 0;
 }
 
-/* parse_keyspec - "attr", "attr/N" or "attr/N/M" */
-static int parse_keyspec(config_setting_t *s, const char *rule, keyspec *k, conf_errors *errs)
+/* rule_keyspec_parse - "attr", "attr/N" or "attr/N/M"; what names the setting in errors ("limit.key") */
+int rule_keyspec_parse(config_setting_t *s, const char *rule, const char *what, keyspec *k, conf_errors *errs)
 {
     const char *text = config_setting_get_string(s), *why;
     char name[64];
@@ -81,12 +82,12 @@ static int parse_keyspec(config_setting_t *s, const char *rule, keyspec *k, conf
 
     memset(k, 0, sizeof *k);
     if (!text) {
-        conf_error_at(errs, s, "rule \"%s\": limit.key: expected attribute names such as \"client_address/24\"", rule);
+        conf_error_at(errs, s, "rule \"%s\": %s: expected attribute names such as \"client_address/24\"", rule, what);
         return -1;
     }
     n = strcspn(text, "/");
     if (n >= sizeof name || (k->attr = req_attr_id(text, n)) < 0) {
-        conf_error_at(errs, s, "rule \"%s\": limit.key: unknown attribute \"%.*s\"", rule, (int)n, text);
+        conf_error_at(errs, s, "rule \"%s\": %s: unknown attribute \"%.*s\"", rule, what, (int)n, text);
         return -1;
     }
     memcpy(name, text, n);
@@ -94,14 +95,14 @@ static int parse_keyspec(config_setting_t *s, const char *rule, keyspec *k, conf
     if (!text[n])
         return 0;
     if (k->attr != ATTR_CLIENT_ADDRESS && k->attr != ATTR_SERVER_ADDRESS) {
-        conf_error_at(errs, s, "rule \"%s\": limit.key: only an address can take a prefix (\"%s\")", rule, text);
+        conf_error_at(errs, s, "rule \"%s\": %s: only an address can take a prefix (\"%s\")", rule, what, text);
         return -1;
     }
     const char *p1 = text + n + 1, *p2 = strchr(p1, '/');
     if (num_parse_u64(p1, p2 ? (size_t)(p2 - p1) : strlen(p1), 0, 128, &a, &why) < 0 ||
         (p2 && num_parse_u64(p2 + 1, strlen(p2 + 1), 0, 128, &b, &why) < 0) || (p2 && a > 32)) {
-        conf_error_at(errs, s, "rule \"%s\": limit.key: bad prefix in \"%s\" (write %s/24, %s/64 or %s/24/64)", rule,
-                      text, name, name, name);
+        conf_error_at(errs, s, "rule \"%s\": %s: bad prefix in \"%s\" (write %s/24, %s/64 or %s/24/64)", rule,
+                      what, text, name, name, name);
         return -1;
     }
     k->prefix = 1;
@@ -198,7 +199,8 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
             ok = -1;
         }
         for (unsigned i = 0; i < n && i < KEY_PARTS_MAX; i++) {
-            if (parse_keyspec(list ? config_setting_get_elem(key, i) : key, r->name, &r->keys[r->nkeys], errs) < 0)
+            if (rule_keyspec_parse(list ? config_setting_get_elem(key, i) : key, r->name, "limit.key", &r->keys[r->nkeys],
+                                   errs) < 0)
                 ok = -1;
             else
                 r->nkeys++;
@@ -363,6 +365,31 @@ static uint8_t default_class(const rule_sel *sel)
 }
 
 /* valid_name - letters, digits, - _ . */
+static int valid_name(const char *s);
+
+/* parse_event - event = "WORD": the report:WORD rules also run when this rule decides (engine.h) */
+static int parse_event(config_setting_t *s, rule *r, conf_errors *errs)
+{
+    config_setting_t *e = config_setting_get_member(s, "event");
+    const char *w = e ? config_setting_get_string(e) : NULL;
+
+    if (!e)
+        return 0;
+    if (!w || !valid_name(w)) {
+        conf_error_at(errs, e, "rule \"%s\": event is a word (letters, digits, '-', '_', '.'; at most %d) such as "
+                      "\"spamtrap\"", r->name, KEY_NAME_MAX);
+        return -1;
+    }
+    if (r->has_limit || r->has_greylist || r->has_ban) {
+        conf_error_at(errs, e, "rule \"%s\": event is raised by a rule that decides at once (an action without "
+                      "limit, greylist or ban)", r->name);
+        return -1;
+    }
+    r->event = fg_strdup(w);
+    return 0;
+}
+
+/* valid_name - letters, digits, - _ . */
 static int valid_name(const char *s)
 {
     size_t n = strlen(s);
@@ -377,8 +404,8 @@ static int valid_name(const char *s)
 /* parse_rule - one rule; 0 ok, -1 errors */
 static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *errs)
 {
-    static const char *const known[] = {"name", "on", "if", "unless", "limit", "greylist", "action", "on_error",
-                                        "dry_run", NULL};
+    static const char *const known[] = {"name", "on", "if", "unless", "limit", "greylist", "ban", "action",
+                                        "on_error", "dry_run", "event", NULL};
     const char *name = NULL, *action = NULL, *why;
     config_setting_t *on, *e;
     int ok = 0;
@@ -401,10 +428,7 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
             conf_error_at(errs, s, "rule \"%s\": the name is already used at line %d", name, rs->rules[i].line);
             ok = -1;
         }
-    if ((e = config_setting_get_member(s, "ban")) != NULL) {
-        conf_error_at(errs, e, "rule \"%s\": ban rules are not available yet", name);
-        ok = -1;
-    } else {
+    {
         char where[128];
         snprintf(where, sizeof where, "rule \"%s\"", name);
         ok |= conf_check_members(s, where, known, errs);
@@ -435,11 +459,25 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
         ok = -1;
     if ((e = config_setting_get_member(s, "greylist")) && parse_greylist(e, r, rs->lists, errs) < 0)
         ok = -1;
-    if (r->has_limit && r->has_greylist) {
-        conf_error_at(errs, s, "rule \"%s\": a rule has a limit or a greylist, not both (write two rules)", name);
+    if ((e = config_setting_get_member(s, "ban")) != NULL) {
+        conf_error_at(errs, e, "rule \"%s\": ban rules are not available yet", name);
         ok = -1;
     }
-    if (!config_setting_lookup_string(s, "action", &action)) {
+    if (r->has_limit + r->has_greylist + r->has_ban > 1) {
+        conf_error_at(errs, s, "rule \"%s\": a rule has one of limit, greylist and ban, not both (write two rules)", name);
+        ok = -1;
+    }
+    if (parse_event(s, r, errs) < 0)
+        ok = -1;
+    if (r->has_ban) {
+        /* a ban rule never decides: a banned client gets bans.action, from the next request on */
+        if (config_setting_get_member(s, "action")) {
+            conf_error_at(errs, config_setting_get_member(s, "action"), "rule \"%s\": a ban rule has no action (it "
+                          "never decides; a banned client gets bans.action)", name);
+            ok = -1;
+        }
+        action = "DUNNO";
+    } else if (!config_setting_lookup_string(s, "action", &action)) {
         if (config_setting_get_member(s, "action")) {
             conf_error_at(errs, config_setting_get_member(s, "action"), "rule \"%s\": action must be a string", name);
             ok = -1;
@@ -501,6 +539,8 @@ static void rule_free(rule *r)
         fg_free(r->rate_per[i]);
     if (r->nrates == 0)
         fg_free(r->rate_per[0]); /* a single rate written as rates = ["10/1m"] */
+    fg_free(r->ban.reason);
+    fg_free(r->event);
     fg_free(r->name);
     fg_free(r->file);
 }
@@ -668,6 +708,7 @@ void ruleset_carry_stats(ruleset *next, ruleset *prev)
         next->rules[i].decided += old->decided;
         next->rules[i].regex_errors += old->regex_errors;
         next->rules[i].dry_would += old->dry_would;
+        next->rules[i].banned += old->banned;
     }
 }
 
