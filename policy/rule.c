@@ -459,10 +459,8 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
         ok = -1;
     if ((e = config_setting_get_member(s, "greylist")) && parse_greylist(e, r, rs->lists, errs) < 0)
         ok = -1;
-    if ((e = config_setting_get_member(s, "ban")) != NULL) {
-        conf_error_at(errs, e, "rule \"%s\": ban rules are not available yet", name);
+    if ((e = config_setting_get_member(s, "ban")) && banrule_parse(e, r, errs) < 0)
         ok = -1;
-    }
     if (r->has_limit + r->has_greylist + r->has_ban > 1) {
         conf_error_at(errs, s, "rule \"%s\": a rule has one of limit, greylist and ban, not both (write two rules)", name);
         ok = -1;

@@ -89,6 +89,26 @@ echo "  quiet: rps=$(field "$Q" rps) p50_us=$(field "$Q" p50_us) p99_us=$(field 
 echo "  burst: rps=$(field "$B" rps) p50_us=$(field "$B" p50_us) p99_us=$(field "$B" p99_us) p999_us=$(field "$B" p999_us) lines_matched=$LINES"
 fi
 
+# the ban check (issue 8): instructions per request through the engine with 10 and with 1,000,000 bans
+# loaded (none matching), counted by callgrind: a figure that the machine's load does not move
+if [ "${FG_BENCH_BANS:-1}" = 1 ]; then
+if command -v valgrind >/dev/null; then
+  echo "ban check: callgrind instructions per request (bench rule set, 20,000 requests, none banned)"
+  for n in 10 1000000; do
+    line="  bans=$n"
+    for fn in engine_eval ban_match; do
+      valgrind --tool=callgrind --toggle-collect=$fn --callgrind-out-file="$TMP/cg.out" \
+        "$TOP/$BUILD/tests/bancost" "$TMP/bench.conf" $n 20000 >/dev/null 2>"$TMP/cg.log"
+      ir=$(sed -n 's/^==[0-9]*== Collected : //p' "$TMP/cg.log")
+      line="$line ${fn}_Ir_per_request=$(awk -v a="${ir:-0}" 'BEGIN { printf "%.0f", a / 20000 }')"
+    done
+    echo "$line"
+  done
+else
+  echo "ban check: valgrind not installed, skipped"
+fi
+fi
+
 # the HTTP adapter: GET /check/http and Dovecot's allow call under wrk, against nginx's `return 204`
 if [ "${FG_BENCH_HTTP:-1}" = 1 ]; then sh "$TOP/tests/bench/http.sh" "$BUILD"; fi
 

@@ -10,6 +10,7 @@
 
 static fg_daemon d;
 static char logfile[160];
+static const char *rules_dir; /* the shipped rules/ */
 
 #define FAIL_LINE(ip) "Nov 25 10:01:02 mx postfix/smtpd[2218]: warning: unknown[" ip "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n"
 
@@ -93,17 +94,74 @@ static void test_watch_counts_reports(void **st)
     assert_int_equal(daemon_stop(&d), 0);
 }
 
+/* stat_of - one number of floodgatectl stats, -1 if absent */
+static long stat_of(const char *name)
+{
+    const char *out = daemon_ctl(&d, NULL, "stats");
+    size_t n = strlen(name);
+    for (const char *p = out; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == out || p[-1] == '\n') && (p[n] == ' ' || p[n] == '='))
+            return atol(p + n + 1 + strspn(p + n + 1, " "));
+    return -1;
+}
+
+/* issue 9: the shipped ban rule of the Postfix SASL watch bans an address on its 5th failed login read from
+ * the log while the daemon runs; its other requests are refused from then on (polled: no time asserted) */
+static void test_watch_bans(void **st)
+{
+    char text[2048], req[256], policy[160];
+    (void)st;
+    snprintf(policy, sizeof policy, "%s/policy.sock", d.dir);
+    snprintf(logfile, sizeof logfile, "%s/mail.log", d.dir);
+    snprintf(text, sizeof text,
+             "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\"; };\n"
+             "watch = ( { name = \"postfix-sasl\"; file = \"@DIR@/mail.log\"; event = \"auth_failure\";\n"
+             "  match = \"/warning: [-._[:alnum:]]+\\\\[(?<client_address>[0-9a-fA-F.:]+)\\\\]: SASL [A-Z0-9-]+ authentication failed/\"; } );\n"
+             "rules = (\n@include \"postfix-sasl.rules\"\n);\n");
+    daemon_write_conf(&d, text);
+    /* libconfig reads @include beside the configuration: the shipped file is copied there */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s/watch.d/postfix-sasl.rules %s/", rules_dir, d.dir);
+    assert_int_equal(system(cmd), 0);
+    daemon_start(&d);
+    snprintf(req, sizeof req, "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=203.0.113.50\n"
+             "sender=a@example.net\nrecipient=b@example.com\n\n");
+    for (int i = 0; i < 4; i++)
+        append(FAIL_LINE("203.0.113.50"));
+    append(FAIL_LINE("2001:db8::50"));
+    /* four failures are within the rule's count: read (the watch says so), and no ban */
+    for (int i = 0; i < 600 && !strstr(daemon_ctl(&d, NULL, "--json watches"), "\"watch.postfix-sasl.matched\":5"); i++)
+        poll(NULL, 0, 100);
+    assert_non_null(strstr(daemon_ctl(&d, NULL, "--json watches"), "\"watch.postfix-sasl.matched\":5"));
+    assert_int_equal(stat_of("rule.postfix-sasl-ban.banned"), 0);
+    assert_non_null(strstr(daemon_ask(policy, req), "action=DUNNO"));
+    /* the fifth bans it */
+    append(FAIL_LINE("203.0.113.50"));
+    for (int i = 0; i < 600 && stat_of("rule.postfix-sasl-ban.banned") != 1; i++)
+        poll(NULL, 0, 100);
+    assert_int_equal(stat_of("rule.postfix-sasl-ban.banned"), 1);
+    const char *reply = daemon_ask(policy, req);
+    if (!strstr(reply, "action=REJECT") || !strstr(reply, "SMTP AUTH password guessing"))
+        fail_msg("a banned client got \"%s\"", reply);
+    /* another address is not affected */
+    reply = daemon_ask(policy, "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=203.0.113.51\n\n");
+    assert_non_null(strstr(reply, "action=DUNNO"));
+    assert_int_equal(daemon_stop(&d), 0);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: test_watch_daemon FLOODGATED FLOODGATECTL\n");
+    if (argc != 4) {
+        fprintf(stderr, "usage: test_watch_daemon FLOODGATED FLOODGATECTL RULES_DIR\n");
         return 2;
     }
     d.bin = argv[1];
     d.ctl_bin = argv[2];
+    rules_dir = argv[3];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watch_counts_reports),
+        cmocka_unit_test(test_watch_bans),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,6 +4,9 @@
  */
 #include "testutil.h"
 
+#include "ban.h"
+#include "engine.h"
+#include "mem.h"
 #include "watch.h"
 
 typedef struct line_case {
@@ -65,7 +68,19 @@ static fg_conf *shipped(conf_errors *errs)
         write_temp(name, body);
         at += (size_t)snprintf(text + at, sizeof text - at, "%s@include \"%s\"\n", i ? ",\n" : "", name);
     }
-    snprintf(text + at, sizeof text - at, ");\nrules = ();\n");
+    /* and each watch's ban rule, in the rules list */
+    at += (size_t)snprintf(text + at, sizeof text - at, ");\nrules = (\n");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/../../rules/watch.d/%s.rules", data ? data : "tests/data", files[i]);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        body[fread(body, 1, sizeof body - 1, f)] = '\0';
+        fclose(f);
+        snprintf(name, sizeof name, "watch-%s.rules", files[i]);
+        write_temp(name, body);
+        at += (size_t)snprintf(text + at, sizeof text - at, "%s@include \"%s\"\n", i ? ",\n" : "", name);
+    }
+    snprintf(text + at, sizeof text - at, ");\n");
     return load_text(text, errs);
 }
 
@@ -120,6 +135,59 @@ static void test_shipped_watches(void **st)
     conf_free(c);
 }
 
+/* each shipped watch has a ban rule that picks its reports (by the report's watch attribute) and bans
+ * the address after a handful of them; another watch's reports do not count toward it */
+static void test_shipped_bans(void **st)
+{
+    conf_errors errs = {0};
+    fg_conf *c = shipped(&errs);
+    store *s = mem_store_new(&(mem_config){.seed = 3});
+    engine eng = {.store = s, .bans = ban_index_new(), .on_error = ON_ERROR_TEMPFAIL};
+    eval ev = {0};
+    char text[512], buf[512];
+    fg_request req;
+    uint64_t now = 1800000000000ULL;
+    fg_addr a;
+    (void)st;
+
+    if (!c)
+        dump_errors(&errs);
+    assert_non_null(c);
+    for (unsigned w = 0; w < c->watches->n; w++) {
+        const watch_spec *spec = &c->watches->w[w];
+        char addr[32];
+        int n = 0;
+        snprintf(addr, sizeof addr, "192.0.2.%u", w + 1);
+        assert_int_equal(addr_parse(addr, strlen(addr), &a), 0);
+        /* 30 reports of this watch at most, one a second: banned before the last */
+        while (n < 30 && !ban_match(eng.bans, &a, now / 1000)) {
+            snprintf(text, sizeof text, "request=report\nevent=%s\nwatch=%s\nclient_address=%s", spec->event,
+                     spec->name, addr);
+            make_req(buf, sizeof buf, text, &req);
+            assert_int_equal(engine_eval(&eng, &ev, c->rules, &req, now, NULL, NULL), ENGINE_DONE);
+            now += 1000;
+            n++;
+        }
+        const ban_rec *b = ban_match(eng.bans, &a, now / 1000);
+        if (!b)
+            fail_msg("watch %s: no ban after %d reports", spec->name, n);
+        assert_true(n >= 5);
+        assert_non_null(strstr(b->rule, "-ban"));
+        assert_int_equal(b->expires, b->since + 3600);
+    }
+    /* a report with no watch (sent over the socket) feeds none of them */
+    assert_int_equal(addr_parse("198.51.100.1", 12, &a), 0);
+    for (int i = 0; i < 30; i++) {
+        make_req(buf, sizeof buf, "request=report\nevent=auth_failure\nclient_address=198.51.100.1", &req);
+        assert_int_equal(engine_eval(&eng, &ev, c->rules, &req, now, NULL, NULL), ENGINE_DONE);
+    }
+    assert_null(ban_match(eng.bans, &a, now / 1000));
+    eval_release(&ev);
+    ban_index_free(eng.bans);
+    store_free(s);
+    conf_free(c);
+}
+
 /* a hostile line: a catastrophic pattern stops at its match limit (counted), long lines are cut */
 static void test_hostile_lines(void **st)
 {
@@ -171,6 +239,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_watches),
+        cmocka_unit_test(test_shipped_bans),
         cmocka_unit_test(test_hostile_lines),
         cmocka_unit_test(test_errors),
     };
