@@ -212,6 +212,16 @@ static void side_results(eval *ev)
     }
 }
 
+/* no_decision - the answer when no rule decides: DUNNO, but OK to a report (a report asks nothing: issue 8
+ * answers every event "action=OK") */
+static void no_decision(eval *ev)
+{
+    if (ev->req->kind == REQ_REPORT)
+        memcpy(ev->v.action, "OK", sizeof "OK");
+    else
+        memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
+}
+
 /* finish - turn the batch's answer into the verdict */
 static void finish(eval *ev)
 {
@@ -244,7 +254,7 @@ static void finish(eval *ev)
             r->decided++;
             ev->v.refused = r->action.denies;
         } else {
-            memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
+            no_decision(ev);
             ev->v.kind = VERDICT_STORE_ERROR;
         }
     } else if (b->denied >= 0) {
@@ -269,7 +279,7 @@ static void finish(eval *ev)
         ev->v.refused = r->action.denies;
     } else {
         dry_results(ev, ev->rs->n);
-        memcpy(ev->v.action, "DUNNO", sizeof "DUNNO");
+        no_decision(ev);
     }
     e->stats.refused += (uint64_t)ev->v.refused;
     side_results(ev);
