@@ -178,11 +178,39 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         p->dirty = 0; /* the export was turned off by a reload */
 }
 
+/* hook_dropped - log a dropped hook: the first, then at each power of two (a restart restoring a million
+ * bans must not write a million lines) */
+static void hook_dropped(banpub *p, const char *label, const char *net)
+{
+    uint64_t d = banhook_get_stats(p->hooks).dropped;
+    if ((d & (d - 1)) == 0)
+        log_warn("%s %s: dropped: %u hooks running and %u waiting (%llu dropped so far)", label, net,
+                 p->conf.hooks_running, p->conf.hooks_queued, (unsigned long long)d);
+}
+
+/* run_hook - on_ban for a ban, on_unban for an unban or an expiry */
+static void run_hook(banpub *p, int ev, const banexport_rec *r, uint64_t now)
+{
+    char net[64], dur[32];
+
+    banexport_network(r, net, sizeof net);
+    if (ev == BANEXPORT_BAN && p->conf.on_ban) {
+        if (r->expires)
+            snprintf(dur, sizeof dur, "%llu", (unsigned long long)(r->expires > now ? r->expires - now : 0));
+        else
+            snprintf(dur, sizeof dur, "forever");
+        if (banhook_run(p->hooks, "on_ban", p->conf.on_ban, net, r->reason, dur) < 0)
+            hook_dropped(p, "on_ban", net);
+    } else if (ev != BANEXPORT_BAN && p->conf.on_unban) {
+        if (banhook_run(p->hooks, "on_unban", p->conf.on_unban, net, r->reason, "0") < 0)
+            hook_dropped(p, "on_unban", net);
+    }
+}
+
 /* banpub_changed - one ban, unban or expiry: followers, hooks, then the export later */
 void banpub_changed(banpub *p, int ev, const banexport_rec *r)
 {
     uint64_t now = p->env.wall(p->env.ctx);
-    char net[64], dur[32];
 
     if (p->env.push) {
         struct evbuffer *t = evbuffer_new(), *j = evbuffer_new();
@@ -197,22 +225,9 @@ void banpub_changed(banpub *p, int ev, const banexport_rec *r)
         if (j)
             evbuffer_free(j);
     }
-    if (r->family != 4 && r->family != 6)
-        return; /* a username ban: no hook, no firewall export (nothing in it changes) */
-    banexport_network(r, net, sizeof net);
-    if (ev == BANEXPORT_BAN && p->conf.on_ban) {
-        if (r->expires)
-            snprintf(dur, sizeof dur, "%llu", (unsigned long long)(r->expires > now ? r->expires - now : 0));
-        else
-            snprintf(dur, sizeof dur, "forever");
-        if (banhook_run(p->hooks, "on_ban", p->conf.on_ban, net, r->reason, dur) < 0)
-            log_warn("on_ban %s: dropped: %u hooks running and %u waiting", net, p->conf.hooks_running,
-                     p->conf.hooks_queued);
-    } else if (ev != BANEXPORT_BAN && p->conf.on_unban) {
-        if (banhook_run(p->hooks, "on_unban", p->conf.on_unban, net, r->reason, "0") < 0)
-            log_warn("on_unban %s: dropped: %u hooks running and %u waiting", net, p->conf.hooks_running,
-                     p->conf.hooks_queued);
-    }
+    /* a username ban runs no hook (they take addresses); the JSON export has it, so the file follows */
+    if (r->family == 4 || r->family == 6)
+        run_hook(p, ev, r, now);
     if (p->conf.export_format >= 0 && p->conf.export_path && !p->dirty) {
         p->dirty = 1;
         if (!p->writer)

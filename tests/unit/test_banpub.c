@@ -327,6 +327,31 @@ static void test_hooks(void **st)
     srv_free(s);
 }
 
+/* a burst beyond hooks_max running and the queue is dropped and counted (and logged at powers of two only);
+ * what ran is collected */
+static void test_hooks_dropped(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    const char *on_ban[] = {"/bin/true", "$address", NULL};
+    banpub_conf conf = {.export_format = -1, .on_ban = on_ban, .hooks_running = 1, .hooks_queued = 2};
+    banpub_env env = {fake_foreach, fake_wall_fn, NULL, s};
+    nbans = 0;
+    s->pub = banpub_new(s->base, &conf, &env);
+    for (int i = 0; i < 100; i++) {
+        ban(s->pub, "192.0.2.1", 32, 0, "burst");
+        nbans = 0;
+    }
+    banpub_stats bs = banpub_get_stats(s->pub);
+    assert_int_equal(bs.hooks.started, 1);
+    assert_int_equal(bs.hooks.queued, 2);
+    assert_int_equal(bs.hooks.dropped, 97);
+    while (banpub_get_stats(s->pub).hooks.finished < 3)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_int_equal(banpub_get_stats(s->pub).hooks.failed, 0);
+    srv_free(s);
+}
+
 /* index_ban - a ban in the real index (which tells its listeners) */
 static void index_ban(struct ban_index *bi, const char *net, uint64_t expires, const char *reason)
 {
@@ -431,6 +456,17 @@ static void test_server_index(void **st)
     conf_free(c2);
     wait_exports(s, 4);
     assert_non_null(strstr(file_text(path), "{\"username\":\"mallory\",\"reason\":\"guessing\""));
+    /* a username ban alone rewrites a JSON export (it is in it), and runs no hook */
+    uint64_t hooks = banpub_get_stats(s->pub).hooks.started;
+    assert_int_equal(ban_user("eve", 3, &user), 0);
+    user.reason = "spray";
+    user.since = fake_wall;
+    user.expires = 0;
+    user.times = 1;
+    assert_true(ban_add(s->eng.bans, &user) >= 0);
+    wait_exports(s, 5);
+    assert_non_null(strstr(file_text(path), "{\"username\":\"eve\",\"reason\":\"spray\""));
+    assert_int_equal(banpub_get_stats(s->pub).hooks.started, hooks);
 
     /* explain shows the ban the engine would find first: a network holding the address, or the username */
     index_ban(s->eng.bans, "203.0.113.0/24", 0, "scanner");
@@ -471,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_follow),
         cmocka_unit_test(test_slow_follower),
         cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_hooks_dropped),
         cmocka_unit_test(test_server_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
