@@ -124,7 +124,7 @@ static void on_page(rconn *rc, redisReply *r, void *arg)
             continue;
         mirror_rec rec = {c->cls, (const uint8_t *)f->str, f->len, (const uint8_t *)v->str + 8, v->len - 8,
                           rd64((const unsigned char *)v->str)};
-        m->apply(MIRROR_PUT, &rec, m->arg);
+        m->apply(MIRROR_SYNC_PUT, &rec, m->arg);
     }
     if (r->element[0]->len == 1 && r->element[0]->str[0] == '0') {
         mirror_rec end = {.cls = c->cls};

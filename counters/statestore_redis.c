@@ -2,26 +2,38 @@
  * statestore_redis - the fleet mirror behind the statestore interface (see statestore_redis.h)
  *
  * A resync walks one class at a time (the mirror's order); the keys it reads go into a set of 64-bit
- * hashes (FNV-1a: collisions only make the end of a resync skip one record's repair, never corrupt one).
- * At the end of a class the owner's dump is compared with the set; deletions are gathered first and
- * applied after the dump, since a dump must only read its owner's state.
+ * hashes (SipHash under a key drawn at start, so a fleet peer cannot choose collisions; a collision would
+ * only make the end of a resync skip one record's repair). At the end of a class the owner's dump is
+ * compared with the set; deletions are gathered first and applied after the dump, since a dump must only
+ * read its owner's state.
+ *
+ * A page of a resync may be older than a change: a local put or del, or a message heard on the other
+ * connection, can come before a page read earlier. So every key changed since the resync began goes into a
+ * second set, and a resync record (MIRROR_SYNC_PUT) of such a key is skipped: what the owner holds is newer.
  */
 #include "statestore_redis.h"
 
 #include <string.h>
 
 #include "alloc.h"
+#include "hash.h"
 #include "keys.h"
 
 #define SEEN_MIN 1024 /* slots of the set of keys a resync read */
+
+typedef struct keyset {
+    uint64_t *slot;             /* key hashes: open addressing, 0 = empty */
+    size_t cap, n;
+} keyset;
 
 typedef struct ss_redis {
     statestore base;            /* first: a statestore * is an ss_redis * */
     mirror *m;
     statestore_redis_clock clock;
     void *clock_arg;
-    uint64_t *seen;             /* key hashes a resync read: open addressing, 0 = empty */
-    size_t seen_cap, seen_n;
+    hash_key hk;                /* keys the sets' hashes */
+    keyset seen;                /* keys the resync in progress read */
+    keyset changed;             /* keys changed (here or by a message) since it began: its pages may be older */
     int syncing;
     statestore_stats st;
 } ss_redis;
@@ -34,49 +46,53 @@ typedef struct unseen {
     size_t n, cap;
 } unseen;
 
-/* key_hash - FNV-1a 64 of a key (never 0) */
-static uint64_t key_hash(const unsigned char *k, size_t n)
+/* key_hash - the keyed hash of a key (never 0) */
+static uint64_t key_hash(const ss_redis *r, const unsigned char *k, size_t n)
 {
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ k[i]) * 1099511628211ULL;
+    uint64_t h = hash_keyed(&r->hk, k, n);
     return h ? h : 1;
 }
 
-/* seen_add / seen_has - the set of keys the resync in progress read */
-static void seen_add(ss_redis *r, uint64_t h)
+/* keyset_add / keyset_has / keyset_clear - a set of key hashes */
+static void keyset_add(keyset *ks, uint64_t h)
 {
-    if (2 * (r->seen_n + 1) > r->seen_cap) {
-        uint64_t *old = r->seen;
-        size_t ocap = r->seen_cap;
-        r->seen_cap = ocap ? ocap * 2 : SEEN_MIN;
-        r->seen = fg_calloc(r->seen_cap, sizeof *r->seen);
-        r->seen_n = 0;
-        for (size_t i = 0; i < ocap; i++)
-            if (old[i])
-                seen_add(r, old[i]);
-        fg_free(old);
+    if (2 * (ks->n + 1) > ks->cap) {
+        keyset old = *ks;
+        ks->cap = old.cap ? old.cap * 2 : SEEN_MIN;
+        ks->slot = fg_calloc(ks->cap, sizeof *ks->slot);
+        ks->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slot[i])
+                keyset_add(ks, old.slot[i]);
+        fg_free(old.slot);
     }
-    size_t i = (size_t)h & (r->seen_cap - 1);
-    while (r->seen[i] && r->seen[i] != h)
-        i = (i + 1) & (r->seen_cap - 1);
-    if (!r->seen[i]) {
-        r->seen[i] = h;
-        r->seen_n++;
+    size_t i = (size_t)h & (ks->cap - 1);
+    while (ks->slot[i] && ks->slot[i] != h)
+        i = (i + 1) & (ks->cap - 1);
+    if (!ks->slot[i]) {
+        ks->slot[i] = h;
+        ks->n++;
     }
 }
 
-static int seen_has(const ss_redis *r, uint64_t h)
+static int keyset_has(const keyset *ks, uint64_t h)
 {
-    if (!r->seen_cap)
+    if (!ks->cap)
         return 0;
-    size_t i = (size_t)h & (r->seen_cap - 1);
-    while (r->seen[i]) {
-        if (r->seen[i] == h)
+    size_t i = (size_t)h & (ks->cap - 1);
+    while (ks->slot[i]) {
+        if (ks->slot[i] == h)
             return 1;
-        i = (i + 1) & (r->seen_cap - 1);
+        i = (i + 1) & (ks->cap - 1);
     }
     return 0;
+}
+
+static void keyset_clear(keyset *ks)
+{
+    if (ks->slot)
+        memset(ks->slot, 0, ks->cap * sizeof *ks->slot);
+    ks->n = 0;
 }
 
 /* merged - a class whose owner changes it while Redis is away too: a resync writes its records back */
@@ -91,7 +107,7 @@ static int emit_unseen(void *w, const state_rec *rec)
     unseen *u = w;
     ss_redis *r = u->r;
 
-    if (rec->cls != u->cls || seen_has(r, key_hash(rec->key, rec->klen)))
+    if (rec->cls != u->cls || keyset_has(&r->seen, key_hash(r, rec->key, rec->klen)))
         return 0;
     if (merged(rec->cls)) {
         mirror_rec m = {rec->cls, rec->key, rec->klen, rec->value, rec->vlen, rec->expires};
@@ -138,9 +154,8 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
 
     if (op == MIRROR_SYNC_BEGIN) {
         r->syncing = 1;
-        r->seen_n = 0;
-        if (r->seen)
-            memset(r->seen, 0, r->seen_cap * sizeof *r->seen);
+        keyset_clear(&r->seen);
+        keyset_clear(&r->changed);
         return;
     }
     if (op == MIRROR_SYNC_END) {
@@ -150,8 +165,16 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
     }
     if (!m->klen || m->key[0] != m->cls)
         return; /* a statestore key starts with its class byte */
+    uint64_t h = key_hash(r, m->key, m->klen);
     if (r->syncing)
-        seen_add(r, key_hash(m->key, m->klen));
+        keyset_add(&r->seen, h);
+    if (op == MIRROR_SYNC_PUT) {
+        if (r->syncing && keyset_has(&r->changed, h))
+            return; /* changed since this page was read: what the owner holds is newer */
+        op = MIRROR_PUT;
+    } else if (r->syncing) {
+        keyset_add(&r->changed, h);
+    }
     if (op == MIRROR_PUT && m->expires && m->expires <= now)
         mirror_expired(r->m, m->cls, m->key, m->klen, m->expires); /* keep the hash from growing */
     state_rec rec = {m->cls, m->key, m->klen, op == MIRROR_PUT ? m->val : NULL, op == MIRROR_PUT ? m->vlen : 0,
@@ -159,6 +182,16 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
     r->st.loaded++;
     if (statestore_apply(&r->base, op == MIRROR_PUT ? STATE_PUT : STATE_DEL, &rec, now) < 0)
         r->base.log(4, "fleet: a class %u record from Redis does not decode; ignored", (unsigned)m->cls);
+}
+
+/* note_change - a local put or del during a resync: newer than any page of it, and no longer to repair */
+static void note_change(ss_redis *r, const unsigned char *key, size_t klen)
+{
+    if (!r->syncing)
+        return;
+    uint64_t h = key_hash(r, key, klen);
+    keyset_add(&r->seen, h);
+    keyset_add(&r->changed, h);
 }
 
 /* vt: load - the records come with the first resync */
@@ -174,6 +207,7 @@ static void ssr_put(statestore *st, const state_rec *rec)
     ss_redis *r = (ss_redis *)st;
     mirror_rec m = {rec->cls, rec->key, rec->klen, rec->value, rec->vlen, rec->expires};
 
+    note_change(r, rec->key, rec->klen);
     if (mirror_put(r->m, &m) < 0)
         r->st.failures++;
     else
@@ -184,6 +218,7 @@ static void ssr_del(statestore *st, uint8_t cls, const unsigned char *key, size_
 {
     ss_redis *r = (ss_redis *)st;
 
+    note_change(r, key, klen);
     if (mirror_del(r->m, cls, key, klen) < 0)
         r->st.failures++;
     else
@@ -200,7 +235,8 @@ static void ssr_free(statestore *st)
     ss_redis *r = (ss_redis *)st;
 
     mirror_free(r->m);
-    fg_free(r->seen);
+    fg_free(r->seen.slot);
+    fg_free(r->changed.slot);
     fg_free(r);
 }
 
@@ -218,6 +254,7 @@ statestore *statestore_redis_new(struct event_base *base, const rconn_url *url, 
     r->base.log = log;
     r->clock = clock;
     r->clock_arg = clock_arg;
+    hash_key_random(&r->hk);
     r->m = mirror_new(base, url, cfg, classes, sizeof classes, on_apply, r, err, errlen);
     if (!r->m) {
         fg_free(r);

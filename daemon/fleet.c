@@ -4,7 +4,10 @@
  * Stored lists are the owner of class 29 in the server's statestore (statestore.h): a change applied from
  * it (the journal at start, another daemon's edit, a resync) edits the list of that name in the rules in
  * force; a dump (the snapshot, a resync's comparison) emits every stored list's lines. Each change
- * re-derives the list's index (list_set_lines), which suits admin-edited lists of a few thousand entries.
+ * re-derives the list's index (list_set_lines) on the loop, so a stored list holds at most STORED_LIST_MAX
+ * entries (a file list has no such bound) and a record that changes nothing (a resync's, mostly) is
+ * skipped without re-deriving: n records cost O(n x STORED_LIST_MAX) comparisons at worst, never O(n^2)
+ * re-indexing of an unbounded list that a fleet peer could grow.
  *
  * SECURITY
  *     Records come from a file or from Redis, which every daemon of the fleet writes: a key without its
@@ -25,6 +28,7 @@
 #include "statestore_redis.h"
 
 #define LINE_MAX_BYTES 1024 /* an entry's line, as floodgatectl list add takes it */
+#define STORED_LIST_MAX 1000 /* entries of one stored list: each change re-indexes the list on the loop */
 
 struct fleet {
     server *s;
@@ -81,6 +85,20 @@ static int list_replace(fg_list *l, const char *ekey, const char *line, char *er
     return rc;
 }
 
+/* line_of - the line of entry key ekey in l (NULL: none), and how many lines l has */
+static const char *line_of(const fg_list *l, const char *ekey)
+{
+    char kb[LINE_MAX_BYTES];
+
+    for (size_t i = 0; i < list_lines(l); i++) {
+        const char *t = list_line_at(l, i);
+        entry_key(t, kb, sizeof kb);
+        if (!strcmp(kb, ekey))
+            return t;
+    }
+    return NULL;
+}
+
 /* on_apply - a record of class 29 from the store: add, replace or remove one entry of a stored list */
 static int on_apply(int op, const state_rec *r, void *arg)
 {
@@ -100,7 +118,18 @@ static int on_apply(int op, const state_rec *r, void *arg)
     fg_list *l = listset_find(f->s->rules->lists, key);
     if (!l || !list_is_stored(l))
         return 0; /* a list this daemon's rules do not keep in the store (any more): nothing to do */
-    if (list_replace(l, key + strlen(key) + 1, op == STATE_PUT ? line : NULL, err, sizeof err) < 0)
+    const char *ekey = key + strlen(key) + 1, *have = line_of(l, ekey);
+    char lk[LINE_MAX_BYTES];
+    if (op == STATE_PUT && (!entry_key(line, lk, sizeof lk) || strcmp(lk, ekey)))
+        return -1; /* a line whose entry is not the record's key could never be deleted by it */
+    if (op == STATE_PUT ? have && !strcmp(have, line) : !have)
+        return 0; /* nothing changes */
+    if (op == STATE_PUT && !have && list_lines(l) >= STORED_LIST_MAX) {
+        log_warn("list %s: full (%d entries kept in the store); an entry from the store is dropped", list_name(l),
+                 STORED_LIST_MAX);
+        return 0;
+    }
+    if (list_replace(l, ekey, op == STATE_PUT ? line : NULL, err, sizeof err) < 0)
         log_warn("list %s: a stored entry does not load (%s); ignored", list_name(l), err);
     return 0;
 }
@@ -179,11 +208,11 @@ int fleet_list_edit(fleet *f, fg_list *l, int add, const char *text, char *err, 
             return -1;
         }
     }
-    int found = 0;
-    for (size_t i = 0; i < list_lines(l) && !found; i++) {
-        char kb[LINE_MAX_BYTES];
-        entry_key(list_line_at(l, i), kb, sizeof kb);
-        found = !strcmp(kb, ekey);
+    int found = line_of(l, ekey) != NULL;
+    if (add && !found && list_lines(l) >= STORED_LIST_MAX) {
+        snprintf(err, errlen, "list %s is full: a list kept in the store holds at most %d entries (use a file list "
+                 "for more)", list_name(l), STORED_LIST_MAX);
+        return -1;
     }
     if (!add && !found) {
         snprintf(err, errlen, "%s is not in list %s", text, list_name(l));

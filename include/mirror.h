@@ -6,9 +6,9 @@
  * of them within a second. A mirror carries such changes: mirror_put / mirror_del write a record (class byte,
  * key bytes, value bytes, wall-clock expiry) to Redis and publish it; every daemon's mirror hears the others'
  * changes and hands them to its apply callback. After every (re)connect of its subscriber the mirror reads the
- * whole set again (a resync: MIRROR_SYNC_BEGIN, a MIRROR_PUT for each record, MIRROR_SYNC_END per class), so a
- * daemon that missed messages while Redis was away catches up; the consumer drops what the resync did not
- * mention.
+ * whole set again (a resync: MIRROR_SYNC_BEGIN, a MIRROR_SYNC_PUT for each record, MIRROR_SYNC_END per
+ * class), so a daemon that missed messages while Redis was away catches up; the consumer drops what the
+ * resync did not mention.
  *
  * Why here: the counters layer owns the store's servers; the policy layer only knows records. Nothing here
  * blocks: two hiredis async connections on the daemon's loop (rconn.h), one for writes and reads, one that
@@ -39,7 +39,8 @@
 
 #include "rconn.h"
 
-enum mirror_op { MIRROR_PUT = 1, MIRROR_DEL = 2, MIRROR_SYNC_BEGIN = 3, MIRROR_SYNC_END = 4 };
+/* MIRROR_SYNC_PUT: a record read by a resync (it may be older than a change heard meanwhile) */
+enum mirror_op { MIRROR_PUT = 1, MIRROR_DEL = 2, MIRROR_SYNC_BEGIN = 3, MIRROR_SYNC_END = 4, MIRROR_SYNC_PUT = 5 };
 
 #define MIRROR_CLASSES_MAX 4      /* classes one mirror carries */
 #define MIRROR_KEY_MAX 1024       /* bytes of a record's key */

@@ -466,7 +466,7 @@ static void on_apply(int op, const mirror_rec *r, void *arg)
     }
     snprintf(w->last_key, sizeof w->last_key, "%.*s", (int)r->klen, (const char *)r->key);
     w->last_val[0] = '\0';
-    if (op == MIRROR_PUT) {
+    if (op == MIRROR_PUT || op == MIRROR_SYNC_PUT) {
         w->puts++;
         snprintf(w->last_val, sizeof w->last_val, "%.*s", (int)r->vlen, (const char *)r->val);
         w->last_exp = r->expires;
@@ -906,9 +906,33 @@ static void test_stored_list(void **st)
     assert_string_equal(wait_action(&a, "spam@example.org", "192.0.2.40", "DUNNO"), "DUNNO");
     assert_string_equal(query(&a, "x@bad.example", "192.0.2.40"), "REJECT 5.7.1 junk");
 
-    /* a third daemon reads the list when it starts; a reload keeps it */
+    /* a third daemon reads the list when it starts */
     fgd_start_rules(&c, "list-c", store_conf, STORED_LISTS);
     assert_string_equal(wait_action(&c, "y@bad.example", "192.0.2.40", "REJECT"), "REJECT 5.7.1 junk");
+    /* a fleet peer (or anyone with Redis) stuffs 1,100 more entries in, and c reads them (a resync after its
+     * subscriber was cut): it keeps at most 1,000 entries of a stored list, those it held among them */
+    redisContext *rc = redisConnect("127.0.0.1", (int)r.port);
+    assert_non_null(rc);
+    freeReplyObject(redisCommand(rc, "SELECT 5"));
+    for (int i = 0; i < 1100; i++) {
+        char field[64], val[64];
+        int fl = snprintf(field, sizeof field, "%cblocked%ck%d.example", 29, 0, i);
+        memset(val, 0, 8);
+        int vl = 8 + snprintf(val + 8, sizeof val - 8, "k%d.example v", i);
+        redisAppendCommand(rc, "HSET %b %b %b", "\x1d\xffmirror", (size_t)8, field, (size_t)fl, val, (size_t)vl);
+    }
+    for (int i = 0; i < 1100; i++) {
+        redisReply *x = NULL;
+        assert_int_equal(redisGetReply(rc, (void **)&x), REDIS_OK);
+        freeReplyObject(x);
+    }
+    freeReplyObject(redisCommand(rc, "CLIENT KILL TYPE pubsub"));
+    redisFree(rc);
+    for (int i = 0; i < 500 && !strstr(ctl_out(&c, "--json list blocked show"), "\"count\":1000"); i++)
+        poll(NULL, 0, 10);
+    assert_non_null(strstr(ctl_out(&c, "--json list blocked show"), "\"count\":1000"));
+    assert_string_equal(query(&c, "y@bad.example", "192.0.2.40"), "REJECT 5.7.1 junk");
+    /* a reload keeps it */
     kill(c.pid, SIGHUP);
     for (int i = 0; i < 500 && strcmp(ctl_stat(&c, "reloads"), "1"); i++)
         poll(NULL, 0, 10);
