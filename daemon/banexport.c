@@ -140,8 +140,14 @@ static void write_nft(const banexport_rec *recs, size_t n, uint64_t now, struct 
             else
                 evbuffer_add(out, ",\n", 2);
             banexport_network(v[i], net, sizeof net);
-            if (v[i]->expires)
-                evbuffer_add_printf(out, "\t%s timeout %llus", net, (unsigned long long)remaining(v[i], now));
+            if (v[i]->expires) {
+                /* nft refuses a number of 10^8 or more in one unit ("value too large"): days, then seconds */
+                unsigned long long t = remaining(v[i], now);
+                if (t < 100000000ULL)
+                    evbuffer_add_printf(out, "\t%s timeout %llus", net, t);
+                else
+                    evbuffer_add_printf(out, "\t%s timeout %llud%llus", net, t / 86400, t % 86400);
+            }
             else
                 evbuffer_add_printf(out, "\t%s", net);
             if (++in_stmt == BANEXPORT_NFT_CHUNK) {
@@ -193,17 +199,49 @@ static void write_plain(const banexport_rec *recs, size_t n, uint64_t now, struc
     fg_free(v);
 }
 
-/* json_string - a JSON string literal; quotes, backslashes and control bytes escaped */
+/* utf8_len - the length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one (a stray or
+ * missing continuation byte, an overlong form, a surrogate, past U+10FFFF) */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n;
+    uint32_t c;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        n = 2, c = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        n = 3, c = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        n = 4, c = p[0] & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+/* json_string - a JSON string literal; quotes, backslashes and control bytes escaped, a byte that is not
+ * part of valid UTF-8 written as U+FFFD (a reason cut by someone else, a hostile name: the JSON stays valid) */
 static void json_string(struct evbuffer *out, const char *s)
 {
     evbuffer_add(out, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+        size_t n = utf8_len(p);
         if (*p == '"' || *p == '\\')
             evbuffer_add_printf(out, "\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
             evbuffer_add_printf(out, "\\u%04x", *p);
+        else if (n == 0)
+            evbuffer_add(out, "\\ufffd", 6);
         else
-            evbuffer_add(out, p, 1);
+            evbuffer_add(out, p, n);
+        p += n ? n : 1;
     }
     evbuffer_add(out, "\"", 1);
 }

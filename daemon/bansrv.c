@@ -31,7 +31,7 @@
 #include "server.h"
 
 #define BANSRV_REASON_MAX 200                          /* bytes of a manual ban's reason */
-#define BANSRV_DURATION_MAX (3650ULL * 86400 * 1000)   /* ms: ten years; longer is "forever" */
+#define BANSRV_DURATION_MAX (3650ULL * 86400 * 1000)   /* ms: ten years; longer is refused (use "forever") */
 
 /* wall_s - wall-clock seconds now */
 static uint64_t wall_s(server *s)
@@ -66,7 +66,7 @@ static void to_export(const ban_rec *r, banexport_rec *e)
     memcpy(e->bytes, r->bytes, 16);
     e->prefix = r->prefix;
     e->reason = r->reason;
-    e->rule = r->rule;
+    e->rule = r->rule ? r->rule : "manual"; /* as the table and the log lines say */
     e->since = r->since;
     e->expires = r->expires;
     e->times = r->times;
@@ -295,6 +295,12 @@ void bansrv_ban(server *s, fg_request *req, const char *const *args, int nargs, 
         return;
     }
     if (rlen) {
+        if (rlen > BANSRV_REASON_MAX) {
+            /* cut at a character boundary: half a UTF-8 character would reach the JSON and the log */
+            rlen = BANSRV_REASON_MAX;
+            while (rlen > 0 && ((unsigned char)reason[rlen] & 0xc0) == 0x80)
+                rlen--;
+        }
         snprintf(rbuf, sizeof rbuf, "%.*s", (int)rlen, reason);
         for (char *p = rbuf; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f)

@@ -502,7 +502,7 @@ void engine_ban_verdict(const engine *e, const ruleset *rs, const fg_request *re
         strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&end, &tm));
         v->retry_s = b->expires > now ? b->expires - now : 1;
     }
-    action_ctx ctx = {.rule = b->rule ? b->rule : "ban", .reason = reason, .expires = expires};
+    action_ctx ctx = {.rule = b->rule ? b->rule : "ban", .retry_s = v->retry_s, .reason = reason, .expires = expires};
     action_expand(t, req, &ctx, v->action, sizeof v->action);
     /* the reply's reason= line: the ban's reason, one line, cut to fit */
     for (i = 0; reason[i] && i + 1 < sizeof v->reason; i++)

@@ -177,6 +177,23 @@ static void test_nft(void **st)
     assert_null(strstr(first + 1, "@banned_v4")); /* the rules are not added twice */
 }
 
+/* REVIEW: floodgatectl ban accepts up to 3650d; such a ban (with others) must still load */
+static void test_nft_long(void **st)
+{
+    char cmd[512], out[8192];
+    (void)st;
+    if (!can_netns)
+        skip();
+    banexport_rec r[] = {rec("198.51.100.7", 32, NOW + 3600), rec("192.0.2.66", 32, NOW + 3650ULL * 86400)};
+    const char *path = write_file("bans-long.nft", BANEXPORT_NFT, r, 2);
+    snprintf(cmd, sizeof cmd, "%s -f %s", nft_bin, path);
+    if (in_ns(cmd, out, sizeof out) != 0)
+        fail_msg("nft -f refused the script: %s", out);
+    assert_int_equal(tool_ns(nft_bin, "list set inet floodgate banned_v4", out, sizeof out), 0);
+    assert_non_null(strstr(out, "192.0.2.66 timeout 3650d"));
+    assert_non_null(strstr(out, "198.51.100.7 timeout 1h"));
+}
+
 static void test_ipset(void **st)
 {
     char cmd[512], out[8192];
@@ -213,6 +230,7 @@ int main(int argc, char **argv)
     nft_bin = argv[1];
     ipset_bin = argv[2];
     ip_bin = argv[3];
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_nft), cmocka_unit_test(test_ipset)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_nft),
+        cmocka_unit_test(test_nft_long), cmocka_unit_test(test_ipset)};
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

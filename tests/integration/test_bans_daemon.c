@@ -166,10 +166,21 @@ static void test_listing(void **st)
     assert_non_null(strstr(out, "\"expires\":"));
     assert_non_null(strstr(out, "\"times\":1"));
     assert_non_null(strstr(out, "\"network\":\"2001:db8:1::/64\""));
+    assert_non_null(strstr(out, "\"rule\":\"manual\""));
+    /* a reason past 200 bytes is cut at a character boundary: the JSON holds no half character */
+    char args[1024] = "ban 192.0.2.60 1h --reason '", *p = args + strlen(args);
+    for (int i = 0; i < 67; i++, p += 3)
+        memcpy(p, "\xe2\x82\xac", 3); /* 201 bytes of euro signs: 66 whole ones fit in 200 */
+    strcpy(p, "'");
+    ctl(0, args);
+    out = ctl(0, "bans --json");
+    assert_null(strstr(out, "ufffd"));
+    assert_non_null(strstr(out, "\xe2\x82\xac\",\"rule\":\"manual\""));
+    ctl(0, "unban 192.0.2.60");
     out = ctl(0, "stats");
     assert_non_null(strstr(out, "bans_active "));
     assert_non_null(strstr(out, "ban_refused "));
-    assert_non_null(strstr(out, "bans_removed                               2"));
+    assert_non_null(strstr(out, "bans_removed                               3"));
 }
 
 /* a reload keeps the bans; an address trusted by the new file is no longer refused, even inside a ban */

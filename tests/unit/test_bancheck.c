@@ -265,6 +265,20 @@ static void action_fields(void **st)
     done(f);
 }
 
+
+/* REVIEW: $retry_after in bans.action is the ban's time left, as the reply's retry_after= line says */
+static void action_retry_after(void **st)
+{
+    fixture *f = setup_text("bans = { action = \"DEFER 4.7.1 Banned, retry in $retry_after s\"; };\n" ALLOW_ALL);
+    (void)st;
+
+    ban(f, "198.51.100.7", 3600, "brute force", "auth");
+    const char *a = ask(f, T0 + 100 * 1000, "request=auth\nclient_address=198.51.100.7");
+    assert_int_equal(f->ev.v.retry_s, 3500);
+    assert_string_equal(a, "DEFER 4.7.1 Banned, retry in 3500 s");
+    done(f);
+}
+
 /* a username ban refuses requests carrying that login (username or sasl_username), in any case */
 static void username_bans(void **st)
 {
@@ -298,6 +312,7 @@ int main(void)
         cmocka_unit_test(refused_every_kind),
         cmocka_unit_test(action_fields),
         cmocka_unit_test(username_bans),
+        cmocka_unit_test(action_retry_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

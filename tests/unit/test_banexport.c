@@ -171,6 +171,32 @@ static void test_json(void **st)
     assert_string_equal(render(BANEXPORT_JSON, NULL, 0), "[]\n");
 }
 
+/* JSON stays valid UTF-8 whatever the reason's bytes: valid sequences kept, anything else U+FFFD */
+static void test_json_utf8(void **st)
+{
+    static const struct {
+        const char *label, *reason, *want;
+    } cases[] = {
+        {"valid 2, 3, 4 bytes", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+        {"cut in the middle", "ab\xe2\x82", "ab\\ufffd\\ufffd"},
+        {"stray continuation", "a\x80" "b", "a\\ufffd" "b"},
+        {"invalid lead", "\xff\xfe", "\\ufffd\\ufffd"},
+        {"overlong", "\xc0\xaf", "\\ufffd\\ufffd"},
+        {"surrogate", "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},
+        {"past U+10FFFF", "\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},
+    };
+    char want[256];
+    (void)st;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        banexport_rec r = rec("192.0.2.1", cases[i].reason, "x", 0);
+        const char *got = render(BANEXPORT_JSON, &r, 1);
+        snprintf(want, sizeof want, "\"reason\":\"%s\",", cases[i].want);
+        if (!strstr(got, want))
+            fail_msg("%s: %s", cases[i].label, got);
+    }
+}
+
 /* follow lines: a hostile reason stays on its line and inside its quotes */
 static void test_event(void **st)
 {
@@ -257,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup(test_ipset, setup),      cmocka_unit_test_setup(test_plain, setup),
         cmocka_unit_test(test_json),                    cmocka_unit_test(test_event),
         cmocka_unit_test(test_parse_format),            cmocka_unit_test(test_username),
+        cmocka_unit_test(test_json_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
