@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "distinct.h"
 #include "hash.h"
 #include "num.h"
 
@@ -596,6 +597,37 @@ static void kv_step_run(mem_store *m, store_batch *b, store_op *op)
     }
 }
 
+/* distinct_commit - add a distinct operation's value to its state (distinct.h); a state that changes size
+ * is rebuilt from a copy, since mem_put hands back a new zeroed value (an old one that changes size is exact,
+ * at most DISTINCT_HDR + DISTINCT_EXACT_MAX entries, or an HLL state whose window is empty) */
+static void distinct_commit(mem_store *m, store_batch *b, store_op *op)
+{
+    unsigned char old[DISTINCT_HDR + DISTINCT_EXACT_MAX * DISTINCT_ENTRY];
+    const unsigned char *key = batch_key(b, op);
+    mem_entry *e = mem_find(m, key, op->key_len, b->now_ms);
+    size_t vlen = 0;
+    void *v = e ? mem_entry_value(e, &vlen) : NULL;
+    size_t need = distinct_add_size(&op->win, v, vlen, op->fp, b->now_ms);
+
+    if (!v || need != vlen) {
+        size_t oldlen = v && distinct_is_exact(v, vlen) && vlen <= sizeof old ? vlen : 0;
+        if (oldlen)
+            memcpy(old, v, oldlen);
+        v = mem_put(m, key, op->key_len, need, UINT64_MAX, b->now_ms);
+        e = mem_find(m, key, op->key_len, b->now_ms);
+        distinct_add(&op->win, oldlen ? old : NULL, oldlen, op->fp, b->now_ms, v, need);
+    } else {
+        distinct_add(&op->win, v, vlen, op->fp, b->now_ms, v, vlen);
+    }
+    /* the key lives as long as the state's newest bucket is in the window (its logical expiry, which the
+     * Redis script keeps too) */
+    mem_entry_expire(e, distinct_state_expiry(v, need));
+    if (!op->seen) {
+        op->peek.total++;
+        op->wpeek[0].total++;
+    }
+}
+
 /* mem_submit - answer a batch at once */
 static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
 {
@@ -629,7 +661,13 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             e = i < nh ? find_hashed(m, batch_key(b, op), op->key_len, hs[i], b->now_ms)
                        : mem_find(m, batch_key(b, op), op->key_len, b->now_ms);
             v = e ? mem_entry_value(e, &vlen) : NULL;
-            {
+            if (op->flags & STORE_DISTINCT) {
+                int seen;
+                op->admitted = distinct_check(&op->win, (void *)v, v ? vlen : 0, op->fp, b->now_ms, &op->peek, &seen);
+                op->seen = (uint8_t)seen;
+                op->which = 0;
+                op->wpeek[0] = op->peek;
+            } else {
                 unsigned n, which;
                 const window_spec *w = op_windows(op, &n);
                 op->admitted = windows_check(w, n, v, v ? vlen : 0, b->now_ms, op->wpeek, &which);
@@ -668,6 +706,11 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             unsigned n;
             if (op->type != STORE_WINDOW || !op->admitted)
                 continue; /* only a dry-run window that would refuse is not admitted here */
+            if (op->flags & STORE_DISTINCT) {
+                if (pass == 1)
+                    distinct_commit(m, b, op); /* may resize: after every in-place update */
+                continue;
+            }
             const window_spec *w = op_windows(op, &n);
             want = windows_state_size(w, n);
             void *v;

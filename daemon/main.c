@@ -191,6 +191,14 @@ static int server_open(server *s, fg_conf *c)
     s->eng.log = engine_warn;
     s->eng.dry = log_dry_run;
     s->eng.dry_arg = s;
+    /* limit.distinct fingerprints: the fleet's key, or one of our own when no other daemon reads the store */
+    if (c->store.has_distinct_key) {
+        memcpy(s->eng.distinct_key, c->store.distinct_key, sizeof s->eng.distinct_key);
+        s->eng.distinct_keyed = 1;
+    } else if (!c->store.redis.kind) {
+        randombytes_buf(s->eng.distinct_key, sizeof s->eng.distinct_key);
+        s->eng.distinct_keyed = 1;
+    }
     s->started_ms = server_now(s);
     if (bansrv_start(s) < 0)
         return -1;

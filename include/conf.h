@@ -62,6 +62,8 @@ typedef struct conf_store {
     uint64_t timeout_ms;     /* networked stores: every request */
     uint64_t connect_timeout_ms; /* networked stores: connecting and setting up */
     redis_spec redis;        /* networked stores: servers (kind 0 = embedded) */
+    int has_distinct_key;    /* store.distinct_key set */
+    unsigned char distinct_key[32]; /* BLAKE2b of store.distinct_key: keys the limit.distinct fingerprints */
 } conf_store;
 
 typedef struct conf_regex {

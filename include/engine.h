@@ -36,6 +36,11 @@
  * A dry-run greylist rule runs its step (the triplet is recorded, as it
  * would be) and only its refusal is ignored.
  *
+ * A limit on distinct values (limit.distinct) is one window operation with
+ * STORE_DISTINCT and the value's fingerprint (engine_distinct_fp): it
+ * refuses a value not yet counted once count values are; a value already
+ * counted passes and is not counted again.
+ *
  * A limit with several rates is one operation on one key with every
  * window (store.h); when it refuses, the window with the latest retry
  * decides, and its count and window are the $count and $per of the action.
@@ -73,6 +78,7 @@
 #include "rule.h"
 #include "store.h"
 
+#define ENGINE_DISTINCT_KEY_BYTES 32 /* a BLAKE2b key (crypto_generichash_KEYBYTES) */
 #define ENGINE_ERROR_LOG_MS 60000 /* a rule's evaluation errors are logged at most once per minute */
 #define ENGINE_TEMPFAIL_ACTION "DEFER_IF_PERMIT 4.3.0 Policy service temporarily unavailable, try again later"
 
@@ -137,6 +143,10 @@ typedef struct engine {
     void *dry_arg;
     engine_wall_fn wall;   /* daemon clock to wall clock for bans; NULL: now_ms is wall time (tests) */
     void *wall_arg;
+    int distinct_keyed;    /* distinct_key is set; 0: the fingerprints are unkeyed BLAKE2b */
+    unsigned char distinct_key[ENGINE_DISTINCT_KEY_BYTES]; /* keys the fingerprints of limit.distinct values
+                           * (BLAKE2b): store.distinct_key, the same on every daemon sharing a store (a fleet
+                           * on Redis); the embedded store draws its own when none is set */
 } engine;
 
 typedef struct eval eval;
@@ -182,6 +192,10 @@ void engine_ban_verdict(const engine *e, const ruleset *rs, const fg_request *re
 /* engine_action - the action rule r gives the request, with retry_s and the deciding window `which` of its
  * rates for $retry_after, $count and $per (explain shows it without deciding) */
 void engine_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned which, char *out, size_t size);
+/* engine_distinct_fp - the fingerprint of a request's value of a rule's limit.distinct attribute: BLAKE2b
+ * (keyed with e->distinct_key) of the value as a key part (an address cut to the rule's prefix, text folded
+ * to lower case), so that every daemon of a fleet computes the same; the value itself is never stored */
+uint64_t engine_distinct_fp(const engine *e, const rule *r, fg_request *req);
 /* engine_limit_op - put the windows of a rule's limit (one, or its rates) on a window or peek operation */
 void engine_limit_op(const rule *r, store_op *op);
 

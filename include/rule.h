@@ -72,6 +72,8 @@ typedef struct rule {
     unsigned nrates;         /* limit.rates: 2..WINDOW_RATES_MAX windows on the one key; 0 = count/per */
     window_spec rates[WINDOW_RATES_MAX]; /* each rate's window, in the order written */
     char *rate_per[WINDOW_RATES_MAX];    /* each rate's window as written, for $per when it decides */
+    int has_distinct;        /* limit.distinct: the limit counts distinct values of an attribute, not events */
+    keyspec distinct;        /* the attribute whose values are counted (an address may take a prefix) */
     int dry_run;             /* dry_run = true: matches and counts, never decides; what it would do is logged */
     int has_greylist;        /* greylist = { ... } */
     greylist_spec grey;

@@ -48,6 +48,11 @@ enum store_op_type {
 #define STORE_DRY 2 /* store_op.flags: a window or greylist step that never refuses the batch (a dry-run rule):
                      * it is checked, says in `admitted` what it would have done, and a window that would
                      * refuse is not counted (as if it had refused) while the others commit */
+#define STORE_DISTINCT 4 /* store_op.flags: a window or peek that counts distinct values (distinct.h), not events:
+                          * the one window `win`, the value's fingerprint in `fp`. Admitted when the value is
+                          * already counted in the window or the count is under win.count; committed, the value
+                          * is added (a value seen again moves to now); peek.total is the distinct count (one
+                          * more when a new value was added) */
 
 typedef struct store_op {
     uint8_t type;      /* enum store_op_type */
@@ -67,6 +72,8 @@ typedef struct store_op {
     uint8_t flags;     /* STORE_NX */
     uint64_t ttl_ms;   /* kv operations: time to live; 0 = none */
     int64_t num;       /* STORE_KV_INCR: the increment; result: the new value */
+    uint64_t fp;       /* STORE_DISTINCT: the value's fingerprint */
+    uint8_t seen;      /* result of STORE_DISTINCT: the value was already counted in the window */
     uint32_t res_off;  /* result of STORE_KV_GET: the value in batch->keys */
     uint32_t res_len;
     void *backend;     /* the backend's own use within one submit */

@@ -8,6 +8,7 @@
 
 #include <grp.h>
 #include <libgen.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -215,11 +216,32 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     return ok;
 }
 
+/* parse_distinct_key - store.distinct_key = "secret": the key of the limit.distinct fingerprints, the same on
+ * every daemon of a fleet (engine.h) */
+static int parse_distinct_key(fg_conf *c, config_setting_t *g, conf_errors *errs)
+{
+    config_setting_t *s = config_setting_get_member(g, "distinct_key");
+    const char *v = s ? config_setting_get_string(s) : NULL;
+
+    if (!s)
+        return 0;
+    if (!v || strlen(v) < 16) {
+        conf_error_at(errs, s, "store.distinct_key: a secret string of at least 16 characters, the same on every "
+                      "daemon sharing the store");
+        return -1;
+    }
+    crypto_generichash(c->store.distinct_key, sizeof c->store.distinct_key, (const unsigned char *)v, strlen(v),
+                       NULL, 0);
+    c->store.has_distinct_key = 1;
+    return 0;
+}
+
 /* parse_store - the store group */
 static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
 {
     static const char *const known[] = {"type", "snapshot", "snapshot_interval", "cleanup", "max_keys", "on_error", "timeout",
-                                        "url", "urls", "stores", "read_from_replicas", "connect_timeout", NULL};
+                                        "url", "urls", "stores", "read_from_replicas", "connect_timeout",
+                                        "distinct_key", NULL};
     const char *v;
     int ok = 0;
 
@@ -244,6 +266,7 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
             ok = -1;
         }
     }
+    ok |= parse_distinct_key(c, g, errs);
     ok |= get_size(g, "max_keys", 1, 1ULL << 32, &c->store.max_keys, errs);
     ok |= get_duration(g, "cleanup", 10, 3600 * 1000, &c->store.cleanup_ms, errs);
     ok |= get_duration(g, "snapshot_interval", 1000, 86400 * 1000, &c->store.snapshot_interval_ms, errs);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "alloc.h"
 #include "ban.h"
 #include "banrule.h"
@@ -352,10 +354,28 @@ static int rule_failed(engine *e, rule *r, const cond_regex *rx, uint64_t now_ms
     return on_error == ON_ERROR_TEMPFAIL;
 }
 
+/* engine_distinct_fp - the keyed BLAKE2b fingerprint of the request's limit.distinct value */
+uint64_t engine_distinct_fp(const engine *e, const rule *r, fg_request *req)
+{
+    key_buf k;
+    unsigned char h[crypto_generichash_BYTES_MIN];
+    uint64_t fp = 0;
+
+    key_begin(&k, KEY_ACME, "", 0); /* a bare part: the canonical bytes of the value, typed */
+    key_attr(&r->distinct, req, &k);
+    crypto_generichash(h, sizeof h, k.bytes, k.len, e && e->distinct_keyed ? e->distinct_key : NULL,
+                       e && e->distinct_keyed ? ENGINE_DISTINCT_KEY_BYTES : 0);
+    for (int i = 7; i >= 0; i--)
+        fp = fp << 8 | h[i];
+    return fp;
+}
+
 /* engine_limit_op - the windows of a rule's limit on a STORE_WINDOW or STORE_PEEK operation */
 void engine_limit_op(const rule *r, store_op *op)
 {
     op->win = r->win;
+    if (r->has_distinct)
+        op->flags |= STORE_DISTINCT;
     if (r->nrates) {
         op->nwin = (uint8_t)r->nrates;
         memcpy(op->wins, r->rates, r->nrates * sizeof *r->rates);
@@ -589,6 +609,8 @@ int engine_eval(engine *e, eval *ev, ruleset *rs, fg_request *req, uint64_t now_
             }
             op = batch_add(&ev->batch, STORE_WINDOW, k.bytes, k.len);
             engine_limit_op(r, op);
+            if (r->has_distinct)
+                op->fp = engine_distinct_fp(e, r, req);
         }
         if (r->dry_run)
             op->flags |= STORE_DRY;

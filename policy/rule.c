@@ -173,10 +173,45 @@ static int parse_rates(config_setting_t *rates, rule *r, int buckets, conf_error
     return ok;
 }
 
+/* parse_distinct - limit.distinct = "attribute": the limit counts the distinct values of an attribute per key
+ * in count/per (the key parts are parsed first) */
+static int parse_distinct(config_setting_t *limit, rule *r, conf_errors *errs)
+{
+    config_setting_t *d = config_setting_get_member(limit, "distinct");
+    const char *text = config_setting_get_string(d);
+    int ok = 0;
+
+    if (!text || req_attr_id(text, strcspn(text, "/")) < 0) {
+        conf_error_at(errs, d, "rule \"%s\": limit.distinct: %s%s%s (an attribute name such as \"username\", "
+                      "\"recipient\" or \"client_address/24\")", r->name, text ? "unknown attribute \"" : "expected a string",
+                      text ? text : "", text ? "\"" : "");
+        return -1;
+    }
+    if (rule_keyspec_parse(d, r->name, "limit.distinct", &r->distinct, errs) < 0)
+        return -1;
+    r->has_distinct = 1;
+    if (config_setting_get_member(limit, "rates")) {
+        conf_error_at(errs, d, "rule \"%s\": limit.distinct counts values in one window: write count and per, "
+                      "not rates (or two rules)", r->name);
+        ok = -1;
+    }
+    for (unsigned i = 0; i < r->nkeys; i++) {
+        const keyspec *k = &r->keys[i], *dv = &r->distinct;
+        /* distinct addresses inside the key's network make sense (key client_address/24, distinct client_address) */
+        int finer = k->prefix && (!dv->prefix || dv->v4 > k->v4 || dv->v6 > k->v6);
+        if (k->attr == dv->attr && !finer) {
+            conf_error_at(errs, d, "rule \"%s\": limit.distinct: \"%s\" is also a part of the key, so every key "
+                          "would see one value", r->name, text);
+            ok = -1;
+        }
+    }
+    return ok;
+}
+
 /* parse_limit - limit = { key = ...; count = N; per = "1h"; buckets = 10; } or rates = [...] for count/per */
 static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
 {
-    static const char *const known[] = {"key", "count", "per", "rates", "buckets", NULL};
+    static const char *const known[] = {"key", "count", "per", "rates", "buckets", "distinct", NULL};
     config_setting_t *key = config_setting_get_member(s, "key");
     char where[128];
     long long count = 0;
@@ -213,6 +248,8 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
         buckets = WINDOW_K_DEFAULT;
     }
     r->has_limit = 1;
+    if (config_setting_get_member(s, "distinct") && parse_distinct(s, r, errs) < 0)
+        ok = -1;
     config_setting_t *rates = config_setting_get_member(s, "rates");
     if (rates) {
         if (config_setting_get_member(s, "count") || config_setting_get_member(s, "per")) {
@@ -631,6 +668,8 @@ static int reads_attr(const rule *r, int id)
     for (unsigned i = 0; i < r->action.nsegs; i++)
         if (r->action.segs[i].var == id)
             return 1;
+    if (r->has_distinct && r->distinct.attr == id)
+        return 1;
     return 0;
 }
 

@@ -35,7 +35,7 @@ static void exact_matches_set(void **s)
         if (!found)
             vals[nset++] = v;
         assert_int_equal(distinct_seen(st, v, 1000 + i), found);
-        assert_int_equal(distinct_add(st, v, 1000 + i), 0);
+        assert_int_equal(distinct_put(st, v, 1000 + i), 0);
         assert_int_equal(distinct_count(st, 1000 + i), nset);
     }
     assert_true(distinct_exact(st));
@@ -48,11 +48,11 @@ static void limit_admits_seen(void **s)
     (void)s;
     distinct_state *st = distinct_new(600000, 10);
     for (uint64_t i = 0; i < 5; i++) {
-        assert_true(distinct_check(st, mix(i), 5, 10));
-        distinct_add(st, mix(i), 10);
+        assert_true(distinct_admits(st, mix(i), 5, 10));
+        distinct_put(st, mix(i), 10);
     }
-    assert_false(distinct_check(st, mix(99), 5, 20));
-    assert_true(distinct_check(st, mix(3), 5, 20));
+    assert_false(distinct_admits(st, mix(99), 5, 20));
+    assert_true(distinct_admits(st, mix(3), 5, 20));
     assert_int_equal(distinct_count(st, 20), 5);
     distinct_free(st);
 }
@@ -64,7 +64,7 @@ static void hll_within_error(void **s)
     distinct_state *st = distinct_new(600000, 10);
     size_t bytes = 0;
     for (uint64_t i = 0; i < 100000; i++) {
-        distinct_add(st, mix(i ^ 0xABCDEF), 1000 + i / 1000);
+        distinct_put(st, mix(i ^ 0xABCDEF), 1000 + i / 1000);
         if (i == 1000)
             bytes = distinct_bytes(st);
     }
@@ -84,20 +84,22 @@ static void forgets(void **s)
     (void)s;
     const uint64_t per = 10000, k = 10;
     distinct_state *st = distinct_new(per, k);
-    distinct_add(st, mix(1), 0);
-    distinct_add(st, mix(2), 5000);
-    distinct_add(st, mix(1), 6000); /* seen again: stays */
+    distinct_put(st, mix(1), 0);
+    distinct_put(st, mix(2), 5000);
+    distinct_put(st, mix(1), 6000); /* seen again: stays */
     assert_int_equal(distinct_count(st, 9999), 2);
     assert_int_equal(distinct_count(st, 6000 + per - 1), 2);
     assert_int_equal(distinct_count(st, 5000 + per + per / k), 1); /* 2 gone, 1 refreshed at 6000 */
     assert_int_equal(distinct_count(st, 6000 + per + per / k), 0);
     /* HLL mode forgets too, and turns exact again when the window empties */
     for (uint64_t i = 0; i < 5000; i++)
-        distinct_add(st, mix(i + 100), 100000);
+        distinct_put(st, mix(i + 100), 100000);
     assert_false(distinct_exact(st));
     assert_true(distinct_count(st, 100000) > 4500);
     assert_int_equal(distinct_count(st, 100000 + per + per / k), 0);
+    distinct_put(st, mix(7), 100000 + per + per / k);
     assert_true(distinct_exact(st));
+    assert_int_equal(distinct_count(st, 100000 + per + per / k), 1);
     distinct_free(st);
 }
 
