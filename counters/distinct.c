@@ -111,10 +111,14 @@ static unsigned char *regs_of(const dview *v, uint64_t bucket, unsigned k)
  * correction; the Redis script computes it with the same operations in the same order */
 static uint64_t hll_value(const uint8_t *m8)
 {
+    static double inv2[256]; /* 2^-r, exact: a table instead of ldexp in the loop (callgrind: most of a request) */
     double sum = 0;
     unsigned zeros = 0;
+    if (inv2[0] == 0)
+        for (int r = 0; r < 256; r++)
+            inv2[r] = ldexp(1.0, -r);
     for (unsigned j = 0; j < DISTINCT_HLL_M; j++) {
-        sum += ldexp(1.0, -(int)m8[j]);
+        sum += inv2[m8[j]];
         zeros += m8[j] == 0;
     }
     double m = DISTINCT_HLL_M, alpha = 0.7213 / (1 + 1.079 / m);
@@ -129,8 +133,7 @@ static void merge_bucket(const dview *v, unsigned k, uint64_t x, uint8_t *m8)
 {
     const unsigned char *r = regs_of(v, x, k);
     for (unsigned j = 0; j < DISTINCT_HLL_M; j++)
-        if (r[j] > m8[j])
-            m8[j] = r[j];
+        m8[j] = r[j] > m8[j] ? r[j] : m8[j]; /* branch-free: vectorised */
 }
 
 /* live_from - the oldest live bucket of an HLL or exact view at top (none live: > head) */

@@ -253,6 +253,176 @@ const char REDIS_SCRIPT_TEXT[] =
 "  if ms < 1 then return 1 end\n"
 "  return ms\n"
 "end\n"
+/* distinct counts (distinct.h): the state has the embedded store's layout; this script keeps no cache (it
+ * writes 0 there). dload - the state of a key, nil if missing, of another shape or past its logical expiry */
+"local function dload(key, per, k, t)\n"
+"  local v = redis.call('GET', key)\n"
+"  if not v or #v < 48 then return nil end\n"
+"  local head, vper, vk, n, _, exp = struct.unpack('<I8I8I2I2I4I8', v)\n"
+"  if vper ~= per or vk ~= k then return nil end\n"
+"  if n == 65535 then\n"
+"    if #v ~= 48 + (k + 1) * 1024 then return nil end\n"
+"  elseif n > 64 or #v ~= 48 + n * 16 then return nil end\n"
+"  if exp <= t then\n"
+"    if not ro then redis.call('DEL', key) end\n"
+"    return nil\n"
+"  end\n"
+"  local s = {head = head, hll = n == 65535, v = v, fps = {}, seen = {}}\n"
+"  if not s.hll then\n"
+"    for i = 1, n do\n"
+"      local o = 49 + (i - 1) * 16\n"
+"      s.fps[i] = string.sub(v, o, o + 7)\n"
+"      s.seen[i] = struct.unpack('<I8', v, o + 8)\n"
+"    end\n"
+"  end\n"
+"  return s\n"
+"end\n"
+/* fpreg - register and rank of a fingerprint (8 bytes, little-endian): its top 10 bits, then the leading zeros
+ * of its 54 other bits + 1 (55 when all are 0), as distinct.c */
+"local function fpreg(fp)\n"
+"  local b = {string.byte(fp, 1, 8)}\n"
+"  local j = b[8] * 4 + floor(b[7] / 64)\n"
+"  local rho = 1\n"
+"  for i = 53, 0, -1 do\n"
+"    if floor(b[floor(i / 8) + 1] / 2 ^ (i % 8)) % 2 == 1 then return j, rho end\n"
+"    rho = rho + 1\n"
+"  end\n"
+"  return j, rho\n"
+"end\n"
+"local function regs(s, x, k)\n"
+"  local _, sl = idiv(x, k + 1)\n"
+"  local o = 49 + sl * 1024\n"
+"  return {string.byte(s.v, o, o + 1023)}\n"
+"end\n"
+"local function dmerge(m8, r)\n"
+"  for j = 1, 1024 do if r[j] > m8[j] then m8[j] = r[j] end end\n"
+"end\n"
+"local function zeros1024()\n"
+"  local m8 = {}\n"
+"  for j = 1, 1024 do m8[j] = 0 end\n"
+"  return m8\n"
+"end\n"
+/* hll_value - the same operations in the same order as distinct.c, so the same double and the same answer */
+"local function hll_value(m8)\n"
+"  local sum, zeros = 0, 0\n"
+"  for j = 1, 1024 do\n"
+"    local r = m8[j]\n"
+"    sum = sum + 2 ^ (-r)\n"
+"    if r == 0 then zeros = zeros + 1 end\n"
+"  end\n"
+"  local m = 1024\n"
+"  local alpha = 0.7213 / (1 + 1.079 / m)\n"
+"  local e = alpha * m * m / sum\n"
+"  if e <= 2.5 * m and zeros > 0 then e = m * math.log(m / zeros) end\n"
+"  return floor(e + 0.5)\n"
+"end\n"
+/* dcheck - distinct_check: admitted, count, retry_ms, seen */
+"local function dcheck(s, fp, per, count, k, t)\n"
+"  local b = bucket_of(per, k, t)\n"
+"  local top = b\n"
+"  if s and s.head > b then top = s.head end\n"
+"  local lo = 0\n"
+"  if top >= k then lo = top - k end\n"
+"  if not s then return 1, 0, 0, 0 end\n"
+"  local n, seen = 0, 0\n"
+"  if not s.hll then\n"
+"    for i = 1, #s.fps do\n"
+"      if s.seen[i] >= lo then\n"
+"        n = n + 1\n"
+"        if s.fps[i] == fp then seen = 1 end\n"
+"      end\n"
+"    end\n"
+"  elseif s.head >= lo then\n"
+"    local j, rho = fpreg(fp)\n"
+"    local m8 = zeros1024()\n"
+"    for x = lo, s.head do dmerge(m8, regs(s, x, k)) end\n"
+"    if m8[j + 1] >= rho then seen = 1 end\n"
+"    n = hll_value(m8)\n"
+"  end\n"
+"  if seen == 1 or n < count then return 1, n, 0, seen end\n"
+"  local x = top\n"
+"  if not s.hll then\n"
+"    while x > lo do\n"
+"      local c = 0\n"
+"      for i = 1, #s.fps do if s.seen[i] >= x then c = c + 1 end end\n"
+"      if c >= count then break end\n"
+"      x = x - 1\n"
+"    end\n"
+"  else\n"
+"    local m8 = zeros1024()\n"
+"    while x > lo do\n"
+"      if x <= s.head and x >= lo then dmerge(m8, regs(s, x, k)) end\n"
+"      if hll_value(m8) >= count then break end\n"
+"      x = x - 1\n"
+"    end\n"
+"  end\n"
+"  local retry = bucket_start(per, k, x + k + 1) - t\n"
+"  if top > b and retry > per then retry = per end\n"
+"  return 0, n, retry, 0\n"
+"end\n"
+/* dadd - distinct_add, and the key's expiry (the state's logical expiry) */
+"local function dadd(key, s, fp, per, k, t)\n"
+"  local b = bucket_of(per, k, t)\n"
+"  local top = b\n"
+"  if s and s.head > b then top = s.head end\n"
+"  local lo = 0\n"
+"  if top >= k then lo = top - k end\n"
+"  local exp = bucket_start(per, k, top + k + 1)\n"
+"  local body, n\n"
+"  local rs = {}\n"
+"  local function setreg(x, f)\n"
+"    local j, rho = fpreg(f)\n"
+"    local _, sl = idiv(x, k + 1)\n"
+"    local i = sl * 1024 + j + 1\n"
+"    if rs[i] < rho then rs[i] = rho end\n"
+"  end\n"
+"  if s and s.hll and s.head >= lo then\n"
+"    rs = {}\n"
+"    for sl = 0, k do\n"
+"      local o = 49 + sl * 1024\n"
+"      local r = {string.byte(s.v, o, o + 1023)}\n"
+"      for j = 1, 1024 do rs[sl * 1024 + j] = r[j] end\n"
+"    end\n"
+"    if top > s.head then\n"
+"      local from = s.head + 1\n"
+"      if top - s.head > k + 1 then from = top - k end\n"
+"      for x = from, top do\n"
+"        local _, sl = idiv(x, k + 1)\n"
+"        for j = 1, 1024 do rs[sl * 1024 + j] = 0 end\n"
+"      end\n"
+"    end\n"
+"    setreg(top, fp)\n"
+"    n = 65535\n"
+"  else\n"
+"    local fps, seen, found = {}, {}, false\n"
+"    if s and not s.hll then\n"
+"      for i = 1, #s.fps do\n"
+"        if s.seen[i] >= lo then\n"
+"          fps[#fps + 1] = s.fps[i]\n"
+"          if s.fps[i] == fp then seen[#fps] = top; found = true else seen[#fps] = s.seen[i] end\n"
+"        end\n"
+"      end\n"
+"    end\n"
+"    if not found then fps[#fps + 1] = fp; seen[#fps] = top end\n"
+"    if #fps <= 64 then\n"
+"      local parts = {}\n"
+"      for i = 1, #fps do parts[i] = fps[i] .. struct.pack('<I8', seen[i]) end\n"
+"      body = table.concat(parts)\n"
+"      n = #fps\n"
+"    else\n"
+"      for i = 1, (k + 1) * 1024 do rs[i] = 0 end\n"
+"      for i = 1, #fps do setreg(seen[i], fps[i]) end\n"
+"      n = 65535\n"
+"    end\n"
+"  end\n"
+"  if n == 65535 then\n"
+"    local parts = {}\n"
+"    for sl = 0, k do parts[sl + 1] = string.char(unpack(rs, sl * 1024 + 1, sl * 1024 + 1024)) end\n"
+"    body = table.concat(parts)\n"
+"  end\n"
+"  local v = struct.pack('<I8I8I2I2I4I8I8I4I4', top, per, k, n, 0, exp, 0, 0, 0) .. body\n"
+"  redis.call('SET', key, v, 'PX', px(exp - t))\n"
+"end\n"
 /* grey - grey_decide and its writes: result, retry_ms */
 "local function grey(tkey, ckey, delay, rw, life, auto, t)\n"
 "  local known, first, passed, ptrip = false, 0, 0, 0\n"
@@ -347,6 +517,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "  local typ = tonumber(ARGV[a])\n"
 "  local p1, p2, p3, p4 = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
 "  local fl = tonumber(ARGV[a + 5])\n"
+"  local dst = fl >= 32\n"
+"  if dst then fl = fl - 32 end\n"
 "  local nw, dry = fl % 16, fl >= 16\n"
 "  local ws = nil\n"
 "  if nw > 1 then\n"
@@ -361,6 +533,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "  local r = 3 + i * 5\n"
 "  res[r], res[r + 1], res[r + 2], res[r + 3], res[r + 4] = 0, 0, 0, 0, -1\n"
 "  ops[i] = {typ, key, p1, p3, ws}\n"
+"  local fp = nil\n"
+"  if dst then fp = ARGV[oi]; oi = oi + 1 end\n"
 "  if typ == 4 then\n"
 "    local key2 = KEYS[ki]\n"
 "    ki = ki + 1\n"
@@ -370,6 +544,12 @@ const char REDIS_SCRIPT_TEXT[] =
 "      if g >= 3 then res[r] = 1 elseif not dry then denied = i end\n"
 "    end\n"
 "  elseif denied >= 0 then\n"
+"  elseif (typ == 1 or typ == 2) and dst then\n"
+"    local ds = dload(key, p1, p3, now)\n"
+"    local ok, n, retry, sn = dcheck(ds, fp, p1, p2, p3, now)\n"
+"    res[r], res[r + 1], res[r + 2], res[r + 3] = ok, n, retry, sn\n"
+"    ops[i][6] = {nil, fp}\n"
+"    if typ == 1 and ok == 0 and not dry then denied = i end\n"
 "  elseif (typ == 1 or typ == 2) and ws then\n"
 "    local ok, tot, ret, which = mcheck(ws, mget(key, ws, now), now)\n"
 "    res[r], res[r + 1], res[r + 2] = ok, tot[which], ret[which]\n"
@@ -402,7 +582,10 @@ const char REDIS_SCRIPT_TEXT[] =
 "    local op = ops[i]\n"
 "    local r = 3 + i * 5\n"
      /* a dry-run window that would refuse is not counted, as if it had refused */
-"    if op[1] == 1 and res[r] == 1 and op[5] then\n"
+"    if op[1] == 1 and res[r] == 1 and op[6] then\n"
+"      dadd(op[2], dload(op[2], op[3], op[4], now), op[6][2], op[3], op[4], now)\n"
+"      if res[r + 3] == 0 then res[r + 1] = res[r + 1] + 1 end\n"
+"    elseif op[1] == 1 and res[r] == 1 and op[5] then\n"
 "      madd(op[2], op[5], now)\n"
 "      res[r + 4] = now\n"
 "      res[r + 1] = res[r + 1] + 1\n"
@@ -592,6 +775,12 @@ static unsigned multi_windows(const store_op *op)
     return op->nwin > 1 && (op->type == STORE_WINDOW || op->type == STORE_PEEK) ? op->nwin : 0;
 }
 
+/* distinct_op - an operation that counts distinct values (never a compensation: none is sent for them) */
+static int distinct_op(const store_op *op, int type)
+{
+    return (op->flags & STORE_DISTINCT) && (type == STORE_WINDOW || type == STORE_PEEK);
+}
+
 /* redis_args_script - the script call for a part of a batch */
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit)
@@ -640,7 +829,7 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
         for (int j = 0; j < 4; j++)
             args_num(a, p[j]);
         args_num(a, (type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO ? multi_windows(op) : 0) |
-                        (op->flags & STORE_DRY ? 16 : 0));
+                        (op->flags & STORE_DRY ? 16 : 0) | (distinct_op(op, type) ? 32 : 0));
     }
     /* the windows after the first of the several-window operations */
     for (size_t i = 0; i < n; i++) {
@@ -654,11 +843,18 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
             args_num(a, op->wins[w].k);
         }
     }
-    /* the operands of the kv operations (a value, a lock's token), in order */
+    /* the operands of the kv operations (a value, a lock's token) and the fingerprints of the distinct ones
+     * (8 bytes, little-endian), in order */
     for (size_t i = 0; i < n; i++) {
         const store_op *op = &b->ops[idx[i]];
         if (op->type >= STORE_KV_GET)
             args_add(a, NULL, 0, batch_key2(b, op), op->key2_len);
+        if (distinct_op(op, types ? types[idx[i]] : op->type)) {
+            unsigned char fp[8];
+            for (int k = 0; k < 8; k++)
+                fp[k] = (unsigned char)(op->fp >> (8 * k));
+            args_add(a, NULL, 0, fp, sizeof fp);
+        }
     }
     for (size_t i = 0; i < a->argc; i++)
         a->argv[i] = a->buf + a->off[i];
@@ -703,6 +899,10 @@ int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, 
         op->peek.total = e[1]->integer > 0 ? (uint64_t)e[1]->integer : 0;
         op->peek.retry_ms = e[2]->integer > 0 ? (uint64_t)e[2]->integer : 0;
         op->grey_result = (uint8_t)(e[3]->integer > 0 && e[3]->integer < 256 ? e[3]->integer : 0);
+        if (op->flags & STORE_DISTINCT) {
+            op->seen = op->grey_result != 0; /* the fourth number of a distinct operation: seen */
+            op->grey_result = 0;
+        }
         if (bucket)
             bucket[idx[i]] = e[4]->integer;
         op->which = 0;

@@ -127,6 +127,10 @@ static void reply(explain_job *j)
                                 n, (unsigned long long)op->peek.total, n,
                                 r->nrates ? r->rates[w].count : r->win.count, n,
                                 r->nrates ? r->rate_per[w] : r->per_text, n, secs(op->peek.retry_ms));
+            if (r->has_distinct)
+                /* count is the distinct values in the window; this one passes without counting when seen */
+                evbuffer_add_printf(out, "rule.%s.distinct=%s\nrule.%s.seen=%s\n", n,
+                                    req_attr_name(r->distinct.attr), n, op->seen ? "yes" : "no");
             if (r->nrates) {
                 evbuffer_add_printf(out, "rule.%s.rates=", n);
                 for (unsigned k = 0; k < r->nrates; k++)
@@ -232,7 +236,10 @@ int explain_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         if (!j->holds[i] || (!r->has_limit && !r->has_ban))
             continue;
         engine_key(r, req, &k);
-        engine_limit_op(r, batch_add(&j->batch, STORE_PEEK, k.bytes, k.len));
+        store_op *op = batch_add(&j->batch, STORE_PEEK, k.bytes, k.len);
+        engine_limit_op(r, op);
+        if (r->has_distinct)
+            op->fp = engine_distinct_fp(&s->eng, r, req); /* is this value already counted? */
         j->rule_op[i] = (long)j->batch.nops - 1;
     }
     if (j->batch.nops && store_submit(s->store, &j->batch, on_store, j) == STORE_PENDING)

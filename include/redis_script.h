@@ -40,6 +40,20 @@
  * counted at: a compensation takes one event back from the bucket of that
  * time in each window.
  *
+ * Distinct counts (limit.distinct, store_op.flags STORE_DISTINCT): +32 in
+ * the sixth number; the window is the usual parameters; the value's
+ * fingerprint follows as 8 bytes (little-endian) among the operands, in
+ * operation order with the kv operands. The value is distinct.h's flat
+ * state, the same bytes as the embedded store's but for the caches, which
+ * the script leaves at 0: the script has its own registers (1,024 per
+ * bucket) rather than PFADD/PFCOUNT, because Redis's HyperLogLog cannot
+ * forget by bucket, uses 16,384 registers and its own hash, so it would
+ * neither slide nor give the embedded store's answers. The reply's
+ * greylist number is 1 when the value was already counted (seen). No
+ * compensation is sent for a distinct operation (its bucket is -1): on a
+ * sharded store, a value counted on one shard while another refused stays
+ * counted (BUGS).
+ *
  * ARGV[2] is 1 to commit, 0 not to, 2 for a read-only call on a replica
  * (EVALSHA_RO: only PEEK operations, nothing written).
  *
@@ -53,6 +67,10 @@
  * which a compensating STORE_UNDO needs.
  *
  * BUGS
+ *     A distinct value counted on one shard of a sharded store, in a
+ *     batch that another shard refused, is not taken back (an HLL cannot
+ *     forget one value): it stays counted until it leaves its window.
+ *
  *     A compensation of a several-window operation takes the event back
  *     from the bucket of the time it was counted at; when the state was
  *     ahead of that time (a clock that went back, only with injected

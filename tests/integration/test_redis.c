@@ -31,6 +31,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "distinct.h"
 #include "mem.h"
 #include "redis.h"
 #include "redis_script.h"
@@ -399,6 +402,83 @@ static void test_script_matches_embedded_store(void **st)
     assert_true(grey_pass > 50);
     assert_true(kv_done > 100);
     assert_true(compared > 8000);
+    batch_release(&br);
+    batch_release(&bm);
+    store_free(r);
+    store_free(m);
+    event_base_free(base);
+}
+
+/* limit.distinct: the script's own registers give the embedded store's answers, op for op (admitted, count,
+ * retry, seen), exact and past the exact size (HLL), with clock gaps and steps back, dry-run and peeks */
+static void test_distinct_matches_embedded(void **st)
+{
+    static const window_spec wins[] = {{10000, 3, 10}, {60000, 40, 6}, {5000, 150, 5}, {20000, 2000, 20}};
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    redis_spec spec = one_server(&u, single.port);
+    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .local_clock = 1};
+    char err[256];
+    store *r = redis_store_new(base, &spec, &rcfg, err, sizeof err), *m = mem_store_new(NULL);
+    store_batch br = {0}, bm = {0};
+    uint64_t now = 1700000000000ULL, rng = 2463534242ULL;
+    unsigned compared = 0, refused = 0, seen = 0, hll = 0;
+    (void)st;
+
+    assert_non_null(r);
+    wait_up(base, r);
+    redisReply *fl = redis_cmd(single.port, "FLUSHALL");
+    freeReplyObject(fl);
+    for (int n = 0; n < 3000; n++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        uint64_t step = rng % 100 < 2 ? 30000 : rng % 40;
+        now = rng % 100 < 3 ? now - rng % 3000 : now + step;
+        batch_reset(&br, now);
+        batch_reset(&bm, now);
+        br.commit = bm.commit = (rng >> 12) % 10 != 0;
+        unsigned nops = 1 + (unsigned)(rng >> 8) % 3;
+        for (unsigned i = 0; i < nops; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            unsigned which = (unsigned)(rng >> 20) % 4;
+            char key[32];
+            int kl = snprintf(key, sizeof key, "d%u-%u", which, (unsigned)(rng >> 40) % 2);
+            enum store_op_type t = (rng >> 30) % 8 == 0 ? STORE_PEEK : STORE_WINDOW;
+            store_op *a = batch_add(&br, t, (unsigned char *)key, (size_t)kl);
+            store_op *b = batch_add(&bm, t, (unsigned char *)key, (size_t)kl);
+            a->win = b->win = wins[which];
+            a->flags = b->flags = STORE_DISTINCT | ((rng >> 36) % 6 == 0 ? STORE_DRY : 0);
+            /* values from a pool a little larger than the limit, so that some repeat; fingerprints as hashed */
+            uint64_t v = (rng >> 44) % (wins[which].count + wins[which].count / 2 + 2);
+            unsigned char h[16];
+            crypto_generichash(h, sizeof h, (unsigned char *)&v, sizeof v, NULL, 0);
+            memcpy(&a->fp, h, 8);
+            b->fp = a->fp;
+        }
+        run_batch(base, r, &br);
+        run_batch(base, m, &bm);
+        assert_int_equal(br.status, 0);
+        if (br.denied != bm.denied)
+            fail_msg("batch %d at %llu: denied %ld on redis, %ld embedded", n, (unsigned long long)now, br.denied,
+                     bm.denied);
+        for (size_t i = 0; i < bm.nops && (bm.denied < 0 || (long)i <= bm.denied); i++) {
+            store_op *a = &br.ops[i], *b = &bm.ops[i];
+            if (a->admitted != b->admitted || a->peek.total != b->peek.total || a->peek.retry_ms != b->peek.retry_ms ||
+                a->seen != b->seen)
+                fail_msg("batch %d op %zu (%.*s, limit %u) at %llu: redis %d/%llu/%llu seen %d, embedded %d/%llu/%llu "
+                         "seen %d", n, i, (int)b->key_len, batch_key(&bm, b), b->win.count, (unsigned long long)now,
+                         a->admitted, (unsigned long long)a->peek.total, (unsigned long long)a->peek.retry_ms, a->seen,
+                         b->admitted, (unsigned long long)b->peek.total, (unsigned long long)b->peek.retry_ms, b->seen);
+            refused += !b->admitted;
+            seen += b->seen;
+            hll += b->peek.total > DISTINCT_EXACT_MAX;
+            compared++;
+        }
+    }
+    print_message("distinct: compared %u operations: %u refused, %u values seen before, %u past the exact size\n",
+                  compared, refused, seen, hll);
+    assert_true(refused > 100);
+    assert_true(seen > 500);
+    assert_true(hll > 200);
     batch_release(&br);
     batch_release(&bm);
     store_free(r);
@@ -1450,6 +1530,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_mode),
         cmocka_unit_test(test_script_matches_embedded_store),
+        cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_two_daemons_share_a_limit),
