@@ -104,6 +104,8 @@ static inline void fuzz_write_lists(void)
     "{ name = \"negation\"; on = \"auth\"; if = { username = \"!\"; protocol = \"!imap\"; }; unless = { client_address = \"127.0.0.0/8\"; };\n" \
     "  limit = { key = [\"username\", \"client_address/24/64\"]; count = 5; per = \"1h\"; }; action = \"REJECT wait $retry_after\"; },\n" \
     "{ name = \"prefix24\"; on = \"smtp:RCPT\"; limit = { key = \"client_address/24\"; count = 4; per = \"30s\"; }; },\n" \
+    "{ name = \"distinct\"; on = [\"smtp:RCPT\", \"auth\"]; limit = { key = \"client_address/24\"; distinct = \"username\"; count = 2; per = \"1m\"; buckets = 3; }; },\n" \
+    "{ name = \"distinct-net\"; on = \"auth\"; limit = { key = \"username\"; distinct = \"client_address/64\"; count = 3; per = \"1h\"; }; },\n" \
     "{ name = \"prefix64\"; on = [\"smtp:RCPT\", \"http\"]; limit = { key = [\"client_address/64\", \"uri\"]; count = 4; per = \"1d\"; }; },\n" \
     "{ name = \"domains\"; on = \"smtp:RCPT\"; if = { sender = \"!\"; }; limit = { key = [\"sender_domain\", \"recipient_domain\"]; count = 6; per = \"5m\"; };\n" \
     "  action = \"DEFER_IF_PERMIT 4.7.1 $sender_domain to $recipient_domain: $count per $per\"; },\n"     \

@@ -840,6 +840,43 @@ static void test_two_daemons_share_a_limit(void **st)
     fgd_stop(&b);
 }
 
+/* Two daemons with one store.distinct_key count distinct values together on Redis: a sender counted by
+ * one passes on the other without counting again; a daemon with another key fingerprints differently,
+ * so the same sender reads as new to it */
+static void test_fleet_distinct(void **st)
+{
+    fgd a, b, c;
+    char store_conf[320], other[320];
+    static const char *const rules =
+        "rules = (\n"
+        "  { name = \"senders-per-ip\"; on = \"smtp:RCPT\";\n"
+        "    limit = { key = [\"client_address\"]; distinct = \"sender\"; count = 3; per = \"1h\"; };\n"
+        "    action = \"DEFER_IF_PERMIT 4.7.1 Too many senders from $client_address\"; }\n"
+        ");\n";
+    (void)st;
+
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/4\"; timeout = \"2s\"; "
+             "distinct_key = \"fleet secret 0123456789\";", single.port);
+    snprintf(other, sizeof other, "type = \"redis\"; url = \"redis://127.0.0.1:%u/4\"; timeout = \"2s\"; "
+             "distinct_key = \"another secret 0123456789\";", single.port);
+    fgd_start_rules(&a, "distinct-a", store_conf, rules);
+    fgd_start_rules(&b, "distinct-b", store_conf, rules);
+    fgd_start_rules(&c, "distinct-c", other, rules);
+    wait_connected(&a, 0);
+    wait_connected(&b, 0);
+    wait_connected(&c, 0);
+    assert_string_equal(query(&a, "s0@example.org", "192.0.2.9"), "DUNNO");
+    assert_string_equal(query(&b, "s1@example.org", "192.0.2.9"), "DUNNO");
+    assert_string_equal(query(&a, "S2@example.org", "192.0.2.9"), "DUNNO");
+    assert_true(!strncmp(query(&b, "s3@example.org", "192.0.2.9"), "DEFER_IF_PERMIT 4.7.1 Too many senders", 38));
+    assert_string_equal(query(&b, "s0@example.org", "192.0.2.9"), "DUNNO"); /* counted by a */
+    assert_string_equal(query(&a, "s2@example.org", "192.0.2.9"), "DUNNO");
+    assert_true(!strncmp(query(&c, "s0@example.org", "192.0.2.9"), "DEFER_IF_PERMIT 4.7.1 Too many senders", 38));
+    fgd_stop(&a);
+    fgd_stop(&b);
+    fgd_stop(&c);
+}
+
 /* send_all - write a whole request */
 static void send_all(int fd, const char *req)
 {
@@ -1534,6 +1571,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_two_daemons_share_a_limit),
+        cmocka_unit_test(test_fleet_distinct),
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_stored_list),
         cmocka_unit_test(test_fleet_bans),
