@@ -144,6 +144,20 @@ static inline char *daemon_ctl(fg_daemon *d, int *status, const char *args)
     return out;
 }
 
+/* daemon_log - the daemon's log so far (static buffer, the first 64 KiB) */
+static inline char *daemon_log(const fg_daemon *d)
+{
+    static char text[1 << 16];
+    char path[160];
+
+    snprintf(path, sizeof path, "%s/daemon.log", d->dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    return text;
+}
+
 /* daemon_ask - one request (ended by an empty line) on a new connection to a Unix socket; the reply up to its
  * empty line, or "" when the connection failed or closed first */
 static inline char *daemon_ask(const char *path, const char *req)
@@ -151,6 +165,15 @@ static inline char *daemon_ask(const char *path, const char *req)
     static char buf[65536];
 
     return sock_ask(path, req, buf, sizeof buf);
+}
+
+/* daemon_policy - one request on a fresh connection to the daemon's policy.sock; the reply */
+static inline char *daemon_policy(const fg_daemon *d, const char *req)
+{
+    char path[160];
+
+    snprintf(path, sizeof path, "%s/policy.sock", d->dir);
+    return daemon_ask(path, req);
 }
 
 #endif

@@ -13,23 +13,13 @@ static fg_daemon d;
 /* ask - one policy request on a fresh connection; the reply */
 static char *ask(const char *req)
 {
-    char path[160];
-
-    snprintf(path, sizeof path, "%s/policy.sock", d.dir);
-    return daemon_ask(path, req);
+    return daemon_policy(&d, req);
 }
 
 /* log_text - the daemon's log so far */
 static char *log_text(void)
 {
-    static char text[1 << 16];
-    char path[160];
-    snprintf(path, sizeof path, "%s/daemon.log", d.dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    text[fread(text, 1, sizeof text - 1, f)] = '\0';
-    fclose(f);
-    return text;
+    return daemon_log(&d);
 }
 
 /* count - occurrences of needle in the log */

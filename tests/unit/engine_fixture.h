@@ -20,13 +20,14 @@ typedef struct fixture {
     fg_request req;
 } fixture;
 
-static inline fixture *setup(const char *rules)
+/* setup_conf - a fixture from a whole configuration (LISTEN is added) */
+static inline fixture *setup_conf(const char *conf)
 {
     fixture *f = calloc(1, sizeof *f);
     conf_errors errs = {0};
-    char text[4096];
+    char text[8192];
 
-    snprintf(text, sizeof text, LISTEN "rules = (\n%s\n);\n", rules);
+    snprintf(text, sizeof text, LISTEN "%s", conf);
     f->conf = load_text(text, &errs);
     if (!f->conf)
         dump_errors(&errs);
@@ -35,6 +36,15 @@ static inline fixture *setup(const char *rules)
     f->eng.store = f->store;
     f->eng.on_error = ON_ERROR_TEMPFAIL;
     return f;
+}
+
+/* setup - a fixture from rules alone */
+static inline fixture *setup(const char *rules)
+{
+    char text[4096];
+
+    snprintf(text, sizeof text, "rules = (\n%s\n);\n", rules);
+    return setup_conf(text);
 }
 
 static inline void teardown(fixture *f)

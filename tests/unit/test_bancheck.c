@@ -9,21 +9,11 @@
 
 #define T0 1700000000000ULL /* ms: the fixture's clock is wall time */
 
-/* setup_text - a fixture from a whole configuration (LISTEN is added) */
+/* setup_text - a fixture from a whole configuration (LISTEN is added), with a ban index */
 static fixture *setup_text(const char *text)
 {
-    fixture *f = calloc(1, sizeof *f);
-    conf_errors errs = {0};
-    char buf[4096];
+    fixture *f = setup_conf(text);
 
-    snprintf(buf, sizeof buf, LISTEN "%s", text);
-    f->conf = load_text(buf, &errs);
-    if (!f->conf)
-        dump_errors(&errs);
-    assert_non_null(f->conf);
-    f->store = mem_store_new(&(mem_config){.seed = 7});
-    f->eng.store = f->store;
-    f->eng.on_error = ON_ERROR_TEMPFAIL;
     f->eng.bans = ban_index_new();
     return f;
 }

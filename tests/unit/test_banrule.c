@@ -24,18 +24,10 @@ static fixture *bsetup(const char *rules)
 /* bsetup_trusted - the same, with a top-level trusted list */
 static fixture *bsetup_trusted(const char *trusted, const char *rules)
 {
-    fixture *f = calloc(1, sizeof *f);
-    conf_errors errs = {0};
     char text[4096];
 
-    snprintf(text, sizeof text, LISTEN "trusted = %s;\nrules = (\n%s\n);\n", trusted, rules);
-    f->conf = load_text(text, &errs);
-    if (!f->conf)
-        dump_errors(&errs);
-    assert_non_null(f->conf);
-    f->store = mem_store_new(&(mem_config){.seed = 7});
-    f->eng.store = f->store;
-    f->eng.on_error = ON_ERROR_TEMPFAIL;
+    snprintf(text, sizeof text, "trusted = %s;\nrules = (\n%s\n);\n", trusted, rules);
+    fixture *f = setup_conf(text);
     f->eng.bans = ban_index_new();
     return f;
 }
