@@ -208,6 +208,14 @@ static int server_open(server *s, fg_conf *c)
     s->watches = c->watches;
     c->watches = NULL;
     s->watchers = watchers_start(s, s->watches);
+    /* the handlers before any socket listens: a client that can connect may signal us (a stop script, a
+     * test), and a SIGTERM that came before them would kill the daemon instead of stopping it cleanly */
+    s->sig_term = evsignal_new(s->base, SIGTERM, on_term, s);
+    s->sig_int = evsignal_new(s->base, SIGINT, on_term, s);
+    s->sig_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
+    evsignal_add(s->sig_term, NULL);
+    evsignal_add(s->sig_int, NULL);
+    evsignal_add(s->sig_hup, NULL);
     s->listeners = fg_calloc(c->listen.npolicy + 1, sizeof *s->listeners);
     for (unsigned i = 0; i < c->listen.npolicy; i++) {
         if (listener_open(s, c->listen.policy[i], 0, c->listen.mode, c->listen.group, &s->listeners[s->nlisteners],
@@ -229,13 +237,7 @@ static int server_open(server *s, fg_conf *c)
         log_error("%s", err);
         return -1;
     }
-    s->sig_term = evsignal_new(s->base, SIGTERM, on_term, s);
-    s->sig_int = evsignal_new(s->base, SIGINT, on_term, s);
-    s->sig_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
     s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
-    evsignal_add(s->sig_term, NULL);
-    evsignal_add(s->sig_int, NULL);
-    evsignal_add(s->sig_hup, NULL);
     evtimer_add(s->tick, &tick);
     watchdog_start(s);
     if (c->store.snapshot) {

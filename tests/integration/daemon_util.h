@@ -62,7 +62,9 @@ static inline void daemon_write_conf(fg_daemon *d, const char *text)
     fclose(f);
 }
 
-/* daemon_start - run floodgated and wait until its control socket answers (a condition: up to 60 s) */
+/* daemon_start - run floodgated and wait until its control socket answers a command (a condition: up to
+ * 60 s). Answers, not only accepts: a socket accepts as soon as it listens, before the daemon has finished
+ * starting (its signal handlers, its loop), and a SIGTERM sent then would kill it instead of stopping it. */
 static inline void daemon_start(fg_daemon *d)
 {
     char *argv[32], wrapper[1024], log[128];
@@ -91,10 +93,16 @@ static inline void daemon_start(fg_daemon *d)
     for (int i = 0; i < 6000; i++) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), status;
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            static const char req[] = "command=version\n\n";
+            char reply[256];
+            int answered = write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1) &&
+                           strstr(sock_read_reply(fd, reply, sizeof reply), "status=ok") != NULL;
             close(fd);
-            return;
+            if (answered)
+                return;
+        } else {
+            close(fd);
         }
-        close(fd);
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
             d->pid = -1;
             fail_msg("floodgated exited at start; see %s", log);
