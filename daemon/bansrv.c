@@ -55,7 +55,11 @@ static void date_text(uint64_t t, char *out, size_t size)
         snprintf(out, size, "never");
         return;
     }
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+    if (!gmtime_r(&tt, &tm)) { /* the index holds no such date (BAN_WALL_MAX): never a NULL to strftime */
+        snprintf(out, size, "%llu", (unsigned long long)t);
+        return;
+    }
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* to_export - ban.h's record as banpub sees it */

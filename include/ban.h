@@ -30,6 +30,8 @@
 #include <stdint.h>
 
 #define BAN_NET_TEXT_MAX 64 /* "ffff:...:ffff/128" and a NUL fit */
+#define BAN_WALL_MAX 253402300799ULL /* 9999-12-31T23:59:59Z: the latest since/expiry a ban may have (a later
+                                      * one has no calendar date: gmtime fails past year 2^31) */
 
 /* ban_rec - one current ban, as publishers see it */
 typedef struct ban_rec {

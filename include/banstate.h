@@ -31,8 +31,9 @@
  *
  * SECURITY
  *     Keys and values come from files and servers: every length is checked against what is left and
- *     its bound; a family other than 0, 4 and 6, a prefix longer than its family's, or bytes left over
- *     make the record refused (its file is set aside by the store).
+ *     its bound; a family other than 0, 4 and 6, a prefix longer than its family's, a date past
+ *     BAN_WALL_MAX (year 9999: a later one has no calendar form), or bytes left over make the record
+ *     refused (its file is set aside by the store; a fleet peer's record is ignored).
  */
 #ifndef FG_BANSTATE_H
 #define FG_BANSTATE_H

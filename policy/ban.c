@@ -584,7 +584,7 @@ int ban_add(struct ban_index *bi, const ban_rec *r)
 
     uint8_t bytes[16];
 
-    if (key_ok(r) < 0)
+    if (key_ok(r) < 0 || r->since > BAN_WALL_MAX || r->expires > BAN_WALL_MAX)
         return -1;
     name = lookup_name(r, &len, nb);
     normal_key(r, bytes);
@@ -914,7 +914,7 @@ int ban_history_set(struct ban_index *bi, const ban_rec *key, uint32_t times, ui
 {
     ban_ent *e;
 
-    if (key_ok(key) < 0)
+    if (key_ok(key) < 0 || last_wall > BAN_WALL_MAX)
         return -1;
     e = history_get(bi, key);
     e->times = times;

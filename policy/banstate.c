@@ -210,7 +210,7 @@ int banstate_decode(const unsigned char *key, size_t klen, const unsigned char *
     if (key[0] == KEY_BAN_HISTORY) {
         it->r.since = get_u(&rd, 8);
         it->r.times = (uint32_t)get_u(&rd, 4);
-        return rd.bad || rd.left ? -1 : 0;
+        return rd.bad || rd.left || it->r.since > BAN_WALL_MAX ? -1 : 0;
     }
     char name[BANSTATE_NAME_MAX + 1];
     it->r.since = get_u(&rd, 8);
@@ -221,8 +221,8 @@ int banstate_decode(const unsigned char *key, size_t klen, const unsigned char *
     if (get_text(&rd, it->rule, BANSTATE_TEXT_MAX))
         it->r.rule = it->rule;
     size_t n = get_text(&rd, name, BANSTATE_NAME_MAX);
-    if (rd.bad || rd.left)
-        return -1;
+    if (rd.bad || rd.left || it->r.since > BAN_WALL_MAX || it->r.expires > BAN_WALL_MAX)
+        return -1; /* a date past year 9999 has no calendar form (a hostile peer's: every log line would fail) */
     if (it->r.family == 0 && n == it->r.namelen && !memchr(name, '\0', n)) {
         /* the name as it was given (the key has it folded) */
         memcpy(it->name, name, n + 1);

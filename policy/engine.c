@@ -519,7 +519,8 @@ void engine_ban_verdict(const engine *e, const ruleset *rs, const fg_request *re
     if (b->expires) {
         time_t end = (time_t)b->expires;
         struct tm tm;
-        strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&end, &tm));
+        if (gmtime_r(&end, &tm)) /* the index holds no date past BAN_WALL_MAX: never a NULL to strftime */
+            strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", &tm);
         v->retry_s = b->expires > now ? b->expires - now : 1;
     }
     action_ctx ctx = {.rule = b->rule ? b->rule : "ban", .retry_s = v->retry_s, .reason = reason, .expires = expires};

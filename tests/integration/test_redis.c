@@ -38,6 +38,8 @@
 #include "redis.h"
 #include "redis_script.h"
 
+#include "banstate.h"
+#include "keys.h"
 #include "mirror.h"
 #include "sockio.h"
 
@@ -1123,6 +1125,68 @@ static void test_fleet_bans(void **st)
     reap(r.pid, SIGKILL);
 }
 
+/* peer_ban - publish, as a hostile fleet peer would, a ban of text (an address) with these times and reason on
+ * the mirror's channel of database db (the hash is left alone: only the daemons that listen hear it) */
+static void peer_ban(unsigned port, unsigned db, const char *text, uint64_t since, uint64_t expires,
+                     const char *reason)
+{
+    unsigned char key[BANSTATE_KEY_MAX], val[BANSTATE_VALUE_MAX], msg[16 + 12 + BANSTATE_KEY_MAX + BANSTATE_VALUE_MAX];
+    const char *why;
+    ban_rec r;
+    char channel[48];
+
+    assert_int_equal(ban_parse(text, &r, &why), 0);
+    r.since = since;
+    r.expires = expires;
+    r.times = 1;
+    r.reason = reason;
+    r.rule = "peer";
+    size_t kl = banstate_key(KEY_BAN, &r, key), vl = banstate_encode_ban(&r, val), n = 0;
+    memset(msg, 0x5a, 16); /* another daemon's id */
+    n = 16;
+    msg[n++] = MIRROR_PUT;
+    msg[n++] = KEY_BAN;
+    for (int i = 7; i >= 0; i--)
+        msg[n++] = (unsigned char)(expires >> (8 * i));
+    msg[n++] = (unsigned char)(kl >> 8);
+    msg[n++] = (unsigned char)kl;
+    memcpy(msg + n, key, kl);
+    n += kl;
+    memcpy(msg + n, val, vl);
+    n += vl;
+    snprintf(channel, sizeof channel, "floodgate:mirror:%u", db);
+    redisReply *x = redis_cmd(port, "PUBLISH %s %b", channel, msg, n);
+    assert_non_null(x);
+    freeReplyObject(x);
+}
+
+/* A hostile fleet peer (anyone who can write to the fleet's Redis) publishes bans whose dates no calendar
+ * holds (an expiry in the year 146 billion): every daemon goes on answering, and such a ban is refused;
+ * a sane ban published after it still holds. */
+static void test_fleet_hostile_peer(void **st)
+{
+    fgd a;
+    rsrv r;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/7\"; timeout = \"%s\";",
+             r.port, short_timeout());
+    fgd_start(&a, "hostile-a", store_conf);
+    wait_mirror(&a, "yes");
+    uint64_t now = (uint64_t)time(NULL);
+    peer_ban(r.port, 7, "198.51.100.66", now, 1ULL << 62, "far future");
+    peer_ban(r.port, 7, "198.51.100.67", 1ULL << 62, now + 3600, "since the far future");
+    peer_ban(r.port, 7, "198.51.100.68", now, now + 3600, "sane");
+    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.68", "REJECT"), "REJECT 5.7.1 Banned: sane");
+    assert_string_equal(query(&a, "x@example.org", "198.51.100.66"), "DUNNO");
+    assert_string_equal(query(&a, "x@example.org", "198.51.100.67"), "DUNNO");
+    assert_non_null(strstr(ctl_out(&a, "bans"), "198.51.100.68"));
+    fgd_stop(&a);
+    reap(r.pid, SIGKILL);
+}
+
 /* Each rule's own on_error when Redis is gone: the rule that says allow lets its requests through, the
  * one that inherits store.on_error (tempfail) defers them; and explain reads the counters on Redis
  * (several rates) without counting. */
@@ -1605,7 +1669,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fleet_distinct),
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_stored_list),
-        cmocka_unit_test(test_fleet_bans),
+        cmocka_unit_test(test_fleet_bans), cmocka_unit_test(test_fleet_hostile_peer),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),

@@ -254,6 +254,19 @@ static void test_codec_refuses(void **st)
     v[0] = BANSTATE_VERSION;
     v[1 + 8 + 8 + 4] = 0xff; /* a reason longer than what is left */
     assert_int_equal(banstate_decode(k, kl, v, n, &it), -1);
+    /* a date no calendar holds (a hostile fleet peer's): gmtime fails on it, so no log line could show it */
+    r.expires = 1ULL << 62;
+    n = banstate_encode_ban(&r, v);
+    assert_int_equal(banstate_decode(k, kl, v, n, &it), -1);
+    r.expires = BAN_WALL_MAX;
+    n = banstate_encode_ban(&r, v);
+    assert_int_equal(banstate_decode(k, kl, v, n, &it), 0);
+    r.since = BAN_WALL_MAX + 1;
+    n = banstate_encode_ban(&r, v);
+    assert_int_equal(banstate_decode(k, kl, v, n, &it), -1);
+    kl = banstate_key(KEY_BAN_HISTORY, &r, k);
+    n = banstate_encode_history(2, 1ULL << 62, v);
+    assert_int_equal(banstate_decode(k, kl, v, n, &it), -1);
 }
 
 /* bans, an unban and history go through the journal alone (no snapshot) and come back with their expiry */
