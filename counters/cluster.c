@@ -41,6 +41,8 @@ struct cluster {
     uint64_t last_refresh_ms;
     unsigned rr;                     /* next node asked for the map */
     int closing;
+    cluster_notify_fn notify;        /* told when a node comes up or goes down, or a new map is in */
+    void *notify_arg;
 };
 
 /* mono_ms - CLOCK_MONOTONIC, for the refresh period */
@@ -127,6 +129,8 @@ static void on_slots(rconn *rc, redisReply *r, void *arg)
     memcpy(cl->master, cl->next_master, sizeof cl->master);
     memcpy(cl->replica, cl->next_replica, sizeof cl->replica);
     cl->want_refresh = 0;
+    if (cl->notify)
+        cl->notify(cl->notify_arg);
 }
 
 /* cluster_refresh - ask a node that is up for the map */
@@ -158,6 +162,8 @@ static void on_node_state(rconn *rc, int up, void *arg)
     (void)rc;
     if (!up || cl->want_refresh)
         cluster_refresh(cl);
+    if (cl->notify && !cl->closing)
+        cl->notify(cl->notify_arg);
 }
 
 /* cluster_new - connect to the seeds */
@@ -271,4 +277,30 @@ int cluster_ready(const cluster *cl)
         if (cl->master[i] == NO_NODE)
             return 0;
     return 1;
+}
+
+/* cluster_set_notify - fn(arg) after a node's state changed or a new map came in; NULL to stop */
+void cluster_set_notify(cluster *cl, cluster_notify_fn fn, void *arg)
+{
+    cl->notify = fn;
+    cl->notify_arg = arg;
+}
+
+/* cluster_url - the URL of connection i as cluster_nodes numbers them (the seeds' user and password) */
+int cluster_url(const cluster *cl, unsigned i, rconn_url *out)
+{
+    const char *colon;
+
+    if (i >= cl->n || !(colon = strrchr(cl->nodes[i].addr, ':')))
+        return -1;
+    size_t hlen = (size_t)(colon - cl->nodes[i].addr);
+    *out = cl->proto;
+    if (hlen >= sizeof out->host)
+        return -1;
+    memcpy(out->host, cl->nodes[i].addr, hlen);
+    out->host[hlen] = '\0';
+    out->port = (unsigned)strtoul(colon + 1, NULL, 10);
+    out->path[0] = '\0';
+    out->db = 0;
+    return 0;
 }

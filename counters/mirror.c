@@ -7,6 +7,12 @@
  * the beginning if the data connection drops in the middle (a generation number makes the old pages' replies
  * harmless).
  *
+ * On a Redis Cluster the data connection is the master of the hashes' slot in a slot map of our own
+ * (cluster.h, its connections apart from the store's); a command is kept until answered, so that a MOVED
+ * or ASK sends it again where the cluster says. Pub/sub is cluster-wide, so the subscriber may listen on
+ * any node: the first seed, then, when its node stays down for MIRROR_SUB_MOVE_TICKS, the next node the
+ * map names that is up; it resyncs there like after any reconnect.
+ *
  * SECURITY
  *     Messages and hash values come from the Redis server, which any daemon of the fleet (or anyone with access
  *     to it) can write: every length is checked against what arrived before a byte is read, and records over
@@ -19,10 +25,17 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "redis_script.h"
 
 #define MIRROR_ID_LEN 16      /* random sender id in each message */
 #define MIRROR_MSG_HEAD (MIRROR_ID_LEN + 1 + 1 + 8 + 2)
 #define MIRROR_PAGE "512"     /* HSCAN COUNT */
+#define MIRROR_HKEY_MAX 32    /* bytes of a class hash's name */
+#define MIRROR_TAG "{floodgate:mirror}" /* a cluster's hashes: one slot, so one master holds them all */
+#define MIRROR_ARGS 9         /* arguments of the longest command (the change script) */
+#define MIRROR_REDIRECTS 3    /* MOVED / ASK followed per command */
+#define MIRROR_TICK_MS 250    /* a cluster mirror's timer: map refresh, subscriber moves */
+#define MIRROR_SUB_MOVE_TICKS 4 /* ticks a cluster subscriber stays down before it moves to another node */
 
 /* the change script: KEYS[1] the class hash; ARGV: op, field, value (put) or expiry (expired), channel,
  * message. A put or del is published; an expiry is not (every daemon expires by itself). */
@@ -45,11 +58,19 @@ static const char mirror_script[] =
 
 typedef struct mclass {
     uint8_t cls;
-    unsigned char hkey[8];    /* the hash's name: class, 0xff, "mirror" */
+    unsigned char hkey[MIRROR_HKEY_MAX]; /* the hash's name: class, 0xff, "mirror" (a cluster's: and MIRROR_TAG) */
+    size_t hlen;
 } mclass;
 
 struct mirror {
-    rconn *data, *sub;
+    rconn *data, *sub;        /* data: NULL on a cluster (the master of the hashes' slot serves) */
+    cluster *cl;              /* a cluster's map and connections, NULL on one server */
+    uint16_t slot;            /* the hashes' slot */
+    struct event_base *base;
+    struct event *tick;       /* a cluster's timer */
+    unsigned sub_down;        /* ticks the cluster subscriber has been down */
+    unsigned sub_next;        /* the next node tried for it */
+    rconn_config sc;          /* the subscriber's configuration, to make it again on another node */
     mclass classes[MIRROR_CLASSES_MAX];
     unsigned nclasses;
     mirror_apply_fn apply;
@@ -62,6 +83,18 @@ struct mirror {
     unsigned char *buf;       /* message and value under construction */
     mirror_stats st;
 };
+
+/* mcmd - a command sent on a cluster, kept until answered so that MOVED or ASK can send it again */
+typedef struct mcmd {
+    mirror *m;
+    rconn_reply_fn done;      /* the caller's callback, called once with the final answer */
+    void *arg;
+    unsigned redirects;
+    int argc;
+    const char *argv[MIRROR_ARGS];
+    size_t lens[MIRROR_ARGS];
+    char bytes[];             /* the arguments' copies */
+} mcmd;
 
 typedef struct mpage {
     mirror *m;
@@ -96,6 +129,73 @@ static int class_index(const mirror *m, uint8_t cls)
         if (m->classes[i].cls == cls)
             return (int)i;
     return -1;
+}
+
+/* data_conn - where writes and resync pages go: the server, or the master of the hashes' slot (NULL unknown) */
+static rconn *data_conn(const mirror *m)
+{
+    int replica;
+
+    return m->cl ? cluster_node(m->cl, m->slot, 0, &replica) : m->data;
+}
+
+/* data_up - the data connection is ready */
+static int data_up(const mirror *m)
+{
+    rconn *rc = data_conn(m);
+
+    return rc && rconn_is_up(rc);
+}
+
+/* on_routed - a cluster's answer: a MOVED or ASK is followed (at most MIRROR_REDIRECTS times), anything else
+ * goes to the caller */
+static void on_routed(rconn *rc, redisReply *r, void *arg)
+{
+    mcmd *c = arg;
+    mirror *m = c->m;
+
+    if (!m->closing && r && r->type == REDIS_REPLY_ERROR && c->redirects < MIRROR_REDIRECTS &&
+        (!strncmp(r->str, "MOVED ", 6) || !strncmp(r->str, "ASK ", 4))) {
+        static const char *asking[1] = {"ASKING"};
+        static const size_t asking_len[1] = {6};
+        int ask = 0;
+        rconn *to = cluster_redirect(m->cl, r->str, r->len, &ask);
+        c->redirects++;
+        if (to && (!ask || rconn_send(to, 1, asking, asking_len, NULL, NULL) == 0) &&
+            rconn_send(to, c->argc, c->argv, c->lens, on_routed, c) == 0)
+            return;
+    }
+    c->done(rc, r, c->arg);
+    fg_free(c);
+}
+
+/* data_send - a command on the data connection; on a cluster a copy is kept for MOVED / ASK. 0, or -1 (cb not
+ * called) when the server is unavailable */
+static int data_send(mirror *m, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg)
+{
+    rconn *rc = data_conn(m);
+    size_t total = 0;
+
+    if (!rc)
+        return -1;
+    if (!m->cl)
+        return rconn_send(rc, argc, argv, lens, cb, arg);
+    for (int i = 0; i < argc; i++)
+        total += lens[i];
+    mcmd *c = fg_malloc(sizeof *c + total);
+    char *p = c->bytes;
+    *c = (mcmd){.m = m, .done = cb, .arg = arg, .argc = argc};
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i], lens[i]);
+        c->argv[i] = p;
+        c->lens[i] = lens[i];
+        p += lens[i];
+    }
+    if (rconn_send(rc, argc, c->argv, c->lens, on_routed, c) < 0) {
+        fg_free(c);
+        return -1;
+    }
+    return 0;
 }
 
 static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen);
@@ -142,7 +242,7 @@ static void on_page(rconn *rc, redisReply *r, void *arg)
 static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
 {
     const char *argv[5] = {"HSCAN", (const char *)m->classes[ci].hkey, cursor, "COUNT", MIRROR_PAGE};
-    size_t lens[5] = {5, sizeof m->classes[ci].hkey, clen, 5, strlen(MIRROR_PAGE)};
+    size_t lens[5] = {5, m->classes[ci].hlen, clen, 5, strlen(MIRROR_PAGE)};
     mpage *pg = fg_malloc(sizeof *pg);
 
     *pg = (mpage){m, m->gen, ci};
@@ -150,7 +250,7 @@ static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
         mirror_rec begin = {.cls = m->classes[ci].cls};
         m->apply(MIRROR_SYNC_BEGIN, &begin, m->arg);
     }
-    if (rconn_send(m->data, 5, argv, lens, on_page, pg) < 0) {
+    if (data_send(m, 5, argv, lens, on_page, pg) < 0) {
         fg_free(pg);
         m->want_sync = 1;
     }
@@ -159,7 +259,7 @@ static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
 /* start_sync - read the whole set again, if the subscriber listens and the data connection is up */
 static void start_sync(mirror *m)
 {
-    if (!m->want_sync || !rconn_is_up(m->sub) || !rconn_is_up(m->data) || !m->nclasses)
+    if (!m->want_sync || !m->sub || !rconn_is_up(m->sub) || !data_up(m) || !m->nclasses)
         return;
     m->want_sync = 0;
     m->gen++;
@@ -224,26 +324,84 @@ static void on_written(rconn *rc, redisReply *r, void *arg)
         m->st.failed++;
 }
 
-/* mirror_new - both connections, connecting at once */
-mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, const uint8_t *classes,
-                   unsigned nclasses, mirror_apply_fn apply, void *arg, char *err, size_t errlen)
+/* on_cluster - the cluster's map or a node changed: a resync that waits for the hashes' master may start */
+static void on_cluster(void *arg)
+{
+    start_sync(arg);
+}
+
+/* sub_move - the cluster subscriber has been down for a while: listen on the next node that is up instead
+ * (a message PUBLISHed on any node reaches every node's subscribers) */
+static void sub_move(mirror *m)
+{
+    rconn *nodes[CLUSTER_NODES_MAX];
+    unsigned n = cluster_nodes(m->cl, nodes, CLUSTER_NODES_MAX);
+    char err[256];
+
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (m->sub_next + k) % n;
+        rconn_url u;
+        if (!rconn_is_up(nodes[i]) || !strcmp(rconn_name(nodes[i]), rconn_name(m->sub)) ||
+            cluster_url(m->cl, i, &u) < 0)
+            continue;
+        rconn *sub = rconn_new(m->base, &u, &m->sc, err, sizeof err);
+        if (!sub)
+            continue;
+        rconn_free(m->sub); /* down: no callback, nothing in flight */
+        m->sub = sub;
+        m->sub_next = i + 1;
+        m->sub_down = 0;
+        m->st.moves++;
+        return;
+    }
+}
+
+/* on_tick - a cluster mirror's timer: the map's periodic refresh, a subscriber that stays down moves */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    mirror *m = arg;
+
+    (void)fd;
+    (void)what;
+    cluster_tick(m->cl);
+    if (rconn_is_up(m->sub))
+        m->sub_down = 0;
+    else if (++m->sub_down >= MIRROR_SUB_MOVE_TICKS)
+        sub_move(m);
+    start_sync(m);
+}
+
+/* mirror_make - the data connection (or a cluster's) and the subscriber (on the first url), connecting at once */
+static mirror *mirror_make(struct event_base *base, const rconn_url *urls, unsigned nurls, int cluster,
+                           const rconn_config *cfg, const uint8_t *classes, unsigned nclasses, mirror_apply_fn apply,
+                           void *arg, char *err, size_t errlen)
 {
     mirror *m = fg_calloc(1, sizeof *m);
     rconn_config dc = *cfg, sc = *cfg;
+    static const char tag[] = MIRROR_TAG;
 
+    m->base = base;
     if (nclasses > MIRROR_CLASSES_MAX)
         nclasses = MIRROR_CLASSES_MAX;
     for (unsigned i = 0; i < nclasses; i++) {
-        m->classes[i].cls = classes[i];
-        m->classes[i].hkey[0] = classes[i];
-        m->classes[i].hkey[1] = 0xff;
-        memcpy(m->classes[i].hkey + 2, "mirror", 6);
+        mclass *c = &m->classes[i];
+        c->cls = classes[i];
+        c->hkey[0] = classes[i];
+        c->hkey[1] = 0xff;
+        memcpy(c->hkey + 2, "mirror", 6);
+        c->hlen = 8;
+        if (cluster) {
+            memcpy(c->hkey + 8, tag, sizeof tag - 1);
+            c->hlen += sizeof tag - 1;
+        }
     }
+    _Static_assert(8 + sizeof MIRROR_TAG - 1 <= MIRROR_HKEY_MAX, "a class hash's name fits");
+    m->slot = redis_slot(m->classes[0].hkey, m->classes[0].hlen);
     m->nclasses = nclasses;
     m->apply = apply;
     m->arg = arg;
     randombytes_buf(m->id, sizeof m->id);
-    snprintf(m->channel, sizeof m->channel, "floodgate:mirror:%u", url->db);
+    snprintf(m->channel, sizeof m->channel, "floodgate:mirror:%u", urls[0].db);
     m->buf = fg_malloc(MIRROR_MSG_HEAD + MIRROR_KEY_MAX + 2 * (8 + MIRROR_VALUE_MAX)); /* message, then hash value */
     /* silent: the store's own connection to the same server already logs each outage once */
     dc.log = sc.log = NULL;
@@ -257,14 +415,41 @@ mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_co
     sc.message_arg = m;
     sc.on_state = on_sub_state;
     sc.state_arg = m;
-    m->data = rconn_new(base, url, &dc, err, errlen);
-    if (m->data)
-        m->sub = rconn_new(base, url, &sc, err, errlen);
-    if (!m->data || !m->sub) {
+    m->sc = sc;
+    m->sc.numeric_only = 1; /* a node the map names: no name lookup at run time */
+    if (cluster) {
+        m->cl = cluster_new(base, urls, nurls, &dc, 0, err, errlen);
+        if (m->cl) {
+            cluster_set_notify(m->cl, on_cluster, m);
+            m->tick = event_new(base, -1, EV_PERSIST, on_tick, m);
+            struct timeval tv = {0, MIRROR_TICK_MS * 1000};
+            event_add(m->tick, &tv);
+        }
+    } else {
+        m->data = rconn_new(base, &urls[0], &dc, err, errlen);
+    }
+    if (m->data || m->cl)
+        m->sub = rconn_new(base, &urls[0], &sc, err, errlen);
+    if ((!m->data && !m->cl) || !m->sub) {
         mirror_free(m);
         return NULL;
     }
     return m;
+}
+
+/* mirror_new - a mirror on one server */
+mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, const uint8_t *classes,
+                   unsigned nclasses, mirror_apply_fn apply, void *arg, char *err, size_t errlen)
+{
+    return mirror_make(base, url, 1, 0, cfg, classes, nclasses, apply, arg, err, errlen);
+}
+
+/* mirror_new_cluster - a mirror on a Redis Cluster */
+mirror *mirror_new_cluster(struct event_base *base, const rconn_url *seeds, unsigned nseeds, const rconn_config *cfg,
+                           const uint8_t *classes, unsigned nclasses, mirror_apply_fn apply, void *arg, char *err,
+                           size_t errlen)
+{
+    return mirror_make(base, seeds, nseeds, 1, cfg, classes, nclasses, apply, arg, err, errlen);
 }
 
 /* mirror_free - close */
@@ -273,8 +458,11 @@ void mirror_free(mirror *m)
     if (!m)
         return;
     m->closing = 1;
+    if (m->tick)
+        event_free(m->tick);
     rconn_free(m->sub);
     rconn_free(m->data);
+    cluster_free(m->cl);
     fg_free(m->buf);
     fg_free(m);
 }
@@ -285,7 +473,7 @@ static int send_change(mirror *m, const char *op, int ci, const uint8_t *key, si
 {
     const char *argv[8] = {"EVAL", mirror_script, "1", (const char *)m->classes[ci].hkey, op, (const char *)key,
                            v, m->channel};
-    size_t lens[8] = {4, sizeof mirror_script - 1, 1, sizeof m->classes[ci].hkey, strlen(op), klen, vlen,
+    size_t lens[8] = {4, sizeof mirror_script - 1, 1, m->classes[ci].hlen, strlen(op), klen, vlen,
                       strlen(m->channel)};
     const char *argv9[9];
     size_t lens9[9];
@@ -294,7 +482,7 @@ static int send_change(mirror *m, const char *op, int ci, const uint8_t *key, si
     memcpy(lens9, lens, sizeof lens);
     argv9[8] = (const char *)m->buf;
     lens9[8] = mlen;
-    if (rconn_send(m->data, 9, argv9, lens9, on_written, m) < 0) {
+    if (data_send(m, 9, argv9, lens9, on_written, m) < 0) {
         m->st.failed++;
         return -1;
     }
@@ -363,5 +551,5 @@ int mirror_expired(mirror *m, uint8_t cls, const uint8_t *key, size_t klen, uint
 void mirror_get_stats(const mirror *m, mirror_stats *out)
 {
     *out = m->st;
-    out->up = rconn_is_up(m->sub) && rconn_is_up(m->data);
+    out->up = rconn_is_up(m->sub) && data_up(m);
 }

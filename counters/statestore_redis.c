@@ -243,9 +243,9 @@ static void ssr_free(statestore *st)
 static const statestore_vt ssr_vt = {"redis", ssr_load, ssr_put, ssr_del, ssr_stats, ssr_free};
 
 /* statestore_redis_new - the mirror of classes 27-29 */
-statestore *statestore_redis_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg,
-                                 statestore_redis_clock clock, void *clock_arg, statestore_log_fn log, char *err,
-                                 size_t errlen)
+statestore *statestore_redis_new(struct event_base *base, const rconn_url *urls, unsigned nurls, int cluster,
+                                 const rconn_config *cfg, statestore_redis_clock clock, void *clock_arg,
+                                 statestore_log_fn log, char *err, size_t errlen)
 {
     static const uint8_t classes[] = {KEY_BAN, KEY_BAN_HISTORY, KEY_LIST};
     ss_redis *r = fg_calloc(1, sizeof *r);
@@ -255,7 +255,8 @@ statestore *statestore_redis_new(struct event_base *base, const rconn_url *url, 
     r->clock = clock;
     r->clock_arg = clock_arg;
     hash_key_random(&r->hk);
-    r->m = mirror_new(base, url, cfg, classes, sizeof classes, on_apply, r, err, errlen);
+    r->m = cluster ? mirror_new_cluster(base, urls, nurls, cfg, classes, sizeof classes, on_apply, r, err, errlen)
+                   : mirror_new(base, urls, cfg, classes, sizeof classes, on_apply, r, err, errlen);
     if (!r->m) {
         fg_free(r);
         return NULL;

@@ -229,7 +229,7 @@ int fleet_list_edit(fleet *f, fg_list *l, int add, const char *text, char *err, 
     return 0;
 }
 
-/* fleet_state_new - the fleet mirror on the store's (first) Redis server; NULL for other stores */
+/* fleet_state_new - the fleet mirror on the store's (first) Redis server or cluster; NULL for other stores */
 statestore *fleet_state_new(server *s, statestore_redis_clock clock)
 {
     const redis_spec *sp = &s->conf->store.redis;
@@ -237,11 +237,12 @@ statestore *fleet_state_new(server *s, statestore_redis_clock clock)
 
     while (sp->kind == REDIS_SHARDED && sp->nshards)
         sp = &sp->shards[0];
-    if (sp->kind != REDIS_SINGLE || !sp->nurls)
+    if ((sp->kind != REDIS_SINGLE && sp->kind != REDIS_CLUSTER) || !sp->nurls)
         return NULL;
     rconn_config cfg = {.timeout_ms = s->conf->store.timeout_ms,
                         .connect_timeout_ms = s->conf->store.connect_timeout_ms};
-    statestore *st = statestore_redis_new(s->base, &sp->urls[0], &cfg, clock, s, log_store, err, sizeof err);
+    statestore *st = statestore_redis_new(s->base, sp->urls, sp->kind == REDIS_SINGLE ? 1 : sp->nurls,
+                                          sp->kind == REDIS_CLUSTER, &cfg, clock, s, log_store, err, sizeof err);
     if (!st)
         log_error("%s", err);
     return st;

@@ -277,11 +277,13 @@ static void fleet_mirror(server *s, struct evbuffer *out, int prom)
         {"received", "floodgate_mirror_received_total", "counter", "Changes of other daemons applied."},
         {"resyncs", "floodgate_mirror_resyncs_total", "counter", "Full reads of the shared records."},
         {"failed", "floodgate_mirror_failed_total", "counter", "Changes the store did not take."},
+        {"moves", "floodgate_mirror_moves_total", "counter", "Times a cluster's subscriber moved to another node."},
     };
 
     if (fleet_mirror_stats(s, &m) < 0)
         return;
-    uint64_t v[] = {(uint64_t)m.up, m.sent, m.received, m.resyncs, m.failed};
+    uint64_t v[] = {(uint64_t)m.up, m.sent, m.received, m.resyncs, m.failed, m.moves};
+    _Static_assert(sizeof v / sizeof v[0] == sizeof fam / sizeof fam[0], "one value per family");
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         if (prom) {
             head(out, fam[f].prom, fam[f].type, fam[f].help);

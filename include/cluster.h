@@ -38,6 +38,8 @@
 #define CLUSTER_REFRESH_MS 10000   /* map refresh period */
 
 typedef struct cluster cluster;
+/* cluster_notify_fn - a node came up or went down, or a new map came in (a slot may have a new master) */
+typedef void (*cluster_notify_fn)(void *arg);
 
 /* cluster_new - connect to the seeds and discover the map; NULL with err if a seed cannot be resolved */
 cluster *cluster_new(struct event_base *base, const rconn_url *seeds, unsigned nseeds, const rconn_config *cfg,
@@ -53,6 +55,10 @@ void cluster_refresh(cluster *cl);
 void cluster_tick(cluster *cl);
 /* cluster_nodes - the connections, for stats; returns how many (up to max) */
 unsigned cluster_nodes(cluster *cl, rconn **out, unsigned max);
+/* cluster_set_notify - call fn(arg) on the loop after each such change (the fleet mirror follows its slot) */
+void cluster_set_notify(cluster *cl, cluster_notify_fn fn, void *arg);
+/* cluster_url - the URL of connection i (numbered as cluster_nodes); 0, or -1 if there is none */
+int cluster_url(const cluster *cl, unsigned i, rconn_url *out);
 /* cluster_ready - the map covers every slot */
 int cluster_ready(const cluster *cl);
 

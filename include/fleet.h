@@ -3,8 +3,8 @@
  *
  * A list kept in the store has no file: its lines are records of the server's statestore (statestore.h),
  * owned here. With the embedded store that is the journal beside store.snapshot and the snapshot itself,
- * so a stored list survives a restart like a ban. With a Redis store (redis, or sharded: its first
- * server) it is the fleet mirror (statestore_redis.h, made by fleet_state_new): an edit through any
+ * so a stored list survives a restart like a ban. With a Redis store (redis, cluster, or sharded: its
+ * first store) it is the fleet mirror (statestore_redis.h, made by fleet_state_new): an edit through any
  * daemon's floodgatectl reaches every daemon, and a daemon that starts or reconnects reads the list whole.
  * The daemon keeps every stored list in memory, so a lookup is never a round trip.
  *
@@ -32,8 +32,8 @@ void fleet_free(fleet *f);
 /* fleet_list_edit - add a line to (add=1) or delete a key from (add=0) a list kept in the store: in memory,
  * then in the store; 0, or -1 with a message (nothing changed) */
 int fleet_list_edit(fleet *f, fg_list *l, int add, const char *text, char *err, size_t errlen);
-/* fleet_state_new - the statestore of a Redis store: the fleet mirror on its (first) server; NULL for the
- * embedded store and a cluster (the clock reads the wall clock in seconds; its argument is s) */
+/* fleet_state_new - the statestore of a Redis store: the fleet mirror on its (first) server or cluster; NULL
+ * for the embedded store (the clock reads the wall clock in seconds; its argument is s) */
 statestore *fleet_state_new(struct server *s, statestore_redis_clock clock);
 /* fleet_mirror_stats - the fleet mirror's counters; 0, or -1 (zeroes) when the daemon has none */
 int fleet_mirror_stats(struct server *s, mirror_stats *out);

@@ -15,7 +15,8 @@
  * only listens (SUBSCRIBE).
  *
  * Layout in Redis (documented for other tools): one hash per class, named by the class byte, 0xff and
- * "mirror" (so it never meets a rule's key, whose second byte is a name length below 128); field = the record's
+ * "mirror" (so it never meets a rule's key, whose second byte is a name length below 128), and on a Redis
+ * Cluster then the hash tag "{floodgate:mirror}" (so the three hashes share one slot); field = the record's
  * key, value = 8 bytes of expiry (big-endian wall-clock seconds, 0 = never) then the record's value. Changes
  * are published on the channel "floodgate:mirror:DB" as: 16 bytes of the sender's random id, op (1 put, 2 del),
  * class, 8 bytes of expiry, 2 bytes of key length (big-endian), key, value. A daemon ignores its own messages.
@@ -28,7 +29,7 @@
  * BUGS
  *     A write made while Redis is away is not retried: the change holds on the daemon that made it and reaches
  *     the others only through a later change of the same record. One server (or the first server of a sharded
- *     store) holds the hashes; a Redis Cluster store is not mirrored yet. A resync reads the whole set, so a
+ *     store), or one slot of a cluster, holds the hashes: one master takes every change. A resync reads the whole set, so a
  *     million bans cost a million hash fields read after every reconnect (in pages, without blocking).
  */
 #ifndef FG_MIRROR_H
@@ -37,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "rconn.h"
 
 /* MIRROR_SYNC_PUT: a record read by a resync (it may be older than a change heard meanwhile) */
@@ -66,6 +68,7 @@ typedef struct mirror_stats {
     uint64_t received;        /* changes of other daemons applied */
     uint64_t resyncs;         /* full reads finished */
     uint64_t failed;          /* writes Redis did not take (away, or refused) */
+    uint64_t moves;           /* a cluster's subscriber moved to another node */
     int up;                   /* the subscriber is listening */
 } mirror_stats;
 
@@ -74,6 +77,12 @@ typedef struct mirror_stats {
  * outages); NULL with err if the host cannot be resolved */
 mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, const uint8_t *classes,
                    unsigned nclasses, mirror_apply_fn apply, void *arg, char *err, size_t errlen);
+/* mirror_new_cluster - the same on a Redis Cluster found from seeds (database 0): the hashes carry the hash
+ * tag {floodgate:mirror}, so one slot's master holds them (followed through MOVED and ASK); the subscriber
+ * listens on the first seed, and on another node that is up when that one stays down */
+mirror *mirror_new_cluster(struct event_base *base, const rconn_url *seeds, unsigned nseeds, const rconn_config *cfg,
+                           const uint8_t *classes, unsigned nclasses, mirror_apply_fn apply, void *arg, char *err,
+                           size_t errlen);
 /* mirror_free - close both connections (no callback is called); NULL is fine */
 void mirror_free(mirror *m);
 /* mirror_put - write and publish a record; 0, or -1 when Redis is away or the record is too large */

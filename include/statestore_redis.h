@@ -15,7 +15,8 @@
  *
  * BUGS
  *     An unban made elsewhere while this daemon was cut off is undone by the write-back of the merge (a ban
- *     survives an outage; an unban may not). One Redis server holds the records (a sharded store's first).
+ *     survives an outage; an unban may not). One Redis server (a sharded store's first), or one slot of a
+ *     cluster, holds the records.
  */
 #ifndef FG_STATESTORE_REDIS_H
 #define FG_STATESTORE_REDIS_H
@@ -28,11 +29,11 @@
 /* statestore_redis_clock - the wall clock in seconds (injected by tests) */
 typedef uint64_t (*statestore_redis_clock)(void *arg);
 
-/* statestore_redis_new - a statestore on the Redis server of url carrying classes 27, 28 and 29; NULL with err
- * if the host cannot be resolved */
-statestore *statestore_redis_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg,
-                                 statestore_redis_clock clock, void *clock_arg, statestore_log_fn log, char *err,
-                                 size_t errlen);
+/* statestore_redis_new - a statestore carrying classes 27, 28 and 29 on the Redis server of urls[0], or
+ * (cluster) on the Redis Cluster found from the nurls seeds; NULL with err if a host cannot be resolved */
+statestore *statestore_redis_new(struct event_base *base, const rconn_url *urls, unsigned nurls, int cluster,
+                                 const rconn_config *cfg, statestore_redis_clock clock, void *clock_arg,
+                                 statestore_log_fn log, char *err, size_t errlen);
 /* statestore_redis_mirror - the mirror's counters (floodgatectl stats) */
 void statestore_redis_mirror(statestore *st, mirror_stats *out);
 

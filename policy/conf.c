@@ -522,17 +522,14 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
             ok = -1;
         ok |= parse_trusted(c, &cfg, errs);
         /* a list kept in the store lives in the state the bans use (fleet.h): the journal beside the embedded
-         * store's snapshot, or the fleet mirror on one Redis server (a redis store, or a sharded one whose
-         * first store is) */
-        const redis_spec *first = &c->store.redis;
-        while (first->kind == REDIS_SHARDED && first->nshards)
-            first = &first->shards[0];
-        int kept = c->store.redis.kind ? first->kind == REDIS_SINGLE : c->store.snapshot != NULL;
+         * store's snapshot, or the fleet mirror on a networked store (its Redis server or cluster, a sharded
+         * store's first) */
+        int kept = c->store.redis.kind || c->store.snapshot != NULL;
         for (unsigned i = 0; i < c->rules->lists->n; i++)
             if (list_is_stored(c->rules->lists->lists[i]) && !kept) {
                 conf_error_at(errs, config_lookup(&cfg, "lists"),
-                              "list %s: store = true needs store.snapshot (embedded store) or a redis store (type "
-                              "redis, or sharded with a redis store first); otherwise give the list a file (path)",
+                              "list %s: store = true needs store.snapshot (embedded store) or a networked store; "
+                              "otherwise give the list a file (path)",
                               list_name(c->rules->lists->lists[i]));
                 ok = -1;
             }

@@ -1584,6 +1584,116 @@ static void test_cluster_replicas(void **st)
         reap(n[i].pid, SIGKILL);
 }
 
+/* mirror_owner - the node of n (of nn) whose slots hold the fleet mirror's hashes: the one that answers for the tag */
+static int mirror_owner(rsrv *n, int nn)
+{
+    int owner = -1;
+    for (int i = 0; i < nn; i++) {
+        redisReply *r = redis_cmd(n[i].port, "EXISTS {floodgate:mirror}");
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            owner = i;
+        if (r)
+            freeReplyObject(r);
+    }
+    assert_true(owner >= 0);
+    return owner;
+}
+
+/* cluster_conf - a cluster store found from the one seed node s */
+static const char *cluster_conf(const rsrv *s)
+{
+    static char conf[256];
+    snprintf(conf, sizeof conf, "type = \"cluster\"; urls = [\"redis://127.0.0.1:%u\"]; timeout = \"3s\";", s->port);
+    return conf;
+}
+
+/* Bans and stored lists on a 3-master Redis Cluster (issue 10): a ban made through one daemon holds on the
+ * other and an unban lifts it, a list edit through one is seen by the other, a daemon started later has both;
+ * the mirror's slot migrates (ASK while it moves, then MOVED) and changes still go through; the node a
+ * daemon's subscriber listens on dies, and that daemon still hears the fleet (its subscriber moves). */
+static void test_cluster_fleet(void **st)
+{
+    rsrv n[3];
+    fgd a, b, c;
+    (void)st;
+
+    make_cluster(n, 3, 0);
+    /* the cluster keeps serving the slots it still covers when a node dies */
+    for (int i = 0; i < 3; i++)
+        ok_cmd(n[i].port, "CONFIG SET %s %s", "cluster-require-full-coverage", "no");
+    int own = mirror_owner(n, 3), x = (own + 1) % 3, y = (own + 2) % 3;
+    /* each daemon's subscriber listens on its seed: a on x, b on y, c on the owner */
+    fgd_start_rules(&a, "cfleet-a", cluster_conf(&n[x]), STORED_LISTS);
+    fgd_start_rules(&b, "cfleet-b", cluster_conf(&n[y]), STORED_LISTS);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    assert_string_equal(query(&b, "x@example.org", "198.51.100.7"), "DUNNO");
+
+    assert_non_null(strstr(ctl_out(&a, "ban 198.51.100.7 1h --reason 'seen by a'"), "198.51.100.7"));
+    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.7", "REJECT"),
+                        "REJECT 5.7.1 Banned: seen by a");
+    ctl_out(&b, "unban 198.51.100.7");
+    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.7", "DUNNO"), "DUNNO");
+    ctl_out(&b, "ban 203.0.113.0/24 2h --reason net");
+    assert_string_equal(wait_action(&a, "x@example.org", "203.0.113.9", "REJECT"), "REJECT 5.7.1 Banned: net");
+
+    assert_non_null(strstr(ctl_out(&a, "list blocked add spam@example.org 'sent spam'"), "count"));
+    assert_string_equal(wait_action(&b, "spam@example.org", "192.0.2.40", "REJECT"), "REJECT 5.7.1 sent spam");
+    assert_non_null(strstr(ctl_out(&b, "list blocked add @bad.example junk"), "count"));
+    assert_string_equal(wait_action(&a, "y@bad.example", "192.0.2.40", "REJECT"), "REJECT 5.7.1 junk");
+    /* the records live on the owner of {floodgate:mirror}, under the tagged names */
+    redisReply *r = redis_cmd(n[own].port, "HLEN %b", "\x1b\xffmirror{floodgate:mirror}", (size_t)26);
+    assert_true(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    freeReplyObject(r);
+
+    /* a daemon started later reads both */
+    fgd_start_rules(&c, "cfleet-c", cluster_conf(&n[own]), STORED_LISTS);
+    assert_string_equal(wait_action(&c, "x@example.org", "203.0.113.200", "REJECT"), "REJECT 5.7.1 Banned: net");
+    assert_string_equal(wait_action(&c, "spam@example.org", "192.0.2.40", "REJECT"), "REJECT 5.7.1 sent spam");
+
+    /* the mirror's slot migrates to y: while it moves the owner answers ASK, then every node MOVED */
+    char slot[16], own_id[64], y_id[64], port[16];
+    snprintf(slot, sizeof slot, "%u", redis_slot("{floodgate:mirror}", 18));
+    snprintf(port, sizeof port, "%u", n[y].port);
+    node_id(n[own].port, own_id, sizeof own_id);
+    node_id(n[y].port, y_id, sizeof y_id);
+    ok_cmd(n[y].port, "CLUSTER SETSLOT %s IMPORTING %s", slot, own_id);
+    ok_cmd(n[own].port, "CLUSTER SETSLOT %s MIGRATING %s", slot, y_id);
+    r = redis_cmd(n[own].port, "CLUSTER GETKEYSINSLOT %s 100", slot);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *m = redis_cmd(n[own].port, "MIGRATE 127.0.0.1 %s %b 0 5000", port, r->element[i]->str,
+                                  r->element[i]->len);
+        assert_true(m && m->type == REDIS_REPLY_STATUS);
+        freeReplyObject(m);
+    }
+    freeReplyObject(r);
+    ctl_out(&a, "ban 192.0.2.66 1h --reason 'asked'");
+    assert_string_equal(wait_action(&c, "x@example.org", "192.0.2.66", "REJECT"), "REJECT 5.7.1 Banned: asked");
+    for (int i = 0; i < 3; i++)
+        ok_cmd(n[i].port, "CLUSTER SETSLOT %s NODE %s", slot, y_id);
+    ctl_out(&c, "ban 192.0.2.67 1h --reason 'moved'");
+    assert_string_equal(wait_action(&a, "x@example.org", "192.0.2.67", "REJECT"), "REJECT 5.7.1 Banned: moved");
+    assert_string_equal(wait_action(&b, "x@example.org", "192.0.2.67", "REJECT"), "REJECT 5.7.1 Banned: moved");
+    r = redis_cmd(n[y].port, "HLEN %b", "\x1b\xffmirror{floodgate:mirror}", (size_t)26);
+    assert_true(r && r->type == REDIS_REPLY_INTEGER && r->integer == 3);
+    freeReplyObject(r);
+
+    /* x dies: a's subscriber listened there; it moves to a node that is up and a hears b's ban */
+    reap(n[x].pid, SIGKILL);
+    ctl_out(&b, "ban 192.0.2.68 1h --reason 'after x died'");
+    for (int i = 0; i < 500 && strncmp(query(&a, "x@example.org", "192.0.2.68"), "REJECT", 6); i++)
+        poll(NULL, 0, 20);
+    assert_string_equal(query(&a, "x@example.org", "192.0.2.68"), "REJECT 5.7.1 Banned: after x died");
+    assert_true(ctl_num(&a, "mirror.moves") >= 1);
+    assert_string_equal(ctl_stat(&a, "mirror.up"), "yes");
+    fgd_stop(&a);
+    fgd_stop(&b);
+    fgd_stop(&c);
+    for (int i = 0; i < 3; i++)
+        reap(n[i].pid, SIGKILL);
+}
+
 /* floodgated -t checks the store settings with their lines, and connects to nothing */
 static void test_check_mode(void **st)
 {
@@ -1674,6 +1784,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
         cmocka_unit_test(test_cluster_replicas),
+        cmocka_unit_test(test_cluster_fleet),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
