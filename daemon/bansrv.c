@@ -10,7 +10,10 @@
  * dropped is counted in the next line that gets through, as every client-triggered line is.
  *
  * SECURITY: the control commands come from the admin (the control socket's peer check); a reason is
- * one line, cut at BANSRV_REASON_MAX, and logged quoted.
+ * one line, cut at BANSRV_REASON_MAX, and logged quoted. What a ban holds did not always come from the
+ * admin: a username banned by a rule is a client's (Dovecot's JSON, an HTTP query: any byte but NUL), a
+ * reason or rule from the fleet mirror is a peer's. The table writes them with control bytes as \xNN
+ * (bansrv_printable), so a name cannot end a reply line, end the reply, or drive the admin's terminal.
  */
 #include "bansrv.h"
 
@@ -345,9 +348,27 @@ void bansrv_unban(server *s, const char *const *args, int nargs, struct evbuffer
     evbuffer_add_printf(out, "status=ok\nkey=%s\n\n", k.net);
 }
 
+/* bansrv_printable - s with control bytes as \xNN, a copy */
+char *bansrv_printable(const char *s, size_t n)
+{
+    char *out = fg_malloc(4 * n + 1), *p = out;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            snprintf(p, 5, "\\x%02x", c);
+            p += 4;
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
 typedef struct row {
-    char key[BAN_NET_TEXT_MAX + 8]; /* address, network or "user:" and a name */
-    char *reason, *rule;         /* copies */
+    char *key;                   /* address, network or "user:" and the whole name: printable copies */
+    char *reason, *rule;
     uint64_t since, expires;
     uint32_t times;
     uint8_t family, prefix;
@@ -369,9 +390,18 @@ static void row_add(const ban_rec *r, void *arg)
         t->v = fg_realloc(t->v, t->cap * sizeof *t->v);
     }
     row *w = &t->v[t->n++];
-    snprintf(w->key, sizeof w->key, "%s%s", r->family ? "" : "user:", r->net);
-    w->reason = fg_strdup(r->reason ? r->reason : "");
-    w->rule = fg_strdup(r->rule ? r->rule : "manual");
+    if (r->family) {
+        w->key = bansrv_printable(r->net, strlen(r->net));
+    } else { /* the whole name (net holds it cut to 63 bytes): what unban user:NAME takes */
+        size_t n = r->namelen ? r->namelen : strlen(r->name);
+        char *name = bansrv_printable(r->name, n);
+        w->key = fg_malloc(5 + strlen(name) + 1);
+        memcpy(w->key, "user:", 5);
+        memcpy(w->key + 5, name, strlen(name) + 1);
+        fg_free(name);
+    }
+    w->reason = bansrv_printable(r->reason ? r->reason : "", r->reason ? strlen(r->reason) : 0);
+    w->rule = bansrv_printable(r->rule ? r->rule : "manual", strlen(r->rule ? r->rule : "manual"));
     w->since = r->since;
     w->expires = r->expires;
     w->times = r->times;
@@ -419,6 +449,7 @@ void bansrv_table(server *s, struct evbuffer *out)
         date_text(w->expires, expires, sizeof expires);
         evbuffer_add_printf(out, "line[]=%-*s  %-*s  %-*s  %-20s  %-20s  %u\n", (int)wk, w->key, (int)wr, w->reason,
                             (int)wu, w->rule, since, expires, w->times);
+        fg_free(w->key);
         fg_free(w->reason);
         fg_free(w->rule);
     }

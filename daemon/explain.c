@@ -38,6 +38,7 @@
 
 #include "alloc.h"
 #include "ban.h"
+#include "bansrv.h"
 #include "engine.h"
 #include "keys.h"
 
@@ -101,11 +102,17 @@ static void reply(explain_job *j)
     verdict bv;
     if (b)
         engine_ban_verdict(&j->srv->eng, rs, j->req, b, server_now(j->srv), &bv);
-    if (b)
-        evbuffer_add_printf(out, "ban=%s%s\nban.reason=%s\n", b->family ? "" : "user:", b->net,
-                            b->reason ? b->reason : "");
-    else
+    if (b) {
+        /* a client's username, a fleet peer's reason: control bytes as \xNN (they would cut the reply) */
+        char *key = b->family ? bansrv_printable(b->net, strlen(b->net))
+                              : bansrv_printable(b->name, b->namelen ? b->namelen : strlen(b->name));
+        char *why = bansrv_printable(b->reason ? b->reason : "", b->reason ? strlen(b->reason) : 0);
+        evbuffer_add_printf(out, "ban=%s%s\nban.reason=%s\n", b->family ? "" : "user:", key, why);
+        fg_free(key);
+        fg_free(why);
+    } else {
         evbuffer_add_printf(out, "ban=none\n");
+    }
     for (unsigned i = 0; i < rs->n; i++) {
         const rule *r = &rs->rules[i];
         const char *n = r->name;

@@ -40,6 +40,10 @@ void bansrv_stop(server *s);
 void bansrv_ban(server *s, fg_request *req, const char *const *args, int nargs, struct evbuffer *out);
 /* bansrv_unban - command=unban */
 void bansrv_unban(server *s, const char *const *args, int nargs, struct evbuffer *out);
+/* bansrv_printable - a copy of s (n bytes) with each control byte written \xNN (fg_free it): a username from
+ * a client or a reason from a fleet peer stays on its line of a control reply, and never reaches the admin's
+ * terminal as an escape sequence */
+char *bansrv_printable(const char *s, size_t n);
 /* bansrv_table - command=bans format=table: key, reason, rule, since, expires, times */
 void bansrv_table(server *s, struct evbuffer *out);
 

@@ -48,10 +48,13 @@ static void write_conf(const char *trusted)
     char text[2048];
 
     snprintf(text, sizeof text,
-             "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\"; };\n"
+             "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\";\n"
+             "           http = \"unix:@DIR@/http.sock\"; };\n"
              "trusted = [\"192.0.2.200\"%s];\n"
              "bans = { action = \"REJECT 5.7.1 Banned: $reason (until $expires)\"; trusted = [\"203.0.113.0/28\"]; };\n"
-             "rules = ( { name = \"pass\"; on = [\"smtp\", \"auth\", \"http\", \"imap\"]; action = \"OK\"; } );\n",
+             "rules = ( { name = \"pass\"; on = [\"smtp\", \"auth\", \"http\", \"imap\"]; action = \"OK\"; },\n"
+             "          { name = \"login-fails\"; on = \"report:auth_failure\";\n"
+             "            ban = { key = \"username\"; count = 1; per = \"1h\"; }; } );\n",
              trusted);
     daemon_write_conf(&d, text);
 }
@@ -222,6 +225,64 @@ static void test_expiry(void **st)
     assert_null(strstr(out, "bans_expired                               0"));
 }
 
+/* dovecot_report - Dovecot's auth policy report of a failed login as json_login (a JSON string's inside) */
+static void dovecot_report(const char *json_login)
+{
+    char path[160], body[512], req[1024], reply[4096];
+
+    snprintf(path, sizeof path, "%s/http.sock", d.dir);
+    int n = snprintf(body, sizeof body, "{\"login\":\"%s\",\"remote\":\"192.0.2.120\",\"protocol\":\"imap\","
+                                        "\"success\":false,\"policy_reject\":false}", json_login);
+    int m = snprintf(req, sizeof req, "POST /?command=report HTTP/1.1\r\nHost: floodgate\r\nConnection: close\r\n"
+                                      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", n, body);
+    int fd = sock_connect_unix(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, req, (size_t)m), m);
+    size_t got = 0;
+    for (ssize_t r; got < sizeof reply - 1 && (r = read(fd, reply + got, sizeof reply - 1 - got)) > 0;)
+        got += (size_t)r;
+    reply[got] = '\0';
+    close(fd);
+    if (strncmp(reply, "HTTP/1.1 2", 10))
+        fail_msg("report: %s", reply);
+}
+
+/* A username that a client chose (Dovecot's JSON says "\n" and "\u001b" as well as any letter) is banned by a
+ * rule: floodgatectl bans still lists every ban, the name's control bytes written \xNN (never a reply line
+ * of its own, never an escape sequence on the admin's terminal), and a long name whole */
+static void test_hostile_usernames(void **st)
+{
+    char *out, lng[301];
+    (void)st;
+
+    ctl(0, "ban user:zz-after@example.org 1h --reason later"); /* listed after the hostile names */
+    for (int i = 0; i < 2; i++) {
+        dovecot_report("x\\ninjected line\\n\\nstatus=error");
+        dovecot_report("\\u001b]0;pwned\\u0007\\u001b[2Jjoe");
+    }
+    memset(lng, 'l', 300);
+    lng[300] = '\0';
+    memcpy(lng + 250, "-the-end@example.org", 20); /* 270 bytes: longer than a ban name, no ban */
+    lng[270] = '\0';
+    dovecot_report(lng);
+    dovecot_report(lng);
+    lng[240] = '\0'; /* 240 bytes: banned, and shown whole */
+    dovecot_report(lng);
+    dovecot_report(lng);
+    wait_log("event=ban user=\"x\\x0ainjected line");
+    out = ctl(0, "bans");
+    assert_non_null(strstr(out, "user:x\\x0ainjected line\\x0a\\x0astatus=error "));
+    assert_non_null(strstr(out, "user:\\x1b]0;pwned\\x07\\x1b[2jjoe "));
+    assert_non_null(strstr(out, lng));
+    assert_non_null(strstr(out, "user:zz-after@example.org "));
+    assert_null(strchr(out, '\x1b'));
+    out = ctl(0, "bans --json");
+    assert_non_null(strstr(out, "zz-after@example.org"));
+    out = ctl(0, "explain auth client_address=192.0.2.121 'username=\x1b]0;pwned\x07\x1b[2Jjoe'");
+    assert_non_null(strstr(out, "user:\\x1b]0;pwned\\x07\\x1b[2jjoe"));
+    assert_null(strchr(out, '\x1b'));
+}
+
 /* SIGTERM: a clean exit with bans in the index (under valgrind: no leak, no invalid access) */
 static void test_stop(void **st)
 {
@@ -244,7 +305,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reload_keeps),
         cmocka_unit_test(test_trusted_refused),
         cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_hostile_usernames), cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

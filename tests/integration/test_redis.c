@@ -1183,6 +1183,16 @@ static void test_fleet_hostile_peer(void **st)
     assert_string_equal(query(&a, "x@example.org", "198.51.100.66"), "DUNNO");
     assert_string_equal(query(&a, "x@example.org", "198.51.100.67"), "DUNNO");
     assert_non_null(strstr(ctl_out(&a, "bans"), "198.51.100.68"));
+    /* a reason with a newline and an escape sequence: the table and explain show them as \xNN */
+    peer_ban(r.port, 7, "198.51.100.70", now, now + 3600, "two\nlines\x1b[2J");
+    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.70", "REJECT"),
+                        "REJECT 5.7.1 Banned: two?lines?[2J");
+    const char *out = ctl_out(&a, "bans");
+    if (!strstr(out, "two\\x0alines\\x1b[2J") || strchr(out, '\x1b'))
+        fail_msg("bans:\n%s", out);
+    out = ctl_out(&a, "explain smtp:RCPT client_address=198.51.100.70 sender=x@example.org");
+    if (!strstr(out, "ban.reason") || !strstr(out, "  two\\x0alines\\x1b[2J\n") || strchr(out, '\x1b'))
+        fail_msg("explain:\n%s", out);
     fgd_stop(&a);
     reap(r.pid, SIGKILL);
 }
