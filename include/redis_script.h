@@ -22,7 +22,12 @@
  * the process-keyed table hash of the embedded store.
  *
  * Values in Redis (little-endian, Lua struct formats):
- *     window   "<I8I8I2I8" head bucket, per_ms, k, logical expiry (ms), then k+1 "I4" counts
+ *     window   "<I8I8I2I8I8I4" head bucket, per_ms, k, logical expiry (ms), total of the counts, the head
+ *              bucket's count; then k "I4" counts of the older buckets, newest first (head-1 .. head-k).
+ *              A count in the head's bucket rewrites total and count in place (SETRANGE, the key's TTL
+ *              kept); the expiry moves, and PX is sent, once per bucket. (Before 2026-12: k+1 "I4"
+ *              counts in ring order, no total. Each version reads the other's value as empty, so
+ *              daemons of both versions on one Redis do not share counts: upgrade a fleet together.)
  *     triplet  "<I8I1I8" first seen, passed, logical expiry (ms)
  *     client   "<I4I8"   passed triplets, logical expiry (ms)
  * A value of another shape reads as empty, as in window.c. Redis expires
@@ -35,7 +40,8 @@
  * the first window is in the usual parameters, the others follow the
  * operations as per, count, k triples (in operation order, before the kv
  * operands); the value is the windows' records one after the other, each
- * in the window form below; the reply adds, after the fixed part, each
+ * "<I8I8I2I8" (head bucket, per_ms, k, logical expiry) and k+1 "I4" counts,
+ * bucket b in slot b mod (k+1); the reply adds, after the fixed part, each
  * window's total and retry_ms. Such an operation's "bucket" is the time it
  * counted at: a compensation takes one event back from the bucket of that
  * time in each window.

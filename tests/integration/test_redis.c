@@ -411,6 +411,74 @@ static void test_script_matches_embedded_store(void **st)
     event_base_free(base);
 }
 
+/* le - a little-endian unsigned number of n bytes */
+static uint64_t le(const char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | (unsigned char)p[i];
+    return v;
+}
+
+/* A one-window state in Redis has the documented layout (README, redis_script.h), which other tools read:
+ * head bucket, per, k, expiry, total, the head bucket's count, then the older buckets' counts newest first.
+ * Counts in the head's bucket change it in place (SETRANGE); a count in a new bucket moves the counts along. */
+static void test_window_value_layout(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    redis_spec spec = one_server(&u, single.port);
+    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .local_clock = 1};
+    char err[256], name[64];
+    store *r = redis_store_new(base, &spec, &rcfg, err, sizeof err);
+    store_batch b = {0};
+    const window_spec w = {60000, 100, 3}; /* buckets of 20 s */
+    const uint64_t t0 = 1700000000000ULL;  /* a bucket boundary: 1700000000000 / 20000 = 85000000 */
+    static const uint64_t at[] = {0, 1, 2, 19999, 20000, 45000};
+    (void)st;
+
+    assert_non_null(r);
+    wait_up(base, r);
+    redisReply *fl = redis_cmd(single.port, "FLUSHALL");
+    freeReplyObject(fl);
+    fl = redis_cmd(single.port, "CONFIG RESETSTAT");
+    freeReplyObject(fl);
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        batch_reset(&b, t0 + at[i]);
+        b.commit = 1;
+        batch_add(&b, STORE_WINDOW, (const unsigned char *)"layout", 6)->win = w;
+        run_batch(base, r, &b);
+        assert_int_equal(b.status, 0);
+        assert_int_equal(b.ops[0].admitted, 1);
+        assert_int_equal(b.ops[0].peek.total, i + 1); /* every count is still in the window */
+    }
+    redis_tag(redis_fnv1a64("layout", 6), name);
+    memcpy(name + REDIS_TAG_LEN, "layout", 6);
+    redisReply *v = redis_cmd(single.port, "GET %b", name, (size_t)REDIS_TAG_LEN + 6);
+    assert_non_null(v);
+    assert_int_equal(v->type, REDIS_REPLY_STRING);
+    assert_int_equal(v->len, 34 + 4 * (3 + 1));
+    uint64_t head = (t0 + 45000) / 20000;
+    assert_int_equal(le(v->str, 8), head);
+    assert_int_equal(le(v->str + 8, 8), 60000);
+    assert_int_equal(le(v->str + 16, 2), 3);
+    assert_int_equal(le(v->str + 18, 8), (head + 4) * 20000); /* logical expiry: when the head leaves the window */
+    assert_int_equal(le(v->str + 26, 8), 6);                  /* total */
+    assert_int_equal(le(v->str + 34, 4), 1);                  /* head bucket (t0 + 45000) */
+    assert_int_equal(le(v->str + 38, 4), 1);                  /* one bucket older (t0 + 20000) */
+    assert_int_equal(le(v->str + 42, 4), 4);                  /* two older (t0 .. t0 + 19999) */
+    assert_int_equal(le(v->str + 46, 4), 0);
+    freeReplyObject(v);
+    /* the counts in a bucket already written were made in place */
+    redisReply *cs = redis_cmd(single.port, "INFO commandstats");
+    assert_non_null(cs);
+    assert_non_null(strstr(cs->str, "cmdstat_setrange:calls=3,"));
+    freeReplyObject(cs);
+    batch_release(&b);
+    store_free(r);
+    event_base_free(base);
+}
+
 /* limit.distinct: the script's own registers give the embedded store's answers, op for op (admitted, count,
  * retry, seen), exact and past the exact size (HLL), with clock gaps and steps back, dry-run and peeks */
 static void test_distinct_matches_embedded(void **st)
@@ -1782,6 +1850,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_mode),
         cmocka_unit_test(test_script_matches_embedded_store),
+        cmocka_unit_test(test_window_value_layout),
         cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_mirror),
