@@ -90,20 +90,26 @@ int window_check(const window_spec *spec, const void *state_v, size_t len, uint6
     uint64_t sum = 0;
     unsigned k = spec->k, i;
 
-    memset(counts, 0, sizeof counts);
+    memset(counts, 0, (k + 1) * sizeof counts[0]);
     if (valid(spec, state, len)) {
         memcpy(&head, state, 8);
         /* The ring holds buckets head-k..head. The window to add up ends at the newer of now's bucket and
          * the head: a head ahead of now (a clock that was ahead wrote the state, or ours went back) holds
          * events that have already happened, however far ahead their stamps are, so every one of them
-         * counts; skipping them would open a full window. counts[i] = events of bucket top-k+i. */
+         * counts; skipping them would open a full window. counts[i] = events of bucket top-k+i: buckets
+         * top-k..top that are in the ring (not past the head, not passed by), their slots walked in order
+         * from one division rather than one per bucket. */
         if (head > b)
             top = head;
-        for (uint64_t x = top >= k ? top - k : 0; x <= top; x++) {
-            if (x > head || x + k < head)
-                continue; /* not in the ring: never written, or passed by */
-            counts[x + k - top] = slot_get(spec, state, (unsigned)(x % (k + 1)));
+        uint64_t from = top >= k ? top - k : 0, to = top < head ? top : head;
+        if (head >= k && head - k > from)
+            from = head - k;
+        unsigned slot = (unsigned)(from % (k + 1));
+        for (uint64_t x = from; x <= to; x++) {
+            counts[x + k - top] = slot_get(spec, state, slot);
             sum += counts[x + k - top];
+            if (++slot > k)
+                slot = 0;
         }
     }
     out->total = sum;
@@ -141,8 +147,12 @@ void window_add(const window_spec *spec, void *state_v, size_t len, uint64_t now
     if (b > head) {
         /* zero the slots of the buckets that pass by; a long gap clears the whole ring */
         uint64_t from = b - head > k + 1 ? b - k : head + 1;
-        for (uint64_t x = from; x <= b; x++)
-            slot_set(spec, state, (unsigned)(x % (k + 1)), 0);
+        unsigned slot = (unsigned)(from % (k + 1));
+        for (uint64_t x = from; x <= b; x++) {
+            slot_set(spec, state, slot, 0);
+            if (++slot > k)
+                slot = 0;
+        }
         memcpy(state, &b, 8);
         head = b;
     }
