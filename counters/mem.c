@@ -1,19 +1,30 @@
 /*
  * mem - the embedded store (see mem.h for the design)
  *
+ * Open addressing with linear probing: a table is an array of 16-byte
+ * slots, each the key's whole 64-bit hash beside a pointer to its entry,
+ * so a lookup reads one run of slots (one cache line, nearly always) and
+ * touches an entry only when the hash matches: one memory miss for a key
+ * that is absent, two for one that is there, where a chain cost the
+ * bucket and then every entry on it. An entry is one allocation: a
+ * 16-byte header, the value (8-aligned, right after the header) and the
+ * key. A table is never more than MEM_HARD_LOAD full, so every probe ends
+ * at an empty slot; a delete shifts the run after it back (no tombstone),
+ * except in a table being rehashed away, where it leaves MEM_MOVED.
+ *
  * Two tables during a rehash, as in Redis's dict: lookups look in both,
- * inserts go to the new one, and each operation moves one bucket across.
- * An entry is one allocation: a 24-byte header, the value (8-aligned,
- * right after the header) and the key. Chains are singly linked.
+ * inserts go to the new one, and each operation moves one entry across
+ * (its slot only: the entry itself is not read). The table grows to twice
+ * its size when it passes MEM_GROW_LOAD.
  *
  * While a forked child writes a snapshot, every page the parent writes is
- * copied, so moving buckets would copy the whole table in the end: the
+ * copied, so moving entries would copy the whole table in the end: the
  * daemon holds the rehash then (mem_hold_rehash, as Redis avoids resizing
  * while a child saves). Lookups and inserts work the same on two tables,
- * so a paused rehash only lengthens chains; past MEM_FORCE_LOAD keys per
- * bucket the table grows and rehashes anyway, as Redis's
- * dict_force_resize_ratio does, because chains that long cost more than
- * the copied pages.
+ * so a paused rehash only fills the tables further; past MEM_HARD_LOAD of
+ * the newest table it grows and rehashes anyway (a rehash in progress is
+ * finished at once first), as Redis's dict_force_resize_ratio does,
+ * because a fuller table cannot take more keys.
  */
 #include "mem.h"
 
@@ -26,34 +37,50 @@
 #include "num.h"
 
 struct mem_entry {
-    mem_entry *next;      /* chain */
     uint64_t expires;     /* ms; UINT64_MAX = never */
-    uint32_t hash;        /* low 32 bits of the key's hash */
     uint16_t klen;        /* key bytes */
     uint16_t vlen;        /* value bytes */
+    uint32_t unused;      /* keeps the value 8-aligned */
     unsigned char data[]; /* value, then key */
 };
 
+typedef struct slot {
+    uint64_t hash;        /* the key's keyed hash */
+    mem_entry *e;         /* NULL = empty; MEM_MOVED = moved or deleted while the table is rehashed away */
+} slot;
+
 typedef struct table {
-    mem_entry **buckets; /* 2^bits chains */
+    slot *slots;         /* 2^bits slots */
     uint64_t mask;       /* size - 1; size 0 = unused */
     uint64_t used;       /* entries */
 } table;
 
 struct mem_store {
     table t[2];          /* t[1] is the target of a rehash in progress */
-    int64_t rehash_idx;  /* next bucket of t[0] to move; -1 = not rehashing */
+    int64_t rehash_idx;  /* next slot of t[0] to move; -1 = not rehashing */
+    int forced;          /* the rehash in progress goes on while held (the table was too full to wait) */
     unsigned hold;       /* rehash held (a snapshot child is writing): nesting count */
     uint64_t purge_idx;  /* purge cursor over t[0] */
     uint64_t max_keys;   /* eviction bound; 0 = none */
-    hash_key key;        /* the table's secret SipHash key: chains cannot be aimed at from outside */
+    hash_key key;        /* the table's secret SipHash key: runs cannot be aimed at from outside */
     uint64_t rng;        /* xorshift state for eviction sampling */
     store_stats st;      /* expired, evicted */
 };
 
+static mem_entry moved_mark;
+#define MEM_MOVED (&moved_mark)
+
 #define INITIAL_BITS 4
 #define MEM_BATCH_HASHED 16 /* a batch's first operations whose keys are hashed once and prefetched together */
-#define MEM_FORCE_LOAD 4 /* keys per bucket past which a held table grows and rehashes anyway */
+/* loads as keys * 8 > slots * N: growth starts past 3/4; past 7/8 the table grows even while held */
+#define MEM_GROW_LOAD 6
+#define MEM_HARD_LOAD 7
+
+/* live - does a slot hold an entry? */
+static inline int live(const slot *s)
+{
+    return s->e && s->e != MEM_MOVED;
+}
 
 /* key_of - the key bytes of an entry */
 static inline unsigned char *key_of(mem_entry *e)
@@ -67,81 +94,106 @@ static inline uint64_t key_hash(const mem_store *m, const void *key, size_t klen
     return hash_keyed(&m->key, key, klen);
 }
 
-/* table_init - allocate 2^bits empty buckets */
+/* table_init - allocate 2^bits empty slots */
 static void table_init(table *t, unsigned bits)
 {
-    t->buckets = fg_calloc((size_t)1 << bits, sizeof *t->buckets);
+    t->slots = fg_calloc((size_t)1 << bits, sizeof *t->slots);
     t->mask = ((uint64_t)1 << bits) - 1;
     t->used = 0;
 }
 
-/* rehash_step - move up to n non-empty buckets from t[0] to t[1] */
-static void rehash_step(mem_store *m, int n)
+/* slot_insert - put an entry of a key known to be absent into t's first free slot of its run */
+static slot *slot_insert(table *t, uint64_t h, mem_entry *e)
 {
-    int empty_visits = n * 10;
+    uint64_t i = h & t->mask;
 
-    while (n-- > 0 && m->rehash_idx >= 0) {
-        mem_entry *e, *next;
-        while (m->t[0].buckets[m->rehash_idx] == NULL) {
-            m->rehash_idx++;
-            if ((uint64_t)m->rehash_idx > m->t[0].mask || --empty_visits == 0)
-                goto check_done;
-        }
-        for (e = m->t[0].buckets[m->rehash_idx]; e; e = next) {
-            uint64_t i = e->hash & m->t[1].mask;
-            next = e->next;
-            e->next = m->t[1].buckets[i];
-            m->t[1].buckets[i] = e;
+    while (t->slots[i].e)
+        i = (i + 1) & t->mask;
+    t->slots[i].hash = h;
+    t->slots[i].e = e;
+    t->used++;
+    return &t->slots[i];
+}
+
+/* newest - the table inserts go to */
+static inline table *newest(mem_store *m)
+{
+    return m->rehash_idx >= 0 ? &m->t[1] : &m->t[0];
+}
+
+/* rehash_done - the old table is empty: the new one takes its place */
+static void rehash_done(mem_store *m)
+{
+    fg_free(m->t[0].slots);
+    m->t[0] = m->t[1];
+    memset(&m->t[1], 0, sizeof m->t[1]);
+    m->rehash_idx = -1;
+    m->forced = 0;
+    m->purge_idx = 0;
+}
+
+/* rehash_step - move up to n entries from t[0] to t[1] (visiting at most 64 free slots per entry) */
+static void rehash_step(mem_store *m, uint64_t n)
+{
+    uint64_t free_visits = n * 64;
+
+    while (n > 0 && m->rehash_idx >= 0) {
+        slot *s = &m->t[0].slots[m->rehash_idx++];
+        if (live(s)) {
+            slot_insert(&m->t[1], s->hash, s->e);
+            s->e = MEM_MOVED; /* runs through it stay whole for lookups in t[0] */
             m->t[0].used--;
-            m->t[1].used++;
+            n--;
+        } else if (--free_visits == 0) {
+            n = 0;
         }
-        m->t[0].buckets[m->rehash_idx++] = NULL;
-    check_done:
-        if ((uint64_t)m->rehash_idx > m->t[0].mask) {
-            fg_free(m->t[0].buckets);
-            m->t[0] = m->t[1];
-            memset(&m->t[1], 0, sizeof m->t[1]);
-            m->rehash_idx = -1;
-            m->purge_idx = 0;
-            return;
-        }
-        if (empty_visits == 0)
-            return;
+        if ((uint64_t)m->rehash_idx > m->t[0].mask)
+            rehash_done(m);
     }
 }
 
-/* overloaded - more than MEM_FORCE_LOAD keys per bucket of the newest table */
-static int overloaded(const mem_store *m)
-{
-    const table *t = m->rehash_idx >= 0 ? &m->t[1] : &m->t[0];
-    return m->t[0].used + m->t[1].used > MEM_FORCE_LOAD * (t->mask + 1);
-}
-
-/* rehash_may_step - move buckets now? Not while held, unless chains grow too long: the rehash was forced
- * (to MEM_FORCE_LOAD times the size or more) or the new table is overloaded too */
+/* rehash_may_step - move entries now? Not while held, unless the rehash was forced */
 static int rehash_may_step(const mem_store *m)
 {
-    if (m->rehash_idx < 0)
-        return 0;
-    return !m->hold || m->t[1].mask + 1 >= MEM_FORCE_LOAD * (m->t[0].mask + 1) || overloaded(m);
+    return m->rehash_idx >= 0 && (!m->hold || m->forced);
 }
 
-/* maybe_grow - start a rehash to twice the size when the load passes 1 (while held: only when overloaded,
- * and then straight to a size that brings the load back to 1 or less, so that one rehash is enough) */
+/* too_full - would one more key take the table of 2^bits slots past loadn/8? */
+static int too_full(uint64_t keys, uint64_t mask, unsigned loadn)
+{
+    return (keys + 1) * 8 > (mask + 1) * loadn;
+}
+
+/* maybe_grow - before an insert: start a rehash to twice the size past MEM_GROW_LOAD (not while held);
+ * past MEM_HARD_LOAD of the newest table (only while held, or a rehash that could not keep up), finish any
+ * rehash at once and grow to a size that brings the load back under MEM_GROW_LOAD / 2, moving on even while
+ * held */
 static void maybe_grow(mem_store *m)
 {
-    if (m->rehash_idx >= 0 || m->t[0].used <= m->t[0].mask)
-        return;
-    if (m->hold && !overloaded(m))
-        return;
+    uint64_t keys = mem_count(m);
+    table *t = newest(m);
     unsigned bits = 0;
+
+    if (too_full(keys, t->mask, MEM_HARD_LOAD)) {
+        if (m->rehash_idx >= 0)
+            rehash_step(m, UINT64_MAX / 64);
+        while (((uint64_t)1 << bits) <= m->t[0].mask)
+            bits++;
+        bits++;
+        while (bits < 62 && (keys + 1) * 16 > ((uint64_t)1 << bits) * MEM_GROW_LOAD)
+            bits++;
+        table_init(&m->t[1], bits);
+        m->rehash_idx = 0;
+        m->forced = m->hold > 0;
+        return;
+    }
+    if (m->rehash_idx >= 0 || m->hold || !too_full(keys, m->t[0].mask, MEM_GROW_LOAD))
+        return;
     while (((uint64_t)1 << bits) <= m->t[0].mask)
         bits++;
-    bits++;
-    while (bits < 63 && ((uint64_t)1 << bits) < m->t[0].used)
-        bits++;
-    table_init(&m->t[1], bits);
+    table_init(&m->t[1], bits + 1);
     m->rehash_idx = 0;
+    m->forced = 0;
 }
 
 /* mem_hold_rehash - hold (on) or release (off) the incremental rehash and the growth of the table;
@@ -154,25 +206,26 @@ void mem_hold_rehash(mem_store *m, int on)
         m->hold--;
 }
 
-/* mem_rehash_pos - the next bucket a rehash in progress moves, -1 when none is (tests) */
+/* mem_rehash_pos - the next slot a rehash in progress moves, -1 when none is (tests) */
 int64_t mem_rehash_pos(const mem_store *m)
 {
     return m->rehash_idx;
 }
 
-/* find - the link that points at the entry for key, or NULL; *tip = the table holding it */
-static mem_entry **find(mem_store *m, const void *key, size_t klen, uint32_t h32, uint64_t h, int *tip)
+/* find - the slot of the entry for key, or NULL; *tip = the table holding it */
+static slot *find(mem_store *m, const void *key, size_t klen, uint64_t h, int *tip)
 {
     for (int ti = 0; ti < 2; ti++) {
         table *t = &m->t[ti];
-        if (!t->buckets)
+        if (!t->slots)
             break;
-        mem_entry **link = &t->buckets[h & t->mask];
-        for (; *link; link = &(*link)->next) {
-            mem_entry *e = *link;
-            if (e->hash == h32 && e->klen == klen && !memcmp(key_of(e), key, klen)) {
+        for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
+            slot *s = &t->slots[i];
+            if (!s->e)
+                break;
+            if (s->hash == h && s->e != MEM_MOVED && s->e->klen == klen && !memcmp(key_of(s->e), key, klen)) {
                 *tip = ti;
-                return link;
+                return s;
             }
         }
         if (m->rehash_idx < 0)
@@ -181,13 +234,37 @@ static mem_entry **find(mem_store *m, const void *key, size_t klen, uint32_t h32
     return NULL;
 }
 
-/* unlink_free - remove the entry at link from table ti */
-static void unlink_free(mem_store *m, mem_entry **link, int ti)
+/* slot_remove - empty a slot of table ti: in a table being rehashed away it is marked moved, elsewhere
+ * the entries of the run after it that may move back do (so that no lookup stops short of them) */
+static void slot_remove(mem_store *m, slot *s, int ti)
 {
-    mem_entry *e = *link;
+    table *t = &m->t[ti];
+    uint64_t i = (uint64_t)(s - t->slots), j = i;
 
-    *link = e->next;
-    m->t[ti].used--;
+    t->used--;
+    if (ti == 0 && m->rehash_idx >= 0) {
+        s->e = MEM_MOVED;
+        return;
+    }
+    for (;;) {
+        j = (j + 1) & t->mask;
+        if (!t->slots[j].e)
+            break;
+        uint64_t home = t->slots[j].hash & t->mask;
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].e = NULL;
+}
+
+/* unlink_free - remove and free the entry of a slot of table ti */
+static void unlink_free(mem_store *m, slot *s, int ti)
+{
+    mem_entry *e = s->e;
+
+    slot_remove(m, s, ti);
     fg_free(e);
 }
 
@@ -218,16 +295,12 @@ void mem_free(mem_store *m)
         return;
     for (int ti = 0; ti < 2; ti++) {
         table *t = &m->t[ti];
-        if (!t->buckets)
+        if (!t->slots)
             continue;
-        for (uint64_t i = 0; i <= t->mask; i++) {
-            mem_entry *e = t->buckets[i], *next;
-            for (; e; e = next) {
-                next = e->next;
-                fg_free(e);
-            }
-        }
-        fg_free(t->buckets);
+        for (uint64_t i = 0; i <= t->mask; i++)
+            if (live(&t->slots[i]))
+                fg_free(t->slots[i].e);
+        fg_free(t->slots);
     }
     fg_free(m);
 }
@@ -235,20 +308,20 @@ void mem_free(mem_store *m)
 /* find_hashed - mem_find for a key whose hash the caller has */
 static mem_entry *find_hashed(mem_store *m, const void *key, size_t klen, uint64_t h, uint64_t now_ms)
 {
-    mem_entry **link;
+    slot *s;
     int ti = 0;
 
     if (rehash_may_step(m))
         rehash_step(m, 1);
-    link = find(m, key, klen, (uint32_t)h, h, &ti);
-    if (!link)
+    s = find(m, key, klen, h, &ti);
+    if (!s)
         return NULL;
-    if ((*link)->expires <= now_ms) {
-        unlink_free(m, link, ti);
+    if (s->e->expires <= now_ms) {
+        unlink_free(m, s, ti);
         m->st.expired++;
         return NULL;
     }
-    return *link;
+    return s->e;
 }
 
 /* mem_find - the live entry of a key; an expired one is removed on the way */
@@ -257,22 +330,28 @@ mem_entry *mem_find(mem_store *m, const void *key, size_t klen, uint64_t now_ms)
     return find_hashed(m, key, klen, key_hash(m, key, klen), now_ms);
 }
 
-/* prefetch_bucket - start loading the chain head of a hash in each table, ahead of a find */
-static inline void prefetch_bucket(const mem_store *m, uint64_t h)
+/* prefetch_slots - start loading the home slot of a hash in each table, ahead of a find */
+static inline void prefetch_slots(const mem_store *m, uint64_t h)
 {
-    __builtin_prefetch(&m->t[0].buckets[h & m->t[0].mask]);
-    if (m->t[1].buckets)
-        __builtin_prefetch(&m->t[1].buckets[h & m->t[1].mask]);
+    __builtin_prefetch(&m->t[0].slots[h & m->t[0].mask]);
+    if (m->t[1].slots)
+        __builtin_prefetch(&m->t[1].slots[h & m->t[1].mask]);
 }
 
-/* prefetch_chain - start loading the first entry of a hash's chain (its head is in cache by now) */
-static inline void prefetch_chain(const mem_store *m, uint64_t h)
+/* prefetch_entry - start loading the entry whose slot has the hash, if one of the first slots of its run in
+ * either table has it (they are in cache by now) */
+static inline void prefetch_entry(const mem_store *m, uint64_t h)
 {
-    const mem_entry *e = m->t[0].buckets[h & m->t[0].mask];
-    if (e)
-        __builtin_prefetch(e);
-    if (m->t[1].buckets && (e = m->t[1].buckets[h & m->t[1].mask]) != NULL)
-        __builtin_prefetch(e);
+    for (int ti = 0; ti < 2; ti++) {
+        const table *t = &m->t[ti];
+        if (!t->slots)
+            break;
+        for (uint64_t n = 0, i = h & t->mask; n < 4 && t->slots[i].e; n++, i = (i + 1) & t->mask)
+            if (t->slots[i].hash == h) {
+                __builtin_prefetch(t->slots[i].e);
+                return;
+            }
+    }
 }
 
 /* mem_entry_value - an entry's value and its size */
@@ -313,26 +392,28 @@ static uint64_t next_rand(mem_store *m)
 /* evict_one - drop the entry nearest to expiry among a sample */
 static void evict_one(mem_store *m, uint64_t now_ms)
 {
-    mem_entry **best = NULL;
+    slot *best = NULL;
     int seen = 0, best_ti = 0;
 
     for (int ti = 0; ti < 2 && seen < MEM_EVICT_SAMPLES; ti++) {
         table *t = &m->t[ti];
-        if (!t->buckets || !t->used)
+        if (!t->slots || !t->used)
             continue;
         uint64_t start = next_rand(m) & t->mask;
         for (uint64_t n = 0; n <= t->mask && seen < MEM_EVICT_SAMPLES; n++) {
-            mem_entry **link = &t->buckets[(start + n) & t->mask];
-            for (; *link && seen < MEM_EVICT_SAMPLES; link = &(*link)->next, seen++)
-                if (!best || (*link)->expires < (*best)->expires) {
-                    best = link;
-                    best_ti = ti;
-                }
+            slot *s = &t->slots[(start + n) & t->mask];
+            if (!live(s))
+                continue;
+            seen++;
+            if (!best || s->e->expires < best->e->expires) {
+                best = s;
+                best_ti = ti;
+            }
         }
     }
     if (!best)
         return;
-    if ((*best)->expires <= now_ms)
+    if (best->e->expires <= now_ms)
         m->st.expired++;
     else
         m->st.evicted++;
@@ -343,26 +424,27 @@ static void evict_one(mem_store *m, uint64_t now_ms)
 static void *put_hashed(mem_store *m, const void *key, size_t klen, uint64_t h, size_t vlen, uint64_t expires_ms,
                         uint64_t now_ms)
 {
-    mem_entry **link, *e;
+    slot *s;
+    mem_entry *e;
     int ti = 0;
 
     if (rehash_may_step(m))
         rehash_step(m, 1);
-    link = find(m, key, klen, (uint32_t)h, h, &ti);
-    if (link && (*link)->expires <= now_ms) {
-        unlink_free(m, link, ti);
+    s = find(m, key, klen, h, &ti);
+    if (s && s->e->expires <= now_ms) {
+        unlink_free(m, s, ti);
         m->st.expired++;
-        link = NULL;
+        s = NULL;
     }
-    if (link) {
-        e = *link;
+    if (s) {
+        e = s->e;
         if (e->vlen != vlen) {
             mem_entry *n = fg_malloc(sizeof *n + vlen + klen);
             *n = *e;
             n->vlen = (uint16_t)vlen;
             memset(n->data, 0, vlen);
             memcpy(n->data + vlen, key, klen);
-            *link = n;
+            s->e = n;
             fg_free(e);
             e = n;
         }
@@ -374,15 +456,12 @@ static void *put_hashed(mem_store *m, const void *key, size_t klen, uint64_t h, 
     maybe_grow(m);
     e = fg_malloc(sizeof *e + vlen + klen);
     e->expires = expires_ms;
-    e->hash = (uint32_t)h;
     e->klen = (uint16_t)klen;
     e->vlen = (uint16_t)vlen;
+    e->unused = 0;
     memset(e->data, 0, vlen);
     memcpy(e->data + vlen, key, klen);
-    table *t = m->rehash_idx >= 0 ? &m->t[1] : &m->t[0];
-    e->next = t->buckets[h & t->mask];
-    t->buckets[h & t->mask] = e;
-    t->used++;
+    slot_insert(newest(m), h, e);
     return e->data;
 }
 
@@ -395,39 +474,34 @@ void *mem_put(mem_store *m, const void *key, size_t klen, size_t vlen, uint64_t 
 /* mem_del - remove a key */
 int mem_del(mem_store *m, const void *key, size_t klen)
 {
-    uint64_t h = key_hash(m, key, klen);
     int ti = 0;
-    mem_entry **link = find(m, key, klen, (uint32_t)h, h, &ti);
+    slot *s = find(m, key, klen, key_hash(m, key, klen), &ti);
 
-    if (!link)
+    if (!s)
         return 0;
-    unlink_free(m, link, ti);
+    unlink_free(m, s, ti);
     return 1;
 }
 
-/* mem_purge - remove expired keys, a bounded number of buckets at a time */
+/* mem_purge - remove expired keys, a bounded number of slots at a time */
 size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget)
 {
     size_t removed = 0;
 
     if (rehash_may_step(m)) {
         /* finish growing first; the purge cursor restarts on the new table */
-        rehash_step(m, (int)budget);
+        rehash_step(m, budget);
         return 0;
     }
-    /* not rehashing, or held: the old table's buckets still to move are purged where they are (the new
-     * table holds only keys inserted since the rehash began, and is purged once it is the only one) */
+    /* not rehashing, or held: the old table's entries still to move are purged where they are (the new
+     * table holds only keys inserted since the rehash began, and is purged once it is the only one). A
+     * removal may shift a later entry of the run into the slot: it is looked at again. */
     for (size_t n = 0; n < budget; n++) {
         table *t = &m->t[0];
-        uint64_t i = m->purge_idx++ & t->mask;
-        mem_entry **link = &t->buckets[i];
-        while (*link) {
-            if ((*link)->expires <= now_ms) {
-                unlink_free(m, link, 0);
-                removed++;
-            } else {
-                link = &(*link)->next;
-            }
+        slot *s = &t->slots[m->purge_idx++ & t->mask];
+        while (live(s) && s->e->expires <= now_ms) {
+            unlink_free(m, s, 0);
+            removed++;
         }
     }
     m->st.expired += removed;
@@ -439,33 +513,33 @@ int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg)
 {
     for (int ti = 0; ti < 2; ti++) {
         table *t = &m->t[ti];
-        if (!t->buckets)
+        if (!t->slots)
             continue;
-        for (uint64_t i = 0; i <= t->mask; i++)
-            for (mem_entry *e = t->buckets[i]; e; e = e->next) {
-                if (e->expires <= now_ms)
-                    continue;
-                int rc = fn(key_of(e), e->klen, e->data, e->vlen, e->expires, arg);
-                if (rc)
-                    return rc;
-            }
+        for (uint64_t i = 0; i <= t->mask; i++) {
+            mem_entry *e = t->slots[i].e;
+            if (!live(&t->slots[i]) || e->expires <= now_ms)
+                continue;
+            int rc = fn(key_of(e), e->klen, e->data, e->vlen, e->expires, arg);
+            if (rc)
+                return rc;
+        }
     }
     return 0;
 }
 
-/* mem_max_chain - the longest chain of the table(s) */
+/* mem_max_chain - the longest probe of the table(s): slots a lookup of some key reads to find it */
 size_t mem_max_chain(const mem_store *m)
 {
     size_t longest = 0;
 
     for (int ti = 0; ti < 2; ti++) {
         const table *t = &m->t[ti];
-        if (!t->buckets)
+        if (!t->slots)
             continue;
         for (uint64_t i = 0; i <= t->mask; i++) {
-            size_t n = 0;
-            for (const mem_entry *e = t->buckets[i]; e; e = e->next)
-                n++;
+            if (!live(&t->slots[i]))
+                continue;
+            size_t n = (size_t)((i - (t->slots[i].hash & t->mask)) & t->mask) + 1;
             if (n > longest)
                 longest = n;
         }
@@ -599,12 +673,13 @@ static void kv_step_run(mem_store *m, store_batch *b, store_op *op)
 
 /* distinct_commit - add a distinct operation's value to its state (distinct.h); a state that changes size
  * is rebuilt from a copy, since mem_put hands back a new zeroed value (an old one that changes size is exact,
- * at most DISTINCT_HDR + DISTINCT_EXACT_MAX entries, or an HLL state whose window is empty) */
-static void distinct_commit(mem_store *m, store_batch *b, store_op *op)
+ * at most DISTINCT_HDR + DISTINCT_EXACT_MAX entries, or an HLL state whose window is empty); h = the key's
+ * hash */
+static void distinct_commit(mem_store *m, store_batch *b, store_op *op, uint64_t h)
 {
     unsigned char old[DISTINCT_HDR + DISTINCT_EXACT_MAX * DISTINCT_ENTRY];
     const unsigned char *key = batch_key(b, op);
-    mem_entry *e = mem_find(m, key, op->key_len, b->now_ms);
+    mem_entry *e = find_hashed(m, key, op->key_len, h, b->now_ms);
     size_t vlen = 0;
     void *v = e ? mem_entry_value(e, &vlen) : NULL;
     size_t need = distinct_add_size(&op->win, v, vlen, op->fp, b->now_ms);
@@ -613,8 +688,8 @@ static void distinct_commit(mem_store *m, store_batch *b, store_op *op)
         size_t oldlen = v && distinct_is_exact(v, vlen) && vlen <= sizeof old ? vlen : 0;
         if (oldlen)
             memcpy(old, v, oldlen);
-        v = mem_put(m, key, op->key_len, need, UINT64_MAX, b->now_ms);
-        e = mem_find(m, key, op->key_len, b->now_ms);
+        v = put_hashed(m, key, op->key_len, h, need, UINT64_MAX, b->now_ms);
+        e = find_hashed(m, key, op->key_len, h, b->now_ms);
         distinct_add(&op->win, oldlen ? old : NULL, oldlen, op->fp, b->now_ms, v, need);
     } else {
         distinct_add(&op->win, v, vlen, op->fp, b->now_ms, v, vlen);
@@ -639,17 +714,17 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
     (void)arg;
     mb->batches++;
     /* the windows' keys hashed once, and their chains fetched from memory together rather than one miss after
-     * the other: a big table's lookups are cache misses (bucket, then entry), and a batch has several keys */
+     * the other: a big table's lookups are cache misses (slots, then entry), and a batch has several keys */
     uint64_t hs[MEM_BATCH_HASHED];
     size_t nh = b->nops < MEM_BATCH_HASHED ? b->nops : MEM_BATCH_HASHED;
     for (i = 0; i < nh; i++)
         if (b->ops[i].type == STORE_WINDOW || b->ops[i].type == STORE_PEEK) {
             hs[i] = key_hash(m, batch_key(b, &b->ops[i]), b->ops[i].key_len);
-            prefetch_bucket(m, hs[i]);
+            prefetch_slots(m, hs[i]);
         }
     for (i = 0; i < nh; i++)
         if (b->ops[i].type == STORE_WINDOW || b->ops[i].type == STORE_PEEK)
-            prefetch_chain(m, hs[i]);
+            prefetch_entry(m, hs[i]);
     /* in order, up to the first operation that refuses; windows are only checked here */
     for (i = 0; i < b->nops && b->denied < 0; i++) {
         store_op *op = &b->ops[i];
@@ -707,8 +782,8 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             if (op->type != STORE_WINDOW || !op->admitted)
                 continue; /* only a dry-run window that would refuse is not admitted here */
             if (op->flags & STORE_DISTINCT) {
-                if (pass == 1)
-                    distinct_commit(m, b, op); /* may resize: after every in-place update */
+                if (pass == 1) /* may resize: after every in-place update */
+                    distinct_commit(m, b, op, i < nh ? hs[i] : key_hash(m, batch_key(b, op), op->key_len));
                 continue;
             }
             const window_spec *w = op_windows(op, &n);

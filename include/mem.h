@@ -2,10 +2,12 @@
  * mem - the embedded store: an in-process hash table with expiry
  *
  * The default store. Every key has an expiry time; expired keys read as
- * missing at once and are purged on a timer a bounded number of buckets at
- * a time, so that no purge stalls the event loop. The table grows by
- * incremental rehashing (a few buckets per operation, as Redis's dict
- * does) for the same reason. Past max_keys, inserting evicts the key
+ * missing at once and are purged on a timer a bounded number of slots at
+ * a time, so that no purge stalls the event loop. The table (open
+ * addressing: each slot holds a key's hash and its entry, so a lookup costs
+ * one cache miss for the slots and one for the entry) grows by incremental
+ * rehashing (an entry per operation, as Redis's dict moves a bucket) for
+ * the same reason. Past max_keys, inserting evicts the key
  * nearest to its expiry among a sample of MEM_EVICT_SAMPLES (exact while
  * the table holds no more than that, approximate above, as in Redis's
  * volatile-ttl policy); evictions are counted.
@@ -13,10 +15,11 @@
  * Time is always passed in (milliseconds); the module never reads a clock.
  * Snapshots to disk: snapshot.h.
  *
- * SECURITY: keys hold what clients send. A chain is picked by SipHash-2-4
- * under a secret key drawn at start (hash.h), so no client can make keys
- * that share a chain (hash flooding): chains stay about as long as the
- * load factor whatever is sent. Memory is bounded by max_keys.
+ * SECURITY: keys hold what clients send. A key's slot is picked by
+ * SipHash-2-4 under a secret key drawn at start (hash.h), so no client can
+ * make keys that pile up on one run of slots (hash flooding): probes stay
+ * as short as the load allows (at most 7/8) whatever is sent. Memory is
+ * bounded by max_keys.
  */
 #ifndef FG_MEM_H
 #define FG_MEM_H
@@ -27,7 +30,7 @@
 #include "store.h"
 
 #define MEM_EVICT_SAMPLES 16   /* entries looked at to pick an eviction */
-#define MEM_PURGE_BUDGET 2048  /* buckets visited per purge tick */
+#define MEM_PURGE_BUDGET 2048  /* slots visited per purge tick */
 
 typedef struct mem_store mem_store;
 typedef struct mem_entry mem_entry;
@@ -54,19 +57,19 @@ uint64_t mem_entry_expires(const mem_entry *e);
 void mem_entry_expire(mem_entry *e, uint64_t expires_ms);
 /* mem_del - remove a key; returns 1 if it was there */
 int mem_del(mem_store *m, const void *key, size_t klen);
-/* mem_purge - remove expired keys, visiting at most budget buckets; returns keys removed */
+/* mem_purge - remove expired keys, visiting at most budget slots; returns keys removed */
 size_t mem_purge(mem_store *m, uint64_t now_ms, size_t budget);
 /* mem_foreach - call fn for every live key (expired ones are skipped); stops when fn returns non-zero */
 typedef int (*mem_visit_fn)(const unsigned char *key, size_t klen, const void *value, size_t vlen, uint64_t expires_ms,
                             void *arg);
 int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg);
 /* mem_hold_rehash - on: hold the incremental rehash and the table's growth (a snapshot child shares the
- * table's pages copy-on-write, and moving buckets would copy them all); off: resume. Holds nest. Lookups,
- * inserts and deletes stay correct while held; past 4 keys per bucket the table grows and rehashes anyway. */
+ * table's pages copy-on-write, and moving entries would copy them all); off: resume. Holds nest. Lookups,
+ * inserts and deletes stay correct while held; past 7/8 of its slots the table grows and rehashes anyway. */
 void mem_hold_rehash(mem_store *m, int on);
-/* mem_rehash_pos - the next bucket a rehash in progress moves, -1 when none is (tests) */
+/* mem_rehash_pos - the next slot a rehash in progress moves, -1 when none is (tests) */
 int64_t mem_rehash_pos(const mem_store *m);
-/* mem_max_chain - the longest chain of the table(s) (tests: hash flooding) */
+/* mem_max_chain - the longest probe of the table(s), in slots (tests: hash flooding) */
 size_t mem_max_chain(const mem_store *m);
 /* mem_count - keys held (some may have expired but not been purged yet) */
 uint64_t mem_count(const mem_store *m);

@@ -148,44 +148,108 @@ static void all_there(mem_store *m, uint32_t last)
     }
 }
 
-/* while a snapshot child writes, the rehash holds (no bucket moves: no copied page), lookups and inserts
- * stay right; past 4 keys per bucket the table grows anyway; released, the rehash goes on */
+/* while a snapshot child writes, the rehash holds (no entry moves: no copied page), lookups and inserts
+ * stay right; past 7/8 of the newest table the table grows anyway; released, the rehash goes on */
 static void test_hold_rehash(void **st)
 {
     mem_store *m = fresh(0);
     (void)st;
 
-    /* 16 buckets: the 17th key starts a rehash to 32 */
-    put_n(m, 0, 17);
+    /* 16 slots: the 13th key (past 3/4) starts a rehash to 32 */
+    put_n(m, 0, 12);
+    assert_int_equal(mem_rehash_pos(m), -1);
+    put_n(m, 12, 13);
     int64_t pos = mem_rehash_pos(m);
     assert_true(pos >= 0);
     mem_hold_rehash(m, 1);
-    put_n(m, 17, 100); /* under 4 per bucket of the new table */
-    all_there(m, 100);
+    put_n(m, 13, 28); /* up to 7/8 of the new table */
+    all_there(m, 28);
     assert_int_equal(mem_purge(m, 0, 1000), 0);
-    assert_int_equal(mem_rehash_pos(m), pos); /* not one bucket moved */
+    assert_int_equal(mem_rehash_pos(m), pos); /* not one entry moved */
     mem_hold_rehash(m, 0);
     for (int i = 0; i < 100 && mem_rehash_pos(m) >= 0; i++)
-        all_there(m, 100);
+        all_there(m, 28);
     assert_int_equal(mem_rehash_pos(m), -1); /* finished once released */
     mem_free(m);
 
-    /* held from the start: no growth at a load of 1, growth (and a rehash that advances) past 4 */
+    /* held from the start: no growth at 3/4, growth (and a rehash that advances) past 7/8 */
     m = fresh(0);
     mem_hold_rehash(m, 1);
     mem_hold_rehash(m, 1); /* holds nest */
     mem_hold_rehash(m, 0);
-    put_n(m, 0, 65); /* 16 buckets: 4 keys per bucket, and one more */
+    put_n(m, 0, 14); /* 16 slots: 7/8 of them */
     assert_int_equal(mem_rehash_pos(m), -1);
-    put_n(m, 65, 66); /* inserting past 4 per bucket grows the table */
+    put_n(m, 14, 15); /* inserting past 7/8 grows the table */
     assert_true(mem_rehash_pos(m) >= 0);
     for (int i = 0; i < 100 && mem_rehash_pos(m) >= 0; i++)
-        all_there(m, 66);
+        all_there(m, 15);
     assert_int_equal(mem_rehash_pos(m), -1); /* a forced rehash completes while held */
-    put_n(m, 66, 128); /* grown to fit 65 at once (128 buckets), so no new growth up to 128 keys */
+    put_n(m, 15, 56); /* grown to 64 slots at once (the load back under 3/8): no new growth up to 7/8 */
     assert_int_equal(mem_rehash_pos(m), -1);
-    all_there(m, 128);
+    all_there(m, 56);
     mem_hold_rehash(m, 0);
+    mem_free(m);
+
+    /* held in the middle of a rehash, past 7/8 of the new table: that rehash finishes at once, the table
+     * grows again and that rehash goes on while held */
+    m = fresh(0);
+    put_n(m, 0, 13);
+    pos = mem_rehash_pos(m);
+    assert_true(pos >= 0);
+    mem_hold_rehash(m, 1);
+    put_n(m, 13, 28);
+    assert_int_equal(mem_rehash_pos(m), pos);
+    put_n(m, 28, 29);
+    assert_true(mem_rehash_pos(m) >= 0);
+    for (int i = 0; i < 200 && mem_rehash_pos(m) >= 0; i++)
+        all_there(m, 29);
+    assert_int_equal(mem_rehash_pos(m), -1);
+    put_n(m, 29, 112); /* 128 slots now: 7/8 of them without growing */
+    assert_int_equal(mem_rehash_pos(m), -1);
+    all_there(m, 112);
+    mem_hold_rehash(m, 0);
+    mem_free(m);
+}
+
+/* deletes and expiries in the middle of runs of slots: every other key still reads back, from every table
+ * state (growing, held, grown), and the purge removes what expired whatever slot it has moved to */
+static void test_delete_runs(void **st)
+{
+    mem_store *m = fresh(0);
+    char key[32];
+    size_t vlen;
+    (void)st;
+
+    for (uint32_t i = 0; i < 20000; i++) {
+        int n = snprintf(key, sizeof key, "run:%u", i);
+        *(uint32_t *)mem_put(m, key, (size_t)n, 4, i % 3 ? UINT64_MAX : 5000, 0) = i;
+        if (i % 7 == 3) { /* delete an older key now and then, in whichever table it is */
+            n = snprintf(key, sizeof key, "run:%u", i / 2);
+            mem_del(m, key, (size_t)n);
+        }
+        if (i == 10000)
+            mem_hold_rehash(m, 1);
+    }
+    mem_hold_rehash(m, 0);
+    for (int t = 0; t < 1000; t++)
+        mem_purge(m, 6000, 64);
+    for (uint32_t i = 0; i < 20000; i++) {
+        int n = snprintf(key, sizeof key, "run:%u", i);
+        int deleted = 0;
+        for (uint32_t j = i * 2; j <= i * 2 + 1; j++)
+            deleted |= j % 7 == 3 && j < 20000;
+        uint32_t *v = mem_get(m, key, (size_t)n, &vlen, 6000);
+        if (deleted || i % 3 == 0)
+            assert_null(v);
+        else {
+            assert_non_null(v);
+            assert_int_equal(*v, i);
+        }
+    }
+    uint64_t left = mem_count(m);
+    for (int t = 0; t < 1000; t++)
+        mem_purge(m, 6000, 64);
+    assert_int_equal(mem_count(m), left); /* nothing expired was left behind by the purge */
     mem_free(m);
 }
 
@@ -378,8 +442,9 @@ static void test_hash_flood(void **st)
         mem_put(m, key, sizeof key, 8, UINT64_MAX, 0);
     }
     assert_int_equal(mem_count(m), 1u << FLOOD_BLOCKS);
-    /* 16,384 keys in >= 16,384 buckets: random chains rarely pass 8; the old hash made one of 16,384 */
-    assert_in_range(mem_max_chain(m), 1, 16);
+    /* 16,384 keys in 32,768 slots: random keys' longest probe is some tens of slots; the old hash made one
+     * run of 16,384 */
+    assert_in_range(mem_max_chain(m), 1, 200);
     mem_free(m);
 }
 
@@ -393,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_hold_rehash),
+        cmocka_unit_test(test_delete_runs),
         cmocka_unit_test(test_batch_all_or_nothing),
         cmocka_unit_test(test_rates_all_or_nothing),
         cmocka_unit_test(test_batch_under_eviction),

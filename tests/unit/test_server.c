@@ -118,20 +118,20 @@ static void test_snapshot_holds_rehash(void **st)
     s->conf = &conf;
     s->store = mem_store_new(NULL);
     mem_store *m = mem_store_table(s->store);
-    for (int i = 0; i < 17; i++) /* 16 buckets: the 17th key starts a rehash */
+    for (int i = 0; i < 13; i++) /* 16 slots: the 13th key starts a rehash */
         mem_put(m, key, (size_t)snprintf(key, sizeof key, "k%d", i), 4, UINT64_MAX, 0);
     int64_t pos = mem_rehash_pos(m);
     assert_true(pos >= 0);
 
     server_snapshot_start(s);
     assert_true(s->snap_pid > 0);
-    for (int i = 17; i < 60; i++)
+    for (int i = 13; i < 28; i++) /* up to 7/8 of the new table's 32 slots */
         mem_put(m, key, (size_t)snprintf(key, sizeof key, "k%d", i), 4, UINT64_MAX, 0);
     assert_int_equal(mem_rehash_pos(m), pos); /* held while the child runs */
     server_snapshot_reap(s, 1);
     assert_int_equal(s->snap_pid, 0);
     assert_int_equal(s->st.snapshots, 1);
-    for (int i = 60; i < 200 && mem_rehash_pos(m) >= 0; i++)
+    for (int i = 28; i < 200 && mem_rehash_pos(m) >= 0; i++)
         mem_put(m, key, (size_t)snprintf(key, sizeof key, "k%d", i), 4, UINT64_MAX, 0);
     assert_int_equal(mem_rehash_pos(m), -1); /* released: the rehash went on and finished */
 
