@@ -70,6 +70,7 @@ struct mirror {
     struct event *tick;       /* a cluster's timer */
     unsigned sub_down;        /* ticks the cluster subscriber has been down */
     unsigned sub_next;        /* the next node tried for it */
+    int data_was_up;          /* a cluster's data connection, as last seen */
     rconn_config sc;          /* the subscriber's configuration, to make it again on another node */
     mclass classes[MIRROR_CLASSES_MAX];
     unsigned nclasses;
@@ -324,10 +325,23 @@ static void on_written(rconn *rc, redisReply *r, void *arg)
         m->st.failed++;
 }
 
-/* on_cluster - the cluster's map or a node changed: a resync that waits for the hashes' master may start */
+/* follow_data - on a cluster the data connection can go down while the subscriber stays up (the hashes'
+ * master fails over): when it is back, or a new master took the slot, everything is read again, which also
+ * writes back the bans made meanwhile */
+static void follow_data(mirror *m)
+{
+    int up = data_up(m);
+
+    if (up && !m->data_was_up)
+        m->want_sync = 1;
+    m->data_was_up = up;
+    start_sync(m);
+}
+
+/* on_cluster - the cluster's map or a node changed */
 static void on_cluster(void *arg)
 {
-    start_sync(arg);
+    follow_data(arg);
 }
 
 /* sub_move - the cluster subscriber has been down for a while: listen on the next node that is up instead
@@ -356,19 +370,23 @@ static void sub_move(mirror *m)
     }
 }
 
-/* on_tick - a cluster mirror's timer: the map's periodic refresh, a subscriber that stays down moves */
+/* on_tick - a cluster mirror's timer: the map's refresh (each tick while the hashes' master is away), a
+ * subscriber that stays down moves */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     mirror *m = arg;
 
     (void)fd;
     (void)what;
-    cluster_tick(m->cl);
+    if (data_up(m))
+        cluster_tick(m->cl);
+    else
+        cluster_refresh(m->cl); /* the hashes' master is away: which node has the slot now? */
     if (rconn_is_up(m->sub))
         m->sub_down = 0;
     else if (++m->sub_down >= MIRROR_SUB_MOVE_TICKS)
         sub_move(m);
-    start_sync(m);
+    follow_data(m);
 }
 
 /* mirror_make - the data connection (or a cluster's) and the subscriber (on the first url), connecting at once */

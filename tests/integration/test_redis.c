@@ -1772,6 +1772,64 @@ static void test_cluster_fleet(void **st)
         reap(n[i].pid, SIGKILL);
 }
 
+/* The master of the mirror's slot dies and its replica takes over (3 masters, 3 replicas): a ban made
+ * meanwhile holds on its daemon at once and reaches the other once the replica is master (the resync
+ * writes it back); a ban made after the failover goes through too. */
+static void test_cluster_fleet_failover(void **st)
+{
+    rsrv n[6];
+    fgd a, b;
+    int seed[2], ns = 0;
+    (void)st;
+
+    make_cluster(n, 6, 1);
+    for (int i = 0; i < 6; i++) {
+        ok_cmd(n[i].port, "CONFIG SET %s %s", "cluster-node-timeout", "1000");
+        ok_cmd(n[i].port, "CONFIG SET %s %s", "cluster-require-full-coverage", "no");
+    }
+    int own = mirror_owner(n, 6);
+    for (int i = 0; i < 6 && ns < 2; i++)
+        if (i != own && info_has(n[i].port, "INFO replication", "role:master"))
+            seed[ns++] = i;
+    assert_int_equal(ns, 2);
+    fgd_start_rules(&a, "cfail-a", cluster_conf(&n[seed[0]]), STORED_LISTS);
+    fgd_start_rules(&b, "cfail-b", cluster_conf(&n[seed[1]]), STORED_LISTS);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    ctl_out(&a, "ban 192.0.2.80 1h --reason before");
+    assert_string_equal(wait_action(&b, "x@example.org", "192.0.2.80", "REJECT"), "REJECT 5.7.1 Banned: before");
+
+    reap(n[own].pid, SIGKILL);
+    wait_mirror(&a, "no");
+    ctl_out(&a, "ban 192.0.2.81 1h --reason 'during the failover'");
+    assert_string_equal(query(&a, "x@example.org", "192.0.2.81"), "REJECT 5.7.1 Banned: during the failover");
+    /* the replica takes the slot (a condition, bounded) */
+    int promoted = -1;
+    for (int tries = 0; tries < 600 && promoted < 0; tries++) {
+        for (int i = 0; i < 6; i++) {
+            redisReply *r = i == own ? NULL : redis_cmd(n[i].port, "EXISTS {floodgate:mirror}");
+            if (r && r->type == REDIS_REPLY_INTEGER)
+                promoted = i;
+            if (r)
+                freeReplyObject(r);
+        }
+        poll(NULL, 0, 50);
+    }
+    assert_true(promoted >= 0);
+    for (int i = 0; i < 500 && strncmp(query(&b, "x@example.org", "192.0.2.81"), "REJECT", 6); i++)
+        poll(NULL, 0, 20);
+    assert_string_equal(query(&b, "x@example.org", "192.0.2.81"), "REJECT 5.7.1 Banned: during the failover");
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    ctl_out(&b, "ban 192.0.2.82 1h --reason after");
+    assert_string_equal(wait_action(&a, "x@example.org", "192.0.2.82", "REJECT"), "REJECT 5.7.1 Banned: after");
+    assert_string_equal(query(&b, "x@example.org", "192.0.2.80"), "REJECT 5.7.1 Banned: before");
+    fgd_stop(&a);
+    fgd_stop(&b);
+    for (int i = 0; i < 6; i++)
+        reap(n[i].pid, SIGKILL);
+}
+
 /* floodgated -t checks the store settings with their lines, and connects to nothing */
 static void test_check_mode(void **st)
 {
@@ -1864,6 +1922,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cluster),
         cmocka_unit_test(test_cluster_replicas),
         cmocka_unit_test(test_cluster_fleet),
+        cmocka_unit_test(test_cluster_fleet_failover),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
