@@ -36,6 +36,8 @@
 #define MIRROR_REDIRECTS 3    /* MOVED / ASK followed per command */
 #define MIRROR_TICK_MS 250    /* a cluster mirror's timer: map refresh, subscriber moves */
 #define MIRROR_SUB_MOVE_TICKS 4 /* ticks a cluster subscriber stays down before it moves to another node */
+#define RESYNC_RETRY_MIN_MS 100   /* first retry of a resync that met an error reply */
+#define RESYNC_RETRY_MAX_MS 5000  /* retry delay cap */
 
 /* the change script: KEYS[1] the class hash; ARGV: op, field, value (put) or expiry (expired), channel,
  * message. A put or del is published; an expiry is not (every daemon expires by itself). */
@@ -56,6 +58,28 @@ static const char mirror_script[] =
     "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
     "return 1\n";
 
+/* the sweep script: KEYS[1] the class hash; ARGV: cursor, now (decimal wall-clock seconds). One HSCAN page whose
+ * expired records (expiry not 0 and not after now, read as a number) are removed; answers {cursor, removed} */
+static const char sweep_script[] =
+    "local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', 512)\n"
+    "local now, n, kv = tonumber(ARGV[2]), 0, r[2]\n"
+    "for i = 1, #kv, 2 do\n"
+    "  local v = kv[i + 1]\n"
+    "  if #v >= 8 then\n"
+    "    local e = 0\n"
+    "    for j = 1, 8 do e = e * 256 + string.byte(v, j) end\n"
+    "    if e ~= 0 and e <= now then redis.call('HDEL', KEYS[1], kv[i]); n = n + 1 end\n"
+    "  end\n"
+    "end\n"
+    "return {r[1], n}\n";
+
+/* the epoch script: KEYS[1] the epoch key; ARGV[1] a new random epoch, set if there is none. Answers the epoch:
+ * a new one means the records may have been lost (Redis restarted empty, flushed) since it was last read */
+static const char epoch_script[] =
+    "local e = redis.call('GET', KEYS[1])\n"
+    "if not e then e = ARGV[1]; redis.call('SET', KEYS[1], e) end\n"
+    "return e\n";
+
 typedef struct mclass {
     uint8_t cls;
     unsigned char hkey[MIRROR_HKEY_MAX]; /* the hash's name: class, 0xff, "mirror" (a cluster's: and MIRROR_TAG) */
@@ -74,14 +98,27 @@ struct mirror {
     rconn_config sc;          /* the subscriber's configuration, to make it again on another node */
     mclass classes[MIRROR_CLASSES_MAX];
     unsigned nclasses;
+    unsigned char ekey[MIRROR_HKEY_MAX]; /* the epoch's key: 0, 0xff, "mirror" (a cluster's: and MIRROR_TAG) */
+    size_t elen;
     mirror_apply_fn apply;
     void *arg;
     unsigned char id[MIRROR_ID_LEN];
     char channel[48];
     uint64_t gen;             /* resync generation: pages of an older one are ignored */
     int want_sync;            /* the subscriber is up and the set has not been read since */
+    uint64_t marker_gen;      /* the generation whose end-of-class marker is awaited, 0 = none */
+    unsigned char epoch[MIRROR_ID_LEN]; /* the epoch read by the last resync */
+    int have_epoch;           /* one was read */
+    int lost;                 /* the resync in progress may find records lost (first read, or a new epoch) */
+    unsigned marker_ci;       /* its class */
     int closing;              /* mirror_free: callbacks only free their page */
     unsigned char *buf;       /* message and value under construction */
+    rconn_log_fn log;         /* the mirror's own messages (a resync that fails), NULL = silent */
+    struct event *retry;      /* restarts a resync that met an error reply */
+    uint64_t retry_ms;        /* its next delay */
+    uint64_t sync_errors;     /* error replies met since the last resync that finished (logged at the first) */
+    int sweeping;             /* a sweep is going through the classes */
+    uint64_t sweep_now;       /* its clock */
     mirror_stats st;
 };
 
@@ -200,6 +237,81 @@ static int data_send(mirror *m, int argc, const char **argv, const size_t *lens,
 }
 
 static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen);
+static void start_sync(mirror *m);
+
+/* sync_failed - a resync met an error reply (a wrong-type key, OOM, ...) or an answer of the wrong shape: it
+ * starts again after a delay that doubles up to RESYNC_RETRY_MAX_MS; logged once until a resync finishes. A
+ * lost connection (no reply) needs no timer: the resync starts again when the connection is back. */
+static void sync_failed(mirror *m, const redisReply *r, const char *what)
+{
+    m->want_sync = 1;
+    if (!r)
+        return;
+    if (!m->sync_errors++ && m->log) {
+        int err = r->type == REDIS_REPLY_ERROR;
+        m->log(4, "fleet mirror: %s answered %.*s; the resync is retried until it succeeds", what,
+               err ? (int)(r->len > 200 ? 200 : r->len) : 19, err ? r->str : "an unexpected reply");
+    }
+    struct timeval tv = {(time_t)(m->retry_ms / 1000), (suseconds_t)(m->retry_ms % 1000 * 1000)};
+    evtimer_add(m->retry, &tv);
+    m->retry_ms = m->retry_ms * 2 > RESYNC_RETRY_MAX_MS ? RESYNC_RETRY_MAX_MS : m->retry_ms * 2;
+}
+
+/* on_retry - the retry timer: the resync starts again (if the connections are up) */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    start_sync(arg);
+}
+
+/* class_done - the resync of class ci is over (its marker was heard): MIRROR_SYNC_END, then the next class */
+static void class_done(mirror *m, unsigned ci)
+{
+    mirror_rec end = {.cls = m->classes[ci].cls};
+
+    m->apply(MIRROR_SYNC_END, &end, m->arg);
+    if (ci + 1 < m->nclasses) {
+        sync_page(m, ci + 1, "0", 1);
+        return;
+    }
+    m->st.resyncs++;
+    if (m->sync_errors && m->log)
+        m->log(6, "fleet mirror: resync done after %llu error repl%s", (unsigned long long)m->sync_errors,
+               m->sync_errors == 1 ? "y" : "ies");
+    m->sync_errors = 0;
+    m->retry_ms = RESYNC_RETRY_MIN_MS;
+}
+
+/* on_marker_sent - PUBLISH's answer: a marker lost with the connection makes the resync start again */
+static void on_marker_sent(rconn *rc, redisReply *r, void *arg)
+{
+    mirror *m = arg;
+
+    (void)rc;
+    if (!m->closing && (!r || r->type == REDIS_REPLY_ERROR))
+        sync_failed(m, r, "PUBLISH");
+}
+
+/* send_marker - the last page of class ci is read: publish a marker (op MIRROR_SYNC_END, the class, the
+ * generation), and end the class when the subscriber hears it back. Every change published before the last page
+ * was read (a del the page no longer shows) is heard before the marker, so the consumer's comparison at the
+ * end never takes a record deleted meanwhile for one missing from Redis. */
+static void send_marker(mirror *m, unsigned ci)
+{
+    unsigned char msg[MIRROR_MSG_HEAD] = {0};
+    const char *argv[3] = {"PUBLISH", m->channel, (const char *)msg};
+    size_t lens[3] = {7, strlen(m->channel), sizeof msg};
+
+    memcpy(msg, m->id, MIRROR_ID_LEN);
+    msg[MIRROR_ID_LEN] = MIRROR_SYNC_END;
+    msg[MIRROR_ID_LEN + 1] = m->classes[ci].cls;
+    be64(msg + MIRROR_ID_LEN + 2, m->gen);
+    m->marker_ci = ci;
+    m->marker_gen = m->gen;
+    if (data_send(m, 3, argv, lens, on_marker_sent, m) < 0)
+        m->want_sync = 1;
+}
 
 /* on_page - one HSCAN page: hand over its records, ask for the next page or end this class */
 static void on_page(rconn *rc, redisReply *r, void *arg)
@@ -213,7 +325,7 @@ static void on_page(rconn *rc, redisReply *r, void *arg)
         return;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[1]->type != REDIS_REPLY_ARRAY) {
-        m->want_sync = 1; /* again from the start when the connection is back */
+        sync_failed(m, r, "HSCAN");
         return;
     }
     const mclass *c = &m->classes[pg.ci];
@@ -228,12 +340,7 @@ static void on_page(rconn *rc, redisReply *r, void *arg)
         m->apply(MIRROR_SYNC_PUT, &rec, m->arg);
     }
     if (r->element[0]->len == 1 && r->element[0]->str[0] == '0') {
-        mirror_rec end = {.cls = c->cls};
-        m->apply(MIRROR_SYNC_END, &end, m->arg);
-        if (pg.ci + 1 < m->nclasses)
-            sync_page(m, pg.ci + 1, "0", 1);
-        else
-            m->st.resyncs++;
+        send_marker(m, pg.ci);
         return;
     }
     sync_page(m, pg.ci, r->element[0]->str, r->element[0]->len);
@@ -257,14 +364,48 @@ static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
     }
 }
 
-/* start_sync - read the whole set again, if the subscriber listens and the data connection is up */
+/* on_epoch - the epoch script's answer: the resync reads the classes */
+static void on_epoch(rconn *rc, redisReply *r, void *arg)
+{
+    mpage pg = *(mpage *)arg;
+    mirror *m = pg.m;
+
+    (void)rc;
+    fg_free(arg);
+    if (m->closing || pg.gen != m->gen)
+        return;
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        sync_failed(m, r, "the epoch script");
+        return;
+    }
+    m->lost = !m->have_epoch || r->len != MIRROR_ID_LEN || memcmp(r->str, m->epoch, MIRROR_ID_LEN);
+    if (r->len == MIRROR_ID_LEN) {
+        memcpy(m->epoch, r->str, MIRROR_ID_LEN);
+        m->have_epoch = 1;
+    }
+    sync_page(m, 0, "0", 1);
+}
+
+/* start_sync - read the whole set again, if the subscriber listens and the data connection is up: the epoch
+ * first, then the classes' pages */
 static void start_sync(mirror *m)
 {
+    unsigned char fresh[MIRROR_ID_LEN];
+    const char *argv[5] = {"EVAL", epoch_script, "1", (const char *)m->ekey, (const char *)fresh};
+    size_t lens[5] = {4, sizeof epoch_script - 1, 1, m->elen, sizeof fresh};
+
     if (!m->want_sync || !m->sub || !rconn_is_up(m->sub) || !data_up(m) || !m->nclasses)
         return;
+    evtimer_del(m->retry); /* this is the retry (or a reconnect came first) */
     m->want_sync = 0;
     m->gen++;
-    sync_page(m, 0, "0", 1);
+    randombytes_buf(fresh, sizeof fresh);
+    mpage *pg = fg_malloc(sizeof *pg);
+    *pg = (mpage){m, m->gen, 0};
+    if (data_send(m, 5, argv, lens, on_epoch, pg) < 0) {
+        fg_free(pg);
+        m->want_sync = 1;
+    }
 }
 
 /* on_sub_state - the subscriber is listening again: what was missed meanwhile is read in a resync */
@@ -295,8 +436,18 @@ static void on_message(rconn *rc, const char *msg, size_t len, void *arg)
     const unsigned char *p = (const unsigned char *)msg;
 
     (void)rc;
-    if (len < MIRROR_MSG_HEAD || !memcmp(p, m->id, MIRROR_ID_LEN))
+    if (len < MIRROR_MSG_HEAD)
         return;
+    if (!memcmp(p, m->id, MIRROR_ID_LEN)) {
+        /* our own: only a resync's marker matters (the one of the class being read, this generation) */
+        if (len == MIRROR_MSG_HEAD && p[MIRROR_ID_LEN] == MIRROR_SYNC_END && m->gen == m->marker_gen &&
+            rd64(p + MIRROR_ID_LEN + 2) == m->gen && m->marker_ci < m->nclasses &&
+            p[MIRROR_ID_LEN + 1] == m->classes[m->marker_ci].cls) {
+            m->marker_gen = 0;
+            class_done(m, m->marker_ci);
+        }
+        return;
+    }
     int op = p[MIRROR_ID_LEN];
     uint8_t cls = p[MIRROR_ID_LEN + 1];
     uint64_t expires = rd64(p + MIRROR_ID_LEN + 2);
@@ -313,7 +464,8 @@ static void on_message(rconn *rc, const char *msg, size_t len, void *arg)
     m->apply(op, &rec, m->arg);
 }
 
-/* on_written - the change script's answer */
+/* on_written - the change script's answer; a write lost with the connection makes the next connection resync
+ * (its merge writes back what this daemon changed meanwhile) */
 static void on_written(rconn *rc, redisReply *r, void *arg)
 {
     mirror *m = arg;
@@ -323,6 +475,30 @@ static void on_written(rconn *rc, redisReply *r, void *arg)
         return;
     if (!r || r->type == REDIS_REPLY_ERROR)
         m->st.failed++;
+    if (!r)
+        m->want_sync = 1;
+}
+
+typedef struct mwrite {
+    mirror *m;
+    int op;                   /* MIRROR_UNWRITTEN_PUT or _DEL if it does not reach Redis */
+    uint8_t cls;
+    size_t klen;
+    unsigned char key[];
+} mwrite;
+
+/* on_change_written - a put's or del's answer: one that did not reach Redis is handed back to be written later */
+static void on_change_written(rconn *rc, redisReply *r, void *arg)
+{
+    mwrite *w = arg;
+    mirror *m = w->m;
+
+    on_written(rc, r, m);
+    if (!m->closing && (!r || r->type == REDIS_REPLY_ERROR)) {
+        mirror_rec rec = {w->cls, w->key, w->klen, NULL, 0, 0};
+        m->apply(w->op, &rec, m->arg);
+    }
+    fg_free(w);
 }
 
 /* follow_data - on a cluster the data connection can go down while the subscriber stays up (the hashes'
@@ -414,6 +590,12 @@ static mirror *mirror_make(struct event_base *base, const rconn_url *urls, unsig
         }
     }
     _Static_assert(8 + sizeof MIRROR_TAG - 1 <= MIRROR_HKEY_MAX, "a class hash's name fits");
+    memcpy(m->ekey, "\0\xffmirror", 8);
+    m->elen = 8;
+    if (cluster) { /* in the hashes' slot: the epoch script runs on their master */
+        memcpy(m->ekey + 8, tag, sizeof tag - 1);
+        m->elen += sizeof tag - 1;
+    }
     m->slot = redis_slot(m->classes[0].hkey, m->classes[0].hlen);
     m->nclasses = nclasses;
     m->apply = apply;
@@ -422,6 +604,9 @@ static mirror *mirror_make(struct event_base *base, const rconn_url *urls, unsig
     snprintf(m->channel, sizeof m->channel, "floodgate:mirror:%u", urls[0].db);
     m->buf = fg_malloc(MIRROR_MSG_HEAD + MIRROR_KEY_MAX + 2 * (8 + MIRROR_VALUE_MAX)); /* message, then hash value */
     /* silent: the store's own connection to the same server already logs each outage once */
+    m->log = cfg->log;
+    m->retry = evtimer_new(base, on_retry, m);
+    m->retry_ms = RESYNC_RETRY_MIN_MS;
     dc.log = sc.log = NULL;
     dc.script = NULL;
     dc.subscribe = NULL;
@@ -481,6 +666,8 @@ void mirror_free(mirror *m)
     rconn_free(m->sub);
     rconn_free(m->data);
     cluster_free(m->cl);
+    if (m->retry)
+        event_free(m->retry);
     fg_free(m->buf);
     fg_free(m);
 }
@@ -489,6 +676,8 @@ void mirror_free(mirror *m)
 static int send_change(mirror *m, const char *op, int ci, const uint8_t *key, size_t klen, const void *v,
                        size_t vlen, size_t mlen)
 {
+    rconn_reply_fn cb = on_written;
+    void *cbarg = m;
     const char *argv[8] = {"EVAL", mirror_script, "1", (const char *)m->classes[ci].hkey, op, (const char *)key,
                            v, m->channel};
     size_t lens[8] = {4, sizeof mirror_script - 1, 1, m->classes[ci].hlen, strlen(op), klen, vlen,
@@ -500,8 +689,21 @@ static int send_change(mirror *m, const char *op, int ci, const uint8_t *key, si
     memcpy(lens9, lens, sizeof lens);
     argv9[8] = (const char *)m->buf;
     lens9[8] = mlen;
-    if (data_send(m, 9, argv9, lens9, on_written, m) < 0) {
+    if (mlen) { /* a put or a del: its key comes back if it is lost */
+        mwrite *w = fg_malloc(sizeof *w + klen);
+        w->m = m;
+        w->op = op[0] == 'p' ? MIRROR_UNWRITTEN_PUT : MIRROR_UNWRITTEN_DEL;
+        w->cls = m->classes[ci].cls;
+        w->klen = klen;
+        memcpy(w->key, key, klen);
+        cb = on_change_written;
+        cbarg = w;
+    }
+    if (data_send(m, 9, argv9, lens9, cb, cbarg) < 0) {
+        if (cbarg != m)
+            fg_free(cbarg);
         m->st.failed++;
+        m->want_sync = 1; /* resync when the connection is back: its merge writes back what changed meanwhile */
         return -1;
     }
     m->st.sent += mlen > 0;
@@ -563,6 +765,77 @@ int mirror_expired(mirror *m, uint8_t cls, const uint8_t *key, size_t klen, uint
         return -1;
     be64(e, expires);
     return send_change(m, "expired", ci, key, klen, e, 8, 0);
+}
+
+static void sweep_page(mirror *m, unsigned ci, const char *cursor, size_t clen);
+
+/* on_swept - one page swept: the next page, the next class, or the end */
+static void on_swept(rconn *rc, redisReply *r, void *arg)
+{
+    mpage pg = *(mpage *)arg;
+    mirror *m = pg.m;
+
+    (void)rc;
+    fg_free(arg);
+    if (m->closing)
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_INTEGER) {
+        m->sweeping = 0; /* the next sweep tries again */
+        return;
+    }
+    if (r->element[1]->integer > 0)
+        m->st.swept += (uint64_t)r->element[1]->integer;
+    if (r->element[0]->len == 1 && r->element[0]->str[0] == '0') {
+        if (pg.ci + 1 < m->nclasses)
+            sweep_page(m, pg.ci + 1, "0", 1);
+        else
+            m->sweeping = 0;
+        return;
+    }
+    sweep_page(m, pg.ci, r->element[0]->str, r->element[0]->len);
+}
+
+/* sweep_page - sweep the page of class ci at cursor */
+static void sweep_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
+{
+    char now[24];
+    const char *argv[6] = {"EVAL", sweep_script, "1", (const char *)m->classes[ci].hkey, cursor, now};
+    size_t lens[6] = {4, sizeof sweep_script - 1, 1, m->classes[ci].hlen, clen, 0};
+    mpage *pg = fg_malloc(sizeof *pg);
+
+    lens[5] = (size_t)snprintf(now, sizeof now, "%llu", (unsigned long long)m->sweep_now);
+    *pg = (mpage){m, m->gen, ci};
+    if (data_send(m, 6, argv, lens, on_swept, pg) < 0) {
+        fg_free(pg);
+        m->sweeping = 0;
+    }
+}
+
+/* mirror_resync - a resync on demand (a consumer that has a new owner for records) */
+void mirror_resync(mirror *m)
+{
+    m->want_sync = 1;
+    start_sync(m);
+}
+
+/* mirror_sweep - remove the expired records of every class from the hashes, a page per round trip */
+int mirror_sweep(mirror *m, uint64_t now)
+{
+    if (m->sweeping)
+        return 0;
+    if (!data_up(m) || !m->nclasses)
+        return -1;
+    m->sweeping = 1;
+    m->sweep_now = now;
+    sweep_page(m, 0, "0", 1);
+    return m->sweeping ? 0 : -1;
+}
+
+/* mirror_sync_lost - the resync in progress may find records lost */
+int mirror_sync_lost(const mirror *m)
+{
+    return m->lost;
 }
 
 /* mirror_get_stats - counters for floodgatectl stats */

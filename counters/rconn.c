@@ -54,6 +54,7 @@ struct rconn {
     struct event *retry;       /* reconnect timer */
     struct event *watch;       /* deadline timer */
     uint64_t watch_ms;         /* the deadline it is armed for, 0 = not armed */
+    uint64_t sub_deadline_ms;  /* a subscriber: SUBSCRIBE must be confirmed by then, 0 = not waiting */
     char sha[41];              /* the script's sha once loaded */
     rconn_entry *q;            /* FIFO ring of commands in flight */
     size_t qcap, qhead, qlen;
@@ -260,6 +261,7 @@ static void fail_all(rconn *rc, const char *why)
     int was_up = rc->up;
 
     rc->up = 0;
+    rc->sub_deadline_ms = 0;
     if (!rc->outage) {
         rc->outage = 1;
         rc->outage_start_ms = mono_us() / 1000;
@@ -337,6 +339,12 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rc->watch_ms = 0;
+    if (rc->sub_deadline_ms && rc->sub_deadline_ms <= now) {
+        rc->st.timeouts++;
+        drop(rc, "SUBSCRIBE not confirmed within the timeout");
+        return;
+    }
+    next = rc->sub_deadline_ms;
     for (size_t i = 0; i < rc->qlen; i++) {
         uint64_t d = rc->q[(rc->qhead + i) % rc->qcap].deadline_ms;
         if (d <= now) {
@@ -449,6 +457,7 @@ static void on_setup_reply(rconn *rc, redisReply *r, void *arg)
 static void mark_up(rconn *rc)
 {
     rc->up = 1;
+    rc->sub_deadline_ms = 0;
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
     rc->st.connects++;
     if (rc->outage) {
@@ -498,10 +507,15 @@ static void on_script_loaded(rconn *rc, redisReply *r, void *arg)
         /* not in the FIFO: its callback runs once per message, for as long as the connection lives */
         const char *argv[2] = {"SUBSCRIBE", rc->cfg.subscribe};
         size_t lens[2] = {9, strlen(rc->cfg.subscribe)};
-        if (redisAsyncCommandArgv(rc->ac, on_subscribed, rc, 2, argv, lens) != REDIS_OK)
+        if (redisAsyncCommandArgv(rc->ac, on_subscribed, rc, 2, argv, lens) != REDIS_OK) {
             drop(rc, "SUBSCRIBE failed");
-        else
-            rc->st.commands++;
+            return;
+        }
+        rc->st.commands++;
+        /* its confirmation has the request timeout too: a server that never confirms is dropped, retried */
+        uint64_t t = rc->cfg.timeout_ms ? rc->cfg.timeout_ms : rc->cfg.connect_timeout_ms;
+        rc->sub_deadline_ms = mono_us() / 1000 + t;
+        arm_watch(rc, rc->sub_deadline_ms);
         return;
     }
     mark_up(rc);

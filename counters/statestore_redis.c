@@ -10,9 +10,19 @@
  * A page of a resync may be older than a change: a local put or del, or a message heard on the other
  * connection, can come before a page read earlier. So every key changed since the resync began goes into a
  * second set, and a resync record (MIRROR_SYNC_PUT) of such a key is skipped: what the owner holds is newer.
+ *
+ * Tombstones. A del of a merged class (an unban) that does not reach Redis (refused during an outage, or lost
+ * with its connection) is kept as a tombstone: its key and the wall-clock time of the delete. Redis and the
+ * other daemons still hold the record, so the next resync would bring it back; instead a resync record of a
+ * tombstone's key is skipped (the delete is newer than anything read back from the hash, which nobody could
+ * change while this daemon was cut off without it hearing of it after), and at the end of the class the delete
+ * is written back (HDEL and published, so the other daemons drop it too) and the tombstone forgotten. A newer
+ * change of the key (a local put, another daemon's put or del heard) forgets it at once. Tombstones are
+ * bounded by TOMBS_MAX (the oldest is forgotten past it: its unban may then be undone, as before).
  */
 #include "statestore_redis.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -20,11 +30,21 @@
 #include "keys.h"
 
 #define SEEN_MIN 1024 /* slots of the set of keys a resync read */
+#define TOMBS_MAX 65536 /* unbans kept while Redis is away */
+#define SWEEP_EVERY_S 600 /* expired records are swept from the hashes this often (plus up to a tenth more) */
 
 typedef struct keyset {
     uint64_t *slot;             /* key hashes: open addressing, 0 = empty */
     size_t cap, n;
 } keyset;
+
+typedef struct tomb {
+    uint64_t h;                 /* key_hash of the key */
+    uint64_t when;              /* wall-clock seconds of the delete */
+    uint8_t cls;
+    size_t klen;
+    unsigned char *key;
+} tomb;
 
 typedef struct ss_redis {
     statestore base;            /* first: a statestore * is an ss_redis * */
@@ -35,12 +55,19 @@ typedef struct ss_redis {
     keyset seen;                /* keys the resync in progress read */
     keyset changed;             /* keys changed (here or by a message) since it began: its pages may be older */
     int syncing;
+    int lost;                   /* the resync in progress may find records lost: merge, do not replace */
+    keyset dirty[2];            /* merged classes (27, 28): keys whose local put did not reach Redis */
+    struct event *sweep;        /* sweeps the hashes' expired records now and then */
+    tomb *tombs;                /* deletes not yet written back, oldest first */
+    size_t ntombs, tombs_cap;
     statestore_stats st;
 } ss_redis;
 
 typedef struct unseen {
     ss_redis *r;
     uint8_t cls;
+    int lost;                   /* Redis may have lost records: write back what it lacks */
+    keyset dirty;               /* keys whose last local put did not reach Redis */
     unsigned char **keys;       /* replaced classes: keys to delete from the owner after the dump */
     size_t *lens;
     size_t n, cap;
@@ -88,11 +115,107 @@ static int keyset_has(const keyset *ks, uint64_t h)
     return 0;
 }
 
+/* keyset_del - remove h (backward shift: no deleted marks) */
+static void keyset_del(keyset *ks, uint64_t h)
+{
+    size_t mask = ks->cap - 1, i, j;
+
+    if (!ks->cap)
+        return;
+    for (i = (size_t)h & mask; ks->slot[i] != h; i = (i + 1) & mask)
+        if (!ks->slot[i])
+            return;
+    ks->slot[i] = 0;
+    ks->n--;
+    for (j = (i + 1) & mask; ks->slot[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)ks->slot[j] & mask;
+        /* the entry at j may move to the hole at i unless its home lies cyclically in (i, j] */
+        if (i < j ? home <= i || home > j : home <= i && home > j) {
+            ks->slot[i] = ks->slot[j];
+            ks->slot[j] = 0;
+            i = j;
+        }
+    }
+}
+
 static void keyset_clear(keyset *ks)
 {
     if (ks->slot)
         memset(ks->slot, 0, ks->cap * sizeof *ks->slot);
     ks->n = 0;
+}
+
+/* tomb_find - the tombstone of this key hash, or -1 */
+static long tomb_find(const ss_redis *r, uint64_t h)
+{
+    for (size_t i = 0; i < r->ntombs; i++)
+        if (r->tombs[i].h == h)
+            return (long)i;
+    return -1;
+}
+
+/* tomb_drop - forget tombstone i */
+static void tomb_drop(ss_redis *r, size_t i)
+{
+    fg_free(r->tombs[i].key);
+    memmove(&r->tombs[i], &r->tombs[i + 1], (r->ntombs - i - 1) * sizeof *r->tombs);
+    r->ntombs--;
+}
+
+/* tomb_forget - a newer change of the key: its tombstone (if any) no longer holds */
+static void tomb_forget(ss_redis *r, uint64_t h)
+{
+    long i = r->ntombs ? tomb_find(r, h) : -1;
+    if (i >= 0)
+        tomb_drop(r, (size_t)i);
+}
+
+/* tomb_add - a delete that did not reach Redis: keep it until it is written back (a second one keeps the
+ * first's time) */
+static void tomb_add(ss_redis *r, uint8_t cls, const unsigned char *key, size_t klen)
+{
+    uint64_t h = key_hash(r, key, klen), when = r->clock(r->clock_arg);
+    long had = r->ntombs ? tomb_find(r, h) : -1;
+
+    if (had >= 0) {
+        when = r->tombs[had].when;
+        tomb_drop(r, (size_t)had);
+    }
+    if (r->ntombs == TOMBS_MAX)
+        tomb_drop(r, 0);
+    if (r->ntombs == r->tombs_cap) {
+        r->tombs_cap = r->tombs_cap ? r->tombs_cap * 2 : 16;
+        r->tombs = fg_realloc(r->tombs, r->tombs_cap * sizeof *r->tombs);
+    }
+    tomb *t = &r->tombs[r->ntombs++];
+    t->h = h;
+    t->when = when;
+    t->cls = cls;
+    t->klen = klen;
+    t->key = fg_malloc(klen ? klen : 1);
+    memcpy(t->key, key, klen);
+}
+
+/* tombs_write_back - at the end of a class's resync: write its deletes back (HDEL, published) */
+static void tombs_write_back(ss_redis *r, uint8_t cls)
+{
+    size_t i = 0, sent = 0;
+    uint64_t oldest = UINT64_MAX, now = r->clock(r->clock_arg);
+
+    while (i < r->ntombs) {
+        tomb *t = &r->tombs[i];
+        if (t->cls != cls || mirror_del(r->m, cls, t->key, t->klen) < 0) {
+            i++;
+            continue;
+        }
+        sent++;
+        if (t->when < oldest)
+            oldest = t->when;
+        tomb_drop(r, i); /* if this del is lost too, the mirror hands it back (MIRROR_UNWRITTEN_DEL) */
+    }
+    if (sent)
+        r->base.log(6, "fleet: %zu delete(s) of class %u made while Redis was away written back (the oldest %llu s "
+                    "ago)", sent, (unsigned)cls, (unsigned long long)(now > oldest ? now - oldest : 0));
 }
 
 /* merged - a class whose owner changes it while Redis is away too: a resync writes its records back */
@@ -101,20 +224,34 @@ static int merged(uint8_t cls)
     return cls == KEY_BAN || cls == KEY_BAN_HISTORY;
 }
 
-/* emit_unseen - one record of the owner's dump at the end of a class's resync */
+/* dirty_of - the set of keys of merged class cls whose put did not reach Redis, NULL for other classes */
+static keyset *dirty_of(ss_redis *r, uint8_t cls)
+{
+    return merged(cls) ? &r->dirty[cls - KEY_BAN] : NULL;
+}
+
+/* emit_unseen - one record of the owner's dump at the end of a class's resync: write back what Redis should
+ * have (a put of this daemon's that did not reach it; anything, if Redis lost records), else gather it for
+ * deletion (Redis is whole: another daemon deleted it while this one was not listening) */
 static int emit_unseen(void *w, const state_rec *rec)
 {
     unseen *u = w;
     ss_redis *r = u->r;
+    uint64_t h = key_hash(r, rec->key, rec->klen);
 
-    if (rec->cls != u->cls || keyset_has(&r->seen, key_hash(r, rec->key, rec->klen)))
+    if (rec->cls != u->cls)
         return 0;
-    if (merged(rec->cls)) {
+    int dirty = keyset_has(&u->dirty, h);
+    if (!dirty && keyset_has(&r->seen, h))
+        return 0;
+    if (merged(rec->cls) && (dirty || u->lost)) {
         mirror_rec m = {rec->cls, rec->key, rec->klen, rec->value, rec->vlen, rec->expires};
-        if (mirror_put(r->m, &m) < 0)
+        if (mirror_put(r->m, &m) < 0) {
             r->st.failures++;
-        else
+            keyset_add(dirty_of(r, rec->cls), h);
+        } else {
             r->st.records++;
+        }
         return 0;
     }
     if (u->n == u->cap) {
@@ -132,11 +269,17 @@ static int emit_unseen(void *w, const state_rec *rec)
 static void sync_end(ss_redis *r, uint8_t cls, uint64_t now)
 {
     const state_client *owner = statestore_owner(&r->base, cls);
-    unseen u = {.r = r, .cls = cls};
+    unseen u = {.r = r, .cls = cls, .lost = r->lost};
+    keyset *d = dirty_of(r, cls);
 
     if (!owner || !owner->dump)
         return;
+    if (d) { /* written back now: a put that fails again marks its key anew */
+        u.dirty = *d;
+        *d = (keyset){0};
+    }
     owner->dump(emit_unseen, &u, owner->arg);
+    fg_free(u.dirty.slot);
     for (size_t i = 0; i < u.n; i++) {
         state_rec del = {cls, u.keys[i], u.lens[i], NULL, 0, 0};
         statestore_apply(&r->base, STATE_DEL, &del, now);
@@ -154,6 +297,7 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
 
     if (op == MIRROR_SYNC_BEGIN) {
         r->syncing = 1;
+        r->lost = mirror_sync_lost(r->m);
         keyset_clear(&r->seen);
         keyset_clear(&r->changed);
         return;
@@ -161,19 +305,36 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
     if (op == MIRROR_SYNC_END) {
         r->syncing = 0;
         sync_end(r, m->cls, now);
+        tombs_write_back(r, m->cls);
         return;
     }
     if (!m->klen || m->key[0] != m->cls)
         return; /* a statestore key starts with its class byte */
     uint64_t h = key_hash(r, m->key, m->klen);
+    keyset *dirty = dirty_of(r, m->cls);
+    if (op == MIRROR_UNWRITTEN_PUT || op == MIRROR_UNWRITTEN_DEL) {
+        if (dirty && op == MIRROR_UNWRITTEN_PUT)
+            keyset_add(dirty, h);
+        else if (dirty)
+            tomb_add(r, m->cls, m->key, m->klen);
+        return;
+    }
     if (r->syncing)
         keyset_add(&r->seen, h);
     if (op == MIRROR_SYNC_PUT) {
         if (r->syncing && keyset_has(&r->changed, h))
             return; /* changed since this page was read: what the owner holds is newer */
+        if (r->ntombs && tomb_find(r, h) >= 0)
+            return; /* deleted here while Redis was away: the delete is newer, and is written back at the end */
+        if (dirty && keyset_has(dirty, h))
+            return; /* put here while Redis was away: newer, and written back at the end */
         op = MIRROR_PUT;
-    } else if (r->syncing) {
-        keyset_add(&r->changed, h);
+    } else {
+        if (r->syncing)
+            keyset_add(&r->changed, h);
+        tomb_forget(r, h); /* another daemon's change, heard after this daemon's own: it wins */
+        if (dirty)
+            keyset_del(dirty, h);
     }
     if (op == MIRROR_PUT && m->expires && m->expires <= now)
         mirror_expired(r->m, m->cls, m->key, m->klen, m->expires); /* keep the hash from growing */
@@ -194,6 +355,24 @@ static void note_change(ss_redis *r, const unsigned char *key, size_t klen)
     keyset_add(&r->changed, h);
 }
 
+/* arm_sweep - the next sweep in SWEEP_EVERY_S plus a random tenth (the daemons of a fleet spread theirs) */
+static void arm_sweep(ss_redis *r)
+{
+    struct timeval tv = {SWEEP_EVERY_S + (time_t)randombytes_uniform(SWEEP_EVERY_S / 10 + 1), 0};
+    evtimer_add(r->sweep, &tv);
+}
+
+/* on_sweep - the sweep timer: expired records leave the hashes even if no daemon resyncs to see them */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    ss_redis *r = arg;
+
+    (void)fd;
+    (void)what;
+    mirror_sweep(r->m, r->clock(r->clock_arg));
+    arm_sweep(r);
+}
+
 /* vt: load - the records come with the first resync */
 static long ssr_load(statestore *st, uint64_t now_wall)
 {
@@ -208,10 +387,15 @@ static void ssr_put(statestore *st, const state_rec *rec)
     mirror_rec m = {rec->cls, rec->key, rec->klen, rec->value, rec->vlen, rec->expires};
 
     note_change(r, rec->key, rec->klen);
-    if (mirror_put(r->m, &m) < 0)
+    if (r->ntombs)
+        tomb_forget(r, key_hash(r, rec->key, rec->klen));
+    if (mirror_put(r->m, &m) < 0) {
         r->st.failures++;
-    else
+        if (dirty_of(r, rec->cls)) /* Redis away: written back when it returns */
+            keyset_add(dirty_of(r, rec->cls), key_hash(r, rec->key, rec->klen));
+    } else {
         r->st.records++;
+    }
 }
 
 static void ssr_del(statestore *st, uint8_t cls, const unsigned char *key, size_t klen)
@@ -219,10 +403,15 @@ static void ssr_del(statestore *st, uint8_t cls, const unsigned char *key, size_
     ss_redis *r = (ss_redis *)st;
 
     note_change(r, key, klen);
-    if (mirror_del(r->m, cls, key, klen) < 0)
+    if (dirty_of(r, cls))
+        keyset_del(dirty_of(r, cls), key_hash(r, key, klen));
+    if (mirror_del(r->m, cls, key, klen) < 0) {
         r->st.failures++;
-    else
+        if (merged(cls))
+            tomb_add(r, cls, key, klen); /* Redis away: written back when it returns */
+    } else {
         r->st.records++;
+    }
 }
 
 static void ssr_stats(statestore *st, statestore_stats *out)
@@ -234,7 +423,14 @@ static void ssr_free(statestore *st)
 {
     ss_redis *r = (ss_redis *)st;
 
+    if (r->sweep)
+        event_free(r->sweep);
     mirror_free(r->m);
+    while (r->ntombs)
+        tomb_drop(r, r->ntombs - 1);
+    fg_free(r->tombs);
+    fg_free(r->dirty[0].slot);
+    fg_free(r->dirty[1].slot);
     fg_free(r->seen.slot);
     fg_free(r->changed.slot);
     fg_free(r);
@@ -255,13 +451,23 @@ statestore *statestore_redis_new(struct event_base *base, const rconn_url *urls,
     r->clock = clock;
     r->clock_arg = clock_arg;
     hash_key_random(&r->hk);
-    r->m = cluster ? mirror_new_cluster(base, urls, nurls, cfg, classes, sizeof classes, on_apply, r, err, errlen)
-                   : mirror_new(base, urls, cfg, classes, sizeof classes, on_apply, r, err, errlen);
+    rconn_config mc = *cfg;
+    mc.log = log; /* the mirror's own messages; its connections stay silent */
+    r->m = cluster ? mirror_new_cluster(base, urls, nurls, &mc, classes, sizeof classes, on_apply, r, err, errlen)
+                   : mirror_new(base, urls, &mc, classes, sizeof classes, on_apply, r, err, errlen);
     if (!r->m) {
         fg_free(r);
         return NULL;
     }
+    r->sweep = evtimer_new(base, on_sweep, r);
+    arm_sweep(r);
     return &r->base;
+}
+
+/* statestore_redis_resync - a resync on demand */
+void statestore_redis_resync(statestore *st)
+{
+    mirror_resync(((ss_redis *)st)->m);
 }
 
 /* statestore_redis_mirror - the mirror's counters */

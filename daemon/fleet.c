@@ -229,6 +229,13 @@ int fleet_list_edit(fleet *f, fg_list *l, int add, const char *text, char *err, 
     return 0;
 }
 
+/* fleet_lists_load - with Redis, a resync hands every stored list's records over again */
+void fleet_lists_load(fleet *f)
+{
+    if (f && !strcmp(f->st->vt->name, "redis"))
+        statestore_redis_resync(f->st);
+}
+
 /* fleet_state_new - the fleet mirror on the store's (first) Redis server or cluster; NULL for other stores */
 statestore *fleet_state_new(server *s, statestore_redis_clock clock)
 {

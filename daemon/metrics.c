@@ -278,11 +278,12 @@ static void fleet_mirror(server *s, struct evbuffer *out, int prom)
         {"resyncs", "floodgate_mirror_resyncs_total", "counter", "Full reads of the shared records."},
         {"failed", "floodgate_mirror_failed_total", "counter", "Changes the store did not take."},
         {"moves", "floodgate_mirror_moves_total", "counter", "Times a cluster's subscriber moved to another node."},
+        {"swept", "floodgate_mirror_swept_total", "counter", "Expired records removed from the store by sweeps."},
     };
 
     if (fleet_mirror_stats(s, &m) < 0)
         return;
-    uint64_t v[] = {(uint64_t)m.up, m.sent, m.received, m.resyncs, m.failed, m.moves};
+    uint64_t v[] = {(uint64_t)m.up, m.sent, m.received, m.resyncs, m.failed, m.moves, m.swept};
     _Static_assert(sizeof v / sizeof v[0] == sizeof fam / sizeof fam[0], "one value per family");
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         if (prom) {

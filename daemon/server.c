@@ -121,7 +121,7 @@ int server_reload(server *s, conf_errors *errs)
     s->conf->log_rate = c->log_rate;
     s->verdict_log.per_second = (unsigned)c->log_rate;
     ruleset_carry_stats(c->rules, s->rules);
-    listset_carry_stored(c->rules->lists, s->rules->lists);
+    unsigned lists_new = listset_carry_stored(c->rules->lists, s->rules->lists);
     ruleset_unref(s->rules);
     s->rules = ruleset_ref(c->rules);
     if (s->watchers) {
@@ -132,6 +132,8 @@ int server_reload(server *s, conf_errors *errs)
         c->watches = NULL;
     }
     bansrv_reload(s, c);
+    if (lists_new)
+        fleet_lists_load(s->fleet); /* a stored list the reload added reads its entries from the store */
     s->st.reloads++;
     log_info("reload file=%s result=ok rules=%u (listen and store settings apply at restart)", c->path, s->rules->n);
     conf_free(c);

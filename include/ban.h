@@ -106,6 +106,8 @@ uint32_t ban_history_next(struct ban_index *bi, const ban_rec *key, uint64_t now
 /* ban_history_horizon - keep history entries at least history_s after their last ban (default 7 days; the
  * longest asked for wins; ban_history_next raises it too). Older entries are forgotten by ban_expire. */
 void ban_history_horizon(struct ban_index *bi, uint64_t history_s);
+/* ban_history_kept - how long history entries are kept after their last ban now (seconds) */
+uint64_t ban_history_kept(const struct ban_index *bi);
 /* ban_history_foreach - every history entry: r's key fields, r->times (bans so far) and r->since (the last
  * ban's time) are set (for the snapshot, class 28); returns how many */
 size_t ban_history_foreach(const struct ban_index *bi, ban_foreach_fn fn, void *arg);

@@ -17,8 +17,9 @@
  *     history (28): version=1 last(8) times(4)
  *
  * (len is a LEB128 varint.) Dates are wall-clock seconds, as in ban_rec; a ban's record expires with
- * it (the record's expires = the ban's, 0 = for ever); a history record never expires by itself (the
- * index forgets it past its horizon, and the next snapshot then drops it).
+ * it (the record's expires = the ban's, 0 = for ever); a history record expires at its last ban plus the
+ * index's history horizon (ban_history_kept, 7 days by default), when the index forgets it too, so that a
+ * shared store (the fleet mirror's hash) does not keep it for ever.
  *
  * Which changes are recorded: BAN_ADDED as a put of the ban, and, when a rule made it (rule set,
  * times >= 1: the rule took the number from ban_history_next), a put of the history entry (times,

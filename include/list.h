@@ -84,8 +84,9 @@ const char *list_line_at(const fg_list *l, size_t i);
 int list_set_lines(fg_list *l, const char *const *lines, size_t n, char *err, size_t errlen);
 
 /* listset_carry_stored - a reload: each list kept in the store takes the lines of the old rules' list of the
- * same name (also kept in the store), since the store, not a file, holds them */
-void listset_carry_stored(listset *to, const listset *from);
+ * same name (also kept in the store), since the store, not a file, holds them; returns how many stored lists
+ * had none to take (new, or of another type): their entries must be read from the store */
+unsigned listset_carry_stored(listset *to, const listset *from);
 
 /* list_add - add a line ("entry" or "key value"); written to the file; 0 ok, -1 with a message */
 int list_add(fg_list *l, const char *line, char *err, size_t errlen);

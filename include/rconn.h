@@ -78,7 +78,8 @@ typedef struct rconn_config {
     rconn_log_fn log;            /* levels as log.h: 3 error, 4 warning, 6 info; NULL = silent */
     rconn_state_fn on_state;     /* told when the connection comes up or goes down; may be NULL */
     void *state_arg;
-    /* subscriber mode: after set-up the connection SUBSCRIBEs to this channel and is up once Redis confirms;
+    /* subscriber mode: after set-up the connection SUBSCRIBEs to this channel and is up once Redis confirms
+     * (within timeout_ms, else the connection is dropped and made again, as for a late reply);
      * then it only receives (on_message for each message; rconn_send must not be used on it). TCP keepalive
      * is on, so that a peer that vanished is noticed. NULL = an ordinary connection. */
     const char *subscribe;

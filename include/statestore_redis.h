@@ -7,16 +7,26 @@
  * listens (asynchronously, on the loop), and again after every reconnect.
  *
  * A resync ends, per class, by comparing with what the owner holds (its dump):
- *   - merged classes (bans 27, history 28: made while Redis is away too): a record the owner holds that
- *     Redis did not is written back, so that an outage loses no ban;
+ *   - merged classes (bans 27, history 28: made while Redis is away too): a record the owner put while Redis
+ *     was away (its put refused or lost) is written back, so that an outage loses no ban; any other record
+ *     the owner holds that Redis did not is written back if Redis may have lost it (the mirror's first read,
+ *     or a new epoch: mirror_sync_lost), else deleted from the owner (another daemon deleted it while this one
+ *     was not listening);
  *   - other classes (stored lists 29: edited only while connected): it is deleted from the owner, so that
  *     the owner ends with exactly what Redis holds.
- * A record whose expiry has passed is handed over as a del (statestore_apply) and dropped from the hash.
+ * A record whose expiry has passed is handed over as a del (statestore_apply) and dropped from the hash; and
+ * every 10 minutes (plus a random minute at most) the hashes are swept of expired records (mirror_sweep), so
+ * that bans and history entries nobody reads again do not pile up in Redis.
+ *
+ * An unban (a del of a merged class) that does not reach Redis is kept as a tombstone until a resync writes
+ * it back: the stale record the hash (and the other daemons) still hold does not bring the ban back.
  *
  * BUGS
- *     An unban made elsewhere while this daemon was cut off is undone by the write-back of the merge (a ban
- *     survives an outage; an unban may not). One Redis server (a sharded store's first), or one slot of a
- *     cluster, holds the records.
+ *     A ban made elsewhere while this daemon was cut off, and unbanned here meanwhile, is lifted by the
+ *     write-back (the delete wins). When Redis comes back empty (a new epoch), a ban unbanned on one daemon
+ *     during the outage may be written back by another daemon's merge. A Redis restored from an older save
+ *     keeps its epoch: the daemons take its records as whole. One Redis server (a sharded store's first), or one
+ *     slot of a cluster, holds the records.
  */
 #ifndef FG_STATESTORE_REDIS_H
 #define FG_STATESTORE_REDIS_H
@@ -34,6 +44,9 @@ typedef uint64_t (*statestore_redis_clock)(void *arg);
 statestore *statestore_redis_new(struct event_base *base, const rconn_url *urls, unsigned nurls, int cluster,
                                  const rconn_config *cfg, statestore_redis_clock clock, void *clock_arg,
                                  statestore_log_fn log, char *err, size_t errlen);
+/* statestore_redis_resync - read every record again and hand it over (an owner that has something new to own,
+ * such as a stored list a reload added) */
+void statestore_redis_resync(statestore *st);
 /* statestore_redis_mirror - the mirror's counters (floodgatectl stats) */
 void statestore_redis_mirror(statestore *st, mirror_stats *out);
 

@@ -233,6 +233,13 @@ int banstate_decode(const unsigned char *key, size_t klen, const unsigned char *
     return 0;
 }
 
+/* history_expires - a history record's expiry: its last ban plus the horizon (a shared store forgets it then) */
+static uint64_t history_expires(const struct ban_index *bi, uint64_t last)
+{
+    uint64_t h = ban_history_kept(bi);
+    return last > UINT64_MAX - h ? UINT64_MAX : last + h;
+}
+
 /* on_change - the index's listener: a ban or unban becomes a put or a del */
 static void on_change(int change, const ban_rec *r, void *arg)
 {
@@ -256,7 +263,7 @@ static void on_change(int change, const ban_rec *r, void *arg)
         rec.cls = KEY_BAN_HISTORY;
         rec.klen = banstate_key(KEY_BAN_HISTORY, r, key);
         rec.vlen = banstate_encode_history(r->times, r->since, value);
-        rec.expires = 0;
+        rec.expires = history_expires(b->bi, r->since);
         statestore_put(b->st, &rec);
     }
 }
@@ -286,6 +293,7 @@ typedef struct dump_ctx {
     state_emit_fn emit;
     void *w;
     int failed;
+    const struct ban_index *bi;
 } dump_ctx;
 
 /* dump_ban - one current ban as a put */
@@ -306,7 +314,7 @@ static void dump_history(const ban_rec *r, void *arg)
     dump_ctx *d = arg;
     unsigned char key[BANSTATE_KEY_MAX], value[BANSTATE_VALUE_MAX];
     state_rec rec = {KEY_BAN_HISTORY, key, banstate_key(KEY_BAN_HISTORY, r, key), value,
-                     banstate_encode_history(r->times, r->since, value), 0};
+                     banstate_encode_history(r->times, r->since, value), history_expires(d->bi, r->since)};
 
     if (!d->failed)
         d->failed = d->emit(d->w, &rec);
@@ -316,7 +324,7 @@ static void dump_history(const ban_rec *r, void *arg)
 static int dump(state_emit_fn emit, void *w, void *arg)
 {
     banstate *b = arg;
-    dump_ctx d = {emit, w, 0};
+    dump_ctx d = {emit, w, 0, b->bi};
 
     ban_history_foreach(b->bi, dump_history, &d);
     ban_foreach(b->bi, 0, dump_ban, &d);

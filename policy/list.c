@@ -654,14 +654,19 @@ listset *listset_parse(config_setting_t *g, const char *dir, conf_errors *errs)
     return ls;
 }
 
-/* listset_carry_stored - stored lists keep their lines across a reload */
-void listset_carry_stored(listset *to, const listset *from)
+/* listset_carry_stored - stored lists keep their lines across a reload; how many have none to keep */
+unsigned listset_carry_stored(listset *to, const listset *from)
 {
+    unsigned fresh = 0;
+
     for (unsigned i = 0; to && i < to->n; i++) {
         fg_list *l = to->lists[i], *old = listset_find(from, l->name);
         if (list_is_stored(l) && old && list_is_stored(old) && old->type == l->type)
             list_set_lines(l, (const char *const *)old->lines, old->nlines, NULL, 0);
+        else if (list_is_stored(l))
+            fresh++;
     }
+    return fresh;
 }
 
 /* listset_free - free every list; NULL is fine */

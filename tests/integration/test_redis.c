@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -732,6 +733,256 @@ static void test_mirror(void **st)
     event_base_free(base);
 }
 
+/* Expired records leave the hash with a sweep (nobody has to read them again): one expired, one kept till
+ * later, one kept for ever; the sweep removes the first alone. */
+static void test_mirror_sweep(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    char err[256], url[64];
+    rconn_config cfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
+    const uint8_t classes[] = {27};
+    seen w = {0};
+    mirror_stats ms = {0};
+    (void)st;
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u/9", single.port);
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    mirror *m = mirror_new(base, &u, &cfg, classes, 1, on_apply, &w, err, sizeof err);
+    assert_non_null(m);
+    loop_until(base, &w.ends, 1);
+    put(m, "192.0.2.1", "expired", 1000);
+    put(m, "192.0.2.2", "later", 2000);
+    put(m, "192.0.2.3", "for ever", 0);
+    assert_int_equal(mirror_sweep(m, 1500), 0);
+    for (int i = 0; i < 2000 && ms.swept < 1; i++) {
+        struct timeval tv = {0, 5000};
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+        mirror_get_stats(m, &ms);
+    }
+    assert_int_equal(ms.swept, 1);
+    /* a daemon that reads the set now finds the two others */
+    seen w2 = {0};
+    mirror *m2 = mirror_new(base, &u, &cfg, classes, 1, on_apply, &w2, err, sizeof err);
+    loop_until(base, &w2.ends, 1);
+    assert_int_equal(w2.nkeys, 2);
+    for (int i = 0; i < w2.nkeys; i++)
+        assert_true(strcmp(w2.keys[i], "192.0.2.1"));
+    mirror_free(m2);
+    mirror_free(m);
+    event_base_free(base);
+}
+
+/* log_count - a logger that counts warnings and errors, keeping the last */
+static int logged;
+static char logged_msg[512];
+static void log_count(int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level > 4)
+        return;
+    logged++;
+    va_start(ap, fmt);
+    vsnprintf(logged_msg, sizeof logged_msg, fmt, ap);
+    va_end(ap);
+}
+
+/* db_cmd - one command on db 7 of the single server */
+static void db_cmd(const char *fmt, const void *a, size_t alen)
+{
+    redisContext *rc = redisConnect("127.0.0.1", (int)single.port);
+    assert_non_null(rc);
+    freeReplyObject(redisCommand(rc, "SELECT 7"));
+    freeReplyObject(redisCommand(rc, fmt, a, alen));
+    redisFree(rc);
+}
+
+/* A resync that meets an error reply (HSCAN on a key of the wrong type) is retried with backoff, logged once,
+ * and succeeds once the key is mended. */
+static void test_mirror_resync_error(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    char err[256], url[64];
+    rconn_config cfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .log = log_count};
+    const uint8_t classes[] = {27};
+    const char hkey[8] = {27, (char)0xff, 'm', 'i', 'r', 'r', 'o', 'r'};
+    seen w = {0};
+    (void)st;
+
+    db_cmd("SET %b wrong", hkey, sizeof hkey);
+    logged = 0;
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u/7", single.port);
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    mirror *m = mirror_new(base, &u, &cfg, classes, 1, on_apply, &w, err, sizeof err);
+    assert_non_null(m);
+    loop_until(base, &w.begins, 3); /* tried again, and again */
+    assert_int_equal(w.ends, 0);
+    assert_int_equal(logged, 1);
+    assert_non_null(strstr(logged_msg, "WRONGTYPE"));
+    db_cmd("DEL %b", hkey, sizeof hkey);
+    loop_until(base, &w.ends, 1);
+    assert_int_equal(logged, 1);
+    mirror_stats ms;
+    mirror_get_stats(m, &ms);
+    assert_int_equal(ms.resyncs, 1);
+    mirror_free(m);
+    event_base_free(base);
+}
+
+/* ---- a server that answers the set-up but never confirms the first SUBSCRIBE ---- */
+
+/* fake_reply - the answer to one command of the fake server (NULL: none) */
+static const char *fake_reply(char **argv, size_t argc, int *subscribes, char *buf, size_t size)
+{
+    if (!argc)
+        return NULL;
+    if (!strcasecmp(argv[0], "SCRIPT"))
+        return "$40\r\n0123456789012345678901234567890123456789\r\n";
+    if (!strcasecmp(argv[0], "SUBSCRIBE") && argc == 2) {
+        if ((*subscribes)++ == 0)
+            return NULL; /* accepted, never confirmed */
+        snprintf(buf, size, "*3\r\n$9\r\nsubscribe\r\n$%zu\r\n%s\r\n:1\r\n", strlen(argv[1]), argv[1]);
+        return buf;
+    }
+    if (!strcasecmp(argv[0], "HSCAN"))
+        return "*2\r\n$1\r\n0\r\n*0\r\n";
+    if (!strcasecmp(argv[0], "AUTH") || !strcasecmp(argv[0], "SELECT"))
+        return "+OK\r\n";
+    return "-ERR unknown command\r\n";
+}
+
+/* fake_parse - one whole command (a RESP array of bulk strings) at the head of in; bytes used, 0 if incomplete */
+static size_t fake_parse(const char *in, size_t len, char **argv, size_t *argc, char *store, size_t size)
+{
+    const char *p = in, *end = in + len;
+    char *nl;
+    size_t n, used = 0;
+
+    if (len < 4 || *p != '*' || !(nl = memchr(p, '\n', len)))
+        return 0;
+    n = strtoul(p + 1, NULL, 10);
+    p = nl + 1;
+    *argc = 0;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        if (p >= end || *p != '$' || !(nl = memchr(p, '\n', (size_t)(end - p))))
+            return 0;
+        size_t l = strtoul(p + 1, NULL, 10);
+        p = nl + 1;
+        if ((size_t)(end - p) < l + 2 || used + l + 1 > size)
+            return 0;
+        memcpy(store + used, p, l);
+        store[used + l] = '\0';
+        argv[(*argc)++] = store + used;
+        used += l + 1;
+        p += l + 2;
+    }
+    return (size_t)(p - in);
+}
+
+/* fake_serve - the fake server's loop (in a child): one buffer per client */
+static void fake_serve(int lfd)
+{
+    struct pollfd pf[16];
+    char in[16][4096];
+    size_t have[16] = {0};
+    int n = 1, subscribes = 0;
+
+    pf[0] = (struct pollfd){lfd, POLLIN, 0};
+    for (;;) {
+        if (poll(pf, (nfds_t)n, -1) < 0)
+            continue;
+        if ((pf[0].revents & POLLIN) && n < 16) {
+            int c = accept(lfd, NULL, NULL);
+            if (c >= 0) {
+                pf[n] = (struct pollfd){c, POLLIN, 0};
+                have[n++] = 0;
+            }
+        }
+        for (int i = 1; i < n; i++) {
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t r = read(pf[i].fd, in[i] + have[i], sizeof in[i] - have[i]);
+            if (r <= 0) {
+                close(pf[i].fd);
+                pf[i] = pf[n - 1];
+                memcpy(in[i], in[n - 1], have[n - 1]);
+                have[i] = have[n - 1];
+                n--, i--;
+                continue;
+            }
+            have[i] += (size_t)r;
+            char *argv[8], store[4096], out[512];
+            size_t argc, used;
+            while ((used = fake_parse(in[i], have[i], argv, &argc, store, sizeof store))) {
+                const char *rep = fake_reply(argv, argc, &subscribes, out, sizeof out);
+                if (rep && write(pf[i].fd, rep, strlen(rep)) < 0)
+                    break;
+                memmove(in[i], in[i] + used, have[i] - used);
+                have[i] -= used;
+            }
+        }
+    }
+}
+
+/* fake_start - the fake server on a free loopback port, in a child tracked for kill_all; its port */
+static unsigned fake_start(pid_t *pid)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        fake_serve(lfd);
+        _exit(0);
+    }
+    close(lfd);
+    track(*pid);
+    return ntohs(sa.sin_port);
+}
+
+/* on_sub_up - count a subscriber's coming up */
+static void on_sub_up(rconn *rc, int up, void *arg)
+{
+    (void)rc;
+    *(int *)arg += up;
+}
+
+/* A server that takes the connection and the set-up but never confirms the SUBSCRIBE (issue 10): the subscriber
+ * gives up on it after the request timeout, reconnects, and is up once a SUBSCRIBE is confirmed. */
+static void test_subscribe_timeout(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    char err[256], url[64];
+    int ups = 0;
+    rconn_config cfg = {.timeout_ms = 200, .connect_timeout_ms = 5000, .subscribe = "floodgate:mirror:3",
+                        .on_state = on_sub_up, .state_arg = &ups};
+    pid_t pid;
+    (void)st;
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u/3", fake_start(&pid));
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    rconn *rc = rconn_new(base, &u, &cfg, err, sizeof err);
+    assert_non_null(rc);
+    loop_until(base, &ups, 1);
+    rconn_stats rs;
+    rconn_get_stats(rc, &rs);
+    assert_int_equal(rs.up, 1);
+    assert_int_equal(rs.timeouts, 1);
+    rconn_free(rc);
+    event_base_free(base);
+    reap(pid, SIGKILL);
+}
+
 /* ---- floodgated ---- */
 
 typedef struct fgd {
@@ -1138,6 +1389,47 @@ static void test_stored_list(void **st)
     fgd_stop(&c);
 }
 
+/* fgd_reload_rules - rewrite d's configuration with these rules (the same sockets and store) and reload it */
+static void fgd_reload_rules(fgd *d, const char *store_conf, const char *rules)
+{
+    char want[32], now[32];
+    snprintf(now, sizeof now, "%s", ctl_stat(d, "reloads"));
+    snprintf(want, sizeof want, "%llu", strtoull(now, NULL, 10) + 1);
+    FILE *f = fopen(d->conf, "w");
+    assert_non_null(f);
+    fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; };\nstore = { %s };\n%s", d->policy,
+            d->control, store_conf, rules);
+    fclose(f);
+    kill(d->pid, SIGHUP);
+    for (int i = 0; i < 500 && strcmp(ctl_stat(d, "reloads"), want); i++)
+        poll(NULL, 0, 10);
+    assert_string_equal(ctl_stat(d, "reloads"), want);
+}
+
+/* A stored list that a reload adds (issue 10) has the entries the fleet holds at once, not at the next resync. */
+static void test_stored_list_reload(void **st)
+{
+    fgd a, b;
+    rsrv r;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\";",
+             r.port, short_timeout());
+    fgd_start_rules(&a, "reload-a", store_conf, STORED_LISTS);
+    fgd_start(&b, "reload-b", store_conf);
+    for (int i = 0; i < 500 && strcmp(ctl_stat(&a, "mirror.up"), "yes"); i++)
+        poll(NULL, 0, 10);
+    assert_non_null(strstr(ctl_out(&a, "list blocked add spam@example.org 'sent spam'"), "count"));
+    fgd_reload_rules(&b, store_conf, STORED_LISTS);
+    assert_string_equal(wait_action(&b, "spam@example.org", "192.0.2.41", "REJECT"), "REJECT 5.7.1 sent spam");
+    assert_non_null(strstr(ctl_out(&b, "--json list blocked show"), "\"count\":1"));
+    fgd_stop(&a);
+    fgd_stop(&b);
+    reap(r.pid, SIGKILL);
+}
+
 /* wait_mirror - until floodgatectl stats shows the fleet mirror listening (want "yes") or not ("no") */
 static void wait_mirror(fgd *d, const char *want)
 {
@@ -1262,6 +1554,128 @@ static void test_fleet_hostile_peer(void **st)
     if (!strstr(out, "ban.reason") || !strstr(out, "  two\\x0alines\\x1b[2J\n") || strchr(out, '\x1b'))
         fail_msg("explain:\n%s", out);
     fgd_stop(&a);
+    reap(r.pid, SIGKILL);
+}
+
+/* redis_hlen - fields in the fleet mirror's hash of class cls (db 0), -1 if unreachable */
+static long long redis_hlen(unsigned port, uint8_t cls)
+{
+    char h[8] = {(char)cls, (char)0xff, 'm', 'i', 'r', 'r', 'o', 'r'};
+    redisReply *x = redis_cmd(port, "HLEN %b", h, sizeof h);
+    long long n = x && x->type == REDIS_REPLY_INTEGER ? x->integer : -1;
+    if (x)
+        freeReplyObject(x);
+    return n;
+}
+
+/* wait_resyncs - until d's fleet mirror has finished more than `after` resyncs */
+static void wait_resyncs(fgd *d, unsigned long long after)
+{
+    for (int i = 0; i < 1000 && strtoull(ctl_stat(d, "mirror.resyncs"), NULL, 10) <= after; i++)
+        poll(NULL, 0, 10);
+    assert_true(strtoull(ctl_stat(d, "mirror.resyncs"), NULL, 10) > after);
+}
+
+/* An unban made while Redis is away wins over the stale record (issue 10): Redis comes back with the ban still
+ * in its hash (saved, restarted) and another daemon still holding it; the unbanning daemon's resync does not
+ * bring the ban back, it writes the unban back, and the hash drops it. The other daemon, frozen meanwhile, comes
+ * back after the write-back: it drops the ban too (Redis did not lose it: it was deleted) instead of writing its
+ * copy back. */
+static void test_fleet_unban_outage(void **st)
+{
+    fgd a, b;
+    rsrv r;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\";",
+             r.port, short_timeout());
+    fgd_start(&a, "unban-a", store_conf);
+    fgd_start(&b, "unban-b", store_conf);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    ctl_out(&a, "ban 198.51.100.8 1h --reason 'seen by a'");
+    ctl_out(&a, "ban 198.51.100.9 1h --reason 'kept'");
+    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.8", "REJECT"), "REJECT 5.7.1 Banned: seen by a");
+    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.9", "REJECT"), "REJECT 5.7.1 Banned: kept");
+    unsigned long long rb = strtoull(ctl_stat(&b, "mirror.resyncs"), NULL, 10);
+
+    /* Redis goes away with the bans saved, b freezes; a unbans while Redis is away */
+    redisReply *x = redis_cmd(r.port, "SAVE");
+    assert_non_null(x);
+    freeReplyObject(x);
+    kill(b.pid, SIGSTOP);
+    reap(r.pid, SIGKILL);
+    wait_mirror(&a, "no");
+    unsigned long long ra = strtoull(ctl_stat(&a, "mirror.resyncs"), NULL, 10);
+    ctl_out(&a, "unban 198.51.100.8");
+    assert_null(strstr(ctl_out(&a, "--json bans"), "198.51.100.8"));
+
+    /* back with the saved hash: a's resync keeps the unban and writes it back; the hash keeps the other ban */
+    redis_start(&r, r.port, 0);
+    wait_mirror(&a, "yes");
+    wait_resyncs(&a, ra);
+    assert_string_equal(query(&a, "u1@example.org", "198.51.100.8"), "DUNNO");
+    long long n = -1;
+    for (int i = 0; i < 500 && n != 1; i++, poll(NULL, 0, 10))
+        n = redis_hlen(r.port, 27);
+    assert_int_equal(n, 1);
+
+    /* b comes back: it drops the ban (its resync reads that Redis no longer has it) */
+    kill(b.pid, SIGCONT);
+    wait_mirror(&b, "yes");
+    wait_resyncs(&b, rb);
+    assert_string_equal(wait_action(&b, "u2@example.org", "198.51.100.8", "DUNNO"), "DUNNO");
+    assert_string_equal(query(&b, "x@example.org", "198.51.100.9"), "REJECT 5.7.1 Banned: kept");
+    assert_string_equal(query(&a, "x@example.org", "198.51.100.9"), "REJECT 5.7.1 Banned: kept");
+    assert_string_equal(query(&a, "u3@example.org", "198.51.100.8"), "DUNNO");
+    assert_int_equal(redis_hlen(r.port, 27), 1);
+    fgd_stop(&a);
+    fgd_stop(&b);
+    reap(r.pid, SIGKILL);
+}
+
+/* The ban history on Redis expires (issue 10): a ban's history entry carries its last ban plus the history
+ * horizon (the longest history of the ban rules, here 30 days), so that the hash does not keep it for ever. */
+static void test_fleet_history_expires(void **st)
+{
+    fgd d;
+    rsrv r;
+    char store_conf[256];
+    const char hkey[8] = {28, (char)0xff, 'm', 'i', 'r', 'r', 'o', 'r'};
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\";",
+             r.port, short_timeout());
+    fgd_start_rules(&d, "history", store_conf,
+                    "rules = ( { name = \"rcpt-ban\"; on = \"smtp:RCPT\";\n"
+                    "  ban = { key = \"client_address\"; count = 1; per = \"1h\"; history = \"30d\"; }; } );\n");
+    wait_mirror(&d, "yes");
+    query(&d, "h1@example.org", "192.0.2.66");
+    query(&d, "h2@example.org", "192.0.2.66"); /* the second: banned by the rule, its history entry written */
+    redisReply *x = NULL;
+    for (int i = 0; i < 500; i++, poll(NULL, 0, 10)) {
+        if (x)
+            freeReplyObject(x);
+        x = redis_cmd(r.port, "HGETALL %b", hkey, sizeof hkey);
+        if (x && x->type == REDIS_REPLY_ARRAY && x->elements == 2)
+            break;
+    }
+    assert_non_null(x);
+    assert_int_equal(x->elements, 2);
+    const redisReply *v = x->element[1];
+    assert_int_equal(v->len, 8 + 1 + 8 + 4); /* expiry, then version, last ban, times */
+    uint64_t expires = 0, last = 0;
+    for (int i = 0; i < 8; i++) {
+        expires = expires << 8 | (unsigned char)v->str[i];
+        last |= (uint64_t)(unsigned char)v->str[9 + i] << (8 * i);
+    }
+    freeReplyObject(x);
+    assert_true(last > 1700000000);
+    assert_int_equal(expires, last + 30 * 86400);
+    fgd_stop(&d);
     reap(r.pid, SIGKILL);
 }
 
@@ -1912,11 +2326,18 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_mirror),
+        cmocka_unit_test(test_mirror_resync_error),
+        cmocka_unit_test(test_mirror_sweep),
+        cmocka_unit_test(test_subscribe_timeout),
         cmocka_unit_test(test_two_daemons_share_a_limit),
         cmocka_unit_test(test_fleet_distinct),
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_stored_list),
-        cmocka_unit_test(test_fleet_bans), cmocka_unit_test(test_fleet_hostile_peer),
+        cmocka_unit_test(test_stored_list_reload),
+        cmocka_unit_test(test_fleet_bans),
+        cmocka_unit_test(test_fleet_hostile_peer),
+        cmocka_unit_test(test_fleet_unban_outage),
+        cmocka_unit_test(test_fleet_history_expires),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
