@@ -174,6 +174,22 @@ static void test_shipped_bans(void **st)
         assert_true(n >= 5);
         assert_non_null(strstr(b->rule, "-ban"));
         assert_int_equal(b->expires, b->since + 3600);
+        /* an IPv6 client that takes a new address of its /64 for each try is banned all the same, as a /64 */
+        n = 0;
+        snprintf(addr, sizeof addr, "2001:db8:%u::ffff", w + 1);
+        assert_int_equal(addr_parse(addr, strlen(addr), &a), 0);
+        while (n < 30 && !ban_match(eng.bans, &a, now / 1000)) {
+            snprintf(text, sizeof text, "request=report\nevent=%s\nwatch=%s\nclient_address=2001:db8:%u::%x",
+                     spec->event, spec->name, w + 1, n + 1);
+            make_req(buf, sizeof buf, text, &req);
+            assert_int_equal(engine_eval(&eng, &ev, c->rules, &req, now, NULL, NULL), ENGINE_DONE);
+            now += 1000;
+            n++;
+        }
+        b = ban_match(eng.bans, &a, now / 1000);
+        if (!b)
+            fail_msg("watch %s: no ban of the /64 after %d reports from as many of its addresses", spec->name, n);
+        assert_int_equal(b->prefix, 64);
     }
     /* a report with no watch (sent over the socket) feeds none of them */
     assert_int_equal(addr_parse("198.51.100.1", 12, &a), 0);
