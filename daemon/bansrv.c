@@ -198,6 +198,7 @@ int bansrv_start(server *s)
     s->eng.bans = ban_index_new();
     s->eng.wall = engine_wall;
     s->eng.wall_arg = s;
+    ban_set_max(s->eng.bans, (size_t)s->conf->bans.max);
     ban_on_change(s->eng.bans, on_change, s);
     s->ban_timer = event_new(s->base, -1, EV_PERSIST, on_expire, s);
     evtimer_add(s->ban_timer, &tv);
@@ -218,6 +219,7 @@ void bansrv_reload(server *s, const struct fg_conf *c)
 {
     banpub_conf pc = pub_conf(&c->bans);
 
+    ban_set_max(s->eng.bans, (size_t)c->bans.max);
     if (s->pub && banpub_reconfigure(s->pub, &pc) < 0)
         log_error("bans: on_ban/on_unban stay off: cannot watch SIGCHLD");
 }
@@ -322,6 +324,10 @@ void bansrv_ban(server *s, fg_request *req, const char *const *args, int nargs, 
     const ban_rec *was = ban_find(s->eng.bans, &k, now);
     k.times = was ? was->times : 1; /* a manual ban is no repeat offence: escalation is the rules' */
     int rc = ban_add(s->eng.bans, &k);
+    if (rc == BAN_FULL) {
+        reply_error(out, "refused: the ban index is full (bans.max); unban something or raise bans.max%s", "");
+        return;
+    }
     date_text(k.expires, date, sizeof date);
     evbuffer_add_printf(out, "status=ok\nkey=%s\nreason=%s\nexpires=%s\nreplaced=%s\n\n", k.net, rbuf, date,
                         rc == 1 ? "yes" : "no");

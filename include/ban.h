@@ -83,8 +83,17 @@ int ban_parse(const char *text, ban_rec *r, const char **why);
 /* ban_user - a username ban key (family 0) into r; 0, or -1 if the name is empty or over 255 bytes */
 int ban_user(const char *name, size_t len, ban_rec *r);
 /* ban_add - ban r's key (copying reason, rule, name) with r's since, expires and times; a key already
- * banned is replaced. Tells the change callback BAN_ADDED. 0 new, 1 replaced, -1 out of memory */
+ * banned is replaced. Tells the change callback BAN_ADDED. 0 new, 1 replaced, -1 a key or date the index
+ * cannot hold, BAN_FULL a new key while the index holds its max (ban_set_max) */
+#define BAN_FULL (-2)
 int ban_add(struct ban_index *bi, const ban_rec *r);
+/* ban_set_max - at most max bans, and at most max history entries (0: no bound, the default). Keys are
+ * chosen by clients (an IPv6 /128 of a /48, a username), so a ban rule alone does not bound how many bans
+ * it makes; past max, a new key is refused (BAN_FULL) and gets no history entry (its ban, if any, is a
+ * first one). What the index holds already stays (a lower max only refuses new keys). */
+void ban_set_max(struct ban_index *bi, size_t max);
+/* ban_full_refused - new keys refused by the bound so far (bans and history entries) */
+uint64_t ban_full_refused(const struct ban_index *bi);
 /* ban_remove - unban exactly r's key (family, bytes, prefix or name); tells BAN_REMOVED; 0, or -1 not banned */
 int ban_remove(struct ban_index *bi, const ban_rec *key);
 /* ban_find - the ban on exactly this key, if in force at now_wall; NULL otherwise. The record handed back
@@ -111,7 +120,8 @@ uint64_t ban_history_kept(const struct ban_index *bi);
 /* ban_history_foreach - every history entry: r's key fields, r->times (bans so far) and r->since (the last
  * ban's time) are set (for the snapshot, class 28); returns how many */
 size_t ban_history_foreach(const struct ban_index *bi, ban_foreach_fn fn, void *arg);
-/* ban_history_set - restore one history entry (snapshot load, journal replay); 0, or -1 out of memory */
+/* ban_history_set - restore one history entry (snapshot load, journal replay); 0, -1 a key or date the index
+ * cannot hold, BAN_FULL a new key while the history holds its max */
 int ban_history_set(struct ban_index *bi, const ban_rec *key, uint32_t times, uint64_t last_wall);
 
 #endif

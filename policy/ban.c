@@ -40,7 +40,10 @@
  *     Addresses and usernames come from clients. Tables are keyed-SipHash, so a client cannot aim
  *     keys at one chain; a username is at most 255 bytes (ban_user) and is folded to ASCII lower case,
  *     as counter keys are, so that case variants of one login share its ban. Memory grows with the
- *     bans made, which only ban rules and the admin make; ban rules bound that by their own counts.
+ *     bans made, and a ban rule's count does not bound how many keys it bans: a client with an IPv6
+ *     /48 has 2^80 addresses, a login failure can name any user, a fleet peer can publish anything.
+ *     ban_set_max bounds the bans and the history entries (bans.max): past it a new key is refused
+ *     and counted (ban_full_refused); the keys already held keep their bans and history.
  *
  * BUGS
  *     Each ban copies its reason and rule strings (about 100 bytes a ban besides them).
@@ -116,6 +119,8 @@ struct ban_index {
     uint64_t horizon;                /* history horizon, seconds */
     size_t hsweep;                   /* history sweep position */
     uint64_t lookups;                /* table lookups made by ban_match (ban_match_lookups) */
+    size_t max;                      /* bans and history entries at most (0: no bound) */
+    uint64_t full;                   /* new keys refused by max (ban_full_refused) */
     ban_rec *scratch;                /* what ban_find/ban_match hand back */
 };
 
@@ -590,6 +595,11 @@ int ban_add(struct ban_index *bi, const ban_rec *r)
     normal_key(r, bytes);
     t = table_of(bi, r->family, r->prefix);
     e = table_get(bi, t, r->family, r->prefix, bytes, name, len);
+    if (!e && bi->max && bi->count >= bi->max) {
+        if (bi->full != UINT64_MAX)
+            bi->full++;
+        return BAN_FULL;
+    }
     if (e) {
         replaced = 1;
         fg_free(e->reason);
@@ -813,6 +823,18 @@ size_t ban_foreach(const struct ban_index *bi, uint64_t now_wall, ban_foreach_fn
     return n;
 }
 
+/* ban_set_max - the bound on bans and on history entries */
+void ban_set_max(struct ban_index *bi, size_t max)
+{
+    bi->max = max;
+}
+
+/* ban_full_refused - new keys the bound refused */
+uint64_t ban_full_refused(const struct ban_index *bi)
+{
+    return bi->full;
+}
+
 /* ban_count - current bans (those expired and not yet dropped included) */
 size_t ban_count(const struct ban_index *bi)
 {
@@ -843,7 +865,7 @@ void ban_on_change_remove(struct ban_index *bi, ban_change_fn cb, void *arg)
 
 /* --- history --- */
 
-/* history_get - the history entry of a key, made when missing */
+/* history_get - the history entry of a key, made when missing (NULL: missing, and the history is full) */
 static ban_ent *history_get(struct ban_index *bi, const ban_rec *key)
 {
     char nb[BAN_NAME_MAX + 1];
@@ -856,6 +878,11 @@ static ban_ent *history_get(struct ban_index *bi, const ban_rec *key)
     e = table_get(bi, &bi->history, key->family, key->prefix, bytes, name, len);
     if (e)
         return e;
+    if (bi->max && bi->history.n >= bi->max) {
+        if (bi->full != UINT64_MAX)
+            bi->full++;
+        return NULL;
+    }
     e = ent_new(bi);
     e->family = key->family;
     e->prefix = key->prefix;
@@ -890,6 +917,8 @@ uint32_t ban_history_next(struct ban_index *bi, const ban_rec *key, uint64_t now
         return 1;
     ban_history_horizon(bi, history_s);
     e = history_get(bi, key);
+    if (!e)
+        return 1; /* the history is full: a first ban, unrecorded */
     if (e->times == 0 || now_wall > e->since + history_s)
         e->times = 1;
     else if (e->times < UINT32_MAX)
@@ -922,7 +951,8 @@ int ban_history_set(struct ban_index *bi, const ban_rec *key, uint32_t times, ui
 
     if (key_ok(key) < 0 || last_wall > BAN_WALL_MAX)
         return -1;
-    e = history_get(bi, key);
+    if (!(e = history_get(bi, key)))
+        return BAN_FULL;
     e->times = times;
     e->since = last_wall;
     return 0;

@@ -220,5 +220,6 @@ int banrule_ban(struct ban_index *bi, const rule *r, fg_request *req, uint64_t n
     made->expires = d ? now_s + d : 0;
     made->reason = r->ban.reason ? r->ban.reason : r->name;
     made->rule = r->name;
-    return ban_add(bi, made) < 0 ? -1 : 1;
+    int rc = ban_add(bi, made);
+    return rc == BAN_FULL ? BAN_FULL : rc < 0 ? -1 : 1;
 }

@@ -279,11 +279,14 @@ static int apply(int op, const state_rec *r, void *arg)
         return -1;
     b->applying = 1;
     if (r->cls == KEY_BAN && op == STATE_PUT)
-        rc = ban_add(b->bi, &it.r) < 0 ? -1 : 0;
+        rc = ban_add(b->bi, &it.r);
     else if (r->cls == KEY_BAN)
         ban_remove(b->bi, &it.r); /* not banned: nothing to do */
     else if (op == STATE_PUT)
         rc = ban_history_set(b->bi, &it.r, it.r.times, it.r.since);
+    /* a full index (bans.max) refuses a new key, counted there: the record itself is sound, and the journal
+     * or snapshot that holds it is not damaged (the records after it still apply) */
+    rc = rc == BAN_FULL || rc >= 0 ? 0 : -1;
     /* a history del: nothing to forget (the index drops old entries by itself) */
     b->applying = 0;
     return rc;

@@ -196,9 +196,21 @@ static void ban_hit(eval *ev, rule *r)
         }
         return;
     }
-    if (banrule_ban(e->bans, r, ev->req, now_s, &made) == 1) {
+    int rc = banrule_ban(e->bans, r, ev->req, now_s, &made);
+    if (rc == 1) {
         r->banned++;
         e->stats.bans_made++;
+    } else if (rc == BAN_FULL) {
+        uint64_t n = ban_full_refused(e->bans);
+        if (e->log && (n & (n - 1)) == 0) { /* the first, then at powers of two: a flood writes a few lines */
+            char msg[256], key[sizeof made.net];
+            for (size_t i = 0; i < sizeof key; i++) /* a client's username: no control byte in the log */
+                key[i] = made.net[i] && ((unsigned char)made.net[i] < 0x20 || made.net[i] == 0x7f) ? '?' : made.net[i];
+            snprintf(msg, sizeof msg, "bans: the index is full (bans.max = %zu): rule %s did not ban %s%s "
+                     "(%llu refused so far)", ban_count(e->bans), r->name, made.family ? "" : "user:", key,
+                     (unsigned long long)n);
+            e->log(msg, e->log_arg);
+        }
     }
 }
 

@@ -42,6 +42,8 @@ static char *ctl(int want, const char *args)
     return out;
 }
 
+static const char *bans_extra = ""; /* more settings of the bans section */
+
 /* write_conf - the configuration, with more top-level trusted entries */
 static void write_conf(const char *trusted)
 {
@@ -51,11 +53,11 @@ static void write_conf(const char *trusted)
              "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\";\n"
              "           http = \"unix:@DIR@/http.sock\"; };\n"
              "trusted = [\"192.0.2.200\"%s];\n"
-             "bans = { action = \"REJECT 5.7.1 Banned: $reason (until $expires)\"; trusted = [\"203.0.113.0/28\"]; };\n"
+             "bans = { action = \"REJECT 5.7.1 Banned: $reason (until $expires)\"; trusted = [\"203.0.113.0/28\"];%s };\n"
              "rules = ( { name = \"pass\"; on = [\"smtp\", \"auth\", \"http\", \"imap\"]; action = \"OK\"; },\n"
              "          { name = \"login-fails\"; on = \"report:auth_failure\";\n"
              "            ban = { key = \"username\"; count = 1; per = \"1h\"; }; } );\n",
-             trusted);
+             trusted, bans_extra);
     daemon_write_conf(&d, text);
 }
 
@@ -283,6 +285,45 @@ static void test_hostile_usernames(void **st)
     assert_null(strchr(out, '\x1b'));
 }
 
+/* stat - one counter of floodgatectl stats */
+static unsigned long stat_of(const char *name)
+{
+    char *out = ctl(0, "stats"), pat[64];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    char *p = strstr(out, pat);
+    if (!p)
+        fail_msg("no %s in stats:\n%s", name, out);
+    return strtoul(p + strlen(pat), NULL, 10);
+}
+
+/* bans.max: a full index refuses a new key, a rule's and the admin's (counted in bans_full, logged), and keeps
+ * what it holds; a reload that raises it makes room at once */
+static void test_bans_max(void **st)
+{
+    char extra[64], line[160];
+    unsigned long held = stat_of("bans_active");
+    (void)st;
+
+    snprintf(extra, sizeof extra, " max = %lu;", held);
+    bans_extra = extra;
+    write_conf("");
+    ctl(0, "reload");
+    assert_non_null(strstr(ctl(1, "ban 192.0.2.180 1h"), "full"));
+    dovecot_report("full-one");
+    dovecot_report("full-one");
+    snprintf(line, sizeof line, "bans: the index is full (bans.max = %lu): rule login-fails did not ban user:full-one",
+             held);
+    wait_log(line);
+    assert_int_equal(stat_of("bans_active"), held);
+    assert_true(stat_of("bans_full") >= 2);
+    assert_true(!strncmp(ask(AUTH("192.0.2.7")), "action=REJECT", 13)); /* what it held holds */
+    bans_extra = "";
+    write_conf("");
+    ctl(0, "reload");
+    ctl(0, "ban 192.0.2.180 1h");
+    assert_int_equal(stat_of("bans_active"), held + 1);
+}
+
 /* SIGTERM: a clean exit with bans in the index (under valgrind: no leak, no invalid access) */
 static void test_stop(void **st)
 {
@@ -305,7 +346,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reload_keeps),
         cmocka_unit_test(test_trusted_refused),
         cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_hostile_usernames), cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_hostile_usernames), cmocka_unit_test(test_bans_max), cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

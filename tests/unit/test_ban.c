@@ -399,6 +399,57 @@ static void million(void **st)
     ban_index_free(bi);
 }
 
+/* ban_set_max: past the bound a new key is refused (bans and history), a key held is replaced, and room
+ * made by an unban takes a new key again; the refusals are counted */
+static void bounded(void **st)
+{
+    struct ban_index *bi = ban_index_new();
+    char text[64];
+    ban_rec r;
+    const char *why;
+    (void)st;
+
+    ban_set_max(bi, 3);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(text, sizeof text, "2001:db8::%d", i);
+        assert_int_equal(ban_parse(text, &r, &why), 0);
+        r.since = T0;
+        r.expires = T0 + 60;
+        r.times = ban_history_next(bi, &r, T0, 86400);
+        assert_int_equal(r.times, 1);
+        assert_int_equal(ban_add(bi, &r), i <= 3 ? 0 : BAN_FULL);
+    }
+    assert_int_equal(ban_count(bi), 3);
+    size_t with_reason = 0;
+    assert_int_equal(ban_history_foreach(bi, count_fn, &with_reason), 3);
+    assert_int_equal(ban_full_refused(bi), 4); /* two history entries, two bans */
+    /* a key held: replaced, and its history goes on */
+    assert_int_equal(ban_parse("2001:db8::2", &r, &why), 0);
+    assert_int_equal(ban_history_next(bi, &r, T0 + 1, 86400), 2);
+    r.expires = T0 + 120;
+    assert_int_equal(ban_add(bi, &r), 1);
+    /* a key not held gets no history: its ban is a first one */
+    assert_int_equal(ban_parse("2001:db8::9", &r, &why), 0);
+    assert_int_equal(ban_history_next(bi, &r, T0 + 2, 86400), 1);
+    assert_int_equal(ban_history_next(bi, &r, T0 + 3, 86400), 1);
+    assert_int_equal(ban_history_set(bi, &r, 4, T0), BAN_FULL);
+    /* an unban makes room for a ban (the history stays full until its entries pass the horizon) */
+    assert_int_equal(ban_parse("2001:db8::1", &r, &why), 0);
+    assert_int_equal(ban_remove(bi, &r), 0);
+    assert_int_equal(ban_parse("2001:db8::9", &r, &why), 0);
+    r.since = T0;
+    r.expires = T0 + 60;
+    assert_int_equal(ban_add(bi, &r), 0);
+    ban_rec u;
+    assert_int_equal(ban_user("someone", 7, &u), 0);
+    assert_int_equal(ban_add(bi, &u), BAN_FULL);
+    /* no bound */
+    ban_set_max(bi, 0);
+    assert_int_equal(ban_add(bi, &u), 0);
+    assert_int_equal(ban_count(bi), 4);
+    ban_index_free(bi);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +461,7 @@ int main(void)
         cmocka_unit_test(usernames),
         cmocka_unit_test(foreach_in_force),
         cmocka_unit_test(million),
+        cmocka_unit_test(bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,6 +138,8 @@ typedef struct kept {
 } kept;
 
 /* open_state - an index kept in the journal beside path, restored at now (with the snapshot, if any) */
+static size_t open_max; /* bans.max of the index open_state makes (0: none) */
+
 static kept open_state(const char *path, uint64_t now)
 {
     char err[256];
@@ -145,6 +147,7 @@ static kept open_state(const char *path, uint64_t now)
     kept k;
 
     k.bi = ban_index_new();
+    ban_set_max(k.bi, open_max);
     k.st = statestore_file_new(path, test_log);
     k.b = banstate_new(k.bi, k.st);
     assert_non_null(k.b);
@@ -517,6 +520,42 @@ static void test_crash_during_snapshot(void **st)
     close_state(k);
 }
 
+/* a journal holding more bans than bans.max (lowered before a restart) is no damaged journal: the keys past the
+ * bound are refused and counted, the records after them still apply, nothing is set aside, and the journal
+ * still holds them for a bound raised again */
+static void test_journal_over_max(void **st)
+{
+    const char *path = snap_path("overmax");
+    kept k = open_state(path, NOW);
+    ban_rec a = rec("192.0.2.1", NOW, NOW + 600, 1, NULL, NULL), b = rec("192.0.2.2", NOW, NOW + 600, 2, "r", "x"),
+            c = rec("192.0.2.3", NOW, NOW + 600, 1, NULL, NULL);
+    (void)st;
+
+    ban_add(k.bi, &a);
+    ban_history_set(k.bi, &b, 2, NOW);
+    ban_add(k.bi, &b);
+    ban_add(k.bi, &c);
+    ban_remove(k.bi, &a);
+    statestore_file_wait(k.st);
+    close_state(k);
+
+    log_clear();
+    open_max = 1;
+    k = open_state(path, NOW + 1);
+    open_max = 0;
+    assert_false(logged("set aside"));
+    assert_null(banned(k.bi, "192.0.2.1", NOW + 1)); /* the unban after the refused keys applied */
+    assert_null(banned(k.bi, "192.0.2.2", NOW + 1));
+    assert_true(ban_full_refused(k.bi) >= 2);
+    close_state(k);
+
+    k = open_state(path, NOW + 2);
+    assert_false(logged("set aside"));
+    assert_non_null(banned(k.bi, "192.0.2.2", NOW + 2));
+    assert_non_null(banned(k.bi, "192.0.2.3", NOW + 2));
+    close_state(k);
+}
+
 /* a foreground snapshot (at stop) empties the journal: the snapshot alone holds everything */
 static void test_saved(void **st)
 {
@@ -575,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_fold_ok),
         cmocka_unit_test(test_fold_failed),
         cmocka_unit_test(test_crash_during_snapshot),
+        cmocka_unit_test(test_journal_over_max),
         cmocka_unit_test(test_saved),
         cmocka_unit_test(test_no_echo),
     };
