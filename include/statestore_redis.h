@@ -25,7 +25,9 @@
  *     A ban made elsewhere while this daemon was cut off, and unbanned here meanwhile, is lifted by the
  *     write-back (the delete wins). When Redis comes back empty (a new epoch), a ban unbanned on one daemon
  *     during the outage may be written back by another daemon's merge. A Redis restored from an older save
- *     keeps its epoch: the daemons take its records as whole. One Redis server (a sharded store's first), or one
+ *     keeps its epoch: the daemons take its records as whole; so does a replica promoted by a failover, so a
+ *     write acknowledged by the old master but never replicated is dropped by every daemon at the next resync
+ *     (before, a merge wrote back whatever Redis lacked). One Redis server (a sharded store's first), or one
  *     slot of a cluster, holds the records.
  */
 #ifndef FG_STATESTORE_REDIS_H
