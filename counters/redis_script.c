@@ -39,6 +39,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "local commit = ARGV[2] == '1'\n"
 "local ro = ARGV[2] == '2'\n"
 "local nops = ARGV[3] + 0\n"
+/* the operations' numbers, binary (see redis_script.h): no decimal to convert, one argument */
+"local OPS = ARGV[4]\n"
 /* idiv - floor division and remainder of integers, exact below 2^53 */
 "local function idiv(a, b)\n"
 "  local q = floor(a / b)\n"
@@ -92,13 +94,15 @@ const char REDIS_SCRIPT_TEXT[] =
 "  end\n"
 "  return v, head, total, c0, exp\n"
 "end\n"
-/* bnow - now's bucket in a window of this shape, and the expiry of a state counted now (once per shape) */
+/* bnow - now's bucket in a window of this shape, the expiry of a state counted now, and its PX in decimal
+ * (redis.call formats a number argument with snprintf, ~2,000 instructions), once per shape */
 "local bns = {}\n"
 "local function bnow(per, k)\n"
 "  local m = bns[per * 65536 + k]\n"
 "  if not m then\n"
 "    local b = bucket_of(per, k, now)\n"
-"    m = {b, bucket_start(per, k, b + k + 1)}\n"
+"    local exp = bucket_start(per, k, b + k + 1)\n"
+"    m = {b, exp, tostring(exp - now)}\n"
 "    bns[per * 65536 + k] = m\n"
 "  end\n"
 "  return m[1], m[2]\n"
@@ -142,7 +146,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "    if c0 < 4294967295 then c0 = c0 + 1; total = total + 1 end\n"
      /* the same bucket and expiry: only the total and the newest count change, in place */
 "    if exp == exp0 then\n"
-"      redis.call('SETRANGE', key, 26, struct.pack('<I8I4', total, c0))\n"
+"      redis.call('SETRANGE', key, '26', struct.pack('<I8I4', total, c0))\n"
 "      sv[key] = nil\n"
 "      return at\n"
 "    end\n"
@@ -154,7 +158,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "  else\n"
 "    nv = struct.pack(SH, b, per, k, exp, 1, 1) .. string.rep('\\0', 4 * k)\n"
 "  end\n"
-"  if v and exp == exp0 then redis.call('SET', key, nv, 'KEEPTTL') else redis.call('SET', key, nv, 'PX', exp - t) end\n"
+"  if v and exp == exp0 then redis.call('SET', key, nv, 'KEEPTTL')\n"
+"  else redis.call('SET', key, nv, 'PX', bns[per * 65536 + k][3]) end\n"
 "  sv[key] = nv\n"
 "  return at\n"
 "end\n"
@@ -173,13 +178,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "  end\n"
 "end\n"
 /* the rest (several windows, distinct counts, greylisting, the other tenants' operations) is defined only for
- * a batch that has such an operation: a function costs its closure at every call */
-"local slow = false\n"
-"for i = 0, nops - 1 do\n"
-"  local a = 4 + i * 6\n"
-"  local typ, fl = ARGV[a], ARGV[a + 5]\n"
-"  if not ((typ == '1' or typ == '2' or typ == '3' or typ == '9') and (fl == '0' or fl == '16')) then slow = true; break end\n"
-"end\n"
+ * a batch that has such an operation (the caller says so): a function costs its closure at every call */
+"local slow = string.byte(OPS, 1) == 1\n"
 "local fmts, fmt, wcheck, wadvance, mseen, mload, mget, msave, mcheck, madd, mundo, px\n"
 "local dload, fpreg, regs, dmerge, zeros1024, hll_value, dcheck, dadd, grey, kv\n"
 "if slow then\n"
@@ -601,21 +601,18 @@ const char REDIS_SCRIPT_TEXT[] =
 "local denied = -1\n"
 "local ki = 1\n"
 /* the windows after the first of several-window operations, then the kv operands */
-"local wi = 4 + nops * 6\n"
+"local wi = 5\n"
 "local oi = wi\n"
 "local tail = nil\n"
 "if slow then\n"
 "  tail = {}\n"
 "  for i = 0, nops - 1 do\n"
-"    local nw = (ARGV[4 + i * 6 + 5] + 0) % 16\n"
+"    local nw = struct.unpack('<i8', OPS, 49 + 48 * i) % 16\n"
 "    if nw > 1 then oi = oi + (nw - 1) * 3 end\n"
 "  end\n"
 "end\n"
 "for i = 0, nops - 1 do\n"
-"  local a = 4 + i * 6\n"
-"  local typ = ARGV[a] + 0\n"
-"  local p1, p2, p3, p4 = ARGV[a + 1] + 0, ARGV[a + 2] + 0, ARGV[a + 3] + 0, ARGV[a + 4] + 0\n"
-"  local fl = ARGV[a + 5] + 0\n"
+"  local typ, p1, p2, p3, p4, fl = struct.unpack('<i8i8i8i8i8i8', OPS, 9 + 48 * i)\n"
 "  local dst = fl >= 32\n"
 "  if dst then fl = fl - 32 end\n"
 "  local nw, dry = fl % 16, fl >= 16\n"
@@ -673,9 +670,9 @@ const char REDIS_SCRIPT_TEXT[] =
 "    res[r] = 1\n"
 "  end\n"
 "  if typ >= 16 then\n"
-"    local operand = ARGV[oi]\n"
-"    oi = oi + 1\n"
-"    if denied < 0 then res[r], res[r + 1] = kv(typ, key, operand, ARGV[a + 1], p2, p3 == 1) end\n"
+"    local operand, num = ARGV[oi], ARGV[oi + 1]\n"
+"    oi = oi + 2\n"
+"    if denied < 0 then res[r], res[r + 1] = kv(typ, key, operand, num, p2, p3 == 1) end\n"
 "  end\n"
    /* a key that a slow operation read or wrote is read again by the next one-window operation */
 "  if slow and (ws or dst or typ >= 16 or typ == 4) then sv[key] = nil end\n"
@@ -898,6 +895,29 @@ static int distinct_op(const store_op *op, int type)
     return (op->flags & STORE_DISTINCT) && (type == STORE_WINDOW || type == STORE_PEEK);
 }
 
+/* ops_slow - a part with an operation other than a one-window WINDOW, PEEK, DEL or UNDO: the script makes the
+ * functions of the other operations (greylist, kv, several windows, distinct counts) only for such a part */
+static int ops_slow(const store_batch *b, const uint32_t *idx, size_t n, const uint8_t *types)
+{
+    for (size_t i = 0; i < n; i++) {
+        const store_op *op = &b->ops[idx[i]];
+        int type = types ? types[idx[i]] : op->type;
+        if (!(type == STORE_WINDOW || type == STORE_PEEK || type == STORE_DEL || type == STORE_UNDO) ||
+            multi_windows(op) || distinct_op(op, type))
+            return 1;
+    }
+    return 0;
+}
+
+/* put_i64 - v as 8 bytes, little-endian (two's complement) */
+static unsigned char *put_i64(unsigned char *p, long long v)
+{
+    unsigned long long u = (unsigned long long)v;
+    for (int i = 0; i < 8; i++)
+        *p++ = (unsigned char)(u >> (8 * i));
+    return p;
+}
+
 /* redis_args_script - the script call for a part of a batch */
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit)
@@ -921,32 +941,40 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
     args_num(a, (long long)now_ms);
     args_num(a, commit);
     args_num(a, (long long)n);
+    /* the operations' numbers: one argument of 8 + 48 n bytes, written in place */
+    size_t blen = 8 + REDIS_OP_BYTES * n;
+    args_reserve(a, blen);
+    unsigned char *p = (unsigned char *)a->buf + a->len;
+    a->off[a->argc] = a->len;
+    a->lens[a->argc] = blen;
+    a->len += blen;
+    a->argc++;
+    p = put_i64(p, ops_slow(b, idx, n, types));
     for (size_t i = 0; i < n; i++) {
         const store_op *op = &b->ops[idx[i]];
         int type = types ? types[idx[i]] : op->type;
-        long long p[4] = {0, 0, 0, 0};
+        long long q[4] = {0, 0, 0, 0};
         if (type >= STORE_KV_GET) {
-            p[0] = op->num;
-            p[1] = (long long)op->ttl_ms;
-            p[2] = op->flags & STORE_NX ? 1 : 0;
+            q[1] = (long long)op->ttl_ms; /* the amount of an INCR is an operand, in decimal */
+            q[2] = op->flags & STORE_NX ? 1 : 0;
         } else if (type == STORE_GREYLIST) {
-            p[0] = (long long)op->grey.delay_ms;
-            p[1] = (long long)op->grey.retry_window_ms;
-            p[2] = (long long)op->grey.pass_lifetime_ms;
-            p[3] = op->grey.auto_allow;
+            q[0] = (long long)op->grey.delay_ms;
+            q[1] = (long long)op->grey.retry_window_ms;
+            q[2] = (long long)op->grey.pass_lifetime_ms;
+            q[3] = op->grey.auto_allow;
         } else if (type != STORE_DEL) {
             unsigned nw;
             const window_spec *w = op_windows(op, &nw);
-            p[0] = (long long)w[0].per_ms;
-            p[1] = w[0].count;
-            p[2] = w[0].k;
-            p[3] = type == STORE_UNDO && bucket ? bucket[idx[i]] : 0;
+            q[0] = (long long)w[0].per_ms;
+            q[1] = w[0].count;
+            q[2] = w[0].k;
+            q[3] = type == STORE_UNDO && bucket ? bucket[idx[i]] : 0;
         }
-        args_num(a, type);
+        p = put_i64(p, type);
         for (int j = 0; j < 4; j++)
-            args_num(a, p[j]);
-        args_num(a, (type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO ? multi_windows(op) : 0) |
-                        (op->flags & STORE_DRY ? 16 : 0) | (distinct_op(op, type) ? 32 : 0));
+            p = put_i64(p, q[j]);
+        p = put_i64(p, (type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO ? multi_windows(op) : 0) |
+                           (op->flags & STORE_DRY ? 16 : 0) | (distinct_op(op, type) ? 32 : 0));
     }
     /* the windows after the first of the several-window operations */
     for (size_t i = 0; i < n; i++) {
@@ -960,12 +988,14 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
             args_num(a, op->wins[w].k);
         }
     }
-    /* the operands of the kv operations (a value, a lock's token) and the fingerprints of the distinct ones
-     * (8 bytes, little-endian), in order */
+    /* the operands of the kv operations (a value, a lock's token, then the amount of an INCR in decimal) and
+     * the fingerprints of the distinct ones (8 bytes, little-endian), in order */
     for (size_t i = 0; i < n; i++) {
         const store_op *op = &b->ops[idx[i]];
-        if (op->type >= STORE_KV_GET)
+        if (op->type >= STORE_KV_GET) {
             args_add(a, NULL, 0, batch_key2(b, op), op->key2_len);
+            args_num(a, op->num);
+        }
         if (distinct_op(op, types ? types[idx[i]] : op->type)) {
             unsigned char fp[8];
             for (int k = 0; k < 8; k++)

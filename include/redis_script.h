@@ -4,7 +4,7 @@
  *
  * A batch (or the part of it that lives on one server and one slot) is ONE
  * script call: EVALSHA of REDIS_SCRIPT_TEXT with every key of the part and
- * six numbers per operation. The script runs the operations in order with
+ * six numbers per operation (below). The script runs the operations in order with
  * the embedded store's semantics (mem.c): a check phase that stops at the
  * first refusal, then, only if nothing refused and the batch commits, one
  * event added to every window. So on one server a batch is atomic and costs
@@ -61,7 +61,18 @@
  * counted (BUGS).
  *
  * ARGV[2] is 1 to commit, 0 not to, 2 for a read-only call on a replica
- * (EVALSHA_RO: only PEEK operations, nothing written).
+ * (EVALSHA_RO: only PEEK operations, nothing written). ARGV[3] is the
+ * number of operations n. ARGV[4] is binary, 8 + 48 n bytes of "<i8"
+ * numbers: 1 when an operation is not a one-window WINDOW, PEEK, DEL or
+ * UNDO (the script makes the other operations' functions only then), then
+ * per operation its type, four parameters (window: per_ms, count, k, the
+ * bucket of an UNDO; greylist: delay, retry window, pass lifetime,
+ * auto-allow; kv: 0, ttl_ms, NX) and the sixth number (flags below).
+ * Binary, because Lua's tonumber() of a decimal costs Redis ~800
+ * instructions and each argument ~300 more. The other windows' triples
+ * (decimal) follow from ARGV[5]; then the operands: of a kv operation its
+ * value or token and the amount of an INCR in decimal (any int64, which a
+ * Lua number cannot hold); of a distinct operation its fingerprint.
  *
  * Time: the script reads the Redis server's TIME (ARGV[1] = 0), so daemons
  * with skewed clocks share one timeline. A non-zero ARGV[1] is the clock in
@@ -101,7 +112,7 @@
 #include "store.h"
 
 #define REDIS_TAG_LEN 18        /* "{" + 16 hex + "}" */
-#define REDIS_OP_ARGS 6         /* numbers per operation: type, four parameters, windows + 16 if dry-run */
+#define REDIS_OP_BYTES 48       /* per operation in ARGV[4]: type, four parameters, flags, each "<i8" */
 #define REDIS_REPLY_HEAD 2      /* denied index, time used */
 #define REDIS_REPLY_PER_OP 5    /* admitted, total, retry_ms, greylist result, bucket */
 #define REDIS_SLOTS 16384       /* Redis Cluster hash slots */

@@ -9,6 +9,15 @@
 #include "rconn.h"
 #include "redis_script.h"
 
+/* le64 - 8 bytes, little-endian, as a signed number */
+static long long le64(const char *p)
+{
+    unsigned long long v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | (unsigned char)p[i];
+    return (long long)v;
+}
+
 /* CRC16 and slots: Redis Cluster's own reference values (cluster spec, redis-cli CLUSTER KEYSLOT) */
 static void test_crc16_and_slots(void **st)
 {
@@ -68,8 +77,8 @@ static void test_greylist_keys_share_a_slot(void **st)
     op->grey.delay_ms = 300000;
     batch_add(&b, STORE_WINDOW, (const unsigned char *)"win", 3)->win = (window_spec){60000, 5, 10};
     redis_args_script(&a, "EVALSHA", "0123456789012345678901234567890123456789", &b, idx, 2, NULL, NULL, 0, 1);
-    /* EVALSHA sha 3 k1 k2 k3 now commit n, then 6 per op */
-    assert_int_equal(a.argc, 3 + 3 + 3 + 12);
+    /* EVALSHA sha 3 k1 k2 k3 now commit n, then the operations' numbers in one argument */
+    assert_int_equal(a.argc, 3 + 3 + 3 + 1);
     assert_memory_equal(a.argv[2], "3", 1);
     assert_int_equal(a.lens[3], REDIS_TAG_LEN + 11);
     assert_int_equal(redis_slot(a.argv[3], a.lens[3]), redis_slot(a.argv[4], a.lens[4]));
@@ -78,13 +87,50 @@ static void test_greylist_keys_share_a_slot(void **st)
     redis_tag(redis_fnv1a64("client-key", 10), want);
     assert_memory_equal(a.argv[3], want, REDIS_TAG_LEN);
     assert_memory_equal(a.argv[3] + REDIS_TAG_LEN, "triplet-key", 11);
-    assert_memory_equal(a.argv[9], "4", 1);      /* STORE_GREYLIST */
-    assert_memory_equal(a.argv[10], "300000", 6); /* its delay */
+    assert_int_equal(a.lens[9], 8 + 2 * REDIS_OP_BYTES);
+    assert_int_equal(le64(a.argv[9]), 1);                   /* a greylist step: not only one-window ops */
+    assert_int_equal(le64(a.argv[9] + 8), STORE_GREYLIST);
+    assert_int_equal(le64(a.argv[9] + 16), 300000);         /* its delay */
+    assert_int_equal(le64(a.argv[9] + 8 + REDIS_OP_BYTES), STORE_WINDOW);
+    assert_int_equal(le64(a.argv[9] + 16 + REDIS_OP_BYTES), 60000); /* per */
+    assert_int_equal(le64(a.argv[9] + 24 + REDIS_OP_BYTES), 5);     /* count */
+    assert_int_equal(le64(a.argv[9] + 32 + REDIS_OP_BYTES), 10);    /* k */
     redis_args_release(&a);
     batch_release(&b);
 }
 
-/* the numbers a script call carries, written out in decimal: INCR's amount at the ends of its range */
+/* a part of one-window operations only (checks, peeks, dry-run, deletes, compensations) tells the script so:
+ * it then makes none of the other operations' functions; one several-window operation changes that */
+static void test_one_window_parts(void **st)
+{
+    store_batch b = {0};
+    redis_args a = {0};
+    uint32_t idx[4] = {0, 1, 2, 3};
+    uint8_t types[4] = {STORE_WINDOW, STORE_PEEK, STORE_DEL, STORE_UNDO};
+    int64_t bucket[4] = {0, 0, 0, 85000002};
+    (void)st;
+
+    batch_reset(&b, 1000);
+    for (int i = 0; i < 4; i++)
+        batch_add(&b, types[i], (const unsigned char *)"w", 1)->win = (window_spec){60000, 5, 3};
+    b.ops[1].flags = STORE_DRY;
+    redis_args_script(&a, "EVALSHA", "0123456789012345678901234567890123456789", &b, idx, 4, types, bucket, 0, 1);
+    assert_int_equal(a.argc, 3 + 4 + 3 + 1);
+    assert_int_equal(a.lens[10], 8 + 4 * REDIS_OP_BYTES);
+    assert_int_equal(le64(a.argv[10]), 0);
+    assert_int_equal(le64(a.argv[10] + 8 + 3 * REDIS_OP_BYTES + 32), 85000002); /* the compensation's bucket */
+    assert_int_equal(le64(a.argv[10] + 8 + REDIS_OP_BYTES + 40), 16);           /* dry-run */
+    b.ops[0].nwin = 2;
+    b.ops[0].wins[0] = (window_spec){60000, 5, 3};
+    b.ops[0].wins[1] = (window_spec){3600000, 50, 6};
+    redis_args_script(&a, "EVALSHA", "0123456789012345678901234567890123456789", &b, idx, 4, types, bucket, 0, 1);
+    assert_int_equal(le64(a.argv[10]), 1);
+    assert_int_equal(a.argc, 3 + 4 + 3 + 1 + 3); /* and its second window's per, count, k */
+    redis_args_release(&a);
+    batch_release(&b);
+}
+
+/* the numbers a script call carries: INCR's amount in decimal at the ends of its range */
 static void test_numbers_in_args(void **st)
 {
     static const long long nums[] = {0, 7, -5, 1234567890123LL, LLONG_MAX, LLONG_MIN};
@@ -102,11 +148,11 @@ static void test_numbers_in_args(void **st)
         op->num = nums[i];
     }
     redis_args_script(&a, "EVALSHA", "0123456789012345678901234567890123456789", &b, idx, 6, NULL, NULL, 0, 1);
-    /* EVALSHA sha 6 k1..k6 now commit n, then 6 per op: type, num, ttl, nx, 0, flags */
+    /* EVALSHA sha 6 k1..k6 now commit n ops, then per op its value and its amount in decimal */
     for (int i = 0; i < 6; i++) {
-        size_t at = 12 + 6 * (size_t)i;
-        assert_int_equal(a.lens[at], 2);
-        assert_memory_equal(a.argv[at], "18", 2); /* STORE_KV_INCR */
+        size_t at = 13 + 2 * (size_t)i;
+        assert_int_equal(le64(a.argv[12] + 8 + REDIS_OP_BYTES * (size_t)i), STORE_KV_INCR);
+        assert_int_equal(a.lens[at], 0);
         assert_int_equal(a.lens[at + 1], strlen(want[i]));
         assert_memory_equal(a.argv[at + 1], want[i], strlen(want[i]));
     }
@@ -204,6 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc16_and_slots),
         cmocka_unit_test(test_numbers_in_args),
+        cmocka_unit_test(test_one_window_parts),
         cmocka_unit_test(test_fnv_and_tag),
         cmocka_unit_test(test_greylist_keys_share_a_slot),
         cmocka_unit_test(test_reply_shapes),
