@@ -32,9 +32,12 @@ size_t proto_frame(const char *buf, size_t len, size_t *scan)
 enum proto_status proto_parse(char *buf, size_t len, fg_request *req)
 {
     enum proto_status st = PROTO_OK;
-    size_t pos = 0;
+    size_t pos = 0, nlen;
     /* a NUL byte is rare: one look over the whole request spares a look per line */
     int has_nul = memchr(buf, '\0', len) != NULL;
+    /* Postfix sends its attributes in one order (request.h lists them in it): the attribute after the last one
+     * known is tried first, and a line that is "NAME=" for it needs neither a look for '=' nor a lookup */
+    int guess = ATTR_REQUEST;
 
     req_reset(req);
     while (pos < len) {
@@ -52,14 +55,23 @@ enum proto_status proto_parse(char *buf, size_t len, fg_request *req)
             st = PROTO_BAD_BYTE;
             continue;
         }
+        if ((nlen = req_attr_guess(line, n, guess)) != 0) {
+            line[nlen] = '\0';
+            req_set_id(req, guess, line, nlen, line + nlen + 1, n - nlen - 1);
+            guess++;
+            continue;
+        }
         eq = memchr(line, '=', n);
         if (!eq)
             st = PROTO_NO_EQUALS;
         else if (eq == line)
             st = PROTO_EMPTY_NAME;
         else {
+            int id = req_attr_id(line, (size_t)(eq - line));
             *eq = '\0';
-            req_set(req, line, (size_t)(eq - line), eq + 1, n - (size_t)(eq + 1 - line));
+            req_set_id(req, id, line, (size_t)(eq - line), eq + 1, n - (size_t)(eq + 1 - line));
+            if (id >= 0)
+                guess = id + 1;
         }
     }
     if (st == PROTO_OK && req->kind == REQ_NONE)

@@ -96,6 +96,11 @@ int req_attr_id(const char *name, size_t len);
 const char *req_attr_name(int id);
 /* req_set - record one attribute; name and value must outlive the request */
 void req_set(fg_request *r, const char *name, size_t nlen, const char *value, size_t vlen);
+/* req_set_id - req_set for a name whose id (req_attr_id: -1 unknown) the caller has */
+void req_set_id(fg_request *r, int id, const char *name, size_t nlen, const char *value, size_t vlen);
+/* req_attr_guess - does line (n bytes) start with "NAME=" for the wire attribute of id guess? The name's
+ * length if so, else 0 (a parser that knows which attribute usually comes next skips the name lookup) */
+size_t req_attr_guess(const char *line, size_t n, int guess);
 /* req_get - value of an attribute id (derived ones computed); "" when absent */
 const char *req_get(const fg_request *r, int id, size_t *len);
 /* req_get_name - value of any attribute by name; "" when absent */

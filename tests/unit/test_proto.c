@@ -54,6 +54,70 @@ static void test_attribute_names_exact(void **st)
     }
 }
 
+/* parse_text - parse a copy of text (one request, its empty line included) into req */
+static enum proto_status parse_text(const char *text, char *buf, size_t size, fg_request *req)
+{
+    size_t n = strlen(text);
+    assert_true(n < size);
+    memcpy(buf, text, n + 1);
+    return proto_parse(buf, n - 1, req);
+}
+
+/* every attribute reads the same whatever the order of the lines: Postfix's order, backwards, shuffled, with
+ * unknown names between known ones, names that extend or cut the expected next one, and a repeated
+ * attribute (the last one counts) */
+static void test_parse_any_order(void **st)
+{
+    static const char *const lines[] = {
+        "request=smtpd_access_policy\n", "protocol_state=RCPT\n", "protocol_name=ESMTP\n",
+        "client_address=192.0.2.7\n", "client_name=mail.example.org\n", "client_port=4242\n",
+        "reverse_client_name=rev.example.org\n", "server_address=192.0.2.1\n", "server_port=25\n",
+        "helo_name=helo.example.org\n", "sender=joe@example.org\n", "recipient=ann@example.com\n",
+        "recipient_count=0\n", "queue_id=\n", "instance=1a2b\n", "size=12345\n",
+    };
+    enum { N = sizeof lines / sizeof lines[0] };
+    static const char *const noise[] = {"sender_x=1\n", "recipien=2\n", "client_addressx=3\n", "x=4\n"};
+    char text[2048], buf[2048];
+    fg_request want, got;
+    size_t len;
+    unsigned order[N], seed = 7;
+    (void)st;
+
+    text[0] = '\0';
+    for (int i = 0; i < N; i++)
+        strcat(text, lines[i]);
+    strcat(text, "\n");
+    char wbuf[2048];
+    assert_int_equal(parse_text(text, wbuf, sizeof wbuf, &want), PROTO_OK);
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < N; i++)
+            order[i] = round == 1 ? (unsigned)(N - 1 - i) : (unsigned)i;
+        for (int i = N - 1; round > 1 && i > 0; i--) {
+            seed = seed * 1103515245 + 12345;
+            unsigned j = (seed >> 16) % (unsigned)(i + 1), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        text[0] = '\0';
+        strcat(text, "sender=someone.else@example.net\n"); /* overwritten by the later sender line */
+        for (int i = 0; i < N; i++) {
+            strcat(text, lines[order[i]]);
+            if (round > 1 && (seed >> (i % 16) & 1))
+                strcat(text, noise[(unsigned)i % 4]);
+        }
+        strcat(text, "\n");
+        assert_int_equal(parse_text(text, buf, sizeof buf, &got), PROTO_OK);
+        for (int id = 0; id < ATTR__WIRE; id++) {
+            const char *w = req_get(&want, id, &len);
+            size_t glen;
+            const char *g = req_get(&got, id, &glen);
+            if (glen != len || memcmp(g, w, len))
+                fail_msg("round %d: %s is \"%.*s\", not \"%.*s\"", round, req_attr_name(id), (int)glen, g, (int)len, w);
+        }
+        assert_int_equal(got.kind, want.kind);
+    }
+}
+
 static void test_parse_postfix(void **st)
 {
     char buf[4096];
@@ -164,6 +228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_at_every_byte),
         cmocka_unit_test(test_parse_postfix),
+        cmocka_unit_test(test_parse_any_order),
         cmocka_unit_test(test_attribute_names_exact),
         cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_garbage),
