@@ -7,8 +7,8 @@
  * touches an entry only when the hash matches: one memory miss for a key
  * that is absent, two for one that is there, where a chain cost the
  * bucket and then every entry on it. An entry is one allocation: a
- * 16-byte header, the value (8-aligned, right after the header) and the
- * key. A table is never more than MEM_HARD_LOAD full, so every probe ends
+ * 16-byte header, the key (padded to 8 bytes: a lookup compares it in the
+ * entry's first cache lines) and the value. A table is never more than MEM_HARD_LOAD full, so every probe ends
  * at an empty slot; a delete shifts the run after it back (no tombstone),
  * except in a table being rehashed away, where it leaves MEM_MOVED.
  *
@@ -82,10 +82,22 @@ static inline int live(const slot *s)
     return s->e && s->e != MEM_MOVED;
 }
 
+/* key_room - bytes of an entry's key and the padding after it (the value is 8-aligned) */
+static inline size_t key_room(size_t klen)
+{
+    return (klen + 7) & ~(size_t)7;
+}
+
 /* key_of - the key bytes of an entry */
 static inline unsigned char *key_of(mem_entry *e)
 {
-    return e->data + e->vlen;
+    return e->data;
+}
+
+/* value_of - the value bytes of an entry */
+static inline unsigned char *value_of(mem_entry *e)
+{
+    return e->data + key_room(e->klen);
 }
 
 /* key_hash - the keyed hash of a key (hash.h: why it must be keyed) */
@@ -338,9 +350,9 @@ static inline void prefetch_slots(const mem_store *m, uint64_t h)
         __builtin_prefetch(&m->t[1].slots[h & m->t[1].mask]);
 }
 
-/* prefetch_entry - start loading the entry whose slot has the hash, if one of the first slots of its run in
- * either table has it (they are in cache by now) */
-static inline void prefetch_entry(const mem_store *m, uint64_t h)
+/* prefetch_entry - start loading the first span bytes (at most 4 cache lines) of the entry whose slot has the
+ * hash, if one of the first slots of its run in either table has it (they are in cache by now) */
+static inline void prefetch_entry(const mem_store *m, uint64_t h, size_t span)
 {
     for (int ti = 0; ti < 2; ti++) {
         const table *t = &m->t[ti];
@@ -348,7 +360,9 @@ static inline void prefetch_entry(const mem_store *m, uint64_t h)
             break;
         for (uint64_t n = 0, i = h & t->mask; n < 4 && t->slots[i].e; n++, i = (i + 1) & t->mask)
             if (t->slots[i].hash == h) {
-                __builtin_prefetch(t->slots[i].e);
+                uintptr_t p = (uintptr_t)t->slots[i].e, end = p + (span < 256 ? span : 256);
+                for (p &= ~(uintptr_t)63; p < end; p += 64)
+                    __builtin_prefetch((const void *)p);
                 return;
             }
     }
@@ -358,7 +372,7 @@ static inline void prefetch_entry(const mem_store *m, uint64_t h)
 void *mem_entry_value(mem_entry *e, size_t *vlen)
 {
     *vlen = e->vlen;
-    return e->data;
+    return value_of(e);
 }
 
 /* mem_entry_expires - an entry's expiry */
@@ -439,30 +453,30 @@ static void *put_hashed(mem_store *m, const void *key, size_t klen, uint64_t h, 
     if (s) {
         e = s->e;
         if (e->vlen != vlen) {
-            mem_entry *n = fg_malloc(sizeof *n + vlen + klen);
+            mem_entry *n = fg_malloc(sizeof *n + key_room(klen) + vlen);
             *n = *e;
             n->vlen = (uint16_t)vlen;
-            memset(n->data, 0, vlen);
-            memcpy(n->data + vlen, key, klen);
+            memcpy(n->data, key, klen);
+            memset(value_of(n), 0, vlen);
             s->e = n;
             fg_free(e);
             e = n;
         }
         e->expires = expires_ms;
-        return e->data;
+        return value_of(e);
     }
     if (m->max_keys && mem_count(m) >= m->max_keys)
         evict_one(m, now_ms);
     maybe_grow(m);
-    e = fg_malloc(sizeof *e + vlen + klen);
+    e = fg_malloc(sizeof *e + key_room(klen) + vlen);
     e->expires = expires_ms;
     e->klen = (uint16_t)klen;
     e->vlen = (uint16_t)vlen;
     e->unused = 0;
-    memset(e->data, 0, vlen);
-    memcpy(e->data + vlen, key, klen);
+    memcpy(e->data, key, klen);
+    memset(value_of(e), 0, vlen);
     slot_insert(newest(m), h, e);
-    return e->data;
+    return value_of(e);
 }
 
 /* mem_put - the value of key with vlen bytes, created or resized zeroed */
@@ -519,7 +533,7 @@ int mem_foreach(mem_store *m, uint64_t now_ms, mem_visit_fn fn, void *arg)
             mem_entry *e = t->slots[i].e;
             if (!live(&t->slots[i]) || e->expires <= now_ms)
                 continue;
-            int rc = fn(key_of(e), e->klen, e->data, e->vlen, e->expires, arg);
+            int rc = fn(key_of(e), e->klen, value_of(e), e->vlen, e->expires, arg);
             if (rc)
                 return rc;
         }
@@ -723,8 +737,13 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             prefetch_slots(m, hs[i]);
         }
     for (i = 0; i < nh; i++)
-        if (b->ops[i].type == STORE_WINDOW || b->ops[i].type == STORE_PEEK)
-            prefetch_entry(m, hs[i]);
+        if (b->ops[i].type == STORE_WINDOW || b->ops[i].type == STORE_PEEK) {
+            /* the header, the key and the windows' value (a distinct state's first line) */
+            unsigned n;
+            const window_spec *w = op_windows(&b->ops[i], &n);
+            size_t value = b->ops[i].flags & STORE_DISTINCT ? 64 : windows_state_size(w, n);
+            prefetch_entry(m, hs[i], sizeof(mem_entry) + key_room(b->ops[i].key_len) + value);
+        }
     /* in order, up to the first operation that refuses; windows are only checked here */
     for (i = 0; i < b->nops && b->denied < 0; i++) {
         store_op *op = &b->ops[i];
