@@ -459,6 +459,49 @@ static void test_dry_run(void **st)
     bteardown(f);
 }
 
+/* the shipped floodgate.conf: two spam-trap hits from a big provider's outbound server (its verified name in
+ * lists/shared-mtas) ban nothing, since anyone can send two mails to a trap through Gmail; from another client
+ * they ban it, as a /32 */
+static void test_shipped_spamtrap(void **st)
+{
+    static const char *const traps[] = {"trap@example.com"};
+    const char *data = getenv("FG_TESTDATA");
+    char path[512], err[256], req[512];
+    conf_errors errs = {0};
+    fixture *f = calloc(1, sizeof *f);
+    (void)st;
+
+    snprintf(path, sizeof path, "%s/../../rules/floodgate.conf", data ? data : ".");
+    f->conf = conf_load(path, &errs);
+    if (!f->conf)
+        dump_errors(&errs);
+    assert_non_null(f->conf);
+    f->store = mem_store_new(&(mem_config){.seed = 7});
+    f->eng.store = f->store;
+    f->eng.on_error = ON_ERROR_TEMPFAIL;
+    f->eng.bans = ban_index_new();
+    assert_int_equal(list_set_lines(listset_find(f->conf->rules->lists, "spam-traps"), traps, 1, err, sizeof err), 0);
+    static const struct {
+        const char *client, *name;
+        int banned;
+    } cases[] = {
+        {"209.85.128.54", "mail-wm1-f54.google.com", 0},
+        {"40.107.22.101", "mail-am6eur05on2101.outbound.protection.outlook.com", 0},
+        {"192.0.2.66", "unknown", 1},
+        {"198.51.100.7", "mx.google.com.attacker.example", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(req, sizeof req, "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=%s\nclient_name=%s\n"
+                 "helo_name=%s\nsender=someone@gmail.com\nrecipient=trap@example.com", cases[i].client, cases[i].name,
+                 cases[i].name);
+        for (int k = 0; k < 2; k++)
+            assert_true(!strncmp(ask(f, T0 + 1000 * (uint64_t)(2 * i + k), req), "REJECT 5.1.1", 12));
+        if ((find(f, cases[i].client, S0 + 10) != NULL) != cases[i].banned)
+            fail_msg("%s (%s): banned %d, want %d", cases[i].client, cases[i].name, !cases[i].banned, cases[i].banned);
+    }
+    bteardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_username_key),
         cmocka_unit_test(test_trusted_never_banned),
         cmocka_unit_test(test_spamtrap_event),
+        cmocka_unit_test(test_shipped_spamtrap),
         cmocka_unit_test(test_any_event_word),
         cmocka_unit_test(test_ban_on_smtp),
         cmocka_unit_test(test_dry_run),
