@@ -170,8 +170,17 @@ static void test_duration(void **st)
         {3600, 7 * 86400, 2.0, 9, 604800},   {3600, 7 * 86400, 2.0, 4000000000u, 604800},
         {3600, 3600, 2.0, 5, 3600},          {600, 86400, 1.0, 50, 600},
         {600, 86400, 1.5, 2, 900},           {0, 0, 2.0, 7, 0},
+        {600, 86400, 1.0, UINT32_MAX, 600},  {600, 86400, 1.0000001, UINT32_MAX, 86400},
+        {600, 86400, 1000.0, UINT32_MAX, 86400},
     };
     (void)st;
+
+    /* the number of a ban comes from the history (a fleet peer's record can say 4 billion): each of these
+     * calls was a loop of n - 1 steps with a factor of 1.0, seconds of the event loop; 10,000 of them now
+     * take no time worth measuring, and this test ends */
+    ban_spec flat = {600, 1.0, 86400, 86400, NULL};
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(banrule_duration(&flat, UINT32_MAX - (uint32_t)i), 600);
 
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         ban_spec b = {cases[i].duration, cases[i].factor, cases[i].max, 86400, NULL};
