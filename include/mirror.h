@@ -45,8 +45,10 @@
  * BUGS
  *     A write is not retried by the mirror itself: the consumer writes back at the next resync. One server (or
  *     the first server of a sharded store), or one slot of a cluster, holds the hashes: one master takes every
- *     change. A resync reads the whole set, so a
- *     million bans cost a million hash fields read after every reconnect (in pages, without blocking).
+ *     change. On a cluster the mirror keeps its own connections to the masters (as many again as the store's),
+ *     and a subscriber whose node hangs without closing its connections is noticed only by TCP keepalive
+ *     (minutes) before it moves. A resync reads the whole set, so a million bans cost a million hash fields
+ *     read after every reconnect (in pages, without blocking).
  */
 #ifndef FG_MIRROR_H
 #define FG_MIRROR_H

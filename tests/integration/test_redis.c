@@ -2138,8 +2138,12 @@ static void test_cluster_fleet(void **st)
     assert_true(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
     freeReplyObject(r);
 
-    /* a daemon started later reads both */
-    fgd_start_rules(&c, "cfleet-c", cluster_conf(&n[own]), STORED_LISTS);
+    /* a daemon started later reads both; its store is sharded, the cluster first (the mirror's place) */
+    char sharded[512];
+    snprintf(sharded, sizeof sharded,
+             "type = \"sharded\"; timeout = \"3s\"; stores = ( { type = \"cluster\"; urls = [\"redis://127.0.0.1:%u\"]; },"
+             " { type = \"redis\"; url = \"redis://127.0.0.1:%u/7\"; } );", n[own].port, single.port);
+    fgd_start_rules(&c, "cfleet-c", sharded, STORED_LISTS);
     assert_string_equal(wait_action(&c, "x@example.org", "203.0.113.200", "REJECT"), "REJECT 5.7.1 Banned: net");
     assert_string_equal(wait_action(&c, "spam@example.org", "192.0.2.40", "REJECT"), "REJECT 5.7.1 sent spam");
 
