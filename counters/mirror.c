@@ -59,13 +59,14 @@ static const char mirror_script[] =
     "return 1\n";
 
 /* the sweep script: KEYS[1] the class hash; ARGV: cursor, now (decimal wall-clock seconds). One HSCAN page whose
- * expired records (expiry not 0 and not after now, read as a number) are removed; answers {cursor, removed} */
+ * expired records (expiry not 0 and not after now, read as a number; never the epoch's empty field) are
+ * removed; answers {cursor, removed} */
 static const char sweep_script[] =
     "local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', 512)\n"
     "local now, n, kv = tonumber(ARGV[2]), 0, r[2]\n"
     "for i = 1, #kv, 2 do\n"
     "  local v = kv[i + 1]\n"
-    "  if #v >= 8 then\n"
+    "  if kv[i] ~= '' and #v >= 8 then\n"
     "    local e = 0\n"
     "    for j = 1, 8 do e = e * 256 + string.byte(v, j) end\n"
     "    if e ~= 0 and e <= now then redis.call('HDEL', KEYS[1], kv[i]); n = n + 1 end\n"
@@ -73,17 +74,20 @@ static const char sweep_script[] =
     "end\n"
     "return {r[1], n}\n";
 
-/* the epoch script: KEYS[1] the epoch key; ARGV[1] a new random epoch, set if there is none. Answers the epoch:
- * a new one means the records may have been lost (Redis restarted empty, flushed) since it was last read */
+/* the epoch script: KEYS[1] a class hash; ARGV[1] a new random epoch, set in the hash's empty field if there is
+ * none. Answers the epoch: a new one means the hash's records may have been lost (Redis restarted empty, the
+ * hash flushed or evicted) since it was last read */
 static const char epoch_script[] =
-    "local e = redis.call('GET', KEYS[1])\n"
-    "if not e then e = ARGV[1]; redis.call('SET', KEYS[1], e) end\n"
+    "local e = redis.call('HGET', KEYS[1], '')\n"
+    "if not e then e = ARGV[1]; redis.call('HSET', KEYS[1], '', e) end\n"
     "return e\n";
 
 typedef struct mclass {
     uint8_t cls;
     unsigned char hkey[MIRROR_HKEY_MAX]; /* the hash's name: class, 0xff, "mirror" (a cluster's: and MIRROR_TAG) */
     size_t hlen;
+    unsigned char epoch[MIRROR_ID_LEN]; /* the hash's epoch as the last resync read it */
+    int have_epoch;           /* one was read */
 } mclass;
 
 struct mirror {
@@ -98,8 +102,6 @@ struct mirror {
     rconn_config sc;          /* the subscriber's configuration, to make it again on another node */
     mclass classes[MIRROR_CLASSES_MAX];
     unsigned nclasses;
-    unsigned char ekey[MIRROR_HKEY_MAX]; /* the epoch's key: 0, 0xff, "mirror" (a cluster's: and MIRROR_TAG) */
-    size_t elen;
     mirror_apply_fn apply;
     void *arg;
     unsigned char id[MIRROR_ID_LEN];
@@ -107,9 +109,7 @@ struct mirror {
     uint64_t gen;             /* resync generation: pages of an older one are ignored */
     int want_sync;            /* the subscriber is up and the set has not been read since */
     uint64_t marker_gen;      /* the generation whose end-of-class marker is awaited, 0 = none */
-    unsigned char epoch[MIRROR_ID_LEN]; /* the epoch read by the last resync */
-    int have_epoch;           /* one was read */
-    int lost;                 /* the resync in progress may find records lost (first read, or a new epoch) */
+    int lost;                 /* the class being read may have lost records (its first read, or a new epoch) */
     unsigned marker_ci;       /* its class */
     int closing;              /* mirror_free: callbacks only free their page */
     unsigned char *buf;       /* message and value under construction */
@@ -238,6 +238,7 @@ static int data_send(mirror *m, int argc, const char **argv, const size_t *lens,
 
 static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen);
 static void start_sync(mirror *m);
+static void class_begin(mirror *m, unsigned ci);
 
 /* sync_failed - a resync met an error reply (a wrong-type key, OOM, ...) or an answer of the wrong shape: it
  * starts again after a delay that doubles up to RESYNC_RETRY_MAX_MS; logged once until a resync finishes. A
@@ -272,7 +273,7 @@ static void class_done(mirror *m, unsigned ci)
 
     m->apply(MIRROR_SYNC_END, &end, m->arg);
     if (ci + 1 < m->nclasses) {
-        sync_page(m, ci + 1, "0", 1);
+        class_begin(m, ci + 1);
         return;
     }
     m->st.resyncs++;
@@ -332,7 +333,7 @@ static void on_page(rconn *rc, redisReply *r, void *arg)
     const redisReply *kv = r->element[1];
     for (size_t i = 0; i + 1 < kv->elements; i += 2) {
         const redisReply *f = kv->element[i], *v = kv->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 8 ||
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || !f->len || v->len < 8 ||
             f->len > MIRROR_KEY_MAX || v->len - 8 > MIRROR_VALUE_MAX)
             continue;
         mirror_rec rec = {c->cls, (const uint8_t *)f->str, f->len, (const uint8_t *)v->str + 8, v->len - 8,
@@ -364,7 +365,7 @@ static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
     }
 }
 
-/* on_epoch - the epoch script's answer: the resync reads the classes */
+/* on_epoch - the epoch script's answer: the class's pages are read */
 static void on_epoch(rconn *rc, redisReply *r, void *arg)
 {
     mpage pg = *(mpage *)arg;
@@ -378,34 +379,40 @@ static void on_epoch(rconn *rc, redisReply *r, void *arg)
         sync_failed(m, r, "the epoch script");
         return;
     }
-    m->lost = !m->have_epoch || r->len != MIRROR_ID_LEN || memcmp(r->str, m->epoch, MIRROR_ID_LEN);
+    mclass *c = &m->classes[pg.ci];
+    m->lost = !c->have_epoch || r->len != MIRROR_ID_LEN || memcmp(r->str, c->epoch, MIRROR_ID_LEN);
     if (r->len == MIRROR_ID_LEN) {
-        memcpy(m->epoch, r->str, MIRROR_ID_LEN);
-        m->have_epoch = 1;
+        memcpy(c->epoch, r->str, MIRROR_ID_LEN);
+        c->have_epoch = 1;
     }
-    sync_page(m, 0, "0", 1);
+    sync_page(m, pg.ci, "0", 1);
 }
 
-/* start_sync - read the whole set again, if the subscriber listens and the data connection is up: the epoch
- * first, then the classes' pages */
-static void start_sync(mirror *m)
+/* class_begin - the resync of class ci: its hash's epoch first, then its pages */
+static void class_begin(mirror *m, unsigned ci)
 {
     unsigned char fresh[MIRROR_ID_LEN];
-    const char *argv[5] = {"EVAL", epoch_script, "1", (const char *)m->ekey, (const char *)fresh};
-    size_t lens[5] = {4, sizeof epoch_script - 1, 1, m->elen, sizeof fresh};
+    const char *argv[5] = {"EVAL", epoch_script, "1", (const char *)m->classes[ci].hkey, (const char *)fresh};
+    size_t lens[5] = {4, sizeof epoch_script - 1, 1, m->classes[ci].hlen, sizeof fresh};
+    mpage *pg = fg_malloc(sizeof *pg);
 
+    randombytes_buf(fresh, sizeof fresh);
+    *pg = (mpage){m, m->gen, ci};
+    if (data_send(m, 5, argv, lens, on_epoch, pg) < 0) {
+        fg_free(pg);
+        m->want_sync = 1;
+    }
+}
+
+/* start_sync - read the whole set again, if the subscriber listens and the data connection is up */
+static void start_sync(mirror *m)
+{
     if (!m->want_sync || !m->sub || !rconn_is_up(m->sub) || !data_up(m) || !m->nclasses)
         return;
     evtimer_del(m->retry); /* this is the retry (or a reconnect came first) */
     m->want_sync = 0;
     m->gen++;
-    randombytes_buf(fresh, sizeof fresh);
-    mpage *pg = fg_malloc(sizeof *pg);
-    *pg = (mpage){m, m->gen, 0};
-    if (data_send(m, 5, argv, lens, on_epoch, pg) < 0) {
-        fg_free(pg);
-        m->want_sync = 1;
-    }
+    class_begin(m, 0);
 }
 
 /* on_sub_state - the subscriber is listening again: what was missed meanwhile is read in a resync */
@@ -590,12 +597,6 @@ static mirror *mirror_make(struct event_base *base, const rconn_url *urls, unsig
         }
     }
     _Static_assert(8 + sizeof MIRROR_TAG - 1 <= MIRROR_HKEY_MAX, "a class hash's name fits");
-    memcpy(m->ekey, "\0\xffmirror", 8);
-    m->elen = 8;
-    if (cluster) { /* in the hashes' slot: the epoch script runs on their master */
-        memcpy(m->ekey + 8, tag, sizeof tag - 1);
-        m->elen += sizeof tag - 1;
-    }
     m->slot = redis_slot(m->classes[0].hkey, m->classes[0].hlen);
     m->nclasses = nclasses;
     m->apply = apply;

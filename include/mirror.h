@@ -19,11 +19,10 @@
  * Layout in Redis (documented for other tools): one hash per class, named by the class byte, 0xff and
  * "mirror" (so it never meets a rule's key, whose second byte is a name length below 128), and on a Redis
  * Cluster then the hash tag "{floodgate:mirror}" (so the three hashes share one slot); field = the record's
- * key, value = 8 bytes of expiry (big-endian wall-clock seconds, 0 = never) then the record's value. The
- * string key 0x00 0xff "mirror" (on a cluster: and the tag) holds the set's epoch: 16 random bytes, set by the
- * first resync that finds none, so a resync can tell a set Redis lost (restarted empty, flushed: a new epoch)
- * from one whose records were deleted. Changes
- * are published on the channel "floodgate:mirror:DB" as: 16 bytes of the sender's random id, op (1 put, 2 del),
+ * key, value = 8 bytes of expiry (big-endian wall-clock seconds, 0 = never) then the record's value. Each
+ * hash's empty field (never a record's key) holds its epoch: 16 random bytes, set by the first resync that
+ * finds none, so a resync can tell a hash Redis lost (restarted empty, flushed, evicted: a new epoch) from one
+ * whose records were deleted. Changes are published on the channel "floodgate:mirror:DB" as: 16 bytes of the sender's random id, op (1 put, 2 del),
  * class, 8 bytes of expiry, 2 bytes of key length (big-endian), key, value. A daemon ignores its own messages
  * but its resync's markers (op 3, the class, the resync's generation in place of the expiry, no key), which the
  * others ignore.
@@ -122,9 +121,9 @@ void mirror_resync(mirror *m);
  * (a script each, on the server: nothing is read back); one sweep at a time. 0: started (or one is going), -1:
  * Redis is away */
 int mirror_sweep(mirror *m, uint64_t now);
-/* mirror_sync_lost - during a resync (from MIRROR_SYNC_BEGIN to the last MIRROR_SYNC_END): Redis may have lost
- * records since this mirror last read the set (its first read, or a new epoch: restarted empty, flushed), so
- * what it lacks may be missing rather than deleted */
+/* mirror_sync_lost - during a class's resync (from its MIRROR_SYNC_BEGIN to its MIRROR_SYNC_END): Redis may
+ * have lost the class's records since this mirror last read them (its first read, or a new epoch in the hash:
+ * restarted empty, flushed, evicted), so what it lacks may be missing rather than deleted */
 int mirror_sync_lost(const mirror *m);
 
 #endif

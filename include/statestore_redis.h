@@ -10,7 +10,7 @@
  *   - merged classes (bans 27, history 28: made while Redis is away too): a record the owner put while Redis
  *     was away (its put refused or lost) is written back, so that an outage loses no ban; any other record
  *     the owner holds that Redis did not is written back if Redis may have lost it (the mirror's first read,
- *     or a new epoch: mirror_sync_lost), else deleted from the owner (another daemon deleted it while this one
+ *     or a new epoch in its hash: mirror_sync_lost), else deleted from the owner (another daemon deleted it while this one
  *     was not listening);
  *   - other classes (stored lists 29: edited only while connected): it is deleted from the owner, so that
  *     the owner ends with exactly what Redis holds.
@@ -23,8 +23,8 @@
  *
  * BUGS
  *     A ban made elsewhere while this daemon was cut off, and unbanned here meanwhile, is lifted by the
- *     write-back (the delete wins). When Redis comes back empty (a new epoch), a ban unbanned on one daemon
- *     during the outage may be written back by another daemon's merge. A Redis restored from an older save
+ *     write-back (the delete wins). When Redis comes back empty or a hash was evicted (a new epoch), a ban
+ *     unbanned on one daemon during the outage may be written back by another daemon's merge. A Redis restored from an older save
  *     keeps its epoch: the daemons take its records as whole; so does a replica promoted by a failover, so a
  *     write acknowledged by the old master but never replicated is dropped by every daemon at the next resync
  *     (before, a merge wrote back whatever Redis lacked). One Redis server (a sharded store's first), or one
