@@ -28,9 +28,9 @@
 
 /* clang-format off */
 const char REDIS_SCRIPT_TEXT[] =
-"if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
+/* Redis 6.0 or later (KEEPTTL): a script's writes replicate as effects, no redis.replicate_commands() */
 "local floor = math.floor\n"
-/* numbers come as decimal strings; "s + 0" converts once where tonumber() converts twice */
+/* now, commit and n come as decimal strings: "s + 0" converts once where tonumber() converts twice */
 "local now = ARGV[1] + 0\n"
 "if now == 0 then\n"
 "  local t = redis.call('TIME')\n"
@@ -95,7 +95,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "  return v, head, total, c0, exp\n"
 "end\n"
 /* bnow - now's bucket in a window of this shape, the expiry of a state counted now, and its PX in decimal
- * (redis.call formats a number argument with snprintf, ~2,000 instructions), once per shape */
+ * (redis.call formats a number argument with snprintf, ~2,000 instructions), once per shape; the shape's id
+ * per * 65536 + k is exact while per < 2^37 ms (4 years; rule.c allows one) */
 "local bns = {}\n"
 "local function bnow(per, k)\n"
 "  local m = bns[per * 65536 + k]\n"
