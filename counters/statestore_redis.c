@@ -60,6 +60,7 @@ typedef struct ss_redis {
     struct event *sweep;        /* sweeps the hashes' expired records now and then */
     tomb *tombs;                /* deletes not yet written back, oldest first */
     size_t ntombs, tombs_cap;
+    uint64_t undecodable;       /* records from Redis that did not decode (logged at powers of two) */
     statestore_stats st;
 } ss_redis;
 
@@ -341,8 +342,14 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
     state_rec rec = {m->cls, m->key, m->klen, op == MIRROR_PUT ? m->val : NULL, op == MIRROR_PUT ? m->vlen : 0,
                      m->expires};
     r->st.loaded++;
-    if (statestore_apply(&r->base, op == MIRROR_PUT ? STATE_PUT : STATE_DEL, &rec, now) < 0)
-        r->base.log(4, "fleet: a class %u record from Redis does not decode; ignored", (unsigned)m->cls);
+    if (statestore_apply(&r->base, op == MIRROR_PUT ? STATE_PUT : STATE_DEL, &rec, now) < 0) {
+        /* anyone who can PUBLISH on the fleet's Redis sends as many as it likes: the first is logged, then
+         * each power of two, with the count */
+        uint64_t n = ++r->undecodable;
+        if ((n & (n - 1)) == 0)
+            r->base.log(4, "fleet: a class %u record from Redis does not decode; ignored (%llu so far)",
+                        (unsigned)m->cls, (unsigned long long)n);
+    }
 }
 
 /* note_change - a local put or del during a resync: newer than any page of it, and no longer to repair */

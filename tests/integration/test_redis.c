@@ -1560,6 +1560,21 @@ static void test_fleet_hostile_peer(void **st)
     peer_ban(r.port, 7, "198.51.100.67", 1ULL << 62, now + 3600, "since the far future");
     peer_ban(r.port, 7, "198.51.100.68", now, now + 3600, "sane");
     assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.68", "REJECT"), "REJECT 5.7.1 Banned: sane");
+    /* a flood of records that do not decode: a few log lines, not one each */
+    for (int i = 0; i < 100; i++)
+        peer_ban(r.port, 7, "198.51.100.66", now, 1ULL << 62, "far future");
+    peer_ban(r.port, 7, "198.51.100.71", now, now + 3600, "after the flood");
+    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.71", "REJECT"),
+                        "REJECT 5.7.1 Banned: after the flood");
+    FILE *lf = fopen(a.log, "r");
+    char line[1024];
+    int lines = 0;
+    assert_non_null(lf);
+    while (fgets(line, sizeof line, lf))
+        lines += strstr(line, "does not decode") != NULL;
+    fclose(lf);
+    if (lines < 1 || lines > 8)
+        fail_msg("%d log lines for 102 records that do not decode", lines);
     assert_string_equal(query(&a, "x@example.org", "198.51.100.66"), "DUNNO");
     assert_string_equal(query(&a, "x@example.org", "198.51.100.67"), "DUNNO");
     assert_non_null(strstr(ctl_out(&a, "bans"), "198.51.100.68"));
