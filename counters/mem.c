@@ -730,6 +730,7 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
     /* the windows' keys hashed once, and their chains fetched from memory together rather than one miss after
      * the other: a big table's lookups are cache misses (slots, then entry), and a batch has several keys */
     uint64_t hs[MEM_BATCH_HASHED];
+    size_t sz[MEM_BATCH_HASHED]; /* their windows' state sizes */
     size_t nh = b->nops < MEM_BATCH_HASHED ? b->nops : MEM_BATCH_HASHED;
     for (i = 0; i < nh; i++)
         if (b->ops[i].type == STORE_WINDOW || b->ops[i].type == STORE_PEEK) {
@@ -741,7 +742,8 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
             /* the header, the key and the windows' value (a distinct state's first line) */
             unsigned n;
             const window_spec *w = op_windows(&b->ops[i], &n);
-            size_t value = b->ops[i].flags & STORE_DISTINCT ? 64 : windows_state_size(w, n);
+            sz[i] = windows_state_size(w, n);
+            size_t value = b->ops[i].flags & STORE_DISTINCT ? 64 : sz[i];
             prefetch_entry(m, hs[i], sizeof(mem_entry) + key_room(b->ops[i].key_len) + value);
         }
     /* in order, up to the first operation that refuses; windows are only checked here */
@@ -806,7 +808,7 @@ static int mem_submit(store *s, store_batch *b, store_done_fn done, void *arg)
                 continue;
             }
             const window_spec *w = op_windows(op, &n);
-            want = windows_state_size(w, n);
+            want = i < nh ? sz[i] : windows_state_size(w, n);
             void *v;
             if (pass == 0) {
                 /* only here are the cached entries read: no insert has happened yet */

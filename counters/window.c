@@ -86,39 +86,55 @@ static int valid(const window_spec *spec, const unsigned char *state, size_t len
 int window_check(const window_spec *spec, const void *state_v, size_t len, uint64_t now_ms, window_peek *out)
 {
     const unsigned char *state = state_v;
-    uint64_t b = bucket_of(spec, now_ms), head, top = b, counts[WINDOW_K_MAX + 1];
+    uint64_t b = bucket_of(spec, now_ms), head = 0, top = b, from = 1, to = 0;
     uint64_t sum = 0;
     unsigned k = spec->k, i;
 
-    memset(counts, 0, (k + 1) * sizeof counts[0]);
     if (valid(spec, state, len)) {
         memcpy(&head, state, 8);
         /* The ring holds buckets head-k..head. The window to add up ends at the newer of now's bucket and
          * the head: a head ahead of now (a clock that was ahead wrote the state, or ours went back) holds
          * events that have already happened, however far ahead their stamps are, so every one of them
-         * counts; skipping them would open a full window. counts[i] = events of bucket top-k+i: buckets
-         * top-k..top that are in the ring (not past the head, not passed by), their slots walked in order
-         * from one division rather than one per bucket. */
+         * counts; skipping them would open a full window. The window is buckets top-k..top; those in the
+         * ring (not past the head, not passed by) are from..to, their slots walked in order from one
+         * division rather than one per bucket. */
         if (head > b)
             top = head;
-        uint64_t from = top >= k ? top - k : 0, to = top < head ? top : head;
+        from = top >= k ? top - k : 0;
+        to = top < head ? top : head;
         if (head >= k && head - k > from)
             from = head - k;
         unsigned slot = (unsigned)(from % (k + 1));
-        for (uint64_t x = from; x <= to; x++) {
-            counts[x + k - top] = slot_get(spec, state, slot);
-            sum += counts[x + k - top];
-            if (++slot > k)
-                slot = 0;
+        if (narrow(spec)) {
+            for (uint64_t x = from; x <= to; x++) {
+                uint16_t v;
+                memcpy(&v, state + HDR_SIZE + slot * 2, 2);
+                sum += v;
+                if (++slot > k)
+                    slot = 0;
+            }
+        } else {
+            for (uint64_t x = from; x <= to; x++) {
+                uint32_t v;
+                memcpy(&v, state + HDR_SIZE + slot * 4, 4);
+                sum += v;
+                if (++slot > k)
+                    slot = 0;
+            }
         }
     }
     out->total = sum;
     out->retry_ms = 0;
     if (sum < spec->count)
         return 1;
-    /* denied: find the first bucket boundary at which enough old buckets have dropped out */
+    /* denied (rare: divisions are fine here): find the first bucket boundary at which enough old buckets
+     * have dropped out; bucket top-k+i-1 leaves the window when bucket top+i starts */
     for (i = 1; i <= k + 1; i++) {
-        sum -= counts[i - 1];
+        if (top + i >= (uint64_t)k + 1) {
+            uint64_t x = top + i - 1 - k;
+            if (x >= from && x <= to)
+                sum -= slot_get(spec, state, (unsigned)(x % (k + 1)));
+        }
         if (sum < spec->count)
             break;
     }

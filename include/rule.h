@@ -32,6 +32,7 @@ enum conf_on_error { ON_ERROR_TEMPFAIL, ON_ERROR_ALLOW };
 typedef struct rule_sel {
     uint8_t kind;   /* enum req_kind */
     char *sub;      /* protocol_state, event, ... ; NULL = any */
+    size_t sublen;  /* its length */
 } rule_sel;
 
 typedef struct keyspec {

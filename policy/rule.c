@@ -68,6 +68,7 @@ static int parse_sel(config_setting_t *s, const char *rule, rule_sel *out, conf_
             }
         }
         out->sub = fg_strdup(colon + 1);
+        out->sublen = strlen(out->sub);
     }
     return 0;
 }
@@ -695,10 +696,10 @@ int ruleset_use_geo(ruleset *rs, struct fg_geo *geo, conf_errors *errs)
     return ok;
 }
 
-/* sub_matches - the selector's sub against the request's; HELO and EHLO are one state */
-static int sub_matches(const char *want, const char *have, size_t len)
+/* sub_matches - the selector's sub (wlen bytes) against the request's; HELO and EHLO are one state */
+static int sub_matches(const char *want, size_t wlen, const char *have, size_t len)
 {
-    if (strlen(want) == len && !strncasecmp(want, have, len))
+    if (wlen == len && (!memcmp(want, have, len) || !strncasecmp(want, have, len)))
         return 1;
     if ((!strcasecmp(want, "HELO") || !strcasecmp(want, "EHLO")) && len == 4 &&
         (!strncasecmp(have, "HELO", 4) || !strncasecmp(have, "EHLO", 4)))
@@ -717,7 +718,7 @@ int rule_applies(const rule *r, const fg_request *req)
         if (!r->sel[i].sub)
             return 1;
         sub = req_sub(req, &len);
-        if (sub_matches(r->sel[i].sub, sub, len))
+        if (sub_matches(r->sel[i].sub, r->sel[i].sublen, sub, len))
             return 1;
     }
     return 0;
