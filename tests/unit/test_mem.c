@@ -253,6 +253,85 @@ static void test_delete_runs(void **st)
     mem_free(m);
 }
 
+/* the table against a plain array, 200,000 random operations on 3,000 keys: puts (values of changing sizes),
+ * gets, deletes, expiries, purges of random budgets and holds of the rehash that come and go, so that keys
+ * land in every table state (growing, held, forced, shrinking runs after deletes); every key reads back as
+ * the array says, and the count agrees */
+static void test_random_model(void **st)
+{
+    enum { KEYS = 3000 };
+    static struct { uint64_t expires; uint32_t val; uint16_t vlen; } want[KEYS]; /* expires 0: absent */
+    mem_store *m = fresh(0);
+    uint64_t rng = 88172645463325252ULL, now = 1000;
+    unsigned holds = 0;
+    char key[32];
+    size_t vlen;
+    (void)st;
+
+    memset(want, 0, sizeof want);
+    for (int step = 0; step < 200000; step++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        unsigned k = (unsigned)(rng >> 8) % KEYS, what = (unsigned)(rng >> 40) % 100;
+        int n = snprintf(key, sizeof key, "model:%u", k);
+        if (what < 45) { /* put */
+            uint16_t size = (uint16_t)(4 + (rng >> 20) % 3 * 8);
+            uint64_t exp = (rng >> 30) % 8 == 0 ? UINT64_MAX : now + 1 + (rng >> 33) % 5000;
+            uint32_t *v = mem_put(m, key, (size_t)n, size, exp, now);
+            if (want[k].expires > now && want[k].vlen == size)
+                assert_int_equal(*v, want[k].val); /* same size: the value stays */
+            *v = (uint32_t)step;
+            want[k].expires = exp;
+            want[k].val = (uint32_t)step;
+            want[k].vlen = size;
+        } else if (what < 80) { /* get */
+            uint32_t *v = mem_get(m, key, (size_t)n, &vlen, now);
+            if (want[k].expires > now) {
+                assert_non_null(v);
+                assert_int_equal(vlen, want[k].vlen);
+                assert_int_equal(*v, want[k].val);
+            } else {
+                assert_null(v);
+            }
+        } else if (what < 88) { /* delete */
+            int had = mem_del(m, key, (size_t)n);
+            if (want[k].expires > now)
+                assert_int_equal(had, 1);
+            want[k].expires = 0;
+        } else if (what < 94) {
+            mem_purge(m, now, 1 + (rng >> 20) % 300);
+        } else if (what < 97) {
+            now += (rng >> 20) % 700;
+        } else if (holds && what == 97) {
+            mem_hold_rehash(m, 0);
+            holds--;
+        } else if (holds < 2) {
+            mem_hold_rehash(m, 1);
+            holds++;
+        }
+    }
+    uint64_t live = 0;
+    for (unsigned k = 0; k < KEYS; k++) {
+        int n = snprintf(key, sizeof key, "model:%u", k);
+        uint32_t *v = mem_get(m, key, (size_t)n, &vlen, now);
+        if (want[k].expires > now) {
+            assert_non_null(v);
+            assert_int_equal(*v, want[k].val);
+            live++;
+        } else {
+            assert_null(v);
+        }
+    }
+    while (mem_purge(m, now, 100000) || mem_rehash_pos(m) >= 0)
+        if (holds) {
+            mem_hold_rehash(m, 0);
+            holds--;
+        }
+    assert_int_equal(mem_count(m), live);
+    mem_free(m);
+}
+
 /* a put with another value size starts a zeroed value */
 static void test_resize(void **st)
 {
@@ -459,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_hold_rehash),
         cmocka_unit_test(test_delete_runs),
+        cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_batch_all_or_nothing),
         cmocka_unit_test(test_rates_all_or_nothing),
         cmocka_unit_test(test_batch_under_eviction),
