@@ -521,9 +521,10 @@ static void test_hash_flood(void **st)
         mem_put(m, key, sizeof key, 8, UINT64_MAX, 0);
     }
     assert_int_equal(mem_count(m), 1u << FLOOD_BLOCKS);
-    /* 16,384 keys in 32,768 slots: random keys' longest probe is some tens of slots; the old hash made one
-     * run of 16,384 */
-    assert_in_range(mem_max_chain(m), 1, 200);
+    /* 16,384 keys, the table growing from 16,384 slots to 32,768: random keys' longest probe is tens to a few
+     * hundred slots (linear probing clusters: over 300 random secret keys, about 80 most often, 215 at worst);
+     * the old hash made one run of 16,384 */
+    assert_in_range(mem_max_chain(m), 1, 1024);
     mem_free(m);
 }
 
