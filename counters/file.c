@@ -14,6 +14,13 @@
 /* file_replace - temp file, fsync, rename */
 int file_replace(const char *path, mode_t mode, file_write_fn write, void *arg, char *err, size_t errlen)
 {
+    return file_replace_id(path, mode, write, arg, NULL, NULL, err, errlen);
+}
+
+/* file_replace_id - file_replace, telling the identity of the file it renamed into place */
+int file_replace_id(const char *path, mode_t mode, file_write_fn write, void *arg, dev_t *dev, ino_t *ino,
+                    char *err, size_t errlen)
+{
     size_t plen = strlen(path) + 16;
     char *tmp = fg_malloc(plen);
     struct stat st;
@@ -29,7 +36,7 @@ int file_replace(const char *path, mode_t mode, file_write_fn write, void *arg, 
     }
     /* mkstemp makes the file 0600; the replacement keeps the mode of what it replaces */
     if (fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : mode) != 0 || !(f = fdopen(fd, "w")) ||
-        write(f, arg) != 0 || fflush(f) != 0 || fsync(fd) != 0) {
+        write(f, arg) != 0 || fflush(f) != 0 || fsync(fd) != 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno ? errno : EIO));
         if (f)
             fclose(f);
@@ -46,5 +53,9 @@ int file_replace(const char *path, mode_t mode, file_write_fn write, void *arg, 
         return -1;
     }
     fg_free(tmp);
+    if (dev)
+        *dev = st.st_dev;
+    if (ino)
+        *ino = st.st_ino;
     return 0;
 }

@@ -4,9 +4,11 @@
 #include "banpub.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +25,11 @@ struct banpub {
     banhook *hooks;
     struct event *timer;   /* the coalescing delay, then the writer's reaping ticks */
     pid_t writer;          /* export child, 0 = none */
+    int writer_fd;         /* its pipe: the st_dev/st_ino of the file it renamed into place; -1 none */
+    char *writer_path;     /* the path it writes (the configuration's when it started) */
+    char *ours_path;       /* the last file a writer put in place, NULL none: removed when the path moves */
+    dev_t ours_dev;        /* ... and what it was: a file someone else put there later is never removed */
+    ino_t ours_ino;
     int dirty;             /* a change not yet in a started writer */
     banpub_stats st;
 };
@@ -90,11 +97,18 @@ static int write_buffer(FILE *f, void *arg)
     return len && fwrite(evbuffer_pullup(b, -1), 1, len, f) != len;
 }
 
-/* export_child - in the forked writer: format and replace the file; never returns */
-static void export_child(banpub *p)
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
+/* export_child - in the forked writer: format and replace the file, tell the parent (fd) what it put in
+ * place; never returns */
+static void export_child(banpub *p, int fd)
 {
     char err[512];
     struct evbuffer *b = evbuffer_new();
+    file_id id;
 
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
@@ -102,11 +116,12 @@ static void export_child(banpub *p)
     if (!b)
         _exit(1);
     banpub_format(p, p->conf.export_format, b);
-    if (file_replace(p->conf.export_path, 0644, write_buffer, b, err, sizeof err) != 0) {
+    if (file_replace_id(p->conf.export_path, 0644, write_buffer, b, &id.dev, &id.ino, err, sizeof err) != 0) {
         fprintf(stderr, "floodgated: bans.export: %s\n", err);
         _exit(1);
     }
-    _exit(0);
+    /* a pipe holds far more than this: the write never blocks, and the parent reads it once we are reaped */
+    _exit(write(fd, &id, sizeof id) == (ssize_t)sizeof id ? 0 : 1);
 }
 
 /* arm - the timer in ms */
@@ -116,10 +131,32 @@ static void arm(banpub *p, unsigned ms)
     event_add(p->timer, &tv);
 }
 
+/* drop_old - the file the export wrote, where the export no longer goes (a reload moved bans.export.path):
+ * removed when it is still the file we renamed there (same st_dev/st_ino); what an admin put there since stays */
+static void drop_old(banpub *p)
+{
+    struct stat st;
+
+    if (!p->ours_path || p->writer || !p->conf.export_path || !strcmp(p->ours_path, p->conf.export_path))
+        return;
+    if (lstat(p->ours_path, &st) == 0 && st.st_dev == p->ours_dev && st.st_ino == p->ours_ino) {
+        if (unlink(p->ours_path) == 0)
+            log_info("bans.export: removed %s (the export is now %s)", p->ours_path, p->conf.export_path);
+        else
+            log_warn("bans.export: cannot remove the old export %s: %s", p->ours_path, strerror(errno));
+    } else if (errno != ENOENT) {
+        log_info("bans.export: %s left in place: it is not the file floodgated wrote there", p->ours_path);
+    }
+    fg_free(p->ours_path);
+    p->ours_path = NULL;
+}
+
 /* reap - collect a finished writer; 1 when none runs any more */
 static int reap(banpub *p, int block)
 {
     int status;
+    file_id id;
+
     if (!p->writer)
         return 1;
     pid_t r = waitpid(p->writer, &status, block ? 0 : WNOHANG);
@@ -128,10 +165,22 @@ static int reap(banpub *p, int block)
     p->writer = 0;
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         sat_inc(&p->st.exports);
+        if (read(p->writer_fd, &id, sizeof id) == (ssize_t)sizeof id) {
+            fg_free(p->ours_path);
+            p->ours_path = p->writer_path;
+            p->writer_path = NULL;
+            p->ours_dev = id.dev;
+            p->ours_ino = id.ino;
+        }
     } else {
         sat_inc(&p->st.export_failures);
-        log_error("bans.export: writing %s failed; the previous file stays", p->conf.export_path);
+        log_error("bans.export: writing %s failed; the previous file stays", p->writer_path);
     }
+    close(p->writer_fd);
+    p->writer_fd = -1;
+    fg_free(p->writer_path);
+    p->writer_path = NULL;
+    drop_old(p);
     return 1;
 }
 
@@ -139,26 +188,36 @@ static int reap(banpub *p, int block)
 static void start_writer(banpub *p)
 {
     sigset_t all, old;
-    pid_t pid;
+    pid_t pid = -1;
+    int fds[2];
 
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
-    pid = fork();
-    if (pid == 0) {
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        pid = fork();
+        if (pid == 0) {
+            sigprocmask(SIG_SETMASK, &old, NULL);
+            close(fds[0]);
+            export_child(p, fds[1]);
+        }
+        int fork_errno = errno;
         sigprocmask(SIG_SETMASK, &old, NULL);
-        export_child(p);
+        close(fds[1]);
+        if (pid < 0)
+            close(fds[0]);
+        errno = fork_errno;
     }
-    int fork_errno = errno;
-    sigprocmask(SIG_SETMASK, &old, NULL);
     p->dirty = 0;
     if (pid < 0) {
         sat_inc(&p->st.export_failures);
-        log_error("bans.export: fork: %s; trying again", strerror(fork_errno));
+        log_error("bans.export: fork: %s; trying again", strerror(errno));
         p->dirty = 1;
         arm(p, 1000);
         return;
     }
     p->writer = pid;
+    p->writer_fd = fds[0];
+    p->writer_path = fg_strdup(p->conf.export_path);
     arm(p, BANPUB_REAP_MS);
 }
 
@@ -295,6 +354,7 @@ banpub *banpub_new(struct event_base *base, const banpub_conf *conf, const banpu
 
     p->base = base;
     p->env = *env;
+    p->writer_fd = -1;
     set_conf(p, conf);
     p->timer = evtimer_new(base, on_timer, p);
     if (!p->timer || set_hooks(p) < 0) {
@@ -327,6 +387,7 @@ int banpub_reconfigure(banpub *p, const banpub_conf *conf)
     set_conf(p, conf);
     if (changed)
         banpub_export_now(p);
+    drop_old(p); /* a running writer's file: when it is reaped */
     if (set_hooks(p) < 0)
         return -1;
     return changed;
@@ -341,6 +402,7 @@ void banpub_free(banpub *p)
     if (p->timer)
         event_free(p->timer);
     banhook_free(p->hooks);
+    fg_free(p->ours_path);
     fg_free(p->export_path);
     argv_free(p->on_ban);
     argv_free(p->on_unban);

@@ -10,6 +10,9 @@
  *     BANPUB_EXPORT_DELAY_MS later and rewrites bans.export's file from the whole current list.
  *     The file is also written at start (so its timeouts are the current ones, whatever the last run
  *     left) and after a reload that changed its format or path.
+ *     A reload that moves the path removes the old file, only when it is still the one a writer renamed there:
+ *     the writer tells its st_dev/st_ino on a pipe, and the file at the old path must have both (an admin's file
+ *     moved there since is never deleted). With a writer running, that is done when it is reaped.
  * Username bans (family 0) go to JSON followers only: no hook, no firewall format (banexport.h).
  *
  * The export is written by a forked child, as the snapshot is: the child walks the bans (a copy-on-write
@@ -25,8 +28,8 @@
  *     writer's run time (+ one BANPUB_REAP_MS tick when a writer was already running).
  *
  * BUGS
- *     A writer child that hangs (a stuck disk) delays every later export; it is not killed. A reload that
- *     changes the export's path leaves the old file where it is. `bans --format` and a new follower's first
+ *     A writer child that hangs (a stuck disk) delays every later export; it is not killed. A restart with
+ *     another export path leaves the old file (what we wrote is known from this run only). `bans --format` and a new follower's first
  *     list are formatted on the loop: with 1,000,000 bans that holds it for about 0.3-0.6 s (measured in
  *     the child's formatter on the shared 2-core machine: nft 405 ms / 33.6 MB, ipset 384 ms / 52.5 MB,
  *     plain 296 ms / 12.5 MB, json 602 ms / 113.5 MB), so the export file of such a list also lands

@@ -18,5 +18,9 @@ typedef int (*file_write_fn)(FILE *f, void *arg);
 
 /* file_replace - write path atomically; mode is used when the file is new; 0 ok, -1 with a message */
 int file_replace(const char *path, mode_t mode, file_write_fn write, void *arg, char *err, size_t errlen);
+/* file_replace_id - file_replace, and the st_dev/st_ino of the file renamed into place (when dev and ino are
+ * not NULL): what tells later that the file at path is still the one we wrote */
+int file_replace_id(const char *path, mode_t mode, file_write_fn write, void *arg, dev_t *dev, ino_t *ino,
+                    char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -149,6 +150,47 @@ static void test_export_file(void **st)
     while (banpub_get_stats(s->pub).exports < 2)
         event_base_loop(s->base, EVLOOP_ONCE);
     assert_string_equal(file_text(path), "2001:db8::/32\n");
+    assert_int_equal(banpub_get_stats(s->pub).export_failures, 0);
+    srv_free(s);
+}
+
+/* a reload that moves bans.export.path removes the old file when it is still the one we wrote, and never a
+ * file someone else put there since */
+static void test_export_moved(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    char a[512], b[512], other[512];
+    snprintf(a, sizeof a, "%s", write_temp("moved-a.txt", "stale\n"));
+    snprintf(b, sizeof b, "%s", write_temp("moved-b.txt", "stale\n"));
+    banpub_conf conf = {.export_format = BANEXPORT_PLAIN, .export_path = a};
+    banpub_env env = {fake_foreach, fake_wall_fn, NULL, s};
+    nbans = 0;
+    s->pub = banpub_new(s->base, &conf, &env);
+    assert_non_null(s->pub);
+    ban(s->pub, "192.0.2.1", 32, 0, "r");
+    while (banpub_get_stats(s->pub).exports < 1)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_string_equal(file_text(a), "192.0.2.1\n");
+
+    /* moved: the old file goes, the new one is written */
+    conf.export_path = b;
+    assert_int_equal(banpub_reconfigure(s->pub, &conf), 1);
+    while (banpub_get_stats(s->pub).exports < 2)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_string_equal(file_text(b), "192.0.2.1\n");
+    assert_int_equal(access(a, F_OK), -1);
+    assert_int_equal(errno, ENOENT);
+
+    /* an admin renames a file of their own over ours: moving the export back leaves it */
+    snprintf(other, sizeof other, "%s", write_temp("admin.txt", "the admin's\n"));
+    assert_int_equal(rename(other, b), 0);
+    conf.export_path = a;
+    assert_int_equal(banpub_reconfigure(s->pub, &conf), 1);
+    while (banpub_get_stats(s->pub).exports < 3)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_string_equal(file_text(a), "192.0.2.1\n");
+    assert_string_equal(file_text(b), "the admin's\n");
     assert_int_equal(banpub_get_stats(s->pub).export_failures, 0);
     srv_free(s);
 }
@@ -504,6 +546,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_export_file),
+        cmocka_unit_test(test_export_moved),
         cmocka_unit_test(test_follow),
         cmocka_unit_test(test_slow_follower),
         cmocka_unit_test(test_hooks),
