@@ -105,7 +105,7 @@ static void log_change(server *s, int change, const ban_rec *r)
         kv_quote(line, sizeof line, &at, "expires", date, strlen(date));
         kv_quote(line, sizeof line, &at, "times", times, strlen(times));
     }
-    log_allowed_msg(&lim, LOG_INFO_, "%s", line + 1); /* without kv_quote's leading space */
+    log_allowed_kv(&lim, LOG_INFO_, line + 1); /* without kv_quote's leading space */
 }
 
 /* on_change - the index's listener: counters, log line, publisher */

@@ -101,7 +101,7 @@ void log_decision(server *s, const fg_request *req, const verdict *v)
     /* a ban answers before any rule: its line says so (the ban's reason is in the action) */
     const char *rule = v->kind == VERDICT_BAN ? "(ban)" : v->reason[0] ? v->reason : v->store_failed ? "(store unavailable)" : "-";
     decision_line(line, sizeof line, "decision", "action", req, rule, v->action, v->retry_s);
-    log_allowed_msg(&s->verdict_log, LOG_INFO_, "%s", line);
+    log_allowed_kv(&s->verdict_log, LOG_INFO_, line);
 }
 
 /* log_dry_run - what a dry-run rule would have decided, rate-limited with the decision lines */
@@ -113,5 +113,5 @@ void log_dry_run(const fg_request *req, const char *rule, const char *action, ui
     if (!may_log(s))
         return;
     decision_line(line, sizeof line, "dry_run", "would", req, rule, action, retry_s);
-    log_allowed_msg(&s->verdict_log, LOG_INFO_, "%s", line);
+    log_allowed_kv(&s->verdict_log, LOG_INFO_, line);
 }

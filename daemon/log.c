@@ -17,19 +17,57 @@ void log_init(int verbose)
     verbosity = verbose;
 }
 
-/* vlog - one line */
-static void vlog(enum log_level level, const char *suffix, const char *fmt, va_list ap)
+/* log_escape - src with each control byte (and backslash, unless its backslashes are escapes already) as \xNN */
+size_t log_escape(char *dst, size_t size, const char *src, int backslash)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t at = 0;
+
+    if (!size)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || (*p == '\\' && backslash)) {
+            if (size - at < 5)
+                break; /* an escape is never cut */
+            dst[at++] = '\\';
+            dst[at++] = 'x';
+            dst[at++] = hex[*p >> 4];
+            dst[at++] = hex[*p & 15];
+        } else {
+            if (size - at < 2)
+                break;
+            dst[at++] = (char)*p;
+        }
+    }
+    dst[at] = '\0';
+    return at;
+}
+
+/* put_line - one line, every byte a client may have chosen escaped so that no value can end it or forge
+ * another: every message passes here. kv: a key=value line, whose backslashes are kv_quote's escapes */
+static void put_line(enum log_level level, const char *raw, const char *suffix, int kv)
 {
     static const char *const names[8] = {"", "", "", "error", "warning", "", "info", "debug"};
-    char line[2048];
+    char line[4 * LOG_LINE_MAX];
 
     if (level == LOG_DEBUG_ && !verbosity)
         return;
-    vsnprintf(line, sizeof line, fmt, ap);
+    log_escape(line, sizeof line, raw, !kv);
     if (journal)
         fprintf(stderr, "<%d>%s%s\n", (int)level, line, suffix);
     else
         fprintf(stderr, "floodgated: %s: %s%s\n", names[level & 7], line, suffix);
+}
+
+/* vlog - one message */
+static void vlog(enum log_level level, const char *suffix, const char *fmt, va_list ap)
+{
+    char raw[LOG_LINE_MAX];
+
+    if (level == LOG_DEBUG_ && !verbosity)
+        return;
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    put_line(level, raw, suffix, 0);
 }
 
 /* log_msg - log one message */
@@ -55,15 +93,22 @@ int log_allowed(log_limit *lim, uint64_t now_ms)
     return 1;
 }
 
+/* dropped_suffix - the count of the messages dropped before this one, once */
+static void dropped_suffix(log_limit *lim, char *suffix, size_t size)
+{
+    suffix[0] = '\0';
+    if (lim->dropped) {
+        snprintf(suffix, size, " (%lu similar messages dropped)", lim->dropped);
+        lim->dropped = 0;
+    }
+}
+
 /* vlog_allowed - log a message that log_allowed let through, with the count of those dropped before it */
 static void vlog_allowed(log_limit *lim, enum log_level level, const char *fmt, va_list ap)
 {
-    char suffix[64] = "";
+    char suffix[64];
 
-    if (lim->dropped) {
-        snprintf(suffix, sizeof suffix, " (%lu similar messages dropped)", lim->dropped);
-        lim->dropped = 0;
-    }
+    dropped_suffix(lim, suffix, sizeof suffix);
     vlog(level, suffix, fmt, ap);
 }
 
@@ -74,6 +119,15 @@ void log_allowed_msg(log_limit *lim, enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vlog_allowed(lim, level, fmt, ap);
     va_end(ap);
+}
+
+/* log_allowed_kv - a key=value line (kv_quote) after log_allowed said yes */
+void log_allowed_kv(log_limit *lim, enum log_level level, const char *line)
+{
+    char suffix[64];
+
+    dropped_suffix(lim, suffix, sizeof suffix);
+    put_line(level, line, suffix, 1);
 }
 
 /* log_limited - log unless this call site has logged too much this second */

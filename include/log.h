@@ -6,10 +6,21 @@
  * name. log_limited() drops messages past a few per second per call site
  * so that a client sending garbage cannot flood the journal; the number
  * dropped is reported with the next message that gets through.
+ *
+ * SECURITY
+ *     Messages carry values from the Internet (a HELO name, a sender, a
+ *     username): a newline in one would end the line and forge the next
+ *     one for whatever reads the log (fail2ban and its like). Every line
+ *     is written through log_escape(): control bytes (below 0x20, and 0x7f)
+ *     and backslashes become \xNN, so one message is one line and a value
+ *     reads back unambiguously. A key=value line (decision_log.h's
+ *     kv_quote) has its values quoted and escaped already; log_allowed_kv()
+ *     keeps its backslashes, which are kv_quote's escapes.
  */
 #ifndef FG_LOG_H
 #define FG_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_ERR_ = 3, LOG_WARN_ = 4, LOG_INFO_ = 6, LOG_DEBUG_ = 7 };
@@ -22,6 +33,11 @@ typedef struct log_limit {
 } log_limit;
 
 #define LOG_LIMIT_PER_SECOND 5 /* messages per call site per second, by default */
+#define LOG_LINE_MAX 2048       /* bytes of one message before escaping (longer ones are cut) */
+
+/* log_escape - src into dst (size bytes, NUL-terminated) with each byte below 0x20, 0x7f and, when backslash
+ * is set, each backslash written \xNN; an escape is never cut. Returns the length written. */
+size_t log_escape(char *dst, size_t size, const char *src, int backslash);
 
 void log_init(int verbose);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -32,6 +48,8 @@ void log_limited(log_limit *lim, uint64_t now_ms, enum log_level level, const ch
 int log_allowed(log_limit *lim, uint64_t now_ms);
 /* log_allowed_msg - log after log_allowed said yes */
 void log_allowed_msg(log_limit *lim, enum log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* log_allowed_kv - a key=value line made with kv_quote, after log_allowed said yes (its backslashes kept) */
+void log_allowed_kv(log_limit *lim, enum log_level level, const char *line);
 
 /* log_store - a networked store's messages (rconn_log_fn: levels 3 error, 4 warning, 6 info) into the log */
 void log_store(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
