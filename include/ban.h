@@ -67,6 +67,8 @@ int ban_on_change(struct ban_index *bi, ban_change_fn cb, void *arg);
 void ban_on_change_remove(struct ban_index *bi, ban_change_fn cb, void *arg);
 /* ban_count - the number of current bans */
 size_t ban_count(const struct ban_index *bi);
+/* ban_max - the bound ban_set_max set (0: none); ban_count may be above it after it was lowered */
+size_t ban_max(const struct ban_index *bi);
 
 /* --- the index itself: used by the engine (ban rules, enforcement), control (ban/unban/bans) and
  *     durability (journal, snapshot, Redis mirror) --- */

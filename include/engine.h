@@ -125,7 +125,8 @@ typedef struct engine_stats {
 /* engine_wall_fn - the wall clock in ms at daemon-clock time now_ms (bans are dated in wall time) */
 typedef uint64_t (*engine_wall_fn)(void *arg, uint64_t now_ms);
 
-/* engine_log_fn - where the engine's rate-limited messages go (the daemon's log); NULL: nowhere */
+/* engine_log_fn - where the engine's rate-limited messages go (the daemon's log); NULL: nowhere. A message
+ * may hold a client's bytes (a username): the hook escapes them, as log.h's lines do */
 typedef void (*engine_log_fn)(const char *msg, void *arg);
 /* engine_dry_fn - a dry-run rule would have decided: its name, the action it would have given and the
  * retry_after it would have said (0: none); the daemon logs it, rate-limited (decision_log.h); NULL: nowhere */

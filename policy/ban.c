@@ -908,6 +908,12 @@ uint64_t ban_history_kept(const struct ban_index *bi)
     return bi->horizon;
 }
 
+/* ban_max - the bound */
+size_t ban_max(const struct ban_index *bi)
+{
+    return bi->max;
+}
+
 /* ban_history_next - the number of this ban of key within history_s, recorded at now_wall */
 uint32_t ban_history_next(struct ban_index *bi, const ban_rec *key, uint64_t now_wall, uint64_t history_s)
 {

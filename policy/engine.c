@@ -203,11 +203,9 @@ static void ban_hit(eval *ev, rule *r)
     } else if (rc == BAN_FULL) {
         uint64_t n = ban_full_refused(e->bans);
         if (e->log && (n & (n - 1)) == 0) { /* the first, then at powers of two: a flood writes a few lines */
-            char msg[256], key[sizeof made.net];
-            for (size_t i = 0; i < sizeof key; i++) /* a client's username: no control byte in the log */
-                key[i] = made.net[i] && ((unsigned char)made.net[i] < 0x20 || made.net[i] == 0x7f) ? '?' : made.net[i];
+            char msg[256]; /* a client's username in it: the log hook escapes (log.h) */
             snprintf(msg, sizeof msg, "bans: the index is full (bans.max = %zu): rule %s did not ban %s%s "
-                     "(%llu refused so far)", ban_count(e->bans), r->name, made.family ? "" : "user:", key,
+                     "(%llu refused so far)", ban_max(e->bans), r->name, made.family ? "" : "user:", made.net,
                      (unsigned long long)n);
             e->log(msg, e->log_arg);
         }

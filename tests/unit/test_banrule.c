@@ -511,6 +511,41 @@ static void test_shipped_spamtrap(void **st)
     bteardown(f);
 }
 
+/* on_log - the engine's last message */
+static char logged[256];
+static int log_calls;
+static void on_log(const char *msg, void *arg)
+{
+    (void)arg;
+    snprintf(logged, sizeof logged, "%s", msg);
+    log_calls++;
+}
+
+/* bans.max lowered below what the index holds (a reload does that): the refusal's line names the bound the
+ * admin set, not the count of bans held (the refused ban ends before every ban held, so no bound makes room) */
+static void test_full_index_line(void **st)
+{
+    fixture *f = bsetup("{ name = \"long\"; on = \"report:auth_failure\";\n"
+                        "  ban = { key = \"client_address\"; count = 1; per = \"1m\"; duration = \"1d\"; }; },\n"
+                        "{ name = \"short\"; on = \"report:scan\";\n"
+                        "  ban = { key = \"client_address\"; count = 1; per = \"1m\"; duration = \"1m\"; }; }");
+    const char *want = "bans: the index is full (bans.max = 2): rule short did not ban 192.0.2.4 (";
+    (void)st;
+
+    f->eng.log = on_log;
+    fails(f, T0, FAIL("192.0.2.1"), 2);
+    fails(f, T0, FAIL("192.0.2.2"), 2);
+    fails(f, T0, FAIL("192.0.2.3"), 2);
+    assert_int_equal(ban_count(f->eng.bans), 3);
+    ban_set_max(f->eng.bans, 2);
+    fails(f, T0 + 1, "request=report\nevent=scan\nclient_address=192.0.2.4", 2);
+    assert_null(find(f, "192.0.2.4", S0 + 1));
+    assert_int_equal(log_calls, 1);
+    if (strncmp(logged, want, strlen(want)))
+        fail_msg("logged \"%s\", want \"%s...\"", logged, want);
+    bteardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_any_event_word),
         cmocka_unit_test(test_ban_on_smtp),
         cmocka_unit_test(test_dry_run),
+        cmocka_unit_test(test_full_index_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
