@@ -12,17 +12,7 @@
 /* setup_text - a fixture from a whole configuration (LISTEN is added), with a ban index */
 static fixture *setup_text(const char *text)
 {
-    fixture *f = setup_conf(text);
-
-    f->eng.bans = ban_index_new();
-    return f;
-}
-
-/* done - free a fixture and its index */
-static void done(fixture *f)
-{
-    ban_index_free(f->eng.bans);
-    teardown(f);
+    return with_bans(setup_conf(text));
 }
 
 /* ban - ban text (an address, a network) from T0 for secs (0: for ever) */
@@ -181,7 +171,7 @@ static void greylist_trusted(void **st)
     assert_string_equal(ask(f, T0, r), "DUNNO");
     snprintf(r, sizeof r, tmpl, "198.51.100.2");
     assert_true(!strncmp(ask(f, T0, r), "DEFER_IF_PERMIT 4.2.0 Greylisted", 32));
-    done(f);
+    teardown(f);
 }
 
 #define ALLOW_ALL "rules = ( { name = \"pass\"; on = [\"smtp\", \"auth\", \"http\", \"imap\", \"report\", \"loiter\", " \
@@ -231,7 +221,7 @@ static void refused_every_kind(void **st)
     assert_string_equal(ask(f, T0 + 2000, "request=auth\nclient_address=192.0.2.99\nusername=joe"), "OK");
     /* expiry holds at once, before ban_expire runs */
     assert_string_equal(ask(f, T0 + 3600 * 1000, cases[0].req), "OK");
-    done(f);
+    teardown(f);
 }
 
 /* the reply's retry_after and reason; $reason and $expires in bans.action; a forever ban has no retry */
@@ -252,7 +242,7 @@ static void action_fields(void **st)
                         "DEFER 4.7.1 Blocked (banned) until never");
     assert_int_equal(f->ev.v.retry_s, 0);
     assert_string_equal(f->ev.v.reason, "banned");
-    done(f);
+    teardown(f);
 }
 
 
@@ -266,7 +256,7 @@ static void action_retry_after(void **st)
     const char *a = ask(f, T0 + 100 * 1000, "request=auth\nclient_address=198.51.100.7");
     assert_int_equal(f->ev.v.retry_s, 3500);
     assert_string_equal(a, "DEFER 4.7.1 Banned, retry in 3500 s");
-    done(f);
+    teardown(f);
 }
 
 /* a username ban refuses requests carrying that login (username or sasl_username), in any case */
@@ -289,7 +279,7 @@ static void username_bans(void **st)
     assert_string_equal(ask(f, T0, "request=auth\nclient_address=192.0.2.1"), "OK");
     /* a trusted address is never refused, even with a banned login */
     assert_string_equal(ask(f, T0, "request=auth\nclient_address=127.0.0.1\nusername=joe@example.org"), "OK");
-    done(f);
+    teardown(f);
 }
 
 int main(void)

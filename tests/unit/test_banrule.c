@@ -15,10 +15,7 @@
 /* bsetup - a fixture with a ban index */
 static fixture *bsetup(const char *rules)
 {
-    fixture *f = setup(rules);
-    f->eng.bans = ban_index_new();
-    assert_non_null(f->eng.bans);
-    return f;
+    return with_bans(setup(rules));
 }
 
 /* bsetup_trusted - the same, with a top-level trusted list */
@@ -27,16 +24,7 @@ static fixture *bsetup_trusted(const char *trusted, const char *rules)
     char text[4096];
 
     snprintf(text, sizeof text, "trusted = %s;\nrules = (\n%s\n);\n", trusted, rules);
-    fixture *f = setup_conf(text);
-    f->eng.bans = ban_index_new();
-    return f;
-}
-
-/* bteardown - free the index too */
-static void bteardown(fixture *f)
-{
-    ban_index_free(f->eng.bans);
-    teardown(f);
+    return with_bans(setup_conf(text));
 }
 
 /* find - the ban in force on exactly this key (text: "ADDR[/LEN]") at second s, NULL if none */
@@ -153,7 +141,7 @@ static void test_parse_values(void **st)
     assert_string_equal(b->ban.reason, "password guessing");
     /* a duration past the default max is its own max */
     assert_int_equal(c->ban.max_s, 30 * 86400);
-    bteardown(f);
+    teardown(f);
 }
 
 /* duration x factor^(n-1), capped at max; for ever stays for ever */
@@ -232,7 +220,7 @@ static void test_escalation(void **st)
     /* another address has its own count */
     fails(f, t, FAIL("192.0.2.8"), 2);
     assert_null(find(f, "192.0.2.8", t / 1000));
-    bteardown(f);
+    teardown(f);
 }
 
 /* duration = "forever": no expiry; repeats while banned neither stack nor bump the history */
@@ -268,7 +256,7 @@ static void test_forever_and_no_stacking(void **st)
     assert_non_null(b);
     assert_int_equal(b->times, 2);
     assert_int_equal(b->expires, S0 + 3600 + 7200);
-    bteardown(f);
+    teardown(f);
 }
 
 /* client_address/24 bans the /24 of IPv4 clients and the /64 of IPv6 ones, counted together */
@@ -306,7 +294,7 @@ static void test_network_keys(void **st)
     /* a report without an address bans nothing */
     fails(f, T0, "request=report\nevent=auth_failure\nusername=joe", 5);
     assert_int_equal(ban_count(f->eng.bans), 2);
-    bteardown(f);
+    teardown(f);
 }
 
 /* key = "username": the login is banned whatever address tries it */
@@ -333,7 +321,7 @@ static void test_username_key(void **st)
     assert_null(ban_match(f->eng.bans, &a, S0));
     fails(f, T0, "request=report\nevent=auth_failure\nclient_address=192.0.2.1", 5);
     assert_int_equal(ban_count(f->eng.bans), 1);
-    bteardown(f);
+    teardown(f);
 }
 
 /* a trusted client (the top-level trusted, loopback always) is never banned however much it fails (its
@@ -364,7 +352,7 @@ static void test_trusted_never_banned(void **st)
     /* a webmail on the loopback reports a user's failures: the user is banned, not the webmail */
     assert_non_null(ban_match_user(f->eng.bans, "joe", 3, S0));
     assert_int_equal(ban_count(f->eng.bans), 1);
-    bteardown(f);
+    teardown(f);
 }
 
 /* a spam-trap hit raises spamtrap for its client: the report:spamtrap rules count it, a ban follows;
@@ -405,7 +393,7 @@ static void test_spamtrap_event(void **st)
     assert_string_equal(ask(f, T0 + 3000, "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=198.51.100.9\n"
                                           "sender=s@example.net\nrecipient=joe@example.com"), "DUNNO");
     assert_int_equal(f->eng.stats.events_raised, 3);
-    bteardown(f);
+    teardown(f);
 }
 
 /* any word is an event: on = "report:WORD" selects it, and nothing else */
@@ -419,7 +407,7 @@ static void test_any_event_word(void **st)
     fails(f, T0, "request=report\nevent=weird-word_2\nclient_address=192.0.2.6", 2);
     fails(f, T0, "request=report\nevent=loiter\nclient_address=192.0.2.6", 2);
     assert_null(find(f, "192.0.2.6", S0));
-    bteardown(f);
+    teardown(f);
 }
 
 /* on a request that is not a report, a ban rule counts it as an event, whatever the verdict; the ban
@@ -437,7 +425,7 @@ static void test_ban_on_smtp(void **st)
     assert_null(find(f, "203.0.113.4", S0));
     assert_string_equal(ask(f, T0 + 3, c), "REJECT go away");
     assert_non_null(find(f, "203.0.113.4", S0));
-    bteardown(f);
+    teardown(f);
 }
 
 /* a dry-run ban rule bans nothing; the dry hook hears what it would have banned */
@@ -465,7 +453,7 @@ static void test_dry_run(void **st)
     assert_int_equal(dry_calls, 1);
     assert_string_equal(dry_action, "BAN 192.0.2.0/24");
     assert_int_equal(rule_find(f->conf->rules, "try")->banned, 1);
-    bteardown(f);
+    teardown(f);
 }
 
 /* the shipped floodgate.conf: two spam-trap hits from a big provider's outbound server (its verified name in
@@ -477,18 +465,10 @@ static void test_shipped_spamtrap(void **st)
     const char *data = getenv("FG_TESTDATA");
     char path[512], err[256], req[512];
     conf_errors errs = {0};
-    fixture *f = calloc(1, sizeof *f);
     (void)st;
 
     snprintf(path, sizeof path, "%s/../../rules/floodgate.conf", data ? data : ".");
-    f->conf = conf_load(path, &errs);
-    if (!f->conf)
-        dump_errors(&errs);
-    assert_non_null(f->conf);
-    f->store = mem_store_new(&(mem_config){.seed = 7});
-    f->eng.store = f->store;
-    f->eng.on_error = ON_ERROR_TEMPFAIL;
-    f->eng.bans = ban_index_new();
+    fixture *f = with_bans(fixture_of(conf_load(path, &errs), &errs));
     assert_int_equal(list_set_lines(listset_find(f->conf->rules->lists, "spam-traps"), traps, 1, err, sizeof err), 0);
     static const struct {
         const char *client, *name;
@@ -508,7 +488,7 @@ static void test_shipped_spamtrap(void **st)
         if ((find(f, cases[i].client, S0 + 10) != NULL) != cases[i].banned)
             fail_msg("%s (%s): banned %d, want %d", cases[i].client, cases[i].name, !cases[i].banned, cases[i].banned);
     }
-    bteardown(f);
+    teardown(f);
 }
 
 /* on_log - the engine's last message */
@@ -543,7 +523,7 @@ static void test_full_index_line(void **st)
     assert_int_equal(log_calls, 1);
     if (strncmp(logged, want, strlen(want)))
         fail_msg("logged \"%s\", want \"%s...\"", logged, want);
-    bteardown(f);
+    teardown(f);
 }
 
 int main(void)

@@ -5,21 +5,11 @@
  */
 #include "testutil.h"
 
-#include "engine.h"
+#include "engine_fixture.h"
 #include "geo.h"
-#include "mem.h"
 
 #define GEOIP "geoip = { country = \"country.mmdb\"; asn = \"asn.mmdb\"; };\n"
 #define RCPT(ip) "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=" ip "\nsender=s@example.org\nrecipient=r@example.com"
-
-typedef struct geo_fixture {
-    fg_conf *conf;
-    store *store;
-    engine eng;
-    eval ev;
-    char buf[1024];
-    fg_request req;
-} geo_fixture;
 
 /* make_databases - the .mmdb files, once, in the folder of the configuration files */
 static int make_databases(void **st)
@@ -38,42 +28,18 @@ static int make_databases(void **st)
 }
 
 /* geo_setup - configuration head (geoip and more) and rules from text */
-static geo_fixture *geo_setup(const char *head, const char *rules)
+static fixture *geo_setup(const char *head, const char *rules)
 {
-    geo_fixture *f = calloc(1, sizeof *f);
-    conf_errors errs = {0};
     char text[4096];
 
-    snprintf(text, sizeof text, "listen = { policy = \"unix:/tmp/x.sock\"; };\n%srules = (\n%s\n);\n", head, rules);
-    f->conf = load_text(text, &errs);
-    if (!f->conf)
-        dump_errors(&errs);
-    assert_non_null(f->conf);
-    f->store = mem_store_new(&(mem_config){.seed = 7});
-    f->eng.store = f->store;
-    return f;
-}
-
-static void geo_teardown(geo_fixture *f)
-{
-    eval_release(&f->ev);
-    store_free(f->store);
-    conf_free(f->conf);
-    free(f);
-}
-
-/* ask - the action for one request */
-static const char *ask(geo_fixture *f, uint64_t now, const char *text)
-{
-    make_req(f->buf, sizeof f->buf, text, &f->req);
-    assert_int_equal(engine_eval(&f->eng, &f->ev, f->conf->rules, &f->req, now, NULL, NULL), ENGINE_DONE);
-    return f->ev.v.action;
+    snprintf(text, sizeof text, "%srules = (\n%s\n);\n", head, rules);
+    return setup_conf(text);
 }
 
 /* country and asn conditions, on IPv4, IPv6 and IPv4-mapped addresses; $country and $asn expand */
 static void test_conditions(void **st)
 {
-    geo_fixture *f = geo_setup(GEOIP,
+    fixture *f = geo_setup(GEOIP,
         "{ name = \"not-here\"; on = \"smtp:RCPT\"; if = { country = [\"CN\", \"FR\"]; };\n"
         "  action = \"REJECT 5.7.1 not from $country (AS$asn)\"; },\n"
         "{ name = \"bad-as\"; on = \"smtp:RCPT\"; if = { asn = (64500, \"64599\"); }; action = \"DEFER as $asn in $country\"; },\n"
@@ -88,13 +54,13 @@ static void test_conditions(void **st)
     assert_string_equal(ask(f, 1000, RCPT("203.0.113.5")), "WARN registered JP");
     assert_string_equal(ask(f, 1000, RCPT("2001:db8:2::1")), "WARN unknown");
     assert_string_equal(ask(f, 1000, RCPT("not-an-address")), "WARN unknown");
-    geo_teardown(f);
+    teardown(f);
 }
 
 /* a limit per country: two addresses of one country share one counter, another country has its own */
 static void test_country_key(void **st)
 {
-    geo_fixture *f = geo_setup(GEOIP, "{ name = \"per-country\"; on = \"smtp:RCPT\";\n"
+    fixture *f = geo_setup(GEOIP, "{ name = \"per-country\"; on = \"smtp:RCPT\";\n"
                                       "  limit = { key = [\"country\"]; count = 2; per = \"1h\"; }; action = \"DEFER $country full\"; }");
     (void)st;
 
@@ -102,13 +68,13 @@ static void test_country_key(void **st)
     assert_string_equal(ask(f, 1001, RCPT("192.0.2.2")), "DUNNO");
     assert_string_equal(ask(f, 1002, RCPT("192.0.2.3")), "DEFER DE full");
     assert_string_equal(ask(f, 1003, RCPT("198.51.100.1")), "DUNNO");
-    geo_teardown(f);
+    teardown(f);
 }
 
 /* at most one lookup per request however many rules read country and asn; none when no rule applies */
 static void test_one_lookup_per_request(void **st)
 {
-    geo_fixture *f = geo_setup(GEOIP,
+    fixture *f = geo_setup(GEOIP,
         "{ name = \"a\"; on = \"smtp:RCPT\"; if = { country = \"XX\"; }; action = \"REJECT a\"; },\n"
         "{ name = \"b\"; on = \"smtp:RCPT\"; if = { asn = 1; }; action = \"REJECT b\"; },\n"
         "{ name = \"c\"; on = \"smtp:RCPT\"; limit = { key = [\"country\", \"asn\"]; count = 100; per = \"1h\"; }; },\n"
@@ -124,21 +90,21 @@ static void test_one_lookup_per_request(void **st)
     assert_int_equal(geo_lookups(f->conf->rules->geo), 3);
     assert_string_equal(ask(f, 1000, "request=report\nevent=loiter\nclient_address=192.0.2.1"), "OK");
     assert_int_equal(geo_lookups(f->conf->rules->geo), 3);
-    geo_teardown(f);
+    teardown(f);
 }
 
 /* a reload opens the databases again: the new file's answer holds for the new rule set */
 static void test_reload_swaps_database(void **st)
 {
     const char *rule = "{ name = \"from\"; on = \"smtp:RCPT\"; if = { country = \"!\"; }; action = \"WARN $country\"; }";
-    geo_fixture *a = geo_setup("geoip = { country = \"country.mmdb\"; };\n", rule);
-    geo_fixture *b = geo_setup("geoip = { country = \"country2.mmdb\"; };\n", rule);
+    fixture *a = geo_setup("geoip = { country = \"country.mmdb\"; };\n", rule);
+    fixture *b = geo_setup("geoip = { country = \"country2.mmdb\"; };\n", rule);
     (void)st;
 
     assert_string_equal(ask(a, 1000, RCPT("192.0.2.7")), "WARN DE");
     assert_string_equal(ask(b, 1000, RCPT("192.0.2.7")), "WARN US");
-    geo_teardown(a);
-    geo_teardown(b);
+    teardown(a);
+    teardown(b);
 }
 
 /* errors: a rule that reads country with no database, a missing file, a file that is not a database */
