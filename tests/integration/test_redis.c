@@ -247,6 +247,40 @@ static redis_spec one_server(rconn_url *u, unsigned port)
 
 static rsrv single;
 
+/* twin - a Redis store on the single server that counts on the request clocks (local_clock), and the embedded
+ * store whose answers it must give */
+typedef struct twin {
+    struct event_base *base;
+    rconn_url u;
+    store *redis, *mem; /* mem: NULL unless asked for */
+} twin;
+
+/* twin_open - the Redis store connected, on a flushed database, and the embedded store if with_mem */
+static void twin_open(twin *t, int with_mem)
+{
+    redis_spec spec = one_server(&t->u, single.port);
+    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .local_clock = 1};
+    char err[256];
+
+    t->base = event_base_new();
+    t->redis = redis_store_new(t->base, &spec, &rcfg, err, sizeof err);
+    if (!t->redis)
+        fail_msg("redis store: %s", err);
+    t->mem = with_mem ? mem_store_new(NULL) : NULL;
+    wait_up(t->base, t->redis);
+    redisReply *fl = redis_cmd(single.port, "FLUSHALL");
+    freeReplyObject(fl);
+}
+
+/* twin_close - both stores and the loop */
+static void twin_close(twin *t)
+{
+    store_free(t->redis);
+    if (t->mem)
+        store_free(t->mem);
+    event_base_free(t->base);
+}
+
 /* The same requests on the embedded store and on Redis (the script) decide the same, operation by
  * operation: windows of several shapes, peeks, greylist steps with auto-allow, a clock that also
  * steps back (states ahead of now), batches that do not commit, and the other tenants' values,
@@ -265,22 +299,16 @@ static void test_script_matches_embedded_store(void **st)
         {3, {{1000, 2, 1}, {7000, 4, 7}, {30000, 9, 3}}},
         {4, {{2000, 2, 2}, {5000, 4, 5}, {20000, 9, 10}, {90000, 70000, 9}}},
     };
-    struct event_base *base = event_base_new();
-    rconn_url u;
-    redis_spec spec = one_server(&u, single.port);
-    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .local_clock = 1};
-    char err[256];
-    store *r = redis_store_new(base, &spec, &rcfg, err, sizeof err), *m = mem_store_new(NULL);
+    twin t;
+    twin_open(&t, 1);
+    struct event_base *base = t.base;
+    store *r = t.redis, *m = t.mem;
     store_batch br = {0}, bm = {0};
     uint64_t now = 1700000000000ULL, rng = 88172645463325252ULL;
     unsigned compared = 0, denials = 0, grey_pass = 0, kv_done = 0, multi_done = 0, multi_refused = 0,
              dry_refused = 0;
     (void)st;
 
-    assert_non_null(r);
-    wait_up(base, r);
-    redisReply *fl = redis_cmd(single.port, "FLUSHALL");
-    freeReplyObject(fl);
     for (int n = 0; n < 4000; n++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         /* mostly forward, sometimes a long gap, sometimes back */
@@ -407,9 +435,7 @@ static void test_script_matches_embedded_store(void **st)
     assert_true(compared > 8000);
     batch_release(&br);
     batch_release(&bm);
-    store_free(r);
-    store_free(m);
-    event_base_free(base);
+    twin_close(&t);
 }
 
 /* le - a little-endian unsigned number of n bytes */
@@ -426,23 +452,18 @@ static uint64_t le(const char *p, int n)
  * Counts in the head's bucket change it in place (SETRANGE); a count in a new bucket moves the counts along. */
 static void test_window_value_layout(void **st)
 {
-    struct event_base *base = event_base_new();
-    rconn_url u;
-    redis_spec spec = one_server(&u, single.port);
-    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .local_clock = 1};
-    char err[256], name[64];
-    store *r = redis_store_new(base, &spec, &rcfg, err, sizeof err);
+    twin t;
+    twin_open(&t, 0);
+    struct event_base *base = t.base;
+    store *r = t.redis;
+    char name[64];
     store_batch b = {0};
     const window_spec w = {60000, 100, 3}; /* buckets of 20 s */
     const uint64_t t0 = 1700000000000ULL;  /* a bucket boundary: 1700000000000 / 20000 = 85000000 */
     static const uint64_t at[] = {0, 1, 2, 19999, 20000, 45000};
     (void)st;
 
-    assert_non_null(r);
-    wait_up(base, r);
-    redisReply *fl = redis_cmd(single.port, "FLUSHALL");
-    freeReplyObject(fl);
-    fl = redis_cmd(single.port, "CONFIG RESETSTAT");
+    redisReply *fl = redis_cmd(single.port, "CONFIG RESETSTAT");
     freeReplyObject(fl);
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         batch_reset(&b, t0 + at[i]);
@@ -476,8 +497,7 @@ static void test_window_value_layout(void **st)
     assert_non_null(strstr(cs->str, "cmdstat_setrange:calls=3,"));
     freeReplyObject(cs);
     batch_release(&b);
-    store_free(r);
-    event_base_free(base);
+    twin_close(&t);
 }
 
 /* limit.distinct: the script's own registers give the embedded store's answers, op for op (admitted, count,
@@ -485,21 +505,15 @@ static void test_window_value_layout(void **st)
 static void test_distinct_matches_embedded(void **st)
 {
     static const window_spec wins[] = {{10000, 3, 10}, {60000, 40, 6}, {5000, 150, 5}, {20000, 2000, 20}};
-    struct event_base *base = event_base_new();
-    rconn_url u;
-    redis_spec spec = one_server(&u, single.port);
-    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .local_clock = 1};
-    char err[256];
-    store *r = redis_store_new(base, &spec, &rcfg, err, sizeof err), *m = mem_store_new(NULL);
+    twin t;
+    twin_open(&t, 1);
+    struct event_base *base = t.base;
+    store *r = t.redis, *m = t.mem;
     store_batch br = {0}, bm = {0};
     uint64_t now = 1700000000000ULL, rng = 2463534242ULL;
     unsigned compared = 0, refused = 0, seen = 0, hll = 0;
     (void)st;
 
-    assert_non_null(r);
-    wait_up(base, r);
-    redisReply *fl = redis_cmd(single.port, "FLUSHALL");
-    freeReplyObject(fl);
     for (int n = 0; n < 3000; n++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         uint64_t step = rng % 100 < 2 ? 30000 : rng % 40;
@@ -552,9 +566,7 @@ static void test_distinct_matches_embedded(void **st)
     assert_true(hll > 200);
     batch_release(&br);
     batch_release(&bm);
-    store_free(r);
-    store_free(m);
-    event_base_free(base);
+    twin_close(&t);
 }
 
 /* Two daemons whose clocks are 30 s apart (as injected request clocks) count on the Redis server's
