@@ -68,6 +68,14 @@ struct rjob {
     rjob *next;             /* free list */
 };
 
+/* rmerge - the groups of several requests sent to one server in one script call */
+typedef struct rmerge {
+    struct redis_store *st;
+    rgroup *g[REDIS_PARTS_MAX];
+    size_t n;
+    struct rmerge *next;    /* free list */
+} rmerge;
+
 typedef struct redis_store {
     store base;             /* must be first */
     rtree root;
@@ -75,6 +83,11 @@ typedef struct redis_store {
     redis_args args;        /* scratch argv: hiredis formats a command at once */
     rjob *free_jobs;
     size_t jobs;            /* jobs allocated */
+    struct event *flush;    /* end of the loop iteration: the pending groups are sent */
+    rgroup **pend, **work;  /* groups waiting for it; the ones being sent */
+    size_t npend, pend_cap, work_cap;
+    rmerge *free_merges;
+    redis_part parts[REDIS_PARTS_MAX];
     int closing;            /* store_free: nothing new is sent */
     uint64_t batches, errors, compensations, lost_compensations, redirects;
 } redis_store;
@@ -295,6 +308,129 @@ static void on_group_reply(rconn *rc, redisReply *r, void *arg)
     group_done(g, 1);
 }
 
+/* on_merged_reply - the answer of several groups' call: an array of their replies, each handed to its group */
+static void on_merged_reply(rconn *rc, redisReply *r, void *arg)
+{
+    rmerge *m = arg;
+    redis_store *st = m->st;
+    rgroup *g[REDIS_PARTS_MAX];
+    size_t n = m->n;
+
+    /* the carrier goes back first: a group's callback may submit and flush again */
+    memcpy(g, m->g, n * sizeof *g);
+    m->next = st->free_merges;
+    st->free_merges = m;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == n) {
+        for (size_t i = 0; i < n; i++)
+            on_group_reply(rc, r->element[i], g[i]);
+        return;
+    }
+    /* NULL (timeout, lost connection) or an error (NOSCRIPT: each group sends the text) reaches every group; a
+     * reply of another shape fails them all */
+    int whole = !r || r->type == REDIS_REPLY_ERROR;
+    for (size_t i = 0; i < n; i++) {
+        if (whole)
+            on_group_reply(rc, r, g[i]);
+        else
+            group_done(g[i], -1);
+    }
+}
+
+/* send_merged - the groups m->g[0..n), all for one server, in one script call (one group: as it would go alone) */
+static void send_merged(redis_store *st, rmerge *m)
+{
+    rgroup *g0 = m->g[0];
+
+    if (m->n == 1) {
+        m->next = st->free_merges;
+        st->free_merges = m;
+        if (group_send(st, g0, 0) < 0)
+            group_done(g0, -1);
+        return;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        rjob *j = m->g[i]->job;
+        st->parts[i] = (redis_part){j->b, j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL, j->b->commit};
+    }
+    redis_args_parts(&st->args, "EVALSHA", rconn_sha(g0->rc), st->parts, m->n,
+                     st->cfg.local_clock ? g0->job->b->now_ms : 0);
+    if (st->closing || rconn_send(g0->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_merged_reply, m) < 0) {
+        rgroup *g[REDIS_PARTS_MAX];
+        size_t n = m->n;
+        memcpy(g, m->g, n * sizeof *g);
+        m->next = st->free_merges;
+        st->free_merges = m;
+        for (size_t i = 0; i < n; i++)
+            group_done(g[i], -1);
+    }
+}
+
+/* on_flush - the loop iteration's requests are in: the groups for one server go in one script call */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    redis_store *st = arg;
+    (void)fd;
+    (void)what;
+
+    /* what a callback submits meanwhile waits for the next flush */
+    size_t n = st->npend;
+    if (n > st->work_cap) {
+        st->work_cap = st->pend_cap;
+        st->work = fg_realloc(st->work, st->work_cap * sizeof *st->work);
+    }
+    memcpy(st->work, st->pend, n * sizeof *st->work);
+    st->npend = 0;
+    for (size_t i = 0; i < n; i++) {
+        rgroup *g = st->work[i];
+        if (!g)
+            continue;
+        rmerge *m = st->free_merges;
+        if (m)
+            st->free_merges = m->next;
+        else
+            m = fg_calloc(1, sizeof *m);
+        m->st = st;
+        m->n = 0;
+        m->g[m->n++] = g;
+        /* with the daemon's clock (tests), only batches of one time share a call */
+        for (size_t k = i + 1; k < n && m->n < REDIS_PARTS_MAX; k++)
+            if (st->work[k] && st->work[k]->rc == g->rc &&
+                (!st->cfg.local_clock || st->work[k]->job->b->now_ms == g->job->b->now_ms)) {
+                m->g[m->n++] = st->work[k];
+                st->work[k] = NULL;
+            }
+        send_merged(st, m);
+    }
+}
+
+/* mergeable - a group that can wait for the end of the loop iteration to share a call: a single server (no
+ * cluster slot, no replica) that is up with the script loaded, and no kv operation (a tenant's key of another
+ * type fails its script, which would fail the other requests of the call) */
+static int mergeable(redis_store *st, const rgroup *g)
+{
+    const rjob *j = g->job;
+
+    if (!st->flush || st->closing || g->slot >= 0 || g->replica || !g->rc || !rconn_is_up(g->rc) ||
+        !rconn_sha(g->rc)[0])
+        return 0;
+    for (uint32_t i = 0; i < g->n; i++)
+        if (j->b->ops[j->idx[g->first + i]].type >= STORE_KV_GET)
+            return 0;
+    return 1;
+}
+
+/* pend_add - a group waits for the flush */
+static void pend_add(redis_store *st, rgroup *g)
+{
+    if (st->npend == st->pend_cap) {
+        st->pend_cap = st->pend_cap ? st->pend_cap * 2 : 64;
+        st->pend = fg_realloc(st->pend, st->pend_cap * sizeof *st->pend);
+    }
+    if (st->npend++ == 0)
+        event_active(st->flush, EV_TIMEOUT, 0);
+    st->pend[st->npend - 1] = g;
+}
+
 /* find_group - the group of (rc, slot), made if new */
 static rgroup *find_group(rjob *j, rconn *rc, int slot, cluster *cl, int replica)
 {
@@ -349,7 +485,11 @@ static int redis_submit(store *s, store_batch *b, store_done_fn done, void *arg)
         j->idx[g->first + g->n++] = (uint32_t)i;
     }
     for (size_t gi = 0; gi < j->ng; gi++) {
-        if (group_send(st, &j->g[gi], 0) == 0) {
+        if (mergeable(st, &j->g[gi])) {
+            j->waiting++;
+            j->g[gi].state = 0;
+            pend_add(st, &j->g[gi]);
+        } else if (group_send(st, &j->g[gi], 0) == 0) {
             j->waiting++;
             j->g[gi].state = 0;
         } else {
@@ -450,7 +590,21 @@ static void redis_free(store *s)
     redis_store *st = (redis_store *)s;
 
     st->closing = 1;
+    /* groups waiting for the flush are answered as the ones in flight are */
+    while (st->npend) {
+        rgroup *g = st->pend[--st->npend];
+        group_done(g, -1);
+    }
+    if (st->flush)
+        event_free(st->flush);
     tree_free(&st->root);
+    while (st->free_merges) {
+        rmerge *m = st->free_merges;
+        st->free_merges = m->next;
+        fg_free(m);
+    }
+    fg_free(st->pend);
+    fg_free(st->work);
     while (st->free_jobs) {
         rjob *j = st->free_jobs;
         st->free_jobs = j->next;
@@ -528,6 +682,7 @@ store *redis_store_new(struct event_base *base, const redis_spec *spec, const re
     st->base.vt = spec->kind == REDIS_CLUSTER ? &cluster_vtab : spec->kind == REDIS_SHARDED ? &sharded_vtab
                                                                                              : &redis_vtab;
     st->cfg = *cfg;
+    st->flush = event_new(base, -1, 0, on_flush, st);
     if (tree_build(base, &st->root, spec, &rcfg, err, errlen) < 0) {
         redis_free(&st->base);
         return NULL;

@@ -36,9 +36,18 @@ const char REDIS_SCRIPT_TEXT[] =
 "  local t = redis.call('TIME')\n"
 "  now = t[1] * 1000 + floor(t[2] / 1000)\n"
 "end\n"
-"local commit = ARGV[2] == '1'\n"
-"local ro = ARGV[2] == '2'\n"
-"local nops = ARGV[3] + 0\n"
+/* one part (one batch): ARGV[2] is its commit flag and ARGV[3] its number of operations; several parts (the
+ * batches of several requests, one after the other): a flag per part and their numbers, comma-separated */
+"local CM = ARGV[2]\n"
+"local ro = CM == '2'\n"
+"local nparts = #CM\n"
+"local counts, nops\n"
+"if nparts == 1 then\n"
+"  nops = ARGV[3] + 0\n"
+"else\n"
+"  counts, nops = {}, 0\n"
+"  for c in string.gmatch(ARGV[3], '%d+') do counts[#counts + 1] = c + 0; nops = nops + c end\n"
+"end\n"
 /* the operations' numbers, binary (see redis_script.h): no decimal to convert, one argument */
 "local OPS = ARGV[4]\n"
 /* idiv - floor division and remainder of integers, exact below 2^53 */
@@ -585,6 +594,22 @@ const char REDIS_SCRIPT_TEXT[] =
 "  return 0, 0\n"
 "end\n"
 "end\n"
+/* the windows after the first of several-window operations, then the kv operands (of every part) */
+"local wi = 5\n"
+"local oi = wi\n"
+"if slow then\n"
+"  for i = 0, nops - 1 do\n"
+"    local nw = struct.unpack('<i8', OPS, 49 + 48 * i) % 16\n"
+"    if nw > 1 then oi = oi + (nw - 1) * 3 end\n"
+"  end\n"
+"end\n"
+"local ki = 1\n"
+"local base = 0\n"
+"local outs = nparts > 1 and {}\n"
+/* each part as if it were a call of its own: check, then count only if nothing refused */
+"for part = 1, nparts do\n"
+"local commit, nops = CM == '1', nops\n"
+"if outs then commit = string.byte(CM, part) == 49; nops = counts[part] end\n"
 /* the reply (2 + 5 per operation, then the several-window tails), made at its size for up to 4 operations
  * (a table that grows is copied at each power of two) and cut after its last number by a nil */
 "local res\n"
@@ -600,20 +625,10 @@ const char REDIS_SCRIPT_TEXT[] =
 "local nres = 2 + 5 * nops\n"
 "local ops = {false, false, false, false}\n"
 "local denied = -1\n"
-"local ki = 1\n"
-/* the windows after the first of several-window operations, then the kv operands */
-"local wi = 5\n"
-"local oi = wi\n"
 "local tail = nil\n"
-"if slow then\n"
-"  tail = {}\n"
-"  for i = 0, nops - 1 do\n"
-"    local nw = struct.unpack('<i8', OPS, 49 + 48 * i) % 16\n"
-"    if nw > 1 then oi = oi + (nw - 1) * 3 end\n"
-"  end\n"
-"end\n"
+"if slow then tail = {} end\n"
 "for i = 0, nops - 1 do\n"
-"  local typ, p1, p2, p3, p4, fl = struct.unpack('<i8i8i8i8i8i8', OPS, 9 + 48 * i)\n"
+"  local typ, p1, p2, p3, p4, fl = struct.unpack('<i8i8i8i8i8i8', OPS, 9 + 48 * (base + i))\n"
 "  local dst = fl >= 32\n"
 "  if dst then fl = fl - 32 end\n"
 "  local nw, dry = fl % 16, fl >= 16\n"
@@ -722,7 +737,12 @@ const char REDIS_SCRIPT_TEXT[] =
 "end\n"
 "res[1] = denied\n"
 "res[nres + 1] = nil\n"
-"return res\n";
+/* one part: its reply; several: an array of their replies */
+"if not outs then return res end\n"
+"outs[part] = res\n"
+"base = base + nops\n"
+"end\n"
+"return outs\n";
 /* clang-format on */
 
 _Static_assert(STORE_KV_GET == 16 && STORE_KV_SET == 17 && STORE_KV_INCR == 18 && STORE_LOCK == 19 &&
@@ -923,25 +943,61 @@ static unsigned char *put_i64(unsigned char *p, long long v)
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit)
 {
-    size_t nkeys = 0, id_len;
+    redis_part p = {b, idx, n, types, bucket, commit};
+    redis_args_parts(a, cmd, body, &p, 1, now_ms);
+}
+
+/* redis_args_parts - one script call for the parts of several batches, each run as a call of its own */
+void redis_args_parts(redis_args *a, const char *cmd, const char *body, const redis_part *parts, size_t np,
+                      uint64_t now_ms)
+{
+    size_t nkeys = 0, id_len, n = 0;
+    int slow = 0;
 
     a->len = 0;
     a->argc = 0;
-    for (size_t i = 0; i < n; i++)
-        nkeys += b->ops[idx[i]].type == STORE_GREYLIST ? 2 : 1;
+    for (size_t pi = 0; pi < np; pi++) {
+        const redis_part *pt = &parts[pi];
+        for (size_t i = 0; i < pt->n; i++)
+            nkeys += pt->b->ops[pt->idx[i]].type == STORE_GREYLIST ? 2 : 1;
+        n += pt->n;
+        slow |= ops_slow(pt->b, pt->idx, pt->n, pt->types);
+    }
     args_add(a, NULL, 0, cmd, strlen(cmd));
     args_add(a, NULL, 0, body, strlen(body));
     args_num(a, (long long)nkeys);
-    for (size_t i = 0; i < n; i++) {
-        const store_op *op = &b->ops[idx[i]];
-        const unsigned char *id = redis_op_identity(b, op, &id_len);
-        args_key(a, id, id_len, batch_key(b, op), op->key_len);
-        if (op->type == STORE_GREYLIST)
-            args_key(a, id, id_len, batch_key2(b, op), op->key2_len);
+    for (size_t pi = 0; pi < np; pi++) {
+        const redis_part *pt = &parts[pi];
+        for (size_t i = 0; i < pt->n; i++) {
+            const store_op *op = &pt->b->ops[pt->idx[i]];
+            const unsigned char *id = redis_op_identity(pt->b, op, &id_len);
+            args_key(a, id, id_len, batch_key(pt->b, op), op->key_len);
+            if (op->type == STORE_GREYLIST)
+                args_key(a, id, id_len, batch_key2(pt->b, op), op->key2_len);
+        }
     }
     args_num(a, (long long)now_ms);
-    args_num(a, commit);
-    args_num(a, (long long)n);
+    if (np == 1) {
+        args_num(a, parts[0].commit);
+        args_num(a, (long long)parts[0].n);
+    } else {
+        /* a commit flag per part, then the parts' sizes, comma-separated */
+        char flags[REDIS_PARTS_MAX];
+        for (size_t pi = 0; pi < np; pi++)
+            flags[pi] = (char)('0' + parts[pi].commit);
+        args_add(a, NULL, 0, flags, np);
+        args_reserve(a, 21 * np);
+        size_t at = a->len;
+        for (size_t pi = 0; pi < np; pi++) {
+            char tmp[24];
+            int len = snprintf(tmp, sizeof tmp, pi ? ",%zu" : "%zu", parts[pi].n);
+            memcpy(a->buf + a->len, tmp, (size_t)len);
+            a->len += (size_t)len;
+        }
+        a->off[a->argc] = at;
+        a->lens[a->argc] = a->len - at;
+        a->argc++;
+    }
     /* the operations' numbers: one argument of 8 + 48 n bytes, written in place */
     size_t blen = 8 + REDIS_OP_BYTES * n;
     args_reserve(a, blen);
@@ -950,58 +1006,68 @@ void redis_args_script(redis_args *a, const char *cmd, const char *body, const s
     a->lens[a->argc] = blen;
     a->len += blen;
     a->argc++;
-    p = put_i64(p, ops_slow(b, idx, n, types));
-    for (size_t i = 0; i < n; i++) {
-        const store_op *op = &b->ops[idx[i]];
-        int type = types ? types[idx[i]] : op->type;
-        long long q[4] = {0, 0, 0, 0};
-        if (type >= STORE_KV_GET) {
-            q[1] = (long long)op->ttl_ms; /* the amount of an INCR is an operand, in decimal */
-            q[2] = op->flags & STORE_NX ? 1 : 0;
-        } else if (type == STORE_GREYLIST) {
-            q[0] = (long long)op->grey.delay_ms;
-            q[1] = (long long)op->grey.retry_window_ms;
-            q[2] = (long long)op->grey.pass_lifetime_ms;
-            q[3] = op->grey.auto_allow;
-        } else if (type != STORE_DEL) {
-            unsigned nw;
-            const window_spec *w = op_windows(op, &nw);
-            q[0] = (long long)w[0].per_ms;
-            q[1] = w[0].count;
-            q[2] = w[0].k;
-            q[3] = type == STORE_UNDO && bucket ? bucket[idx[i]] : 0;
+    p = put_i64(p, slow);
+    for (size_t pi = 0; pi < np; pi++) {
+        const redis_part *pt = &parts[pi];
+        for (size_t i = 0; i < pt->n; i++) {
+            const store_op *op = &pt->b->ops[pt->idx[i]];
+            int type = pt->types ? pt->types[pt->idx[i]] : op->type;
+            long long q[4] = {0, 0, 0, 0};
+            if (type >= STORE_KV_GET) {
+                q[1] = (long long)op->ttl_ms; /* the amount of an INCR is an operand, in decimal */
+                q[2] = op->flags & STORE_NX ? 1 : 0;
+            } else if (type == STORE_GREYLIST) {
+                q[0] = (long long)op->grey.delay_ms;
+                q[1] = (long long)op->grey.retry_window_ms;
+                q[2] = (long long)op->grey.pass_lifetime_ms;
+                q[3] = op->grey.auto_allow;
+            } else if (type != STORE_DEL) {
+                unsigned nw;
+                const window_spec *w = op_windows(op, &nw);
+                q[0] = (long long)w[0].per_ms;
+                q[1] = w[0].count;
+                q[2] = w[0].k;
+                q[3] = type == STORE_UNDO && pt->bucket ? pt->bucket[pt->idx[i]] : 0;
+            }
+            p = put_i64(p, type);
+            for (int j = 0; j < 4; j++)
+                p = put_i64(p, q[j]);
+            p = put_i64(p,
+                        (type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO ? multi_windows(op) : 0) |
+                            (op->flags & STORE_DRY ? 16 : 0) | (distinct_op(op, type) ? 32 : 0));
         }
-        p = put_i64(p, type);
-        for (int j = 0; j < 4; j++)
-            p = put_i64(p, q[j]);
-        p = put_i64(p, (type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO ? multi_windows(op) : 0) |
-                           (op->flags & STORE_DRY ? 16 : 0) | (distinct_op(op, type) ? 32 : 0));
     }
     /* the windows after the first of the several-window operations */
-    for (size_t i = 0; i < n; i++) {
-        const store_op *op = &b->ops[idx[i]];
-        int type = types ? types[idx[i]] : op->type;
-        if (!(type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO) || !multi_windows(op))
-            continue;
-        for (unsigned w = 1; w < op->nwin; w++) {
-            args_num(a, (long long)op->wins[w].per_ms);
-            args_num(a, op->wins[w].count);
-            args_num(a, op->wins[w].k);
+    for (size_t pi = 0; pi < np; pi++) {
+        const redis_part *pt = &parts[pi];
+        for (size_t i = 0; i < pt->n; i++) {
+            const store_op *op = &pt->b->ops[pt->idx[i]];
+            int type = pt->types ? pt->types[pt->idx[i]] : op->type;
+            if (!(type == STORE_WINDOW || type == STORE_PEEK || type == STORE_UNDO) || !multi_windows(op))
+                continue;
+            for (unsigned w = 1; w < op->nwin; w++) {
+                args_num(a, (long long)op->wins[w].per_ms);
+                args_num(a, op->wins[w].count);
+                args_num(a, op->wins[w].k);
+            }
         }
     }
     /* the operands of the kv operations (a value, a lock's token, then the amount of an INCR in decimal) and
      * the fingerprints of the distinct ones (8 bytes, little-endian), in order */
-    for (size_t i = 0; i < n; i++) {
-        const store_op *op = &b->ops[idx[i]];
-        if (op->type >= STORE_KV_GET) {
-            args_add(a, NULL, 0, batch_key2(b, op), op->key2_len);
-            args_num(a, op->num);
-        }
-        if (distinct_op(op, types ? types[idx[i]] : op->type)) {
-            unsigned char fp[8];
-            for (int k = 0; k < 8; k++)
-                fp[k] = (unsigned char)(op->fp >> (8 * k));
-            args_add(a, NULL, 0, fp, sizeof fp);
+    for (size_t pi = 0; pi < np; pi++) {
+        const redis_part *pt = &parts[pi];
+        for (size_t i = 0; i < pt->n; i++) {
+            const store_op *op = &pt->b->ops[pt->idx[i]];
+            if (op->type >= STORE_KV_GET) {
+                args_add(a, NULL, 0, batch_key2(pt->b, op), op->key2_len);
+                args_num(a, op->num);
+            }
+            if (distinct_op(op, pt->types ? pt->types[pt->idx[i]] : op->type)) {
+                unsigned char fp[8];
+                for (int k = 0; k < 8; k++)
+                    fp[k] = (unsigned char)(op->fp >> (8 * k));
+                args_add(a, NULL, 0, fp, sizeof fp);
+            }
         }
     }
     for (size_t i = 0; i < a->argc; i++)

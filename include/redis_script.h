@@ -83,6 +83,14 @@
  * retry_ms, greylist result, and the bucket a window counted in (-1 none),
  * which a compensating STORE_UNDO needs.
  *
+ * Several parts in one call (the batches of several requests for one
+ * server, redis_args_parts): ARGV[2] has one commit digit per part and
+ * ARGV[3] the parts' numbers of operations, comma-separated ("4,4,1"); the
+ * keys, the operations, the other windows and the operands are the parts'
+ * one after the other. The script runs each part as a call of its own, in
+ * order, at one time (one TIME), and the reply is an array of the parts'
+ * replies. One digit in ARGV[2] is the one-part call above.
+ *
  * BUGS
  *     A distinct value counted on one shard of a sharded store, in a
  *     batch that another shard refused, is not taken back (an HLL cannot
@@ -116,6 +124,7 @@
 #define REDIS_REPLY_HEAD 2      /* denied index, time used */
 #define REDIS_REPLY_PER_OP 5    /* admitted, total, retry_ms, greylist result, bucket */
 #define REDIS_SLOTS 16384       /* Redis Cluster hash slots */
+#define REDIS_PARTS_MAX 64      /* batches sent in one script call */
 
 /* STORE_UNDO - a compensating decrement: the script's fifth operation, never in an engine batch */
 #define STORE_UNDO 9
@@ -147,6 +156,20 @@ typedef struct redis_args {
  * body the sha or the script text; now_ms 0 = the server's TIME; bucket (for STORE_UNDO ops) indexed like b->ops */
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit);
+/* redis_part - the operations idx[0..n) of b that one script call runs as a call of its own */
+typedef struct redis_part {
+    const store_batch *b;
+    const uint32_t *idx;
+    size_t n;
+    const uint8_t *types;   /* operation types (a compensation), NULL = the ops' own */
+    const int64_t *bucket;  /* STORE_UNDO's buckets, indexed like b->ops; may be NULL */
+    int commit;
+} redis_part;
+
+/* redis_args_parts - one call for np parts (np <= REDIS_PARTS_MAX); with np > 1 the reply is an array of the
+ * parts' replies, each as a call of its own would have answered */
+void redis_args_parts(redis_args *a, const char *cmd, const char *body, const redis_part *parts, size_t np,
+                      uint64_t now_ms);
 /* redis_args_release - free the buffers */
 void redis_args_release(redis_args *a);
 

@@ -602,6 +602,75 @@ static void test_skewed_clocks_share_one_window(void **st)
     event_base_free(base);
 }
 
+static int batches_done;
+
+/* on_done_count - one more of several pending batches answered */
+static void on_done_count(store_batch *b, void *arg)
+{
+    (void)b;
+    (void)arg;
+    batches_done++;
+}
+
+/* Requests that reach the store in the same loop iteration go to Redis in ONE script call (what Redis
+ * spends per call is paid once), and each is still decided on its own, in the order they came, exactly
+ * as if it had been sent alone: a limit of 4 admits the first 4 of 6, a request refused by one of its
+ * rules counts in none of them, and a later request sees what the earlier ones counted. */
+static void test_requests_share_one_call(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    redis_spec spec = one_server(&u, single.port);
+    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
+    char err[256], k1[32], k2[32];
+    store *s = redis_store_new(base, &spec, &rcfg, err, sizeof err);
+    store_batch b[9];
+    store_server sv[1];
+    (void)st;
+
+    snprintf(k1, sizeof k1, "merge1-%d", (int)getpid());
+    snprintf(k2, sizeof k2, "merge2-%d", (int)getpid());
+    memset(b, 0, sizeof b);
+    wait_up(base, s);
+    assert_int_equal(store_servers(s, sv, 1), 1);
+    uint64_t calls = sv[0].round_trips;
+    batches_done = 0;
+    for (int i = 0; i < 9; i++) {
+        batch_reset(&b[i], 1700000000000ULL);
+        if (i == 6) /* k2 then k1: k1 is full, so k2 is not counted either */
+            batch_add(&b[i], STORE_WINDOW, (const unsigned char *)k2, strlen(k2))->win = (window_spec){3600000, 10, 10};
+        if (i == 8) /* a peek at k2 sees nothing counted */
+            batch_add(&b[i], STORE_PEEK, (const unsigned char *)k2, strlen(k2))->win = (window_spec){3600000, 10, 10};
+        else if (i == 7) /* not committed: checked, never counted */
+            batch_add(&b[i], STORE_WINDOW, (const unsigned char *)k2, strlen(k2))->win = (window_spec){3600000, 10, 10};
+        else
+            batch_add(&b[i], STORE_WINDOW, (const unsigned char *)k1, strlen(k1))->win = (window_spec){3600000, 4, 10};
+        b[i].commit = i != 7;
+        assert_int_equal(store_submit(s, &b[i], on_done_count, NULL), STORE_PENDING);
+    }
+    while (batches_done < 9)
+        event_base_loop(base, EVLOOP_ONCE);
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(b[i].status, 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(b[i].denied, -1);
+        assert_int_equal(b[i].ops[0].peek.total, i + 1);
+    }
+    assert_int_equal(b[4].denied, 0);
+    assert_int_equal(b[5].denied, 0);
+    assert_int_equal(b[5].ops[0].peek.total, 4);
+    assert_int_equal(b[6].denied, 1);
+    assert_int_equal(b[7].denied, -1);
+    assert_int_equal(b[7].ops[0].peek.total, 0);
+    assert_int_equal(b[8].ops[0].peek.total, 0);
+    assert_int_equal(store_servers(s, sv, 1), 1);
+    assert_int_equal(sv[0].round_trips - calls, 1);
+    for (int i = 0; i < 9; i++)
+        batch_release(&b[i]);
+    store_free(s);
+    event_base_free(base);
+}
+
 /* ---- the fleet mirror (mirror.h) ---- */
 
 typedef struct seen {
@@ -2423,6 +2492,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_window_value_layout),
         cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
+        cmocka_unit_test(test_requests_share_one_call),
         cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_mirror_resync_error),
         cmocka_unit_test(test_mirror_sweep),
