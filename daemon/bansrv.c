@@ -7,7 +7,9 @@
  *     event=ban_expired net=192.0.2.0/24 reason=... rule=...
  * (user=NAME instead of net= for a username ban). A ban is what a rule does about a client, so a flood of
  * clients could make a flood of lines: they share one rate limit (log_rate a second), and what is
- * dropped is counted in the next line that gets through, as every client-triggered line is.
+ * dropped is counted in the next line that gets through, as every client-triggered line is. The bans
+ * restored at start (snapshot, journal) make no line, run no hook and count nowhere: server.c logs
+ * "bans: restored N bans" once (bansrv_restore_begin).
  *
  * SECURITY: the control commands come from the admin (the control socket's peer check); a reason is
  * one line, cut at BANSRV_REASON_MAX, and logged quoted. What a ban holds did not always come from the
@@ -114,6 +116,8 @@ static void on_change(int change, const ban_rec *r, void *arg)
     server *s = arg;
     engine_stats *st = &s->eng.stats;
 
+    if (s->bans_restoring)
+        return; /* bans made before the restart: their hooks ran and their lines were written then */
     if (change == BAN_ADDED)
         st->bans_issued++;
     else if (change == BAN_REMOVED)
@@ -211,6 +215,18 @@ int bansrv_start(server *s)
         return -1;
     }
     return 0;
+}
+
+/* bansrv_restore_begin - the snapshot and journal are loaded from now on: what they restore is told to nobody */
+void bansrv_restore_begin(server *s)
+{
+    s->bans_restoring = 1;
+}
+
+/* bansrv_restore_end - the load is done: every change is told again */
+void bansrv_restore_end(server *s)
+{
+    s->bans_restoring = 0;
 }
 
 /* bansrv_reload - the reloaded file's export and hooks (the export is written again if its format or

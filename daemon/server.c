@@ -212,6 +212,7 @@ void server_snapshot_load(server *s)
     long n;
 
     state_open(s);
+    bansrv_restore_begin(s);
     if (m) {
         n = snapshot_load_with(m, state_hook(s), s->conf->store.snapshot, server_now(s), server_wall_now(s), err,
                                sizeof err);
@@ -228,9 +229,11 @@ void server_snapshot_load(server *s)
         /* attached after the load: what was restored is not written back */
         if (s->banstate && banstate_attach(s->banstate) < 0)
             log_error("bans: no change listener left on the ban index; bans are kept by the snapshot only");
-        log_info("bans: %zu in force after the snapshot and %ld %s records", ban_count(s->eng.bans), j,
-                 s->state->vt->name);
+        /* one line for them all: the bans themselves were logged (and their hooks run) when they were made */
+        if (m)
+            log_info("bans: restored %zu bans (the snapshot and %ld journal records)", ban_count(s->eng.bans), j);
     }
+    bansrv_restore_end(s);
 }
 
 /* server_bans_close - stop keeping the bans (after the last snapshot): before the index is freed */

@@ -85,8 +85,10 @@ int ban_parse(const char *text, ban_rec *r, const char **why);
 /* ban_user - a username ban key (family 0) into r; 0, or -1 if the name is empty or over 255 bytes */
 int ban_user(const char *name, size_t len, ban_rec *r);
 /* ban_add - ban r's key (copying reason, rule, name) with r's since, expires and times; a key already
- * banned is replaced. Tells the change callback BAN_ADDED. 0 new, 1 replaced, -1 a key or date the index
- * cannot hold, BAN_FULL a new key while the index holds its max (ban_set_max) */
+ * banned is replaced. Tells the change callback BAN_ADDED, except for a key that holds the same since,
+ * expires, times, reason and rule already (a fleet resync's record again: nothing changed, so no hook runs
+ * and no line is logged). 0 new, 1 replaced (or the same again), -1 a key or date the index cannot hold,
+ * BAN_FULL a new key while the index holds its max (ban_set_max) */
 #define BAN_FULL (-2)
 int ban_add(struct ban_index *bi, const ban_rec *r);
 /* ban_set_max - at most max bans, and at most max history entries (0: no bound, the default). Keys are

@@ -31,6 +31,11 @@ typedef struct server server;
 /* bansrv_start - the index (s->eng.bans), its listener, the expiry timer and the publisher; before the
  * snapshot is loaded. 0, or -1 (logged) when the publisher cannot start */
 int bansrv_start(server *s);
+/* bansrv_restore_begin, bansrv_restore_end - around the load of the snapshot and journal at start: the bans
+ * restored run no on_ban hook, write no event=ban line and count in no bans_issued (they did when they were
+ * made; a firewall gets them from the export file, written at start). The caller logs "bans: restored N bans". */
+void bansrv_restore_begin(server *s);
+void bansrv_restore_end(server *s);
 /* bansrv_reload - a reload: the export and hooks follow the new file's bans section (c is freed after) */
 struct fg_conf;
 void bansrv_reload(server *s, const struct fg_conf *c);

@@ -101,6 +101,7 @@ struct server {
     struct event *sig_term, *sig_int, *sig_hup, *tick, *stop_timer, *snap_timer;
     struct event *watchdog;
     struct event *ban_timer;    /* drops bans past their end (bansrv.h) */
+    int bans_restoring;         /* the snapshot and journal are being loaded: no hook, no line (bansrv.h) */
     struct watchset *watches;   /* the log watches in force (taken from the configuration, swapped by a reload) */
     struct watchers *watchers;  /* following them */     /* WATCHDOG=1 to systemd at half of WatchdogSec, NULL when not asked */
     int snap_pid;               /* the child writing a snapshot, 0 = none */

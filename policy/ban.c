@@ -571,6 +571,19 @@ static void normal_key(const ban_rec *r, uint8_t bytes[16])
     memcpy(bytes, a.bytes, 16);
 }
 
+/* same_text - two optional strings alike (NULL reads as "": a store's record keeps no difference) */
+static int same_text(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* same - e already holds what r would set: since, expires, times, reason and rule */
+static int same(const ban_ent *e, const ban_rec *r)
+{
+    return e->since == r->since && e->expires == r->expires && e->times == (r->times ? r->times : 1) &&
+           same_text(e->reason, r->reason) && same_text(e->rule, r->rule);
+}
+
 /* dup_or_null - a copy of s, or NULL */
 static char *dup_or_null(const char *s)
 {
@@ -600,6 +613,8 @@ int ban_add(struct ban_index *bi, const ban_rec *r)
             bi->full++;
         return BAN_FULL;
     }
+    if (e && same(e, r)) /* the same record again (a fleet resync, a journal over the snapshot): no change */
+        return 1;
     if (e) {
         replaced = 1;
         fg_free(e->reason);

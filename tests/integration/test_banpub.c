@@ -66,6 +66,7 @@ static int setup(void **st)
                           "         on_ban = [ \"@DIR@/hook.sh\", \"@DIR@/hook.out\", \"$address\", \"--why=$reason\", "
                           "\"$duration\" ];\n"
                           "         hooks_max = 2; };\n"
+                          "store = { snapshot = \"@DIR@/state\"; };\n"
                           "rules = ();\n");
     daemon_start(&d);
     return 0;
@@ -233,6 +234,70 @@ static void test_explain(void **st)
     ctl("unban 203.0.113.0/24");
 }
 
+/* stat_value - one counter of `floodgatectl stats` */
+static long long stat_value(const char *name)
+{
+    char *out = ctl("stats"), key[64];
+    snprintf(key, sizeof key, "%s", name);
+    for (char *p = strstr(out, key); p; p = strstr(p + 1, key))
+        if ((p == out || p[-1] == '\n' || p[-1] == ' ') && (p[strlen(key)] == '=' || p[strlen(key)] == ' ' ||
+                                                           p[strlen(key)] == ':'))
+            return strtoll(p + strlen(key) + 1 + strspn(p + strlen(key) + 1, " "), NULL, 10);
+    fail_msg("stats has no %s: %s", name, out);
+    return -1;
+}
+
+/* wait_hook - until the hook's output holds text (an argument it was given) */
+static void wait_hook(const char *text)
+{
+    char buf[8192];
+    size_t n = 0;
+    for (int i = 0; i < DEADLINE_MS / 10; i++) {
+        FILE *f = fopen(hook_out, "rb");
+        n = 0;
+        if (f) {
+            n = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+        }
+        if (memmem(buf, n, text, strlen(text)))
+            return;
+        poll(NULL, 0, 10);
+    }
+    fail_msg("on_ban was not given %s; the hook wrote %zu bytes", text, n);
+}
+
+/* a restart restores the bans without running on_ban for each or logging each again: one line says how many;
+ * the export file has them; a ban changed after the restart runs on_ban as before */
+static void test_restart_runs_no_hooks(void **st)
+{
+    char log[160];
+    (void)st;
+    unlink(hook_out);
+    ctl("ban 192.0.2.50 1h --reason before");
+    ctl("ban 2001:db8:5::/64 1h --reason before");
+    wait_file(export_path, "192.0.2.50\n2001:db8:5::/64\n");
+    wait_hook("192.0.2.50");
+    wait_hook("2001:db8:5::/64");
+    assert_int_equal(daemon_stop(&d), 0);
+    snprintf(log, sizeof log, "%s/daemon.log", d.dir);
+    assert_int_equal(truncate(log, 0), 0); /* the restart's lines only */
+    unlink(export_path);
+    daemon_start(&d);
+    wait_file(export_path, "192.0.2.50\n2001:db8:5::/64\n"); /* written at start, with the bans restored */
+    assert_int_equal(stat_value("ban_hooks_started"), 0);
+    assert_int_equal(stat_value("bans_issued"), 0);
+    const char *text = daemon_log(&d);
+    if (!strstr(text, "bans: restored 2 bans") || strstr(text, "event=ban "))
+        fail_msg("the restart's log: want one \"bans: restored 2 bans\" and no event=ban line:\n%s", text);
+    /* a longer ban after the restart is a change: on_ban runs for it */
+    ctl("ban 192.0.2.50 2h --reason longer");
+    wait_hook("--why=longer");
+    assert_int_equal(stat_value("ban_hooks_started"), 1);
+    ctl("unban 192.0.2.50");
+    ctl("unban 2001:db8:5::/64");
+    wait_file(export_path, "");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -245,6 +310,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_follow_and_export),
         cmocka_unit_test(test_hook_argv),
         cmocka_unit_test(test_explain),
+        cmocka_unit_test(test_restart_runs_no_hooks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

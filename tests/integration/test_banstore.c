@@ -163,14 +163,14 @@ static void test_journal_restores(void **state)
     write_journal(d, addrs, 3);
     append(in_dir(d, "state.banlog"), torn, sizeof torn);
     daemon_start(d);
-    wait_log(d, "bans: 2 in force");
+    wait_log(d, "bans: restored 2 bans");
     assert_true(log_has(d, "cut short"));
     assert_false(exists(in_dir(d, "state.banlog.bad")));
     assert_int_equal(daemon_stop(d), 0);
     /* the stop wrote the snapshot with both and emptied the journal: still two, and no warning now */
     assert_int_equal(truncate(in_dir(d, "daemon.log"), 0), 0);
     daemon_start(d);
-    wait_log(d, "bans: 2 in force");
+    wait_log(d, "bans: restored 2 bans");
     assert_false(log_has(d, "cut short"));
     assert_int_equal(daemon_stop(d), 0);
     /* the history came through the journal, a restart and two snapshots: 192.0.2.7 was banned twice */
@@ -207,11 +207,11 @@ static void test_damaged_set_aside(void **state)
     assert_true(log_has(d, "set aside as"));
     assert_true(log_has(d, "bad checksum"));
     /* the bans before the damage: 192.0.2.1 and .2, each with its history entry */
-    assert_true(log_has(d, "bans: 2 in force"));
+    assert_true(log_has(d, "bans: restored 2 bans"));
     assert_int_equal(daemon_stop(d), 0);
     assert_int_equal(truncate(in_dir(d, "daemon.log"), 0), 0);
     daemon_start(d);
-    wait_log(d, "bans: 2 in force");
+    wait_log(d, "bans: restored 2 bans");
     assert_false(log_has(d, "damaged"));
     assert_int_equal(daemon_stop(d), 0);
 }
@@ -237,7 +237,7 @@ static void test_snapshot_folds_journal(void **state)
     write_journal(d, addrs, 2);
     assert_true(file_size(in_dir(d, "state.banlog")) > 8);
     daemon_start(d);
-    wait_log(d, "bans: 2 in force");
+    wait_log(d, "bans: restored 2 bans");
     /* a snapshot every second: wait until one took the journal's records (an empty journal, no .prev) */
     for (int i = 0; i < 3000 && !folded; i++) {
         folded = exists(in_dir(d, "state")) && file_size(in_dir(d, "state.banlog")) == 8 &&
@@ -251,7 +251,7 @@ static void test_snapshot_folds_journal(void **state)
     d->pid = -1;
     assert_int_equal(truncate(in_dir(d, "daemon.log"), 0), 0);
     daemon_start(d);
-    wait_log(d, "bans: 2 in force");
+    wait_log(d, "bans: restored 2 bans");
     assert_int_equal(daemon_stop(d), 0);
 }
 

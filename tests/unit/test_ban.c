@@ -181,6 +181,48 @@ static void expiry(void **st)
     ban_index_free(bi);
 }
 
+/* the same record again (a fleet resync hands every ban over again) is no change: no listener hears of it,
+ * so no hook runs and no line is logged; a longer or shorter end, another reason or rule is one */
+static void same_again(void **st)
+{
+    struct ban_index *bi = ban_index_new();
+    heard h = {0};
+    (void)st;
+
+    ban_on_change(bi, listen_fn, &h);
+    assert_int_equal(ban(bi, "192.0.2.1", T0, T0 + 60, "first"), 0);
+    assert_int_equal(ban(bi, "2001:db8::/64", T0, 0, NULL), 0);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(ban(bi, "192.0.2.1", T0, T0 + 60, "first"), 1);
+    assert_int_equal(ban(bi, "2001:db8::/64", T0, 0, NULL), 1);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(ban(bi, "192.0.2.1", T0, T0 + 600, "first"), 1); /* longer */
+    assert_int_equal(ban(bi, "192.0.2.1", T0, T0 + 30, "first"), 1);  /* shorter */
+    assert_int_equal(ban(bi, "192.0.2.1", T0, T0 + 30, "other"), 1);  /* another reason */
+    assert_int_equal(ban(bi, "2001:db8::/64", T0, 0, ""), 1);        /* none is none (as the store keeps it) */
+    assert_int_equal(h.n, 5);
+    assert_int_equal(ban(bi, "2001:db8::/64", T0, 0, "scan"), 1);    /* a reason where there was none */
+    assert_int_equal(h.n, 6);
+    assert_int_equal(h.change[5], BAN_ADDED);
+    ban_rec r = *key("192.0.2.1");
+    r.since = T0;
+    r.expires = T0 + 30;
+    r.reason = "other";
+    r.rule = "test";
+    r.times = 2; /* banned once more by a rule */
+    assert_int_equal(ban_add(bi, &r), 1);
+    r.rule = NULL; /* by hand */
+    assert_int_equal(ban_add(bi, &r), 1);
+    assert_int_equal(h.n, 8);
+    assert_int_equal(ban_add(bi, &r), 1);
+    assert_int_equal(h.n, 8);
+    /* the expiry still comes, and is told */
+    assert_int_equal(ban_expire(bi, T0 + 30), 1);
+    assert_int_equal(h.n, 9);
+    assert_int_equal(h.change[8], BAN_EXPIRED);
+    ban_index_free(bi);
+}
+
 /* a key banned again is replaced (new reason, new end), not added twice; remove of an unbanned key fails */
 static void replace_and_remove(void **st)
 {
@@ -457,6 +499,7 @@ int main(void)
         cmocka_unit_test(lookups_per_prefix),
         cmocka_unit_test(expiry),
         cmocka_unit_test(replace_and_remove),
+        cmocka_unit_test(same_again),
         cmocka_unit_test(history),
         cmocka_unit_test(usernames),
         cmocka_unit_test(foreach_in_force),

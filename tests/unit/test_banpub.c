@@ -440,7 +440,9 @@ static void test_server_index(void **st)
     s->conf->bans.hooks_max = 1; /* one at a time: the output file in ban order */
     assert_int_equal(bansrv_start(s), 0);
     assert_non_null(s->pub);
-    index_ban(s->eng.bans, "198.51.100.0/24", NOW + 100, "old"); /* as the snapshot restores one */
+    bansrv_restore_begin(s); /* as the snapshot restores one */
+    index_ban(s->eng.bans, "198.51.100.0/24", NOW + 100, "old");
+    bansrv_restore_end(s);
     banpub_export_now(s->pub);
     wait_exports(s, 1);
     assert_string_equal(file_text(path), "198.51.100.0/24\n");
@@ -476,14 +478,16 @@ static void test_server_index(void **st)
     wait_exports(s, 3);
     assert_string_equal(file_text(path), ""); /* the username ban is no firewall's business */
 
-    while (banpub_get_stats(s->pub).hooks.finished < 2)
+    while (banpub_get_stats(s->pub).hooks.finished < 1)
         event_base_loop(s->base, EVLOOP_ONCE);
     FILE *f = fopen(out_ban, "rb");
     assert_non_null(f);
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    /* the restored ban runs on_ban too (a firewall flushed by a reboot gets it back) */
-    const char want[] = "198.51.100.0/24\0--why=old\0" "100\0" "192.0.2.7\0--why=a b'c\"; $(reboot)\0" "30";
+    /* the restored ban runs no on_ban (it ran when the ban was made; the export file has it) */
+    assert_int_equal(banpub_get_stats(s->pub).hooks.started, 1);
+    assert_int_equal(s->eng.stats.bans_issued, 2); /* 192.0.2.7 and mallory */
+    const char want[] = "192.0.2.7\0--why=a b'c\"; $(reboot)\0" "30";
     assert_int_equal(n, sizeof want);
     assert_memory_equal(buf, want, sizeof want);
 
@@ -542,6 +546,64 @@ static void test_server_index(void **st)
     srv_free(s);
 }
 
+/* a restart restores the bans (snapshot, then journal) without running on_ban for them, writing their lines or
+ * counting them as issued; after it, a new ban and a changed one run on_ban, the same ban again does not */
+static void test_restart_quiet(void **st)
+{
+    (void)st;
+    char snap[512], script[512], out[600];
+    snprintf(script, sizeof script, "%s", write_temp("hook-restart.sh", "#!/bin/sh\necho \"$2\" >> \"$1\"\n"));
+    chmod(script, 0755);
+    snprintf(out, sizeof out, "%s.out", script);
+    snprintf(snap, sizeof snap, "%s", write_temp("restart.snap", ""));
+    unlink(snap);
+    char *on_ban[] = {script, out, "$address", NULL};
+    for (int run = 0; run < 2; run++) {
+        server *s = srv_new();
+        fake_wall = NOW;
+        s->clock.wall = read_fake_wall_ms;
+        s->conf->store.snapshot = snap;
+        s->conf->bans.on_ban = on_ban;
+        s->conf->bans.hooks_max = 1; /* the output in ban order */
+        assert_int_equal(bansrv_start(s), 0);
+        server_snapshot_load(s);
+        if (run == 0) {
+            assert_int_equal(ban_count(s->eng.bans), 0);
+            index_ban(s->eng.bans, "192.0.2.1", NOW + 600, "ssh");
+            index_ban(s->eng.bans, "192.0.2.2", NOW + 600, "ssh");
+            server_snapshot_save(s); /* the snapshot has two */
+            index_ban(s->eng.bans, "192.0.2.3", NOW + 600, "ssh"); /* the journal the third */
+            index_ban(s->eng.bans, "192.0.2.1", NOW + 900, "ssh"); /* and the first one's new end */
+            while (banpub_get_stats(s->pub).hooks.finished < 4)
+                event_base_loop(s->base, EVLOOP_ONCE);
+            assert_string_equal(file_text(out), "192.0.2.1\n192.0.2.2\n192.0.2.3\n192.0.2.1\n");
+            /* stopped without a last snapshot (kill -9): the journal keeps the rest */
+        } else {
+            assert_int_equal(ban_count(s->eng.bans), 3);
+            assert_int_equal(banpub_get_stats(s->pub).hooks.started, 0);
+            assert_int_equal(s->eng.stats.bans_issued, 0);
+            ban_rec k;
+            const char *why;
+            assert_int_equal(ban_parse("192.0.2.1", &k, &why), 0);
+            assert_int_equal(ban_find(s->eng.bans, &k, NOW)->expires, NOW + 900);
+            index_ban(s->eng.bans, "192.0.2.2", NOW + 600, "ssh");  /* the same again (a fleet resync): nothing */
+            index_ban(s->eng.bans, "192.0.2.3", NOW + 1200, "ssh"); /* longer */
+            index_ban(s->eng.bans, "192.0.2.4", NOW + 600, "ssh");  /* new */
+            while (banpub_get_stats(s->pub).hooks.finished < 2)
+                event_base_loop(s->base, EVLOOP_ONCE);
+            assert_int_equal(banpub_get_stats(s->pub).hooks.started, 2);
+            assert_int_equal(s->eng.stats.bans_issued, 2);
+            assert_string_equal(file_text(out), "192.0.2.1\n192.0.2.2\n192.0.2.3\n192.0.2.1\n"
+                                                 "192.0.2.3\n192.0.2.4\n");
+        }
+        server_bans_close(s); /* the journal drained */
+        bansrv_stop(s);
+        s->conf->store.snapshot = NULL;
+        s->conf->bans.on_ban = NULL;
+        srv_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_hooks_dropped),
         cmocka_unit_test(test_server_index),
+        cmocka_unit_test(test_restart_quiet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
