@@ -19,13 +19,18 @@ extern char **environ;
 
 typedef struct hook_job {
     struct hook_job *next;
+    struct banhook *h;
     char **argv;           /* expanded */
     char label[16];        /* "on_ban", for the log */
-    pid_t pid;             /* while running */
+    pid_t pid;             /* while running: its process group's id too */
+    struct event *timeout; /* while running: hooks_timeout after the start */
+    int killed;            /* the timeout killed its group */
 } hook_job;
 
 struct banhook {
+    struct event_base *base;
     struct event *sigchld;
+    uint64_t timeout_ms;   /* a hook still running after this is killed with its process group */
     unsigned max_running, max_queued;
     hook_job *running;     /* list of running jobs */
     hook_job *head, *tail; /* the queue, oldest first */
@@ -92,11 +97,38 @@ void banhook_argv_free(char **argv)
     fg_free(argv);
 }
 
-/* job_free - a job and its argv */
+/* job_free - a job, its timer and its argv */
 static void job_free(hook_job *j)
 {
+    if (j->timeout)
+        event_free(j->timeout);
     banhook_argv_free(j->argv);
     fg_free(j);
+}
+
+/* on_timeout - the job still runs after hooks_timeout: SIGKILL to its whole process group (what it started goes
+ * too, unless it left the group); the SIGCHLD that follows collects it */
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    hook_job *j = arg;
+    char after[32];
+    uint64_t ms = j->h->timeout_ms;
+
+    (void)fd;
+    (void)what;
+    if (ms % 1000)
+        snprintf(after, sizeof after, "%llums", (unsigned long long)ms);
+    else
+        snprintf(after, sizeof after, "%llus", (unsigned long long)(ms / 1000));
+    /* the job is not collected yet (collecting stops this timer), so its pid, and the group, are still its */
+    if (kill(-j->pid, SIGKILL) < 0)
+        log_warn("%s: %s (pid %d): still running after %s: cannot kill its process group: %s", j->label,
+                 j->argv[0], (int)j->pid, after, strerror(errno));
+    else
+        log_warn("%s: %s (pid %d): still running after %s (bans.hooks_timeout): killed with its process group",
+                 j->label, j->argv[0], (int)j->pid, after);
+    j->killed = 1;
+    sat_inc(&j->h->st.killed);
 }
 
 /* spawn - start one job; 0 running, -1 failed (logged, counted, freed) */
@@ -115,7 +147,9 @@ static int spawn(banhook *h, hook_job *j)
     sigfillset(&dfl);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    /* its own process group (setpgid(0, 0) before the exec): the timeout kills it and all it started at once */
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     rc = posix_spawn(&j->pid, j->argv[0], &fa, &at, j->argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -131,6 +165,12 @@ static int spawn(banhook *h, hook_job *j)
     j->next = h->running;
     h->running = j;
     h->st.running++;
+    j->h = h;
+    j->timeout = evtimer_new(h->base, on_timeout, j);
+    if (j->timeout) {
+        struct timeval tv = {(time_t)(h->timeout_ms / 1000), (suseconds_t)(h->timeout_ms % 1000 * 1000)};
+        evtimer_add(j->timeout, &tv);
+    }
     return 0;
 }
 
@@ -167,6 +207,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
         *pp = j->next;
         h->st.running--;
         sat_inc(&h->st.finished);
+        if (j->timeout) /* collected: its pid may be reused from now on, so no kill may come after this */
+            event_del(j->timeout);
         if (r < 0) {
             sat_inc(&h->st.failed);
             log_warn("%s: %s (pid %d): lost: %s", j->label, j->argv[0], (int)j->pid, strerror(errno));
@@ -175,8 +217,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
         } else {
             sat_inc(&h->st.failed);
             if (WIFSIGNALED(status))
-                log_warn("%s: %s %s: killed by signal %d", j->label, j->argv[0], j->argv[1] ? j->argv[1] : "",
-                         WTERMSIG(status));
+                log_warn("%s: %s %s: killed by signal %d%s", j->label, j->argv[0], j->argv[1] ? j->argv[1] : "",
+                         WTERMSIG(status), j->killed ? " (bans.hooks_timeout)" : "");
             else
                 log_warn("%s: %s %s: exit %d", j->label, j->argv[0], j->argv[1] ? j->argv[1] : "",
                          WEXITSTATUS(status));
@@ -193,6 +235,8 @@ banhook *banhook_new(struct event_base *base, unsigned max_running, unsigned max
 
     h->max_running = max_running ? max_running : 1;
     h->max_queued = max_queued;
+    h->base = base;
+    h->timeout_ms = BANHOOK_TIMEOUT_MS;
     h->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, h);
     if (!h->sigchld || evsignal_add(h->sigchld, NULL) != 0) {
         log_error("hooks: cannot watch SIGCHLD");
@@ -212,6 +256,14 @@ void banhook_set_max(banhook *h, unsigned max_running, unsigned max_queued)
     h->max_running = max_running ? max_running : 1;
     h->max_queued = max_queued;
     start_queued(h);
+}
+
+/* banhook_set_timeout - hooks started from now on are killed ms after their start if still running (0: the
+ * default); the running ones keep theirs */
+void banhook_set_timeout(banhook *h, uint64_t ms)
+{
+    if (h)
+        h->timeout_ms = ms ? ms : BANHOOK_TIMEOUT_MS;
 }
 
 /* banhook_free - drop the queue and the bookkeeping */

@@ -344,6 +344,7 @@ static int set_hooks(banpub *p)
         banhook_set_max(p->hooks, running, p->conf.hooks_queued);
     else if (p->on_ban || p->on_unban)
         p->hooks = banhook_new(p->base, running, p->conf.hooks_queued);
+    banhook_set_timeout(p->hooks, p->conf.hooks_timeout_ms);
     return (p->on_ban || p->on_unban) && !p->hooks ? -1 : 0;
 }
 

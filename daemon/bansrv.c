@@ -190,6 +190,7 @@ static banpub_conf pub_conf(const conf_bans *cb)
         .on_unban = (const char *const *)cb->on_unban,
         .hooks_running = (unsigned)cb->hooks_max,
         .hooks_queued = BANPUB_HOOKS_QUEUED,
+        .hooks_timeout_ms = cb->hooks_timeout_ms,
     };
     return pc;
 }

@@ -13,6 +13,13 @@
  * handler runs on the loop) by waitpid(pid, WNOHANG) on our own pids only, so the snapshot writer's child
  * is left to its owner; each exit status is logged.
  *
+ * Each command runs in a process group of its own (setpgid(0, 0) before the exec: POSIX_SPAWN_SETPGROUP).
+ * One still running timeout_ms after its start (bans.hooks_timeout, default 30 s) is killed with its whole
+ * group, kill(-pgid, SIGKILL), so a `curl` it started dies with it, and a warning names its argv[0] and pid:
+ *     on_ban: /usr/local/sbin/block (pid 4242): still running after 30s (bans.hooks_timeout): killed ...
+ * The timeout is a timer event per running command: nothing waits on the loop. The kill comes only while the
+ * command is not collected yet, so its pid (and group id) cannot have been reused by then.
+ *
  * INVARIANTS
  *     running <= max_running; queued <= max_queued; started = finished + running.
  *
@@ -23,7 +30,8 @@
  *     an empty signal mask. An element after substitution is cut at BANHOOK_ARG_MAX bytes.
  *
  * BUGS
- *     A hook that never exits holds its slot for ever: there is no timeout yet.
+ *     A process the command started that leaves the group (setsid, setpgid) outlives the timeout, and so does
+ *     one still running when the command itself exits in time: only the command is waited for.
  */
 #ifndef FG_BANHOOK_H
 #define FG_BANHOOK_H
@@ -33,6 +41,7 @@
 
 #define BANHOOK_ARGS_MAX 64    /* elements of one hook's argv */
 #define BANHOOK_ARG_MAX 4096   /* bytes of one element after substitution */
+#define BANHOOK_TIMEOUT_MS 30000 /* bans.hooks_timeout's default */
 
 typedef struct banhook banhook;
 
@@ -41,6 +50,7 @@ typedef struct banhook_stats {
     uint64_t finished;  /* collected, whatever their status */
     uint64_t failed;    /* exit status not 0, killed, or spawn failed */
     uint64_t dropped;   /* the queue was full */
+    uint64_t killed;    /* still running at the timeout: killed with their process group (also failed) */
     unsigned running;   /* now */
     unsigned queued;    /* now */
 } banhook_stats;
@@ -49,6 +59,9 @@ typedef struct banhook_stats {
 banhook *banhook_new(struct event_base *base, unsigned max_running, unsigned max_queued);
 /* banhook_set_max - new bounds (a reload): running jobs go on; more start if there is room now */
 void banhook_set_max(banhook *h, unsigned max_running, unsigned max_queued);
+/* banhook_set_timeout - commands started from now on are killed (with their process group) ms after their
+ * start if still running; 0 sets the default, BANHOOK_TIMEOUT_MS */
+void banhook_set_timeout(banhook *h, uint64_t ms);
 /* banhook_free - forget the runner; children still running are left to finish (and reaped by init) */
 void banhook_free(banhook *h);
 /* banhook_expand - argv with $address/$reason/$duration replaced, into a NULL-terminated array of

@@ -66,6 +66,7 @@ typedef struct banpub_conf {
     const char *const *on_unban;   /* NULL-terminated argv, or NULL */
     unsigned hooks_running;        /* bans.hooks_max */
     unsigned hooks_queued;         /* waiting beyond that */
+    uint64_t hooks_timeout_ms;     /* bans.hooks_timeout: a hook still running then is killed (0: 30 s) */
 } banpub_conf;
 
 typedef struct banpub_stats {

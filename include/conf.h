@@ -73,6 +73,7 @@ typedef struct conf_regex {
 
 #define CONF_BANS_ACTION_DEFAULT "REJECT 5.7.1 Banned: $reason"
 #define CONF_BANS_HOOKS_MAX_DEFAULT 4           /* on_ban/on_unban commands running at once */
+#define CONF_BANS_HOOKS_TIMEOUT_DEFAULT 30000   /* ms: bans.hooks_timeout */
 #define CONF_BANS_MAX_DEFAULT 1000000           /* bans (and ban history entries) the index holds at most */
 
 typedef struct conf_bans {
@@ -84,6 +85,7 @@ typedef struct conf_bans {
     char **on_unban;         /* bans.on_unban: argv; NULL = none */
     unsigned non_unban;
     uint64_t hooks_max;      /* bans.hooks_max: hook commands running at once */
+    uint64_t hooks_timeout_ms; /* bans.hooks_timeout: a hook still running then is killed with its group */
     uint64_t max;            /* bans.max: bans and history entries at most (new keys past it are refused) */
 } conf_bans;
 

@@ -362,11 +362,13 @@ static int get_argv(config_setting_t *g, const char *name, char ***argv, unsigne
     return 0;
 }
 
-/* parse_bans - bans = { action; trusted; export = { format; path; }; on_ban; on_unban; hooks_max; max; }
+/* parse_bans - bans = { action; trusted; export = { format; path; }; on_ban; on_unban; hooks_max; hooks_timeout;
+ * max; }
  * (trusted goes to the rule set, with the top-level trusted: parse_trusted) */
 static int parse_bans(fg_conf *c, config_setting_t *g, conf_errors *errs)
 {
-    static const char *const known[] = {"action", "trusted", "export", "on_ban", "on_unban", "hooks_max", "max", NULL};
+    static const char *const known[] = {"action",    "trusted",       "export", "on_ban", "on_unban",
+                                        "hooks_max", "hooks_timeout", "max",    NULL};
     static const char *const ekeys[] = {"format", "path", NULL};
     static const char *const formats[] = {"nft", "ipset", "plain", "json", NULL};
     config_setting_t *s;
@@ -375,6 +377,7 @@ static int parse_bans(fg_conf *c, config_setting_t *g, conf_errors *errs)
 
     c->bans.action = fg_strdup(CONF_BANS_ACTION_DEFAULT);
     c->bans.hooks_max = CONF_BANS_HOOKS_MAX_DEFAULT;
+    c->bans.hooks_timeout_ms = CONF_BANS_HOOKS_TIMEOUT_DEFAULT;
     c->bans.max = CONF_BANS_MAX_DEFAULT;
     if (!g)
         return 0;
@@ -425,6 +428,7 @@ static int parse_bans(fg_conf *c, config_setting_t *g, conf_errors *errs)
     ok |= get_argv(g, "on_ban", &c->bans.on_ban, &c->bans.non_ban, errs);
     ok |= get_argv(g, "on_unban", &c->bans.on_unban, &c->bans.non_unban, errs);
     ok |= get_size(g, "hooks_max", 1, 1000, &c->bans.hooks_max, errs);
+    ok |= get_duration(g, "hooks_timeout", 100, 86400 * 1000ULL, &c->bans.hooks_timeout_ms, errs);
     ok |= get_size(g, "max", 1, 100000000, &c->bans.max, errs);
     return ok;
 }

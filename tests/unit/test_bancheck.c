@@ -47,6 +47,8 @@ static void conf_errors_named(void **st)
         {"hook not a list", "bans = {\n  on_ban = \"/bin/true\";\n};\n", 2, "bans.on_ban"},
         {"hook empty", "bans = {\n  on_unban = [];\n};\n", 2, "bans.on_unban"},
         {"hooks_max", "bans = {\n  hooks_max = 0;\n};\n", 2, "hooks_max"},
+        {"hooks_timeout too short", "bans = {\n  hooks_timeout = \"10ms\";\n};\n", 2, "hooks_timeout"},
+        {"hooks_timeout not a duration", "bans = {\n  hooks_timeout = \"soon\";\n};\n", 2, "hooks_timeout"},
         {"trusted not an address", "trusted = [\"127.0.0.1\",\n  \"example.org\"];\n", 2, "trusted"},
         {"trusted bad prefix", "trusted = [\"10.0.0.0/33\"];\n", 1, "trusted"},
         {"trusted unknown list", "bans = {\n  trusted = [\"@nope\"];\n};\n", 2, "nope"},
@@ -79,13 +81,14 @@ static void conf_values(void **st)
     assert_null(c->bans.export_format);
     assert_null(c->bans.on_ban);
     assert_int_equal(c->bans.hooks_max, CONF_BANS_HOOKS_MAX_DEFAULT);
+    assert_int_equal(c->bans.hooks_timeout_ms, 30000);
     conf_free(c);
 
     c = load_text(LISTEN "bans = { action = \"554 5.7.1 Go away ($reason, until $expires)\";\n"
                          "  export = { format = \"ipset\"; path = \"bans.ipset\"; };\n"
                          "  on_ban = [\"/usr/local/bin/tell\", \"$address\", \"banned for $reason\"];\n"
                          "  on_unban = (\"/bin/true\");\n"
-                         "  hooks_max = 2; };\n",
+                         "  hooks_max = 2; hooks_timeout = \"5m\"; };\n",
                   &errs);
     if (!c)
         dump_errors(&errs);
@@ -99,6 +102,7 @@ static void conf_values(void **st)
     assert_null(c->bans.on_ban[3]);
     assert_int_equal(c->bans.non_unban, 1);
     assert_int_equal(c->bans.hooks_max, 2);
+    assert_int_equal(c->bans.hooks_timeout_ms, 300000);
     conf_free(c);
 }
 

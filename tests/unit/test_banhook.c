@@ -9,7 +9,12 @@
 #include "testutil.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "banhook.h"
 
@@ -137,6 +142,60 @@ static void test_failures(void **st)
     event_base_free(base);
 }
 
+/* a hook still running at the timeout is killed with its process group: the command and what it started (a
+ * grandchild that sleeps too) are both gone, and a warning names the command and its pid */
+static void test_timeout_kills_group(void **st)
+{
+    (void)st;
+    char pidfile[512], logpath[512];
+    static char sleeper[256];
+    snprintf(sleeper, sizeof sleeper, "%s",
+             write_temp("sleeper.sh", "#!/bin/sh\nsleep 30 &\necho $$ $! > \"$1.tmp\"\nmv \"$1.tmp\" \"$1\"\nsleep 30\n"));
+    chmod(sleeper, 0755);
+    snprintf(pidfile, sizeof pidfile, "%s.pid", sleeper);
+    snprintf(logpath, sizeof logpath, "%s", write_temp("timeout.log", ""));
+    /* orphans come to us (the grandchild, once its parent is killed): its status says how it ended */
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+    struct event_base *base = event_base_new();
+    banhook *h = banhook_new(base, 1, 1);
+    const char *argv[] = {sleeper, pidfile, NULL};
+    banhook_set_timeout(h, 200);
+    int saved = dup(2), fd = open(logpath, O_WRONLY | O_TRUNC);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    assert_int_equal(banhook_run(h, "on_ban", argv, "192.0.2.1", "", ""), 0);
+    /* the grandchild is started before the loop turns again (its timer cannot fire while the loop is still) */
+    FILE *f;
+    while (!(f = fopen(pidfile, "r")))
+        poll(NULL, 0, 10);
+    int hook = 0, grandchild = 0;
+    assert_int_equal(fscanf(f, "%d %d", &hook, &grandchild), 2);
+    fclose(f);
+    wait_finished(base, h, 1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    banhook_stats s = banhook_get_stats(h);
+    assert_int_equal(s.killed, 1);
+    assert_int_equal(s.failed, 1);
+    int status = 0;
+    assert_int_equal(waitpid(grandchild, &status, 0), grandchild);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    size_t len;
+    const char *got = read_all(logpath, &len);
+    char log[8193], want[512];
+    memcpy(log, got, len);
+    log[len] = '\0';
+    snprintf(want, sizeof want, "on_ban: %s (pid %d): still running after 200ms (bans.hooks_timeout): killed with "
+                                "its process group", sleeper, hook);
+    if (!strstr(log, want))
+        fail_msg("the log does not say \"%s\":\n%s", want, log);
+    banhook_free(h);
+    event_base_free(base);
+}
+
 /* substitution happens inside an element, never splits one, and leaves other $ text */
 static void test_expand(void **st)
 {
@@ -160,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_hostile_argv),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_timeout_kills_group),
         cmocka_unit_test(test_expand),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
