@@ -134,14 +134,19 @@ static void on_change(int change, const ban_rec *r, void *arg)
     }
 }
 
+/* bansrv_expire_now - drop the bans past their end now (the timer does it each second) */
+void bansrv_expire_now(server *s)
+{
+    if (s->eng.bans)
+        ban_expire(s->eng.bans, wall_s(s));
+}
+
 /* on_expire - the one-second timer */
 static void on_expire(evutil_socket_t fd, short what, void *arg)
 {
-    server *s = arg;
-
     (void)fd;
     (void)what;
-    ban_expire(s->eng.bans, wall_s(s));
+    bansrv_expire_now(arg);
 }
 
 typedef struct walk {

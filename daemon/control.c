@@ -19,6 +19,7 @@
 #include "watcher.h"
 
 #define CONTROL_ARGS_MAX 16 /* arguments of one command */
+#define CONTROL_CLOCK_STEP_MAX (100ULL * 366 * 86400) /* debug clock: seconds a step at most */
 
 typedef struct ctl_job {
     server *srv;
@@ -313,6 +314,37 @@ static int cmd_bans(server *s, fg_request *req, struct evbuffer *out)
     return CONTROL_DONE;
 }
 
+/* cmd_debug - debug clock +S: a test steps the daemon's clocks S seconds on (FLOODGATE_TEST_CLOCK=1 only) */
+static void cmd_debug(server *s, const char *const *args, int nargs, struct evbuffer *out)
+{
+    const char *p = nargs == 2 && !strcmp(args[0], "clock") && args[1][0] == '+' ? args[1] + 1 : NULL;
+    uint64_t sec = 0;
+
+    if (!s->clock.steppable) {
+        reply_error(out, "refused: the clock steps only in a daemon started with FLOODGATE_TEST_CLOCK=1 in its "
+                         "environment (tests)");
+        return;
+    }
+    if (!p || !*p) {
+        reply_error(out, "usage: debug clock +SECONDS");
+        return;
+    }
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || sec > CONTROL_CLOCK_STEP_MAX / 10) {
+            reply_error(out, "usage: debug clock +SECONDS (at most 100 years)");
+            return;
+        }
+        sec = sec * 10 + (uint64_t)(*p - '0');
+    }
+    if (sec > CONTROL_CLOCK_STEP_MAX) {
+        reply_error(out, "usage: debug clock +SECONDS (at most 100 years)");
+        return;
+    }
+    server_clock_step(s, sec * 1000);
+    evbuffer_add_printf(out, "status=ok\nstepped=%llu\nwall=%llu\n\n", (unsigned long long)sec,
+                        (unsigned long long)(server_wall_now(s) / 1000));
+}
+
 /* control_exec - run one command */
 int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_fn done, void *arg)
 {
@@ -344,7 +376,9 @@ int control_exec(server *s, fg_request *req, struct evbuffer *out, control_done_
         bansrv_ban(s, req, args, nargs, out);
     else if (!strcmp(cmd, "unban"))
         bansrv_unban(s, args, nargs, out);
+    else if (!strcmp(cmd, "debug"))
+        cmd_debug(s, args, nargs, out);
     else
-        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, explain, kv, bans, ban, unban)");
+        reply_error(out, "unknown command (stats, reload, version, lists, list, watches, counter, reset, explain, kv, bans, ban, unban, debug)");
     return CONTROL_DONE;
 }

@@ -688,6 +688,7 @@ static int usage(int asked)
                     "  bans --follow [--json]           the current bans, then each ban, unban and expiry as it happens\n"
                     "  counter RULE VALUE...            a limit's counter (VALUE: the key's attributes, or NAME=VALUE)\n"
                     "  reset RULE VALUE...              forget that counter\n"
+                    "  debug clock +S                   tests: the daemon's clocks S seconds on (FLOODGATE_TEST_CLOCK=1)\n"
                     "  help                             this text\n"
                     "Exit status: 0 ok, 1 the daemon answered an error, 2 unreachable, bad usage or a cut reply\n"
                     "SOCKET: unix:PATH, tcp:HOST:PORT or a path (default $FLOODGATE_CONTROL or " DEFAULT_SOCKET ")\n");

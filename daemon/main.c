@@ -332,6 +332,10 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(&s, 0, sizeof s);
+    if (getenv("FLOODGATE_TEST_CLOCK") && !strcmp(getenv("FLOODGATE_TEST_CLOCK"), "1")) {
+        s.clock.steppable = 1;
+        log_warn("FLOODGATE_TEST_CLOCK=1: `floodgatectl debug clock +S` steps the clock (tests only)");
+    }
     s.base = event_base_new();
     if (!s.base) {
         fprintf(stderr, "floodgated: cannot create the event loop\n");

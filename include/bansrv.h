@@ -36,6 +36,8 @@ int bansrv_start(server *s);
  * made; a firewall gets them from the export file, written at start). The caller logs "bans: restored N bans". */
 void bansrv_restore_begin(server *s);
 void bansrv_restore_end(server *s);
+/* bansrv_expire_now - drop the bans past their end now, as the timer does each second (after a clock step) */
+void bansrv_expire_now(server *s);
 /* bansrv_reload - a reload: the export and hooks follow the new file's bans section (c is freed after) */
 struct fg_conf;
 void bansrv_reload(server *s, const struct fg_conf *c);

@@ -16,6 +16,11 @@
  * so a date shown after a step is the right remaining time from the
  * wall clock's new "now". The clock is read once per request, in daemon/,
  * and passed down as now_ms.
+ *
+ * Tests step it: floodgated started with FLOODGATE_TEST_CLOCK=1 in its
+ * environment takes `floodgatectl debug clock +S`, which moves both clocks S
+ * seconds on (a ban, a window, a greylist delay ends as if S seconds had
+ * passed); without it the command is refused.
  */
 #ifndef FG_SERVER_H
 #define FG_SERVER_H
@@ -46,6 +51,8 @@ typedef struct server_clock {
     server_clock_fn wall;       /* CLOCK_REALTIME; tests put a fake here */
     int64_t offset_ms;          /* daemon clock = mono() + offset_ms, fixed at the first reading */
     int ready;                  /* offset_ms is set (a zeroed server starts its clock on first use) */
+    int steppable;              /* FLOODGATE_TEST_CLOCK=1 at start: `debug clock +S` may step both clocks */
+    uint64_t step_ms;           /* what `debug clock` added so far, to both clocks */
 } server_clock;
 
 typedef struct listener {
@@ -130,6 +137,10 @@ uint64_t server_wall_now(server *s);
 uint64_t server_wall_ms(server *s, uint64_t daemon_ms);
 /* server_daemon_ms - a wall-clock date as a daemon-clock date (the reverse of server_wall_ms) */
 uint64_t server_daemon_ms(server *s, uint64_t wall_ms);
+/* server_clock_step - a test's clock: both clocks go ms forward (the daemon clock steps once here); then what
+ * waits on them is looked at at once (the bans past their end expire). 0, or -1 when the daemon was not
+ * started with FLOODGATE_TEST_CLOCK=1 */
+int server_clock_step(server *s, uint64_t ms);
 /* server_reload - load the configuration file again and swap the rules in if it loads whole */
 int server_reload(server *s, conf_errors *errs);
 /* print_errors - configuration problems on stderr */

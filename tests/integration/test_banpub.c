@@ -5,9 +5,10 @@
  *
  *     test_banpub FLOODGATED FLOODGATECTL
  *
- * The daemon's clock cannot be injected from outside, so the expiry is a real ban of 1 s: the test waits for
- * the line with a generous deadline (a condition, never a duration). Every wait polls for what the user would
- * see (a line from the follower, the file's content, the hook's output) and fails with what it saw.
+ * The daemon runs with FLOODGATE_TEST_CLOCK=1: the expiry is a ban of 1 min and `floodgatectl debug clock +60`,
+ * which expires it at once. Every wait polls for what the user would see (a line from the follower, the file's
+ * content, the hook's output), with a generous deadline (a condition, never a duration), and fails with what
+ * it saw.
  */
 #include "daemon_util.h"
 
@@ -61,6 +62,7 @@ static int setup(void **st)
     assert_non_null(f);
     fputs("203.0.113.99\n", f);
     fclose(f);
+    setenv("FLOODGATE_TEST_CLOCK", "1", 1); /* debug clock steps its clock */
     daemon_write_conf(&d, "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\"; };\n"
                           "bans = { export = { format = \"plain\"; path = \"@DIR@/bans.txt\"; };\n"
                           "         on_ban = [ \"@DIR@/hook.sh\", \"@DIR@/hook.out\", \"$address\", \"--why=$reason\", "
@@ -172,8 +174,9 @@ static void test_follow_and_export(void **st)
     follow_wait(&fj, "{\"event\":\"unban\",\"network\":\"198.51.100.0/24\"");
     wait_file(export_path, "192.0.2.7\n");
 
-    ctl("ban 2001:db8::/64 1s --reason short");
+    ctl("ban 2001:db8::/64 1m --reason short");
     follow_wait(&f, "ban 2001:db8::/64 ");
+    ctl("debug clock +60"); /* the ban ends with the step (192.0.2.7's hour goes on) */
     const char *got = follow_wait(&f, "expire 2001:db8::/64\n");
     follow_wait(&fj, "{\"event\":\"expire\",\"network\":\"2001:db8::/64\"");
     wait_file(export_path, "192.0.2.7\n");

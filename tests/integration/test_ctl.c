@@ -341,6 +341,18 @@ static void test_help(void **st)
     free(out);
 }
 
+/* debug clock is a test's: a daemon started without FLOODGATE_TEST_CLOCK=1 refuses it, exit 1, and says why */
+static void test_debug_clock_refused(void **st)
+{
+    int status;
+    (void)st;
+    char *out = ctl(control_path, "debug clock +60 2>&1", NULL, &status);
+    assert_int_equal(status, 1);
+    if (!strstr(out, "FLOODGATE_TEST_CLOCK=1"))
+        fail_msg("the refusal does not say why: %s", out);
+    free(out);
+}
+
 /* child_of - a child process of pid, 0 if none (the kernel's children list of its main thread) */
 static pid_t child_of(pid_t pid)
 {
@@ -439,6 +451,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_list_5000),
         cmocka_unit_test(test_list_over_1mib),
         cmocka_unit_test(test_cut_reply_fails),
+        cmocka_unit_test(test_debug_clock_refused),
         cmocka_unit_test(test_sigterm_to_snapshot_child),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

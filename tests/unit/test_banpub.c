@@ -604,6 +604,53 @@ static void test_restart_quiet(void **st)
     }
 }
 
+/* ask - one control request on a new connection; the reply */
+static const char *ask(server *s, const char *req)
+{
+    int eof, fd = client(s);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_until(s, fd, NULL, &eof);
+    const char *got = read_until(s, fd, "\n\n", &eof);
+    close(fd);
+    return got;
+}
+
+/* debug clock +S steps both clocks S seconds on in a daemon started with FLOODGATE_TEST_CLOCK=1, and a ban whose
+ * end the step passed is expired by the step itself (no timer needed); refused otherwise */
+static void test_debug_clock(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    fake_wall = NOW;
+    s->clock.wall = read_fake_wall_ms;
+    assert_int_equal(bansrv_start(s), 0);
+    evtimer_del(s->ban_timer); /* the one-second expiry timer is off: the step alone must expire the ban */
+    index_ban(s->eng.bans, "192.0.2.7", NOW + 60, "brief");
+    index_ban(s->eng.bans, "192.0.2.8", NOW + 120, "longer");
+    uint64_t now = server_now(s), wall = server_wall_now(s);
+    assert_non_null(strstr(ask(s, "command=debug\narg1=clock\narg2=+61\n\n"),
+                           "status=error\nmessage=refused: the clock steps only in a daemon started with "
+                           "FLOODGATE_TEST_CLOCK=1"));
+    assert_int_equal(server_now(s), now);
+    assert_int_equal(ban_count(s->eng.bans), 2);
+    s->clock.steppable = 1; /* as main() sets it from the environment */
+    assert_non_null(strstr(ask(s, "command=debug\narg1=clock\narg2=61\n\n"), "status=error\nmessage=usage"));
+    assert_non_null(strstr(ask(s, "command=debug\narg1=clock\narg2=+6x\n\n"), "status=error\nmessage=usage"));
+    const char *got = ask(s, "command=debug\narg1=clock\narg2=+61\n\n");
+    assert_non_null(strstr(got, "status=ok\nstepped=61\nwall=1800000061\n"));
+    assert_int_equal(server_now(s), now + 61000);
+    assert_int_equal(server_wall_now(s), wall + 61000);
+    /* expired by the step itself */
+    assert_int_equal(ban_count(s->eng.bans), 1);
+    assert_int_equal(s->eng.stats.bans_expired, 1);
+    ban_rec k;
+    const char *why;
+    assert_int_equal(ban_parse("192.0.2.8", &k, &why), 0);
+    assert_non_null(ban_find(s->eng.bans, &k, server_wall_now(s) / 1000));
+    bansrv_stop(s);
+    srv_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -615,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_hooks_dropped),
         cmocka_unit_test(test_server_index),
         cmocka_unit_test(test_restart_quiet),
+        cmocka_unit_test(test_debug_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
