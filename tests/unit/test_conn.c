@@ -411,6 +411,32 @@ static void test_stalled_reader_closed(void **st)
     srv_free(s);
 }
 
+/* a client that waits for each answer before its next request (as Postfix does) is served from one slot of its
+ * pipeline, not from each of them in turn: after as many requests as the pipeline holds, it holds the memory of
+ * one request (a slot's walk through the ring took all of them, each cold in cache when its turn came) */
+static void test_one_at_a_time_one_slot(void **st)
+{
+    server *s = srv_new();
+    int fd = client(s, 0), eof;
+    char req[64], want[64];
+    size_t after_first = 0;
+    (void)st;
+
+    for (int i = 0; i < 3 * (int)s->conf->listen.pipeline; i++) {
+        int rl = sprintf(req, "request=auth\nusername=u%d\n\n", i);
+        sprintf(want, "action=REJECT user u%d\nreason=echo\n\n", i);
+        send_all(s, fd, req, (size_t)rl);
+        assert_string_equal(collect(s, fd, 1, &eof), want);
+        if (i == 0)
+            after_first = fg_alloc_used();
+    }
+    print_message("one request at a time: %zu bytes more after %d requests than after the first\n",
+                  fg_alloc_used() - after_first, 3 * (int)s->conf->listen.pipeline);
+    assert_true(fg_alloc_used() <= after_first + 256);
+    close(fd);
+    srv_free(s);
+}
+
 /* run_for - the loop for ms of real time: libevent's timers only say when to look, the fake clock decides */
 static void run_for(server *s, int ms)
 {
@@ -640,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_stalled_reader_closed),
         cmocka_unit_test(test_slow_reader_kept),
+        cmocka_unit_test(test_one_at_a_time_one_slot),
         cmocka_unit_test(test_control_not_paused_by_policy),
         cmocka_unit_test(test_accept_emfile),
         cmocka_unit_test(test_control_peers),
