@@ -15,7 +15,10 @@
  * Two tables during a rehash, as in Redis's dict: lookups look in both,
  * inserts go to the new one, and each operation moves one entry across
  * (its slot only: the entry itself is not read). The table grows to twice
- * its size when it passes MEM_GROW_LOAD.
+ * its size when it passes MEM_GROW_LOAD. From 2 MiB up a table's slots ask for
+ * transparent huge pages (fg_calloc_huge): lookups read them at random,
+ * so with 4 KiB pages each one missed the TLB too, and each page cost a
+ * fault (two: read as the zero page, then copied) as the table filled.
  *
  * While a forked child writes a snapshot, every page the parent writes is
  * copied, so moving entries would copy the whole table in the end: the
@@ -109,9 +112,15 @@ static inline uint64_t key_hash(const mem_store *m, const void *key, size_t klen
 /* table_init - allocate 2^bits empty slots */
 static void table_init(table *t, unsigned bits)
 {
-    t->slots = fg_calloc((size_t)1 << bits, sizeof *t->slots);
+    t->slots = fg_calloc_huge((size_t)1 << bits, sizeof *t->slots);
     t->mask = ((uint64_t)1 << bits) - 1;
     t->used = 0;
+}
+
+/* table_free - free a table's slots */
+static void table_free(table *t)
+{
+    fg_free_huge(t->slots, (size_t)t->mask + 1, sizeof *t->slots);
 }
 
 /* slot_insert - put an entry of a key known to be absent into t's first free slot of its run */
@@ -136,7 +145,7 @@ static inline table *newest(mem_store *m)
 /* rehash_done - the old table is empty: the new one takes its place */
 static void rehash_done(mem_store *m)
 {
-    fg_free(m->t[0].slots);
+    table_free(&m->t[0]);
     m->t[0] = m->t[1];
     memset(&m->t[1], 0, sizeof m->t[1]);
     m->rehash_idx = -1;
@@ -312,7 +321,7 @@ void mem_free(mem_store *m)
         for (uint64_t i = 0; i <= t->mask; i++)
             if (live(&t->slots[i]))
                 fg_free(t->slots[i].e);
-        fg_free(t->slots);
+        table_free(t);
     }
     fg_free(m);
 }

@@ -19,6 +19,8 @@ void *fg_realloc(void *ptr, size_t size);
 char *fg_strdup(const char *s);
 char *fg_strndup(const char *s, size_t n);
 void fg_free(void *ptr);
+void *fg_calloc_huge(size_t n, size_t size);
+void fg_free_huge(void *ptr, size_t n, size_t size);
 
 size_t fg_alloc_used(void);      /* bytes held now (usable sizes) */
 uint64_t fg_alloc_calls(void);   /* allocations made since start */

@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include "alloc.h"
 #include "hash.h"
 #include "mem.h"
 
@@ -528,6 +529,75 @@ static void test_hash_flood(void **st)
     mem_free(m);
 }
 
+/* thp_advised_kb - kB of this process's mappings that asked for transparent huge pages (VmFlags "hg") */
+static size_t thp_advised_kb(void)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    size_t size = 0, total = 0;
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Size: %zu kB", &size) == 1)
+            continue;
+        if (!strncmp(line, "VmFlags:", 8) && strstr(line, " hg"))
+            total += size;
+    }
+    fclose(f);
+    return total;
+}
+
+/* a big array from fg_calloc_huge is zeroed, 2 MiB-aligned, counted in the daemon's memory and given back; a
+ * small one is calloc's */
+static void test_calloc_huge(void **st)
+{
+    size_t before = fg_alloc_used(), n = 3 * 131072 + 5;
+    (void)st;
+
+    uint64_t *big = fg_calloc_huge(n, sizeof *big);
+    assert_int_equal((uintptr_t)big % (2u << 20), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_true(big[i] == 0);
+    big[n - 1] = 1;
+    assert_int_equal(fg_alloc_used() - before, 4u << 20); /* 3 MiB and 40 bytes: two huge pages' room */
+    fg_free_huge(big, n, sizeof *big);
+    assert_int_equal(fg_alloc_used(), before);
+    uint64_t *small = fg_calloc_huge(100, sizeof *small);
+    assert_true(small[99] == 0);
+    assert_true(fg_alloc_used() > before);
+    fg_free_huge(small, 100, sizeof *small);
+    assert_int_equal(fg_alloc_used(), before);
+}
+
+/* a table of 2 MiB and more asks for transparent huge pages: with 4 KiB pages every lookup's slot missed the TLB
+ * too; it still works as before across the growth */
+static void test_big_table_huge_pages(void **st)
+{
+    mem_store *m = fresh(0);
+    char key[32];
+    size_t vlen, before = thp_advised_kb();
+    (void)st;
+
+    for (int i = 0; i < 120000; i++) { /* past 3/4 of 2^17 slots: a table of 2^18 slots, 4 MiB */
+        int n = snprintf(key, sizeof key, "key%d", i);
+        memcpy(mem_put(m, key, (size_t)n, 8, UINT64_MAX, 0), &i, sizeof i);
+    }
+    mem_hold_rehash(m, 0);
+    mem_purge(m, 0, SIZE_MAX / 2); /* finishes the rehash: one table */
+    print_message("huge-page-advised mappings: %zu kB before, %zu kB with 120,000 keys\n", before, thp_advised_kb());
+    assert_true(thp_advised_kb() >= before + 4096);
+    for (int i = 0; i < 120000; i++) {
+        int n = snprintf(key, sizeof key, "key%d", i), got;
+        unsigned char *v = mem_get(m, key, (size_t)n, &vlen, 1);
+        assert_non_null(v);
+        memcpy(&got, v, sizeof got);
+        assert_int_equal(got, i);
+    }
+    mem_free(m);
+    assert_true(thp_advised_kb() <= before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +610,8 @@ int main(void)
         cmocka_unit_test(test_hold_rehash),
         cmocka_unit_test(test_delete_runs),
         cmocka_unit_test(test_random_model),
+        cmocka_unit_test(test_calloc_huge),
+        cmocka_unit_test(test_big_table_huge_pages),
         cmocka_unit_test(test_batch_all_or_nothing),
         cmocka_unit_test(test_rates_all_or_nothing),
         cmocka_unit_test(test_batch_under_eviction),
