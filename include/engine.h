@@ -133,6 +133,17 @@ typedef void (*engine_log_fn)(const char *msg, void *arg);
 typedef void (*engine_dry_fn)(const fg_request *req, const char *rule, const char *action, uint64_t retry_s,
                               void *arg);
 
+#define ENGINE_FP_MEMO 64        /* fingerprints of recent limit.distinct values kept (engine_distinct_fp) */
+#define ENGINE_FP_MEMO_VALUE 47  /* longest value (typed, as a key part) kept there */
+
+/* engine_fp_memo - one remembered fingerprint: BLAKE2b costs about 1,850 instructions a value, more than the rest
+ * of a distinct check, and the values a server sees (recipient domains, usernames) repeat */
+typedef struct engine_fp_memo {
+    uint64_t fp;           /* the fingerprint */
+    uint8_t len;           /* bytes of value; 0: empty */
+    unsigned char value[ENGINE_FP_MEMO_VALUE]; /* the value as engine_distinct_fp hashes it */
+} engine_fp_memo;
+
 typedef struct engine {
     store *store;          /* where counters live */
     struct ban_index *bans; /* bans in force (ban.h): checked before any rule, fed by ban rules; NULL = none */
@@ -148,6 +159,12 @@ typedef struct engine {
     unsigned char distinct_key[ENGINE_DISTINCT_KEY_BYTES]; /* keys the fingerprints of limit.distinct values
                            * (BLAKE2b): store.distinct_key, the same on every daemon sharing a store (a fleet
                            * on Redis); the embedded store draws its own when none is set */
+    int memo_keyed;        /* the memo's fingerprints were made with distinct_keyed and memo_key (a key set
+                           * later empties it) */
+    unsigned char memo_key[ENGINE_DISTINCT_KEY_BYTES];
+    engine_fp_memo memo[ENGINE_FP_MEMO]; /* recent fingerprints, by a cheap hash of the value: a value whose
+                           * slot another holds is hashed anew (a client can make values share a slot, which
+                           * costs what no memo costs) */
 } engine;
 
 typedef struct eval eval;
@@ -196,7 +213,7 @@ void engine_action(const rule *r, fg_request *req, uint64_t retry_s, unsigned wh
 /* engine_distinct_fp - the fingerprint of a request's value of a rule's limit.distinct attribute: BLAKE2b
  * (keyed with e->distinct_key) of the value as a key part (an address cut to the rule's prefix, text folded
  * to lower case), so that every daemon of a fleet computes the same; the value itself is never stored */
-uint64_t engine_distinct_fp(const engine *e, const rule *r, fg_request *req);
+uint64_t engine_distinct_fp(engine *e, const rule *r, fg_request *req);
 /* engine_limit_op - put the windows of a rule's limit (one, or its rates) on a window or peek operation */
 void engine_limit_op(const rule *r, store_op *op);
 

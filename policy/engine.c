@@ -364,20 +364,54 @@ static int rule_failed(engine *e, rule *r, const cond_regex *rx, uint64_t now_ms
     return on_error == ON_ERROR_TEMPFAIL;
 }
 
-/* engine_distinct_fp - the keyed BLAKE2b fingerprint of the request's limit.distinct value */
-uint64_t engine_distinct_fp(const engine *e, const rule *r, fg_request *req)
+/* distinct_blake2b - the keyed BLAKE2b fingerprint of len bytes */
+static uint64_t distinct_blake2b(const engine *e, const unsigned char *bytes, size_t len)
 {
-    key_buf k;
     unsigned char h[crypto_generichash_BYTES_MIN];
     uint64_t fp = 0;
 
-    key_begin(&k, KEY_ACME, "", 0); /* a bare part: the canonical bytes of the value, typed */
-    key_attr(&r->distinct, req, &k);
-    crypto_generichash(h, sizeof h, k.bytes, k.len, e && e->distinct_keyed ? e->distinct_key : NULL,
+    crypto_generichash(h, sizeof h, bytes, len, e && e->distinct_keyed ? e->distinct_key : NULL,
                        e && e->distinct_keyed ? ENGINE_DISTINCT_KEY_BYTES : 0);
     for (int i = 7; i >= 0; i--)
         fp = fp << 8 | h[i];
     return fp;
+}
+
+/* memo_slot - a value's slot in the fingerprint memo: its length, first and last 8 bytes mixed (a collision
+ * costs a BLAKE2b, as without a memo, so a cheap hash that clients can aim at does no harm here) */
+static inline size_t memo_slot(const unsigned char *bytes, size_t len)
+{
+    uint64_t a = 0, b = 0;
+    size_t n = len < 8 ? len : 8;
+
+    memcpy(&a, bytes, n);
+    memcpy(&b, bytes + len - n, n);
+    a = (a ^ len) * 0x9E3779B97F4A7C15ULL ^ b * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t)(a >> 40) % ENGINE_FP_MEMO;
+}
+
+/* engine_distinct_fp - the keyed BLAKE2b fingerprint of the request's limit.distinct value, remembered for the
+ * values that come back */
+uint64_t engine_distinct_fp(engine *e, const rule *r, fg_request *req)
+{
+    key_buf k;
+
+    key_begin(&k, KEY_ACME, "", 0); /* a bare part: the canonical bytes of the value, typed */
+    key_attr(&r->distinct, req, &k);
+    if (!e || k.len > ENGINE_FP_MEMO_VALUE || !k.len)
+        return distinct_blake2b(e, k.bytes, k.len);
+    if (e->memo_keyed != e->distinct_keyed || memcmp(e->memo_key, e->distinct_key, sizeof e->memo_key)) {
+        memset(e->memo, 0, sizeof e->memo);
+        e->memo_keyed = e->distinct_keyed;
+        memcpy(e->memo_key, e->distinct_key, sizeof e->memo_key);
+    }
+    engine_fp_memo *m = &e->memo[memo_slot(k.bytes, k.len)];
+    if (m->len == k.len && !memcmp(m->value, k.bytes, k.len))
+        return m->fp;
+    m->fp = distinct_blake2b(e, k.bytes, k.len);
+    m->len = (uint8_t)k.len;
+    memcpy(m->value, k.bytes, k.len);
+    return m->fp;
 }
 
 /* engine_limit_op - the windows of a rule's limit on a STORE_WINDOW or STORE_PEEK operation */

@@ -163,6 +163,46 @@ static void test_fingerprint(void **st)
     teardown(f);
 }
 
+/* the memo of fingerprints gives what BLAKE2b gives: values long and short, many more than its slots (so they
+ * take each other's), repeated in any order, and under a key set after it filled */
+static void test_fingerprint_memo(void **st)
+{
+    (void)st;
+    fixture *f = setup(SPRAY);
+    const rule *r = &f->conf->rules->rules[0];
+    char text[512], buf[512];
+    fg_request q;
+    uint64_t seed = 7;
+
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) { /* a key set later: nothing made under the first may come back */
+            f->eng.distinct_key[5] = 9;
+            f->eng.distinct_keyed = 1;
+        }
+        if (round == 2)
+            f->eng.distinct_key[31] ^= 1;
+        for (int i = 0; i < 4000; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned v = (unsigned)(seed >> 33) % 300, len = v % 3 ? 1 + v % 40 : 40 + v % 100;
+            char name[160];
+            for (unsigned j = 0; j < len; j++)
+                name[j] = (char)('a' + (v + j * 7) % 26);
+            name[len] = '\0';
+            snprintf(text, sizeof text, "request=auth\nclient_address=192.0.2.7\nusername=%s\n", name);
+            make_req(buf, sizeof buf, text, &q);
+            engine *fresh = malloc(sizeof *fresh); /* the same engine with nothing remembered */
+            memcpy(fresh, &f->eng, sizeof *fresh);
+            memset(fresh->memo, 0, sizeof fresh->memo);
+            fresh->memo_keyed = -1;
+            uint64_t want = engine_distinct_fp(fresh, r, &q);
+            free(fresh);
+            if (engine_distinct_fp(&f->eng, r, &q) != want)
+                fail_msg("round %d, value %s: the memo's fingerprint is not BLAKE2b's", round, name);
+        }
+    }
+    teardown(f);
+}
+
 /* 1,000,000 different usernames from one address: one key, its memory bounded by the exact limit (limit
  * 5) or by the HLL (limit 1000) whatever is sent; the estimate stays near the limit */
 static void test_hostile_values(void **st)
@@ -245,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_refused_counts_nothing),
         cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_fingerprint_memo),
         cmocka_unit_test(test_flat_state),
         cmocka_unit_test(test_hostile_values),
     };
