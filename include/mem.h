@@ -16,7 +16,7 @@
  * Snapshots to disk: snapshot.h.
  *
  * SECURITY: keys hold what clients send. A key's slot is picked by
- * SipHash-2-4 under a secret key drawn at start (hash.h), so no client can
+ * SipHash-1-3 under a secret key drawn at start (hash.h), so no client can
  * make keys that pile up on one run of slots (hash flooding): probes stay
  * as short as the load allows (at most 7/8) whatever is sent. Memory is
  * bounded by max_keys.

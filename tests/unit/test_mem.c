@@ -601,6 +601,34 @@ static void test_big_table_huge_pages(void **st)
     assert_true(thp_advised_kb() <= before);
 }
 
+/* the tables' keyed hash is SipHash by the reference algorithm: with 2 and 4 rounds the same code gives what
+ * libsodium's crypto_shorthash (SipHash-2-4) gives, at every length and for any key; with 1 and 3 (hash_keyed)
+ * it gives other values, the same ones each time, and depends on the key */
+static void test_siphash(void **st)
+{
+    unsigned char msg[200], out[crypto_shorthash_BYTES];
+    hash_key k, k2;
+    (void)st;
+
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (unsigned char)(i * 37 + 11);
+    for (int round = 0; round < 20; round++) {
+        hash_key_fixed(&k, (uint64_t)round * 0x9E3779B97F4A7C15ULL + 1);
+        hash_key_fixed(&k2, (uint64_t)round + 1000);
+        for (size_t len = 0; len <= sizeof msg; len++) {
+            uint64_t want;
+            crypto_shorthash(out, msg, len, k.k);
+            memcpy(&want, out, sizeof want);
+            if (hash_sip24(&k, msg, len) != want)
+                fail_msg("SipHash-2-4 of %zu bytes is not libsodium's", len);
+            uint64_t h = hash_keyed(&k, msg, len);
+            assert_true(h == hash_keyed(&k, msg, len));
+            assert_true(h != want);
+            assert_true(h != hash_keyed(&k2, msg, len));
+        }
+    }
+}
+
 /* slab blocks are 8-aligned, do not overlap, come back LIFO per size class; big ones are malloc's; the slab gives
  * every chunk back when finished */
 static void test_slab(void **st)
@@ -680,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_calloc_huge),
         cmocka_unit_test(test_big_table_huge_pages),
+        cmocka_unit_test(test_siphash),
         cmocka_unit_test(test_slab),
         cmocka_unit_test(test_entries_huge_pages),
         cmocka_unit_test(test_batch_all_or_nothing),
