@@ -314,16 +314,32 @@ static void send_marker(mirror *m, unsigned ci)
         m->want_sync = 1;
 }
 
+/* page_take - a resync step's answer arrived: its page record copied to *pg and freed; 0 if the answer is stale
+ * (the mirror is closing, or a newer resync started since it was asked for) */
+static int page_take(void *arg, mpage *pg)
+{
+    *pg = *(mpage *)arg;
+    fg_free(arg);
+    return !pg->m->closing && pg->gen == pg->m->gen;
+}
+
+/* rec_fits - a record from Redis (a resync's page or a published message) is one this mirror hands over: a key
+ * of 1 to MIRROR_KEY_MAX bytes, a value of at most MIRROR_VALUE_MAX */
+static int rec_fits(size_t klen, size_t vlen)
+{
+    return klen && klen <= MIRROR_KEY_MAX && vlen <= MIRROR_VALUE_MAX;
+}
+
 /* on_page - one HSCAN page: hand over its records, ask for the next page or end this class */
 static void on_page(rconn *rc, redisReply *r, void *arg)
 {
-    mpage pg = *(mpage *)arg;
-    mirror *m = pg.m;
+    mpage pg;
+    mirror *m;
 
     (void)rc;
-    fg_free(arg);
-    if (m->closing || pg.gen != m->gen)
+    if (!page_take(arg, &pg))
         return;
+    m = pg.m;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[1]->type != REDIS_REPLY_ARRAY) {
         sync_failed(m, r, "HSCAN");
@@ -333,8 +349,8 @@ static void on_page(rconn *rc, redisReply *r, void *arg)
     const redisReply *kv = r->element[1];
     for (size_t i = 0; i + 1 < kv->elements; i += 2) {
         const redisReply *f = kv->element[i], *v = kv->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || !f->len || v->len < 8 ||
-            f->len > MIRROR_KEY_MAX || v->len - 8 > MIRROR_VALUE_MAX)
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || v->len < 8 ||
+            !rec_fits(f->len, v->len - 8))
             continue;
         mirror_rec rec = {c->cls, (const uint8_t *)f->str, f->len, (const uint8_t *)v->str + 8, v->len - 8,
                           rd64((const unsigned char *)v->str)};
@@ -368,13 +384,13 @@ static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
 /* on_epoch - the epoch script's answer: the class's pages are read */
 static void on_epoch(rconn *rc, redisReply *r, void *arg)
 {
-    mpage pg = *(mpage *)arg;
-    mirror *m = pg.m;
+    mpage pg;
+    mirror *m;
 
     (void)rc;
-    fg_free(arg);
-    if (m->closing || pg.gen != m->gen)
+    if (!page_take(arg, &pg))
         return;
+    m = pg.m;
     if (!r || r->type != REDIS_REPLY_STRING) {
         sync_failed(m, r, "the epoch script");
         return;
@@ -460,7 +476,7 @@ static void on_message(rconn *rc, const char *msg, size_t len, void *arg)
     uint64_t expires = rd64(p + MIRROR_ID_LEN + 2);
     size_t klen = rd16(p + MIRROR_ID_LEN + 10);
     if ((op != MIRROR_PUT && op != MIRROR_DEL) || class_index(m, cls) < 0 || klen > len - MIRROR_MSG_HEAD ||
-        len - MIRROR_MSG_HEAD - klen > MIRROR_VALUE_MAX)
+        !rec_fits(klen, len - MIRROR_MSG_HEAD - klen))
         return;
     mirror_rec rec = {cls, p + MIRROR_MSG_HEAD, klen, NULL, 0, expires};
     if (op == MIRROR_PUT) {
