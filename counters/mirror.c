@@ -1,8 +1,9 @@
 /*
  * mirror - records every daemon of a fleet keeps in memory, shared through Redis (see mirror.h)
  *
- * Two rconn connections: `data` writes (one small script per change: the hash field, then PUBLISH, atomically)
- * and reads the hashes for a resync (HSCAN pages); `sub` only listens. A resync starts whenever the subscriber
+ * Two rconn connections: `data` writes (one small script per change: the hash field, then PUBLISH, atomically;
+ * called by its sha, since a write-back after an outage queues one call per ban and the text would be most of
+ * each) and reads the hashes for a resync (HSCAN pages); `sub` only listens. A resync starts whenever the subscriber
  * is (re)subscribed, so that no change can fall between the read and the first message heard; it restarts from
  * the beginning if the data connection drops in the middle (a generation number makes the old pages' replies
  * harmless).
@@ -39,48 +40,48 @@
 #define RESYNC_RETRY_MIN_MS 100   /* first retry of a resync that met an error reply */
 #define RESYNC_RETRY_MAX_MS 5000  /* retry delay cap */
 
-/* the change script: KEYS[1] the class hash; ARGV: op, field, value (put) or expiry (expired), channel,
- * message. A put or del is published; an expiry is not (every daemon expires by itself). */
+/* the mirror's script, loaded on each connection at connect (SCRIPT LOAD) and called by its sha (EVALSHA), so a
+ * write carries 40 bytes of sha instead of the text; one answered NOSCRIPT (SCRIPT FLUSH, a node that lost it) is
+ * sent again once as EVAL with the text. KEYS[1] the class hash; ARGV[1] the op:
+ *   put, del, expired - a change: ARGV field, value (put) or expiry (expired), channel, message. A put or del is
+ *     published; an expiry is not (every daemon expires by itself);
+ *   sweep - ARGV cursor, now (decimal wall-clock seconds): one HSCAN page whose expired records (expiry not 0 and
+ *     not after now, read as a number; never the epoch's empty field) are removed; answers {cursor, removed};
+ *   epoch - ARGV a new random epoch, set in the hash's empty field if there is none. Answers the epoch: a new one
+ *     means the hash's records may have been lost (Redis restarted empty, the hash flushed or evicted) since it
+ *     was last read. */
 static const char mirror_script[] =
     "local op = ARGV[1]\n"
     "if op == 'put' then\n"
     "  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
     "elseif op == 'del' then\n"
     "  redis.call('HDEL', KEYS[1], ARGV[2])\n"
-    "else\n"
+    "elseif op == 'expired' then\n"
     "  local v = redis.call('HGET', KEYS[1], ARGV[2])\n"
     "  if v then\n"
     "    local e = string.sub(v, 1, 8)\n"
     "    if e ~= string.rep('\\0', 8) and e <= ARGV[3] then redis.call('HDEL', KEYS[1], ARGV[2]) end\n"
     "  end\n"
     "  return 1\n"
+    "elseif op == 'sweep' then\n"
+    "  local r = redis.call('HSCAN', KEYS[1], ARGV[2], 'COUNT', 512)\n"
+    "  local now, n, kv = tonumber(ARGV[3]), 0, r[2]\n"
+    "  for i = 1, #kv, 2 do\n"
+    "    local v = kv[i + 1]\n"
+    "    if kv[i] ~= '' and #v >= 8 then\n"
+    "      local e = 0\n"
+    "      for j = 1, 8 do e = e * 256 + string.byte(v, j) end\n"
+    "      if e ~= 0 and e <= now then redis.call('HDEL', KEYS[1], kv[i]); n = n + 1 end\n"
+    "    end\n"
+    "  end\n"
+    "  return {r[1], n}\n"
+    "else\n"
+    "  local e = redis.call('HGET', KEYS[1], '')\n"
+    "  if not e then e = ARGV[2]; redis.call('HSET', KEYS[1], '', e) end\n"
+    "  return e\n"
     "end\n"
     "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
     "return 1\n";
-
-/* the sweep script: KEYS[1] the class hash; ARGV: cursor, now (decimal wall-clock seconds). One HSCAN page whose
- * expired records (expiry not 0 and not after now, read as a number; never the epoch's empty field) are
- * removed; answers {cursor, removed} */
-static const char sweep_script[] =
-    "local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', 512)\n"
-    "local now, n, kv = tonumber(ARGV[2]), 0, r[2]\n"
-    "for i = 1, #kv, 2 do\n"
-    "  local v = kv[i + 1]\n"
-    "  if kv[i] ~= '' and #v >= 8 then\n"
-    "    local e = 0\n"
-    "    for j = 1, 8 do e = e * 256 + string.byte(v, j) end\n"
-    "    if e ~= 0 and e <= now then redis.call('HDEL', KEYS[1], kv[i]); n = n + 1 end\n"
-    "  end\n"
-    "end\n"
-    "return {r[1], n}\n";
-
-/* the epoch script: KEYS[1] a class hash; ARGV[1] a new random epoch, set in the hash's empty field if there is
- * none. Answers the epoch: a new one means the hash's records may have been lost (Redis restarted empty, the
- * hash flushed or evicted) since it was last read */
-static const char epoch_script[] =
-    "local e = redis.call('HGET', KEYS[1], '')\n"
-    "if not e then e = ARGV[1]; redis.call('HSET', KEYS[1], '', e) end\n"
-    "return e\n";
 
 typedef struct mclass {
     uint8_t cls;
@@ -128,6 +129,7 @@ typedef struct mcmd {
     rconn_reply_fn done;      /* the caller's callback, called once with the final answer */
     void *arg;
     unsigned redirects;
+    int evaled;               /* sent again as EVAL after a NOSCRIPT */
     int argc;
     const char *argv[MIRROR_ARGS];
     size_t lens[MIRROR_ARGS];
@@ -185,14 +187,25 @@ static int data_up(const mirror *m)
     return rc && rconn_is_up(rc);
 }
 
-/* on_routed - a cluster's answer: a MOVED or ASK is followed (at most MIRROR_REDIRECTS times), anything else
- * goes to the caller */
+/* on_routed - a kept command's answer: a NOSCRIPT is sent again as EVAL with the text (once), a cluster's MOVED or
+ * ASK is followed (at most MIRROR_REDIRECTS times), anything else goes to the caller */
 static void on_routed(rconn *rc, redisReply *r, void *arg)
 {
     mcmd *c = arg;
     mirror *m = c->m;
 
-    if (!m->closing && r && r->type == REDIS_REPLY_ERROR && c->redirects < MIRROR_REDIRECTS &&
+    if (!m->closing && r && r->type == REDIS_REPLY_ERROR && !c->evaled && !strncmp(r->str, "NOSCRIPT", 8) &&
+        c->lens[0] == 7 && !memcmp(c->argv[0], "EVALSHA", 7)) {
+        /* the server lost the script (SCRIPT FLUSH, restarted under a live connection): the text, which EVAL
+         * also caches there again, so that the next EVALSHA finds it */
+        c->evaled = 1;
+        c->argv[0] = "EVAL";
+        c->lens[0] = 4;
+        c->argv[1] = mirror_script;
+        c->lens[1] = sizeof mirror_script - 1;
+        if (rconn_send(rc, c->argc, c->argv, c->lens, on_routed, c) == 0)
+            return;
+    } else if (!m->closing && m->cl && r && r->type == REDIS_REPLY_ERROR && c->redirects < MIRROR_REDIRECTS &&
         (!strncmp(r->str, "MOVED ", 6) || !strncmp(r->str, "ASK ", 4))) {
         static const char *asking[1] = {"ASKING"};
         static const size_t asking_len[1] = {6};
@@ -207,8 +220,8 @@ static void on_routed(rconn *rc, redisReply *r, void *arg)
     fg_free(c);
 }
 
-/* data_send - a command on the data connection; on a cluster a copy is kept for MOVED / ASK. 0, or -1 (cb not
- * called) when the server is unavailable */
+/* data_send - a command on the data connection; a copy is kept for a NOSCRIPT (a script call) and on a cluster
+ * for MOVED / ASK. 0, or -1 (cb not called) when the server is unavailable */
 static int data_send(mirror *m, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg)
 {
     rconn *rc = data_conn(m);
@@ -216,7 +229,7 @@ static int data_send(mirror *m, int argc, const char **argv, const size_t *lens,
 
     if (!rc)
         return -1;
-    if (!m->cl)
+    if (!m->cl && strcmp(argv[0], "EVALSHA"))
         return rconn_send(rc, argc, argv, lens, cb, arg);
     for (int i = 0; i < argc; i++)
         total += lens[i];
@@ -234,6 +247,23 @@ static int data_send(mirror *m, int argc, const char **argv, const size_t *lens,
         return -1;
     }
     return 0;
+}
+
+/* script_send - the mirror's script with argv[2..argc-1] (argv[0] and argv[1] are filled here): EVALSHA with the
+ * sha the data connection loaded, or EVAL with the text before it has one. As data_send */
+static int script_send(mirror *m, int argc, const char **argv, size_t *lens, rconn_reply_fn cb, void *arg)
+{
+    rconn *rc = data_conn(m);
+    const char *sha = rc ? rconn_sha(rc) : "";
+
+    if (sha[0]) {
+        argv[0] = "EVALSHA", lens[0] = 7;
+        argv[1] = sha, lens[1] = strlen(sha);
+    } else {
+        argv[0] = "EVAL", lens[0] = 4;
+        argv[1] = mirror_script, lens[1] = sizeof mirror_script - 1;
+    }
+    return data_send(m, argc, argv, lens, cb, arg);
 }
 
 static void sync_page(mirror *m, unsigned ci, const char *cursor, size_t clen);
@@ -408,13 +438,13 @@ static void on_epoch(rconn *rc, redisReply *r, void *arg)
 static void class_begin(mirror *m, unsigned ci)
 {
     unsigned char fresh[MIRROR_ID_LEN];
-    const char *argv[5] = {"EVAL", epoch_script, "1", (const char *)m->classes[ci].hkey, (const char *)fresh};
-    size_t lens[5] = {4, sizeof epoch_script - 1, 1, m->classes[ci].hlen, sizeof fresh};
+    const char *argv[6] = {NULL, NULL, "1", (const char *)m->classes[ci].hkey, "epoch", (const char *)fresh};
+    size_t lens[6] = {0, 0, 1, m->classes[ci].hlen, 5, sizeof fresh};
     mpage *pg = fg_malloc(sizeof *pg);
 
     randombytes_buf(fresh, sizeof fresh);
     *pg = (mpage){m, m->gen, ci};
-    if (data_send(m, 5, argv, lens, on_epoch, pg) < 0) {
+    if (script_send(m, 6, argv, lens, on_epoch, pg) < 0) {
         fg_free(pg);
         m->want_sync = 1;
     }
@@ -625,7 +655,7 @@ static mirror *mirror_make(struct event_base *base, const rconn_url *urls, unsig
     m->retry = evtimer_new(base, on_retry, m);
     m->retry_ms = RESYNC_RETRY_MIN_MS;
     dc.log = sc.log = NULL;
-    dc.script = NULL;
+    dc.script = mirror_script; /* loaded at each connect, on every node of a cluster */
     dc.subscribe = NULL;
     dc.on_state = on_data_state;
     dc.state_arg = m;
@@ -695,10 +725,9 @@ static int send_change(mirror *m, const char *op, int ci, const uint8_t *key, si
 {
     rconn_reply_fn cb = on_written;
     void *cbarg = m;
-    const char *argv[8] = {"EVAL", mirror_script, "1", (const char *)m->classes[ci].hkey, op, (const char *)key,
-                           v, m->channel};
-    size_t lens[8] = {4, sizeof mirror_script - 1, 1, m->classes[ci].hlen, strlen(op), klen, vlen,
-                      strlen(m->channel)};
+    const char *argv[8] = {NULL, NULL, "1", (const char *)m->classes[ci].hkey, op, (const char *)key, v,
+                           m->channel};
+    size_t lens[8] = {0, 0, 1, m->classes[ci].hlen, strlen(op), klen, vlen, strlen(m->channel)};
     const char *argv9[9];
     size_t lens9[9];
 
@@ -716,7 +745,7 @@ static int send_change(mirror *m, const char *op, int ci, const uint8_t *key, si
         cb = on_change_written;
         cbarg = w;
     }
-    if (data_send(m, 9, argv9, lens9, cb, cbarg) < 0) {
+    if (script_send(m, 9, argv9, lens9, cb, cbarg) < 0) {
         if (cbarg != m)
             fg_free(cbarg);
         m->st.failed++;
@@ -817,13 +846,13 @@ static void on_swept(rconn *rc, redisReply *r, void *arg)
 static void sweep_page(mirror *m, unsigned ci, const char *cursor, size_t clen)
 {
     char now[24];
-    const char *argv[6] = {"EVAL", sweep_script, "1", (const char *)m->classes[ci].hkey, cursor, now};
-    size_t lens[6] = {4, sizeof sweep_script - 1, 1, m->classes[ci].hlen, clen, 0};
+    const char *argv[7] = {NULL, NULL, "1", (const char *)m->classes[ci].hkey, "sweep", cursor, now};
+    size_t lens[7] = {0, 0, 1, m->classes[ci].hlen, 5, clen, 0};
     mpage *pg = fg_malloc(sizeof *pg);
 
-    lens[5] = (size_t)snprintf(now, sizeof now, "%llu", (unsigned long long)m->sweep_now);
+    lens[6] = (size_t)snprintf(now, sizeof now, "%llu", (unsigned long long)m->sweep_now);
     *pg = (mpage){m, m->gen, ci};
-    if (data_send(m, 6, argv, lens, on_swept, pg) < 0) {
+    if (script_send(m, 7, argv, lens, on_swept, pg) < 0) {
         fg_free(pg);
         m->sweeping = 0;
     }

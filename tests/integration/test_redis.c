@@ -880,18 +880,27 @@ static void db_cmd(const char *fmt, const void *a, size_t alen)
     redisFree(rc);
 }
 
-/* eval_calls - EVAL calls the single server has answered (INFO commandstats), -1 if unknown */
-static long long eval_calls(void)
+/* cmd_calls - calls of cmd (lower case) the server on port has answered (INFO commandstats): 0 if none, -1 if
+ * unreachable */
+static long long cmd_calls(unsigned port, const char *cmd)
 {
-    redisReply *x = redis_cmd(single.port, "INFO commandstats");
+    redisReply *x = redis_cmd(port, "INFO commandstats");
+    char name[64];
     long long n = -1;
     const char *p;
 
-    if (x && x->type == REDIS_REPLY_STRING && (p = strstr(x->str, "cmdstat_eval:calls=")))
-        n = strtoll(p + 19, NULL, 10);
+    snprintf(name, sizeof name, "cmdstat_%s:calls=", cmd);
+    if (x && x->type == REDIS_REPLY_STRING)
+        n = (p = strstr(x->str, name)) ? strtoll(p + strlen(name), NULL, 10) : 0;
     if (x)
         freeReplyObject(x);
     return n;
+}
+
+/* eval_calls - the mirror's script calls the single server has answered (by sha) */
+static long long eval_calls(void)
+{
+    return cmd_calls(single.port, "evalsha");
 }
 
 /* A resync that meets an error reply (a class hash's key of the wrong type) is retried with backoff, logged
@@ -1581,6 +1590,47 @@ static void test_fleet_bans(void **st)
     assert_string_equal(wait_action(&b, "x@example.org", "192.0.2.77", "REJECT"),
                         "REJECT 5.7.1 Banned: during the outage");
     assert_string_equal(query(&b, "x@example.org", "203.0.113.1"), "REJECT 5.7.1 Banned: net");
+    fgd_stop(&a);
+    fgd_stop(&b);
+    reap(r.pid, SIGKILL);
+}
+
+/* Mirror writes call the script by its sha (EVALSHA: 40 bytes instead of the script's text each time, which a
+ * big write-back after an outage held in memory once per ban); a server that lost its scripts (SCRIPT FLUSH)
+ * answers NOSCRIPT once, gets the text, and the ban still reaches the other daemon. */
+static void test_fleet_evalsha(void **st)
+{
+    fgd a, b;
+    rsrv r;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/6\"; timeout = \"%s\";",
+             r.port, short_timeout());
+    fgd_start(&a, "sha-a", store_conf);
+    fgd_start(&b, "sha-b", store_conf);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    ctl_out(&a, "ban 198.51.100.9 1h --reason one");
+    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.9", "REJECT"), "REJECT 5.7.1 Banned: one");
+    assert_true(cmd_calls(r.port, "evalsha") > 0);
+    assert_int_equal(cmd_calls(r.port, "eval"), 0);
+
+    redisReply *x = redis_cmd(r.port, "SCRIPT FLUSH");
+    assert_non_null(x);
+    freeReplyObject(x);
+    ctl_out(&a, "ban 198.51.100.10 1h --reason two");
+    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.10", "REJECT"), "REJECT 5.7.1 Banned: two");
+    assert_true(cmd_calls(r.port, "eval") >= 1);
+    /* each store's counter script, flushed too, is sent once again by a request that counts */
+    assert_string_equal(query(&a, "sha-a@example.org", "192.0.2.250"), "DUNNO");
+    assert_string_equal(query(&b, "sha-b@example.org", "192.0.2.250"), "DUNNO");
+    long long evals = cmd_calls(r.port, "eval");
+    /* the EVAL cached the script again: the next ban goes by sha */
+    ctl_out(&a, "ban 198.51.100.11 1h --reason three");
+    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.11", "REJECT"), "REJECT 5.7.1 Banned: three");
+    assert_int_equal(cmd_calls(r.port, "eval"), evals);
     fgd_stop(&a);
     fgd_stop(&b);
     reap(r.pid, SIGKILL);
@@ -2503,6 +2553,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stored_list),
         cmocka_unit_test(test_stored_list_reload),
         cmocka_unit_test(test_fleet_bans),
+        cmocka_unit_test(test_fleet_evalsha),
         cmocka_unit_test(test_fleet_hostile_peer),
         cmocka_unit_test(test_fleet_unban_outage),
         cmocka_unit_test(test_fleet_hash_lost),
