@@ -86,7 +86,7 @@ static void to_export(const ban_rec *r, banexport_rec *e)
 static void log_change(server *s, int change, const ban_rec *r)
 {
     static log_limit lim;
-    static const char *const events[] = {"", "ban", "unban", "ban_expired"};
+    static const char *const events[] = {"", "ban", "unban", "ban_expired", "ban_evicted"};
     char line[768], date[32], times[16];
     size_t at = 0;
 
@@ -128,8 +128,9 @@ static void on_change(int change, const ban_rec *r, void *arg)
     if (s->pub) {
         banexport_rec e;
         to_export(r, &e);
-        banpub_changed(s->pub, change == BAN_ADDED ? BANEXPORT_BAN : change == BAN_REMOVED ? BANEXPORT_UNBAN
-                                                                                          : BANEXPORT_EXPIRE,
+        banpub_changed(s->pub, change == BAN_ADDED                               ? BANEXPORT_BAN
+                               : change == BAN_REMOVED || change == BAN_EVICTED ? BANEXPORT_UNBAN
+                                                                                : BANEXPORT_EXPIRE,
                        &e);
     }
 }
@@ -347,7 +348,8 @@ void bansrv_ban(server *s, fg_request *req, const char *const *args, int nargs, 
     k.times = was ? was->times : 1; /* a manual ban is no repeat offence: escalation is the rules' */
     int rc = ban_add(s->eng.bans, &k);
     if (rc == BAN_FULL) {
-        reply_error(out, "refused: the ban index is full (bans.max); unban something or raise bans.max%s", "");
+        reply_error(out, "refused: the ban index is full (bans.max) and every ban in it ends after this one; "
+                    "unban something or raise bans.max%s", "");
         return;
     }
     date_text(k.expires, date, sizeof date);

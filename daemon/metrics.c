@@ -66,6 +66,7 @@ static uint64_t f_rules(const msnap *m) { return m->s->rules->n; }
 static uint64_t f_lists(const msnap *m) { return m->s->rules->lists->n; }
 static uint64_t f_bans(const msnap *m) { return m->s->eng.bans ? ban_count(m->s->eng.bans) : 0; }
 static uint64_t f_bans_full(const msnap *m) { return m->s->eng.bans ? ban_full_refused(m->s->eng.bans) : 0; }
+static uint64_t f_bans_evicted(const msnap *m) { return m->s->eng.bans ? ban_evicted(m->s->eng.bans) : 0; }
 static banpub_stats pub_stats(const msnap *m) { banpub_stats z = {0}; return m->s->pub ? banpub_get_stats(m->s->pub) : z; }
 static uint64_t f_exports(const msnap *m) { return pub_stats(m).exports; }
 static uint64_t f_export_failures(const msnap *m) { return pub_stats(m).export_failures; }
@@ -117,7 +118,8 @@ static const scalar scalars[] = {
     {"bans_removed", "floodgate_bans_removed_total", 'c', ENG(bans_removed), "Bans lifted by unban."},
     {"bans_expired", "floodgate_bans_expired_total", 'c', ENG(bans_expired), "Bans that ran out."},
     {"ban_refused", "floodgate_ban_refused_total", 'c', ENG(ban_refused), "Requests answered with bans.action because the client is banned."},
-    {"bans_full", "floodgate_bans_full_total", 'c', FN(f_bans_full), "New bans (and ban history entries) refused because the index held bans.max."},
+    {"bans_full", "floodgate_bans_full_total", 'c', FN(f_bans_full), "New bans (and ban history entries) refused because the index held bans.max (a ban ending before every ban held)."},
+    {"bans_evicted", "floodgate_bans_evicted_total", 'c', FN(f_bans_evicted), "Bans evicted because the index held bans.max: the ban ending soonest made room for a new one."},
     {"store_keys", "floodgate_store_keys", 'g', STO(keys), "Keys held by the store (embedded store; 0 for Redis)."},
     {"store_expired", "floodgate_store_expired_total", 'c', STO(expired), "Keys purged or found expired."},
     {"store_evicted", "floodgate_store_evicted_total", 'c', STO(evicted), "Keys dropped to stay under max_keys."},

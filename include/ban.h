@@ -48,14 +48,14 @@ typedef struct ban_rec {
     uint16_t namelen;              /* family 0: name's length (0: name is a C string; ban_user sets it) */
 } ban_rec;
 
-/* ban_change - what happened to a ban */
-enum ban_change { BAN_ADDED = 1, BAN_REMOVED = 2, BAN_EXPIRED = 3 };
+/* ban_change - what happened to a ban (BAN_EVICTED: a full index, bans.max, made room for a new ban) */
+enum ban_change { BAN_ADDED = 1, BAN_REMOVED = 2, BAN_EXPIRED = 3, BAN_EVICTED = 4 };
 
 struct ban_index;
 
 /* ban_foreach_fn - called once per current ban */
 typedef void (*ban_foreach_fn)(const ban_rec *r, void *arg);
-/* ban_change_fn - called after a ban is added (or re-banned), removed (unban) or expired */
+/* ban_change_fn - called after a ban is added (or re-banned), removed (unban), expired or evicted */
 typedef void (*ban_change_fn)(int change, const ban_rec *r, void *arg);
 
 /* ban_foreach - call fn for every current (not expired at now_wall) ban, in no set order; returns how many */
@@ -87,17 +87,22 @@ int ban_user(const char *name, size_t len, ban_rec *r);
 /* ban_add - ban r's key (copying reason, rule, name) with r's since, expires and times; a key already
  * banned is replaced. Tells the change callback BAN_ADDED, except for a key that holds the same since,
  * expires, times, reason and rule already (a fleet resync's record again: nothing changed, so no hook runs
- * and no line is logged). 0 new, 1 replaced (or the same again), -1 a key or date the index cannot hold,
- * BAN_FULL a new key while the index holds its max (ban_set_max) */
+ * and no line is logged). A new key while the index holds its max (ban_set_max) first evicts the ban that
+ * ends soonest (a ban for ever only when all are, the oldest then), told BAN_EVICTED; one that would end
+ * before every ban held is refused instead. 0 new, 1 replaced (or the same again), -1 a key or date the
+ * index cannot hold, BAN_FULL refused by the max */
 #define BAN_FULL (-2)
 int ban_add(struct ban_index *bi, const ban_rec *r);
 /* ban_set_max - at most max bans, and at most max history entries (0: no bound, the default). Keys are
  * chosen by clients (an IPv6 /128 of a /48, a username), so a ban rule alone does not bound how many bans
- * it makes; past max, a new key is refused (BAN_FULL) and gets no history entry (its ban, if any, is a
- * first one). What the index holds already stays (a lower max only refuses new keys). */
+ * it makes; past max, a new ban evicts the one that ends soonest or is refused (ban_add), and a new key
+ * gets no history entry (its ban, if any, is a first one). A lower max evicts nothing by itself: each new
+ * ban then takes the place of one held. */
 void ban_set_max(struct ban_index *bi, size_t max);
 /* ban_full_refused - new keys refused by the bound so far (bans and history entries) */
 uint64_t ban_full_refused(const struct ban_index *bi);
+/* ban_evicted - bans evicted by the bound so far to make room for new ones */
+uint64_t ban_evicted(const struct ban_index *bi);
 /* ban_remove - unban exactly r's key (family, bytes, prefix or name); tells BAN_REMOVED; 0, or -1 not banned */
 int ban_remove(struct ban_index *bi, const ban_rec *key);
 /* ban_find - the ban on exactly this key, if in force at now_wall; NULL otherwise. The record handed back

@@ -19,18 +19,20 @@
  * ~100 ns a ban_match with 10 bans, ~150-170 ns with 1,000,000 when the same clients come back, ~500 ns
  * when every lookup is a cold address, the difference being memory latency, not work).
  *
- * Expiry: every ban with an end sits in a binary min-heap on its expiry; ban_expire() pops what is
- * due (at most BAN_EXPIRE_BATCH per call, so a mass expiry cannot hold the loop; the rest goes on
- * the next call). A ban past its expiry but not yet popped is already out of force for ban_match,
- * ban_find and ban_foreach, so the batch limit never keeps a client refused.
+ * Expiry: every ban sits in a binary min-heap on its expiry (a ban for ever after all others, the
+ * oldest first among equals); ban_expire() pops what is due (at most BAN_EXPIRE_BATCH per call, so a
+ * mass expiry cannot hold the loop; the rest goes on the next call). A ban past its expiry but not
+ * yet popped is already out of force for ban_match, ban_find and ban_foreach, so the batch limit never
+ * keeps a client refused. The heap's root is also the ban a full index (bans.max) evicts for a new
+ * one: the one that ends soonest, a ban for ever only when every ban is one, found without a scan.
  *
  * History (for escalation): (key, times, last ban's wall time). An entry is forgotten when its last
  * ban is older than the longest history any caller has asked about (ban_history_horizon, 7 days by
  * default), by a bounded sweep inside ban_expire().
  *
  * INVARIANTS
- *     A key is in at most one table, once. An entry is in the heap iff its expires != 0, and
- *     entry->heap is its heap position + 1 (0: not in the heap). The prefix lists hold exactly the
+ *     A key is in at most one table, once. An entry is in the heap iff it is a ban (not a history
+ *     entry), and entry->heap is its heap position + 1 (0: not in the heap). The prefix lists hold exactly the
  *     prefix lengths whose table is not empty, longest first. Entries live in slabs (their address
  *     never moves), so the tables and the heap hold pointers.
  *     The ban_rec returned by ban_find/ban_match/ban_match_user is the index's scratch record, valid
@@ -42,8 +44,9 @@
  *     as counter keys are, so that case variants of one login share its ban. Memory grows with the
  *     bans made, and a ban rule's count does not bound how many keys it bans: a client with an IPv6
  *     /48 has 2^80 addresses, a login failure can name any user, a fleet peer can publish anything.
- *     ban_set_max bounds the bans and the history entries (bans.max): past it a new key is refused
- *     and counted (ban_full_refused); the keys already held keep their bans and history.
+ *     ban_set_max bounds the bans and the history entries (bans.max): past it a new ban evicts the
+ *     ban that ends soonest (ban_evicted), or is refused and counted (ban_full_refused) if it would
+ *     end before every ban held; a new history entry is refused.
  *
  * BUGS
  *     Each ban copies its reason and rule strings (about 100 bytes a ban besides them).
@@ -69,7 +72,7 @@ typedef struct ban_ent {
     uint8_t prefix;      /* bits (0 for a username) */
     uint8_t bytes[16];   /* masked address; zero for a username */
     uint32_t times;      /* bans of the key within the history; for a history entry, bans so far */
-    uint32_t heap;       /* heap position + 1; 0 = not in the heap (for ever, or a history entry) */
+    uint32_t heap;       /* heap position + 1; 0 = not in the heap (a history entry) */
     uint16_t namelen;    /* username length */
     uint64_t since;      /* wall seconds; for a history entry, the last ban's time */
     uint64_t expires;    /* wall seconds, 0 = for ever */
@@ -110,7 +113,7 @@ struct ban_index {
     ban_table history;               /* every family, keyed with family and prefix */
     uint8_t in4[33], n4;             /* prefix lengths in use, longest first */
     uint8_t in6[129], n6;
-    ban_ent **heap;                  /* bans with an end, earliest first */
+    ban_ent **heap;                  /* every ban, the earliest end first (for ever last) */
     size_t nheap, capheap;
     size_t count;                    /* current bans (tables but history) */
     ban_slab *slabs;                 /* every entry's storage */
@@ -121,6 +124,7 @@ struct ban_index {
     uint64_t lookups;                /* table lookups made by ban_match (ban_match_lookups) */
     size_t max;                      /* bans and history entries at most (0: no bound) */
     uint64_t full;                   /* new keys refused by max (ban_full_refused) */
+    uint64_t evicted;                /* bans evicted by max for a new one (ban_evicted) */
     ban_rec *scratch;                /* what ban_find/ban_match hand back */
 };
 
@@ -342,14 +346,28 @@ static void heap_set(struct ban_index *bi, size_t i, ban_ent *e)
     e->heap = (uint32_t)(i + 1);
 }
 
-/* heap_up - move position i towards the root while it expires before its parent */
+/* end_of - a ban's end for the heap's order: for ever is after every date */
+static uint64_t end_of(uint64_t expires)
+{
+    return expires ? expires : UINT64_MAX;
+}
+
+/* heap_before - a comes out of the heap before b: it ends sooner, or at the same time and was made earlier */
+static int heap_before(const ban_ent *a, const ban_ent *b)
+{
+    uint64_t ea = end_of(a->expires), eb = end_of(b->expires);
+
+    return ea < eb || (ea == eb && a->since < b->since);
+}
+
+/* heap_up - move position i towards the root while it comes before its parent */
 static void heap_up(struct ban_index *bi, size_t i)
 {
     ban_ent *e = bi->heap[i];
 
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (bi->heap[p]->expires <= e->expires)
+        if (!heap_before(e, bi->heap[p]))
             break;
         heap_set(bi, i, bi->heap[p]);
         i = p;
@@ -357,7 +375,7 @@ static void heap_up(struct ban_index *bi, size_t i)
     heap_set(bi, i, e);
 }
 
-/* heap_down - move position i towards the leaves while a child expires before it */
+/* heap_down - move position i towards the leaves while a child comes before it */
 static void heap_down(struct ban_index *bi, size_t i)
 {
     ban_ent *e = bi->heap[i];
@@ -366,9 +384,9 @@ static void heap_down(struct ban_index *bi, size_t i)
         size_t c = 2 * i + 1;
         if (c >= bi->nheap)
             break;
-        if (c + 1 < bi->nheap && bi->heap[c + 1]->expires < bi->heap[c]->expires)
+        if (c + 1 < bi->nheap && heap_before(bi->heap[c + 1], bi->heap[c]))
             c++;
-        if (bi->heap[c]->expires >= e->expires)
+        if (!heap_before(bi->heap[c], e))
             break;
         heap_set(bi, i, bi->heap[c]);
         i = c;
@@ -376,7 +394,7 @@ static void heap_down(struct ban_index *bi, size_t i)
     heap_set(bi, i, e);
 }
 
-/* heap_push - a ban with an end enters the heap */
+/* heap_push - a ban enters the heap */
 static void heap_push(struct ban_index *bi, ban_ent *e)
 {
     if (bi->nheap == bi->capheap) {
@@ -590,6 +608,9 @@ static char *dup_or_null(const char *s)
     return s ? fg_strdup(s) : NULL;
 }
 
+static void drop(struct ban_index *bi, ban_table *t, size_t i, int change);
+static size_t slot_of(const struct ban_index *bi, const ban_table *t, const ban_ent *e);
+
 /* ban_add - ban a key, or replace its ban */
 int ban_add(struct ban_index *bi, const ban_rec *r)
 {
@@ -609,9 +630,17 @@ int ban_add(struct ban_index *bi, const ban_rec *r)
     t = table_of(bi, r->family, r->prefix);
     e = table_get(bi, t, r->family, r->prefix, bytes, name, len);
     if (!e && bi->max && bi->count >= bi->max) {
-        if (bi->full != UINT64_MAX)
-            bi->full++;
-        return BAN_FULL;
+        /* full: the ban that ends soonest (the heap's root) makes room, unless the new one ends before it */
+        ban_ent *v = bi->nheap ? bi->heap[0] : NULL;
+        if (!v || end_of(r->expires) < end_of(v->expires)) {
+            if (bi->full != UINT64_MAX)
+                bi->full++;
+            return BAN_FULL;
+        }
+        ban_table *vt = table_of(bi, v->family, v->prefix);
+        if (bi->evicted != UINT64_MAX)
+            bi->evicted++;
+        drop(bi, vt, slot_of(bi, vt, v), BAN_EVICTED);
     }
     if (e && same(e, r)) /* the same record again (a fleet resync, a journal over the snapshot): no change */
         return 1;
@@ -639,20 +668,13 @@ int ban_add(struct ban_index *bi, const ban_rec *r)
     e->rule = dup_or_null(r->rule);
     e->since = r->since;
     e->times = r->times ? r->times : 1;
-    if (e->heap && !r->expires) {
-        heap_remove(bi, e);
-    } else if (e->heap) {
-        uint64_t was = e->expires;
-        e->expires = r->expires;
-        if (r->expires < was)
-            heap_up(bi, e->heap - 1);
-        else
-            heap_down(bi, e->heap - 1);
-    } else if (r->expires) {
-        e->expires = r->expires;
+    e->expires = r->expires;
+    if (e->heap) { /* its place for the new end and since */
+        heap_up(bi, e->heap - 1);
+        heap_down(bi, e->heap - 1);
+    } else {
         heap_push(bi, e);
     }
-    e->expires = r->expires;
     tell(bi, BAN_ADDED, e);
     return replaced;
 }
@@ -804,7 +826,7 @@ size_t ban_expire(struct ban_index *bi, uint64_t now_wall)
 {
     size_t n = 0;
 
-    while (bi->nheap && bi->heap[0]->expires <= now_wall && n < BAN_EXPIRE_BATCH) {
+    while (bi->nheap && bi->heap[0]->expires && bi->heap[0]->expires <= now_wall && n < BAN_EXPIRE_BATCH) {
         ban_ent *e = bi->heap[0];
         ban_table *t = table_of(bi, e->family, e->prefix);
         drop(bi, t, slot_of(bi, t, e), BAN_EXPIRED);
@@ -848,6 +870,12 @@ void ban_set_max(struct ban_index *bi, size_t max)
 uint64_t ban_full_refused(const struct ban_index *bi)
 {
     return bi->full;
+}
+
+/* ban_evicted - bans the bound evicted for new ones */
+uint64_t ban_evicted(const struct ban_index *bi)
+{
+    return bi->evicted;
 }
 
 /* ban_count - current bans (those expired and not yet dropped included) */

@@ -249,7 +249,7 @@ static void on_change(int change, const ban_rec *r, void *arg)
 
     if (b->applying)
         return;
-    if (change == BAN_REMOVED) {
+    if (change == BAN_REMOVED || change == BAN_EVICTED) { /* evicted: gone from the journal and the fleet too */
         statestore_del(b->st, KEY_BAN, key, banstate_key(KEY_BAN, r, key));
         return;
     }

@@ -301,27 +301,33 @@ static unsigned long stat_of(const char *name)
     return strtoul(p + strlen(pat), NULL, 10);
 }
 
-/* bans.max: a full index refuses a new key, a rule's and the admin's (counted in bans_full, logged), and keeps
- * what it holds; a reload that raises it makes room at once */
+/* bans.max: a full index makes room for a new ban, a rule's or the admin's, by evicting the ban that ends soonest
+ * (logged, counted in bans_evicted, lifted at once); a ban that would end before every ban held is refused
+ * (counted in bans_full); the other bans held stay; a reload that raises it makes room at once */
 static void test_bans_max(void **st)
 {
-    char extra[64], line[160];
-    unsigned long held = stat_of("bans_active");
+    char extra[64];
     (void)st;
 
+    ctl(0, "ban 192.0.2.170 30m --reason soonest"); /* every other ban held ends in an hour or later */
+    unsigned long held = stat_of("bans_active");
     snprintf(extra, sizeof extra, " max = %lu;", held);
     bans_extra = extra;
     write_conf("");
     ctl(0, "reload");
-    assert_non_null(strstr(ctl(1, "ban 192.0.2.180 1h"), "full"));
+    assert_non_null(strstr(ctl(1, "ban 192.0.2.180 10m"), "full"));
+    assert_int_equal(stat_of("bans_full"), 1);
+    assert_int_equal(stat_of("bans_evicted"), 0);
+    assert_true(!strncmp(ask(AUTH("192.0.2.170")), "action=REJECT", 13));
     dovecot_report("full-one");
     dovecot_report("full-one");
-    snprintf(line, sizeof line, "bans: the index is full (bans.max = %lu): rule login-fails did not ban user:full-one",
-             held);
-    wait_log(line);
+    wait_log("event=ban_evicted net=192.0.2.170 reason=soonest rule=manual");
+    wait_log("event=ban user=full-one");
+    assert_string_equal(ask(AUTH("192.0.2.170")), "action=OK\nreason=pass\n\n");
     assert_int_equal(stat_of("bans_active"), held);
-    assert_true(stat_of("bans_full") >= 2);
-    assert_true(!strncmp(ask(AUTH("192.0.2.7")), "action=REJECT", 13)); /* what it held holds */
+    assert_int_equal(stat_of("bans_evicted"), 1);
+    assert_int_equal(stat_of("bans_full"), 1);
+    assert_true(!strncmp(ask(AUTH("192.0.2.7")), "action=REJECT", 13)); /* what ends later holds */
     bans_extra = "";
     write_conf("");
     ctl(0, "reload");

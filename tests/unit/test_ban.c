@@ -441,8 +441,8 @@ static void million(void **st)
     ban_index_free(bi);
 }
 
-/* ban_set_max: past the bound a new key is refused (bans and history), a key held is replaced, and room
- * made by an unban takes a new key again; the refusals are counted */
+/* ban_set_max: past the bound a new ban that ends before every ban held is refused, and a new history entry,
+ * a key held is replaced, and room made by an unban takes a new key again; the refusals are counted */
 static void bounded(void **st)
 {
     struct ban_index *bi = ban_index_new();
@@ -456,7 +456,7 @@ static void bounded(void **st)
         snprintf(text, sizeof text, "2001:db8::%d", i);
         assert_int_equal(ban_parse(text, &r, &why), 0);
         r.since = T0;
-        r.expires = T0 + 60;
+        r.expires = i <= 3 ? T0 + 60 : T0 + 30;
         r.times = ban_history_next(bi, &r, T0, 86400);
         assert_int_equal(r.times, 1);
         assert_int_equal(ban_add(bi, &r), i <= 3 ? 0 : BAN_FULL);
@@ -484,11 +484,74 @@ static void bounded(void **st)
     assert_int_equal(ban_add(bi, &r), 0);
     ban_rec u;
     assert_int_equal(ban_user("someone", 7, &u), 0);
+    u.since = T0;
+    u.expires = T0 + 30;
     assert_int_equal(ban_add(bi, &u), BAN_FULL);
+    assert_int_equal(ban_evicted(bi), 0);
     /* no bound */
     ban_set_max(bi, 0);
     assert_int_equal(ban_add(bi, &u), 0);
     assert_int_equal(ban_count(bi), 4);
+    ban_index_free(bi);
+}
+
+/* a full index (ban_set_max) makes room for a new ban by evicting the ban that ends soonest (told BAN_EVICTED,
+ * counted), never a ban for ever while a ban with an end is held; a ban that would end before every ban held is
+ * refused; when every ban is for ever, a new one for ever evicts the oldest. The heap the expiry uses finds the
+ * ban: a re-ban moves its key in it. */
+static void evicts(void **st)
+{
+    struct ban_index *bi = ban_index_new();
+    heard h = {0};
+    (void)st;
+
+    ban_set_max(bi, 3);
+    assert_int_equal(ban(bi, "192.0.2.1", T0, T0 + 300, "a"), 0);
+    assert_int_equal(ban(bi, "192.0.2.2", T0, T0 + 100, "b"), 0);
+    assert_int_equal(ban(bi, "192.0.2.3", T0, T0 + 200, "c"), 0);
+    ban_on_change(bi, listen_fn, &h);
+    assert_int_equal(ban(bi, "192.0.2.4", T0, T0 + 50, "d"), BAN_FULL);
+    assert_int_equal(ban_full_refused(bi), 1);
+    assert_int_equal(h.n, 0);
+
+    assert_int_equal(ban(bi, "192.0.2.5", T0 + 1, T0 + 150, "e"), 0);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.change[0], BAN_EVICTED);
+    assert_string_equal(h.net[0], "192.0.2.2");
+    assert_int_equal(h.change[1], BAN_ADDED);
+    assert_string_equal(h.net[1], "192.0.2.5");
+    assert_string_equal(match(bi, "192.0.2.2", T0 + 2), "-");
+    assert_string_equal(match(bi, "192.0.2.5", T0 + 2), "192.0.2.5");
+    assert_int_equal(ban_count(bi), 3);
+    assert_int_equal(ban_evicted(bi), 1);
+
+    /* bans for ever take the places of .5 (T0 + 150), .3 (T0 + 200), .1 (T0 + 300), in that order */
+    assert_int_equal(ban(bi, "192.0.2.6", T0 + 2, 0, "f"), 0);
+    assert_int_equal(ban(bi, "192.0.2.7", T0 + 3, 0, "g"), 0);
+    assert_int_equal(ban(bi, "192.0.2.8", T0 + 4, 0, "h"), 0);
+    assert_int_equal(h.n, 8);
+    assert_string_equal(h.net[2], "192.0.2.5");
+    assert_string_equal(h.net[4], "192.0.2.3");
+    assert_string_equal(h.net[6], "192.0.2.1");
+    /* every ban is for ever: one with an end ends before all of them, refused; one for ever evicts the oldest */
+    assert_int_equal(ban(bi, "192.0.2.9", T0 + 5, T0 + 1000000, "i"), BAN_FULL);
+    assert_int_equal(ban(bi, "192.0.2.10", T0 + 6, 0, "j"), 0);
+    assert_int_equal(h.change[8], BAN_EVICTED);
+    assert_string_equal(h.net[8], "192.0.2.6");
+    assert_int_equal(ban_evicted(bi), 5);
+    assert_int_equal(ban_full_refused(bi), 2);
+    assert_int_equal(ban_expire(bi, T0 + 1000000), 0);
+
+    /* a key held is replaced, never a reason to evict; with an end now, it is the first to go */
+    assert_int_equal(ban(bi, "192.0.2.8", T0 + 7, T0 + 20, "h2"), 1);
+    assert_int_equal(ban_evicted(bi), 5);
+    assert_int_equal(ban(bi, "192.0.2.11", T0 + 8, T0 + 30, "k"), 0);
+    assert_string_equal(match(bi, "192.0.2.8", T0 + 9), "-");
+    assert_string_equal(match(bi, "192.0.2.7", T0 + 9), "192.0.2.7");
+    assert_int_equal(ban_evicted(bi), 6);
+    /* and the expiry still drops what is due, and only that */
+    assert_int_equal(ban_expire(bi, T0 + 30), 1);
+    assert_int_equal(ban_count(bi), 2);
     ban_index_free(bi);
 }
 
@@ -505,6 +568,7 @@ int main(void)
         cmocka_unit_test(foreach_in_force),
         cmocka_unit_test(million),
         cmocka_unit_test(bounded),
+        cmocka_unit_test(evicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
