@@ -99,6 +99,7 @@ struct mirror {
     struct event *tick;       /* a cluster's timer */
     unsigned sub_down;        /* ticks the cluster subscriber has been down */
     unsigned sub_next;        /* the next node tried for it */
+    uint64_t sub_timeouts;    /* the subscriber's deadline drops seen (a heartbeat unanswered: logged) */
     int data_was_up;          /* a cluster's data connection, as last seen */
     rconn_config sc;          /* the subscriber's configuration, to make it again on another node */
     mclass classes[MIRROR_CLASSES_MAX];
@@ -461,17 +462,27 @@ static void start_sync(mirror *m)
     class_begin(m, 0);
 }
 
-/* on_sub_state - the subscriber is listening again: what was missed meanwhile is read in a resync */
+/* on_sub_state - the subscriber is listening again: what was missed meanwhile is read in a resync. Dropped for
+ * a heartbeat that went unanswered (the only deadline of a subscriber that is up): a server that hangs, which
+ * nothing else may notice for minutes (the store's connection only when a request waits on it), logged here, once
+ * (the reconnects that fail after it do not come up, so they never come back here) */
 static void on_sub_state(rconn *rc, int up, void *arg)
 {
     mirror *m = arg;
+    rconn_stats rs;
 
-    (void)rc;
     m->st.up = up;
     if (up) {
         m->want_sync = 1;
         start_sync(m);
+        return;
     }
+    rconn_get_stats(rc, &rs);
+    if (rs.timeouts > m->sub_timeouts && m->log)
+        m->log(4, "fleet mirror: redis %s did not answer the subscriber's heartbeat within %llu ms; reconnecting, "
+               "and reading every record again once it answers", rconn_name(rc),
+               (unsigned long long)(m->sc.timeout_ms ? m->sc.timeout_ms : m->sc.connect_timeout_ms));
+    m->sub_timeouts = rs.timeouts;
 }
 
 /* on_data_state - the data connection is back: a resync that was waiting (or cut off) starts */
@@ -592,6 +603,7 @@ static void sub_move(mirror *m)
             continue;
         rconn_free(m->sub); /* down: no callback, nothing in flight */
         m->sub = sub;
+        m->sub_timeouts = 0;
         m->sub_next = i + 1;
         m->sub_down = 0;
         m->st.moves++;

@@ -54,7 +54,8 @@ struct rconn {
     struct event *retry;       /* reconnect timer */
     struct event *watch;       /* deadline timer */
     uint64_t watch_ms;         /* the deadline it is armed for, 0 = not armed */
-    uint64_t sub_deadline_ms;  /* a subscriber: SUBSCRIBE must be confirmed by then, 0 = not waiting */
+    uint64_t sub_deadline_ms;  /* a subscriber: SUBSCRIBE (a heartbeat too) confirmed by then, 0 = not waiting */
+    struct event *beat;        /* a subscriber's heartbeat timer (cfg.heartbeat_ms), NULL = none */
     char sha[41];              /* the script's sha once loaded */
     rconn_entry *q;            /* FIFO ring of commands in flight */
     size_t qcap, qhead, qlen;
@@ -341,7 +342,8 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
     rc->watch_ms = 0;
     if (rc->sub_deadline_ms && rc->sub_deadline_ms <= now) {
         rc->st.timeouts++;
-        drop(rc, "SUBSCRIBE not confirmed within the timeout");
+        drop(rc, rc->up ? "no answer to the heartbeat within the timeout"
+                        : "SUBSCRIBE not confirmed within the timeout");
         return;
     }
     next = rc->sub_deadline_ms;
@@ -481,12 +483,45 @@ static void on_subscribed(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     rc->st.replies++;
     if (!strcmp(r->element[0]->str, "subscribe")) {
+        rc->sub_deadline_ms = 0; /* confirmed: the first SUBSCRIBE, or a heartbeat */
         if (!rc->up)
             mark_up(rc);
     } else if (!strcmp(r->element[0]->str, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
         if (rc->cfg.on_message)
             rc->cfg.on_message(rc, r->element[2]->str, r->element[2]->len, rc->cfg.message_arg);
     }
+}
+
+/* subscribe - SUBSCRIBE to the channel, to be confirmed within the request timeout (the first one, and each
+ * heartbeat: Redis answers a channel already subscribed to as a new one, and hiredis hands that answer to
+ * on_subscribed, which a PING's "pong" would never reach). Not in the FIFO: its callback runs once per
+ * message, for as long as the connection lives. 0, or -1 with the connection dropped */
+static int subscribe(rconn *rc)
+{
+    const char *argv[2] = {"SUBSCRIBE", rc->cfg.subscribe};
+    size_t lens[2] = {9, strlen(rc->cfg.subscribe)};
+
+    if (redisAsyncCommandArgv(rc->ac, on_subscribed, rc, 2, argv, lens) != REDIS_OK) {
+        drop(rc, "SUBSCRIBE failed");
+        return -1;
+    }
+    rc->st.commands++;
+    /* a server that never confirms is dropped, and reconnected to */
+    uint64_t t = rc->cfg.timeout_ms ? rc->cfg.timeout_ms : rc->cfg.connect_timeout_ms;
+    rc->sub_deadline_ms = mono_us() / 1000 + t;
+    arm_watch(rc, rc->sub_deadline_ms);
+    return 0;
+}
+
+/* on_beat - a subscriber's heartbeat timer: subscribe again, unless it is down or the last one is unanswered */
+static void on_beat(evutil_socket_t fd, short what, void *arg)
+{
+    rconn *rc = arg;
+
+    (void)fd;
+    (void)what;
+    if (rc->up && rc->ac && !rc->sub_deadline_ms)
+        subscribe(rc);
 }
 
 /* on_script_loaded - the last set-up step: the connection is up (a subscriber subscribes first) */
@@ -504,18 +539,7 @@ static void on_script_loaded(rconn *rc, redisReply *r, void *arg)
     memcpy(rc->sha, r->str, 40);
     rc->sha[40] = '\0';
     if (rc->cfg.subscribe) {
-        /* not in the FIFO: its callback runs once per message, for as long as the connection lives */
-        const char *argv[2] = {"SUBSCRIBE", rc->cfg.subscribe};
-        size_t lens[2] = {9, strlen(rc->cfg.subscribe)};
-        if (redisAsyncCommandArgv(rc->ac, on_subscribed, rc, 2, argv, lens) != REDIS_OK) {
-            drop(rc, "SUBSCRIBE failed");
-            return;
-        }
-        rc->st.commands++;
-        /* its confirmation has the request timeout too: a server that never confirms is dropped, retried */
-        uint64_t t = rc->cfg.timeout_ms ? rc->cfg.timeout_ms : rc->cfg.connect_timeout_ms;
-        rc->sub_deadline_ms = mono_us() / 1000 + t;
-        arm_watch(rc, rc->sub_deadline_ms);
+        subscribe(rc);
         return;
     }
     mark_up(rc);
@@ -630,6 +654,11 @@ rconn *rconn_new(struct event_base *base, const rconn_url *url, const rconn_conf
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
     rc->retry = evtimer_new(base, on_retry, rc);
     rc->watch = evtimer_new(base, on_watch, rc);
+    if (cfg->subscribe && cfg->heartbeat_ms) {
+        struct timeval tv = {(time_t)(cfg->heartbeat_ms / 1000), (suseconds_t)(cfg->heartbeat_ms % 1000 * 1000)};
+        rc->beat = event_new(base, -1, EV_PERSIST, on_beat, rc);
+        event_add(rc->beat, &tv);
+    }
     connect_now(rc);
     return rc;
 }
@@ -648,6 +677,8 @@ void rconn_free(rconn *rc)
         redisAsyncFree(ac);
     event_free(rc->retry);
     event_free(rc->watch);
+    if (rc->beat)
+        event_free(rc->beat);
     fg_free(rc->q);
     fg_free(rc->cmd);
     fg_free(rc);

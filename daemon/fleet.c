@@ -247,7 +247,8 @@ statestore *fleet_state_new(server *s, statestore_redis_clock clock)
     if ((sp->kind != REDIS_SINGLE && sp->kind != REDIS_CLUSTER) || !sp->nurls)
         return NULL;
     rconn_config cfg = {.timeout_ms = s->conf->store.timeout_ms,
-                        .connect_timeout_ms = s->conf->store.connect_timeout_ms};
+                        .connect_timeout_ms = s->conf->store.connect_timeout_ms,
+                        .heartbeat_ms = s->conf->store.heartbeat_ms};
     statestore *st = statestore_redis_new(s->base, sp->urls, sp->kind == REDIS_SINGLE ? 1 : sp->nurls,
                                           sp->kind == REDIS_CLUSTER, &cfg, clock, s, log_store, err, sizeof err);
     if (!st)

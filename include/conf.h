@@ -61,6 +61,7 @@ typedef struct conf_store {
     int on_error;            /* enum conf_on_error */
     uint64_t timeout_ms;     /* networked stores: every request */
     uint64_t connect_timeout_ms; /* networked stores: connecting and setting up */
+    uint64_t heartbeat_ms;   /* networked stores: the fleet mirror's subscriber checks its server this often */
     redis_spec redis;        /* networked stores: servers (kind 0 = embedded) */
     int has_distinct_key;    /* store.distinct_key set */
     unsigned char distinct_key[32]; /* BLAKE2b of store.distinct_key: keys the limit.distinct fingerprints */

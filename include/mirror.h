@@ -44,10 +44,10 @@
  * BUGS
  *     A write is not retried by the mirror itself: the consumer writes back at the next resync. One server (or
  *     the first server of a sharded store), or one slot of a cluster, holds the hashes: one master takes every
- *     change. On a cluster the mirror keeps its own connections to the masters (as many again as the store's),
- *     and a subscriber whose node hangs without closing its connections is noticed only by TCP keepalive
- *     (minutes) before it moves. A resync reads the whole set, so a million bans cost a million hash fields
- *     read after every reconnect (in pages, without blocking).
+ *     change. On a cluster the mirror keeps its own connections to the masters (as many again as the store's).
+ *     A resync reads the whole set, so a million bans cost a million hash fields read after every reconnect (in
+ *     pages, without blocking), and a server slower than the timeout to confirm a heartbeat (cfg->heartbeat_ms)
+ *     costs one.
  */
 #ifndef FG_MIRROR_H
 #define FG_MIRROR_H
@@ -93,8 +93,9 @@ typedef struct mirror_stats {
     int up;                   /* the subscriber is listening */
 } mirror_stats;
 
-/* mirror_new - a mirror of the given classes on the Redis server of url (cfg: timeouts; cfg->log gets the
- * mirror's own messages, a resync that meets an error reply and is retried: once until one succeeds; its
+/* mirror_new - a mirror of the given classes on the Redis server of url (cfg: timeouts, the subscriber's
+ * heartbeat; cfg->log gets the mirror's own messages, a resync that meets an error reply and is retried: once
+ * until one succeeds, and a server that did not answer the subscriber's heartbeat: once per outage; its
  * connections log nothing, the store's connection reports outages; its script, subscribe and state fields are
  * the mirror's own); NULL with err if the host cannot be resolved */
 mirror *mirror_new(struct event_base *base, const rconn_url *url, const rconn_config *cfg, const uint8_t *classes,

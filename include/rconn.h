@@ -85,6 +85,11 @@ typedef struct rconn_config {
     const char *subscribe;
     rconn_message_fn on_message;
     void *message_arg;
+    /* subscriber mode: every heartbeat_ms while up, the channel is SUBSCRIBEd to again and Redis must confirm
+     * within timeout_ms, else the connection is dropped (counted in timeouts) and made again: a server that
+     * hangs with its connections open (SIGSTOP, a frozen VM) is noticed in seconds, not after TCP keepalive's
+     * minutes. Not PING: hiredis 0.14 hands a subscribed connection's "pong" to no callback. 0 = none. */
+    uint64_t heartbeat_ms;
 } rconn_config;
 
 typedef struct rconn_stats {

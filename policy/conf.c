@@ -241,7 +241,7 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
 {
     static const char *const known[] = {"type", "snapshot", "snapshot_interval", "cleanup", "max_keys", "on_error", "timeout",
                                         "url", "urls", "stores", "read_from_replicas", "connect_timeout",
-                                        "distinct_key", NULL};
+                                        "distinct_key", "heartbeat", NULL};
     const char *v;
     int ok = 0;
 
@@ -272,6 +272,7 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
     ok |= get_duration(g, "snapshot_interval", 1000, 86400 * 1000, &c->store.snapshot_interval_ms, errs);
     ok |= get_duration(g, "timeout", 1, 60 * 1000, &c->store.timeout_ms, errs);
     ok |= get_duration(g, "connect_timeout", 1, 60 * 1000, &c->store.connect_timeout_ms, errs);
+    ok |= get_duration(g, "heartbeat", 10, 3600 * 1000, &c->store.heartbeat_ms, errs);
     return ok;
 }
 
@@ -495,6 +496,7 @@ fg_conf *conf_load(const char *path, conf_errors *errs)
     c->store.cleanup_ms = CONF_CLEANUP_DEFAULT;
     c->store.timeout_ms = 100;
     c->store.connect_timeout_ms = 1000;
+    c->store.heartbeat_ms = 5000;
     c->store.snapshot_interval_ms = CONF_SNAPSHOT_INTERVAL_DEFAULT;
     c->log_rate = CONF_LOG_RATE_DEFAULT;
 

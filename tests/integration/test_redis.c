@@ -1636,6 +1636,55 @@ static void test_fleet_evalsha(void **st)
     reap(r.pid, SIGKILL);
 }
 
+/* log_has - lines of d's log holding needle */
+static int log_has(fgd *d, const char *needle)
+{
+    FILE *lf = fopen(d->log, "r");
+    char line[2048];
+    int n = 0;
+
+    assert_non_null(lf);
+    while (fgets(line, sizeof line, lf))
+        n += strstr(line, needle) != NULL;
+    fclose(lf);
+    return n;
+}
+
+/* A Redis server that hangs without closing its connections (SIGSTOP: a frozen VM, a stuck disk) is noticed by the
+ * subscriber's heartbeat (store.heartbeat, answered within store.timeout), not minutes later by TCP keepalive:
+ * the mirror is down in stats, one log line says why; once the server runs again (SIGCONT) the mirror is back and
+ * a ban made on another daemon reaches this one. */
+static void test_fleet_hung_server(void **st)
+{
+    fgd a, b;
+    rsrv r;
+    char store_conf[256];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u/8\"; timeout = \"%s\"; heartbeat = \"200ms\";", r.port,
+             short_timeout());
+    fgd_start(&a, "hung-a", store_conf);
+    fgd_start(&b, "hung-b", store_conf);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    assert_int_equal(kill(r.pid, SIGSTOP), 0);
+    wait_mirror(&a, "no");
+    for (int i = 0; i < 500 && !log_has(&a, "did not answer the subscriber's heartbeat"); i++)
+        poll(NULL, 0, 10);
+    assert_int_equal(log_has(&a, "did not answer the subscriber's heartbeat"), 1);
+    assert_int_equal(kill(r.pid, SIGCONT), 0);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    ctl_out(&b, "ban 198.51.100.44 1h --reason thawed");
+    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.44", "REJECT"), "REJECT 5.7.1 Banned: thawed");
+    assert_int_equal(log_has(&a, "did not answer the subscriber's heartbeat"), 1); /* once per outage */
+    fgd_stop(&a);
+    fgd_stop(&b);
+    reap(r.pid, SIGKILL);
+}
+
 /* peer_ban - publish, as a hostile fleet peer would, a ban of text (an address) with these times and reason on
  * the mirror's channel of database db (the hash is left alone: only the daemons that listen hear it) */
 static void peer_ban(unsigned port, unsigned db, const char *text, uint64_t since, uint64_t expires,
@@ -2554,6 +2603,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stored_list_reload),
         cmocka_unit_test(test_fleet_bans),
         cmocka_unit_test(test_fleet_evalsha),
+        cmocka_unit_test(test_fleet_hung_server),
         cmocka_unit_test(test_fleet_hostile_peer),
         cmocka_unit_test(test_fleet_unban_outage),
         cmocka_unit_test(test_fleet_hash_lost),
