@@ -6,8 +6,7 @@
  * so a lookup reads one run of slots (one cache line, nearly always) and
  * touches an entry only when the hash matches: one memory miss for a key
  * that is absent, two for one that is there, where a chain cost the
- * bucket and then every entry on it. An entry is one block of the
- * store's slab (slab.h: 2 MiB chunks in huge pages): a
+ * bucket and then every entry on it. An entry is one allocation: a
  * 16-byte header, the key (padded to 8 bytes: a lookup compares it in the
  * entry's first cache lines) and the value. A table is never more than MEM_HARD_LOAD full, so every probe ends
  * at an empty slot; a delete shifts the run after it back (no tombstone),
@@ -39,7 +38,6 @@
 #include "distinct.h"
 #include "hash.h"
 #include "num.h"
-#include "slab.h"
 
 struct mem_entry {
     uint64_t expires;     /* ms; UINT64_MAX = never */
@@ -70,7 +68,6 @@ struct mem_store {
     hash_key key;        /* the table's secret SipHash key: runs cannot be aimed at from outside */
     uint64_t rng;        /* xorshift state for eviction sampling */
     store_stats st;      /* expired, evicted */
-    slab entries;        /* where the entries live (slab.h: a page fault per 2 MiB of them, not per 4 KiB) */
 };
 
 static mem_entry moved_mark;
@@ -98,18 +95,6 @@ static inline size_t key_room(size_t klen)
 static inline unsigned char *key_of(mem_entry *e)
 {
     return e->data;
-}
-
-/* entry_size - the bytes of an entry with a key of klen bytes and a value of vlen */
-static inline size_t entry_size(size_t klen, size_t vlen)
-{
-    return sizeof(mem_entry) + key_room(klen) + vlen;
-}
-
-/* entry_release - give an entry's memory back to the slab */
-static inline void entry_release(mem_store *m, mem_entry *e)
-{
-    slab_release(&m->entries, e, entry_size(e->klen, e->vlen));
 }
 
 /* value_of - the value bytes of an entry */
@@ -301,7 +286,7 @@ static void unlink_free(mem_store *m, slot *s, int ti)
     mem_entry *e = s->e;
 
     slot_remove(m, s, ti);
-    entry_release(m, e);
+    fg_free(e);
 }
 
 /* mem_new - an empty store */
@@ -310,7 +295,6 @@ mem_store *mem_new(const mem_config *cfg)
     mem_store *m = fg_calloc(1, sizeof *m);
 
     table_init(&m->t[0], INITIAL_BITS);
-    slab_init(&m->entries);
     m->rehash_idx = -1;
     m->max_keys = cfg ? cfg->max_keys : 0;
     hash_init(); /* idempotent; the daemon has checked it at start */
@@ -336,10 +320,9 @@ void mem_free(mem_store *m)
             continue;
         for (uint64_t i = 0; i <= t->mask; i++)
             if (live(&t->slots[i]))
-                entry_release(m, t->slots[i].e);
+                fg_free(t->slots[i].e);
         table_free(t);
     }
-    slab_fini(&m->entries);
     fg_free(m);
 }
 
@@ -479,13 +462,13 @@ static void *put_hashed(mem_store *m, const void *key, size_t klen, uint64_t h, 
     if (s) {
         e = s->e;
         if (e->vlen != vlen) {
-            mem_entry *n = slab_alloc(&m->entries, entry_size(klen, vlen));
+            mem_entry *n = fg_malloc(sizeof *n + key_room(klen) + vlen);
             *n = *e;
             n->vlen = (uint16_t)vlen;
             memcpy(n->data, key, klen);
             memset(value_of(n), 0, vlen);
             s->e = n;
-            entry_release(m, e);
+            fg_free(e);
             e = n;
         }
         e->expires = expires_ms;
@@ -494,7 +477,7 @@ static void *put_hashed(mem_store *m, const void *key, size_t klen, uint64_t h, 
     if (m->max_keys && mem_count(m) >= m->max_keys)
         evict_one(m, now_ms);
     maybe_grow(m);
-    e = slab_alloc(&m->entries, entry_size(klen, vlen));
+    e = fg_malloc(sizeof *e + key_room(klen) + vlen);
     e->expires = expires_ms;
     e->klen = (uint16_t)klen;
     e->vlen = (uint16_t)vlen;

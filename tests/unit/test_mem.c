@@ -5,12 +5,9 @@
  */
 #include "testutil.h"
 
-#include <sys/resource.h>
-
 #include "alloc.h"
 #include "hash.h"
 #include "mem.h"
-#include "slab.h"
 
 static mem_store *fresh(uint64_t max_keys)
 {
@@ -629,71 +626,6 @@ static void test_siphash(void **st)
     }
 }
 
-/* slab blocks are 8-aligned, do not overlap, come back LIFO per size class; big ones are malloc's; the slab gives
- * every chunk back when finished */
-static void test_slab(void **st)
-{
-    slab sl;
-    size_t before = fg_alloc_used();
-    unsigned char *b[6000];
-    (void)st;
-
-    slab_init(&sl);
-    for (int i = 0; i < 6000; i++) { /* sizes 1..1500: past SLAB_MAX some, and over a chunk in all */
-        size_t n = (size_t)(i % 1500) + 1;
-        b[i] = slab_alloc(&sl, n);
-        assert_int_equal((uintptr_t)b[i] % 8, 0);
-        memset(b[i], i & 0xFF, n);
-    }
-    for (int i = 0; i < 6000; i++) {
-        size_t n = (size_t)(i % 1500) + 1;
-        for (size_t k = 0; k < n; k++)
-            if (b[i][k] != (i & 0xFF))
-                fail_msg("block %d byte %zu overwritten", i, k);
-    }
-    assert_true(slab_held(&sl) >= 2 * SLAB_CHUNK);
-    slab_release(&sl, b[10], 11);
-    slab_release(&sl, b[11], 12); /* the same class: 16 bytes */
-    assert_ptr_equal(slab_alloc(&sl, 13), b[11]);
-    assert_ptr_equal(slab_alloc(&sl, 16), b[10]);
-    for (int i = 0; i < 6000; i++)
-        if ((i % 1500) + 1 > SLAB_MAX)
-            slab_release(&sl, b[i], (size_t)(i % 1500) + 1);
-    slab_fini(&sl);
-    assert_int_equal(fg_alloc_used(), before);
-}
-
-/* a store's entries live in huge pages: its first 100,000 keys cost a few page faults, not one per 4 KiB of them
- * (each a trap into the kernel, costly under a hypervisor) */
-static void test_entries_huge_pages(void **st)
-{
-    mem_store *m = fresh(0);
-    char key[32];
-    size_t vlen, before = thp_advised_kb();
-    struct rusage r0, r1;
-    (void)st;
-
-    getrusage(RUSAGE_SELF, &r0);
-    for (int i = 0; i < 100000; i++) {
-        int n = snprintf(key, sizeof key, "entry%d", i);
-        memset(mem_put(m, key, (size_t)n, 40, UINT64_MAX, 0), i & 0xFF, 40);
-    }
-    getrusage(RUSAGE_SELF, &r1);
-    /* 100,000 entries of 16 + 16 + 40 bytes: 7 MiB in 4 chunks, all advised (the table is 2 MiB and more too) */
-    print_message("100,000 keys: %ld page faults, %zu kB advised for huge pages\n", r1.ru_minflt - r0.ru_minflt,
-                  thp_advised_kb() - before);
-    assert_true(thp_advised_kb() >= before + 4 * 2048 + 2048);
-    for (int i = 0; i < 100000; i += 7) {
-        int n = snprintf(key, sizeof key, "entry%d", i);
-        unsigned char *v = mem_get(m, key, (size_t)n, &vlen, 1);
-        assert_non_null(v);
-        assert_int_equal(vlen, 40);
-        assert_int_equal(v[39], i & 0xFF);
-    }
-    mem_free(m);
-    assert_true(thp_advised_kb() <= before);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,8 +641,6 @@ int main(void)
         cmocka_unit_test(test_calloc_huge),
         cmocka_unit_test(test_big_table_huge_pages),
         cmocka_unit_test(test_siphash),
-        cmocka_unit_test(test_slab),
-        cmocka_unit_test(test_entries_huge_pages),
         cmocka_unit_test(test_batch_all_or_nothing),
         cmocka_unit_test(test_rates_all_or_nothing),
         cmocka_unit_test(test_batch_under_eviction),
