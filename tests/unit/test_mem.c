@@ -626,6 +626,33 @@ static void test_siphash(void **st)
     }
 }
 
+/* a client that walks the length of its keys (a sender, HELO name or username of 1 to 128 bytes), each length
+ * long enough to fill the store, costs what the live keys cost: memory freed by keys of one length serves the next */
+static void test_key_length_walk(void **st)
+{
+    mem_store *m = fresh(2000);
+    char key[160];
+    size_t first = 0;
+    uint64_t now = 0;
+    (void)st;
+
+    memset(key, 'k', sizeof key);
+    for (size_t len = 16; len <= 144; len += 8) {
+        for (int i = 0; i < 4000; i++, now++) {
+            int n = snprintf(key, sizeof key, "%d:", i);
+            key[n] = 'k';
+            memset(mem_put(m, key, len, 40, now + 100000, now), 0, 40);
+        }
+        assert_true(mem_count(m) <= 2000);
+        if (len == 16)
+            first = fg_alloc_used();
+    }
+    /* entries of the longest keys are 128 bytes longer than the first ones': 2,000 of them, 256 KB more */
+    print_message("2,000 keys of 16 bytes: %zu bytes; after 17 lengths up to 144: %zu\n", first, fg_alloc_used());
+    assert_true(fg_alloc_used() <= first + 2000 * 160);
+    mem_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_calloc_huge),
         cmocka_unit_test(test_big_table_huge_pages),
         cmocka_unit_test(test_siphash),
+        cmocka_unit_test(test_key_length_walk),
         cmocka_unit_test(test_batch_all_or_nothing),
         cmocka_unit_test(test_rates_all_or_nothing),
         cmocka_unit_test(test_batch_under_eviction),
