@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "bandump.h"
 #include "file.h"
 #include "log.h"
 
@@ -110,9 +111,6 @@ static void export_child(banpub *p, int fd)
     struct evbuffer *b = evbuffer_new();
     file_id id;
 
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
     if (!b)
         _exit(1);
     banpub_format(p, p->conf.export_format, b);
@@ -196,7 +194,7 @@ static void start_writer(banpub *p)
         sigprocmask(SIG_BLOCK, &all, &old);
         pid = fork();
         if (pid == 0) {
-            sigprocmask(SIG_SETMASK, &old, NULL);
+            bandump_child_signals(); /* as the snapshot child: the parent's handlers are libevent's */
             close(fds[0]);
             export_child(p, fds[1]);
         }

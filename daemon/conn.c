@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "bandump.h"
 #include "control.h"
 #include "dispatch.h"
 #include "proto.h"
@@ -59,6 +60,7 @@ typedef struct slot {
     struct evbuffer *ctl;    /* a control command's reply (kept for reuse) */
     int is_ctl;              /* this request is a control command: the answer is in ctl */
     int done;                /* answer ready */
+    int dump;                /* a bans reply a child is to write (bandump.h): its kind + 1; 0 none or started */
 } slot;
 
 struct conn {
@@ -79,6 +81,9 @@ struct conn {
     int dead;                /* closed; freed when pending reaches 0 */
     int processing;          /* inside conn_process: do not re-enter */
     int follow;              /* bans --follow: 0 no, 1 text lines, 2 JSON lines */
+    int dumping;             /* a slot's reply is a child's (waiting for the replies before it, or written):
+                              * nothing more is framed until the child is reaped */
+    pid_t child;             /* that child while it runs: it alone writes to fd; our output waits */
     int queued;              /* on the server's flushq */
     conn *flush_next;        /* next on the flushq */
 };
@@ -127,6 +132,9 @@ void conn_free(conn *c)
     if (c->dead)
         return;
     c->dead = 1;
+    if (c->child) /* it writes to a client that is gone: killed, reaped by bandump */
+        bandump_cancel(s->dump, c->child);
+    c->child = 0;
     if (c->queued) {
         conn **p = &s->flushq;
         while (*p != c)
@@ -223,6 +231,11 @@ static void handle(conn *c, slot *s, size_t len)
             c->pending++;
             return;
         }
+        if (rc >= CONTROL_DUMP) { /* a child writes it once the replies before it are sent (dump_start) */
+            s->dump = rc - CONTROL_DUMP + 1;
+            c->dumping = 1;
+            return;
+        }
         s->done = 1;
         if (rc == CONTROL_FOLLOW || rc == CONTROL_FOLLOW_JSON)
             c->follow = rc == CONTROL_FOLLOW_JSON ? 2 : 1;
@@ -294,7 +307,7 @@ static size_t frame_some(conn *c, const char *p, size_t avail)
     uint64_t max = c->srv->conf->listen.max_request;
     size_t used = 0;
 
-    while (!c->closing && !c->dead && !c->follow) {
+    while (!c->closing && !c->dead && !c->follow && !c->dumping) {
         size_t left = avail - used, look, n;
         slot *s;
 
@@ -428,20 +441,75 @@ static int write_some(conn *c)
     return 0;
 }
 
+/* dump_done - the child of a bans reply was reaped: the slot is answered (by the child), and what waited
+ * (a follower's events) goes out after it; a child that did not finish cut the reply: the connection ends */
+static void dump_done(void *arg, int ok)
+{
+    conn *c = arg;
+    server *srv = c->srv;
+
+    c->child = 0;
+    c->dumping = 0;
+    c->ring[c->head]->done = 1; /* its reply buffer is empty: the child wrote it */
+    if (!ok) {
+        log_limited(&srv->timeout_log, server_now(srv), LOG_INFO_,
+                    "connection %d: closed: the bans reply's writer did not finish (client gone or not reading)",
+                    c->fd);
+        conn_free(c);
+        return;
+    }
+    conn_flush(c);
+}
+
+/* dump_start - the oldest slot's reply is a child's and everything before it is sent: fork it. 1 when it
+ * runs; 0 when no child could be made (then the reply was built here, in the slot, as a small one is) */
+static int dump_start(conn *c)
+{
+    server *srv = c->srv;
+    slot *s = c->ring[c->head];
+    int kind = s->dump - 1;
+    pid_t pid = -1;
+
+    s->dump = 0;
+    if (!srv->dump)
+        srv->dump = bandump_new(srv->base);
+    if (srv->dump)
+        pid = bandump_start(srv->dump, srv->pub, kind, c->fd, srv->conf->listen.write_timeout_ms, dump_done, c);
+    if (kind == BANDUMP_FOLLOW || kind == BANDUMP_FOLLOW_JSON)
+        c->follow = kind == BANDUMP_FOLLOW_JSON ? 2 : 1; /* the events after the child's list wait in out */
+    if (pid < 0) {
+        bandump_reply(srv->pub, kind, s->ctl);
+        s->done = 1;
+        c->dumping = 0;
+        return 0;
+    }
+    c->child = pid;
+    set_writing(c, 0);
+    set_reading(c, 0);
+    return 1;
+}
+
 /* conn_flush - send the answers that are ready, in order, and decide what comes next */
 static void conn_flush(conn *c)
 {
+    if (c->child)
+        return; /* the child writes to the socket until it is reaped (dump_done) */
     drain_done(c);
     if (evbuffer_get_length(c->out) && write_some(c) < 0)
         return;
     size_t unsent = evbuffer_get_length(c->out);
+    if (!unsent && c->count && c->ring[c->head]->dump) {
+        if (!dump_start(c))
+            conn_flush(c); /* no child: the reply is in the slot, sent as any */
+        return;
+    }
     set_writing(c, unsent != 0);
     if (!unsent && c->closing && c->count == 0) {
         conn_free(c);
         return;
     }
     /* read on while there is room in the pipeline and the client reads its answers */
-    int room = !c->closing && c->count < c->ring_cap && unsent < CONN_OUT_HIGH;
+    int room = !c->closing && c->count < c->ring_cap && unsent < CONN_OUT_HIGH && (!c->dumping || c->follow);
     int was_reading = c->reading;
     set_reading(c, room);
     if (room && !was_reading && evbuffer_get_length(c->in))
@@ -631,6 +699,8 @@ void conn_free_all(server *s)
 {
     while (s->conns)
         conn_free(s->conns);
+    bandump_free(s->dump); /* the children of those connections: killed and reaped */
+    s->dump = NULL;
     if (s->flush_ev) {
         event_free(s->flush_ev);
         s->flush_ev = NULL;

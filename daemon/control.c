@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "ban.h"
+#include "bandump.h"
 #include "banpub.h"
 #include "bansrv.h"
 #include "engine.h"
@@ -282,10 +284,13 @@ static int cmd_bans(server *s, fg_request *req, struct evbuffer *out)
         reply_error(out, "bans are not available yet (no ban index)");
         return CONTROL_DONE;
     }
+    /* a big list is written by a child, off the loop (bandump.h); the same bytes either way */
+    int big = s->eng.bans && ban_count(s->eng.bans) >= BANDUMP_CHILD_MIN;
     if (folen && !strcmp(follow, "yes")) {
         int j = jlen && !strcmp(json, "yes");
-        evbuffer_add_printf(out, "status=ok\n\n");
-        banpub_follow_start(s->pub, j, out);
+        if (big)
+            return CONTROL_DUMP + (j ? BANDUMP_FOLLOW_JSON : BANDUMP_FOLLOW);
+        bandump_reply(s->pub, j ? BANDUMP_FOLLOW_JSON : BANDUMP_FOLLOW, out);
         return j ? CONTROL_FOLLOW_JSON : CONTROL_FOLLOW;
     }
     int f = banexport_parse_format(flen ? fmt : "plain");
@@ -293,24 +298,10 @@ static int cmd_bans(server *s, fg_request *req, struct evbuffer *out)
         reply_error(out, "usage: bans format=nft|ipset|plain|json or follow=yes [json=yes]");
         return CONTROL_DONE;
     }
+    if (big)
+        return CONTROL_DUMP + f;
     /* the text as line[]= fields: the reply's framing (an empty line ends it) stays whole */
-    struct evbuffer *text = evbuffer_new();
-    banpub_format(s->pub, f, text);
-    size_t lines = 0, len = evbuffer_get_length(text);
-    const char *p = (const char *)evbuffer_pullup(text, -1), *end = p + len;
-    for (const char *q = p; q < end; q++)
-        lines += *q == '\n';
-    evbuffer_add_printf(out, "status=ok\nformat=%s\ncount=%zu\n", banexport_format_name(f), lines);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        evbuffer_add(out, "line[]=", 7);
-        evbuffer_add(out, p, n);
-        evbuffer_add(out, "\n", 1);
-        p += n + 1;
-    }
-    evbuffer_add(out, "\n", 1);
-    evbuffer_free(text);
+    bandump_reply(s->pub, f, out);
     return CONTROL_DONE;
 }
 

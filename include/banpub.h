@@ -29,11 +29,11 @@
  *
  * BUGS
  *     A writer child that hangs (a stuck disk) delays every later export; it is not killed. A restart with
- *     another export path leaves the old file (what we wrote is known from this run only). `bans --format` and a new follower's first
- *     list are formatted on the loop: with 1,000,000 bans that holds it for about 0.3-0.6 s (measured in
- *     the child's formatter on the shared 2-core machine: nft 405 ms / 33.6 MB, ipset 384 ms / 52.5 MB,
- *     plain 296 ms / 12.5 MB, json 602 ms / 113.5 MB), so the export file of such a list also lands
- *     closer to 1 s after a change than to BANPUB_EXPORT_DELAY_MS.
+ *     another export path leaves the old file (what we wrote is known from this run only). With 1,000,000
+ *     bans the writer takes about 0.3-0.6 s to format (measured on the shared 2-core machine: nft 405 ms /
+ *     33.6 MB, ipset 384 ms / 52.5 MB, plain 296 ms / 12.5 MB, json 602 ms / 113.5 MB), so the export file
+ *     of such a list lands closer to 1 s after a change than to BANPUB_EXPORT_DELAY_MS. (`bans --format` and
+ *     a new follower's first list of that size are written by a child too: bandump.h.)
  */
 #ifndef FG_BANPUB_H
 #define FG_BANPUB_H

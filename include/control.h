@@ -27,6 +27,8 @@
  *     bans follow=yes [json=yes] status=ok, the empty line, then one line per current ban
  *                                ("ban ..."), "synced N", and one line per ban, unban and expiry
  *                                as they happen, unframed, until either side closes
+ *                                (both: from BANDUMP_CHILD_MIN bans on, a child writes the reply or
+ *                                the first list while the loop goes on serving, bandump.h)
  * A VALUE is the next attribute of the rule's key, or NAME=VALUE. A name
  * ending in [] is repeated (a list). The store commands are asynchronous
  * like the store, so a networked store does not block the loop for them.
@@ -45,8 +47,9 @@
 
 #define FLOODGATE_VERSION "0.1.0"
 
-/* CONTROL_FOLLOW(_JSON): answered, and the connection now follows the ban events (conn_follow_push) */
-enum { CONTROL_DONE = 0, CONTROL_PENDING = 1, CONTROL_FOLLOW = 2, CONTROL_FOLLOW_JSON = 3 };
+/* CONTROL_FOLLOW(_JSON): answered, and the connection now follows the ban events (conn_follow_push);
+ * CONTROL_DUMP + a bandump kind: nothing answered yet, the connection has a child write the reply (bandump.h) */
+enum { CONTROL_DONE = 0, CONTROL_PENDING = 1, CONTROL_FOLLOW = 2, CONTROL_FOLLOW_JSON = 3, CONTROL_DUMP = 16 };
 typedef void (*control_done_fn)(void *arg);
 
 /* control_peer_allowed - may a peer with this uid and primary gid use the control socket of a daemon

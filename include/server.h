@@ -120,6 +120,7 @@ struct server {
     struct http_adapter *http;  /* the HTTP adapter, NULL when listen.http is not set */
     struct fleet *fleet;        /* lists in the store (and bans) shared with the fleet (fleet.h); NULL: embedded */
     struct banpub *pub;         /* publishing the bans (banpub.h); NULL while there is no ban index */
+    struct bandump *dump;       /* children writing big bans replies (bandump.h); made on first use (conn.c) */
     log_limit bad_log;          /* rate limit of bad-request messages */
     log_limit verdict_log;      /* rate limit of refusal messages */
     log_limit accept_log;       /* rate limit of accept errors and refused control peers */

@@ -3,7 +3,8 @@
  * by hand refuse policy requests from inside (every kind, with the action text, retry_after and reason)
  * and not from outside; unban holds from the next request; bans and bans --json show the fields; a
  * reload keeps the bans; trusted addresses and networks that reach them are refused; the log lines
- * and the counters of stats
+ * and the counters of stats; a list past 10,000 bans (written by a child of the daemon) is whole for
+ * --format and --follow, and no child is left behind
  *
  *     test_bans_daemon FLOODGATED FLOODGATECTL
  */
@@ -301,6 +302,152 @@ static unsigned long stat_of(const char *name)
     return strtoul(p + strlen(pat), NULL, 10);
 }
 
+/* children - the daemon's child processes (from /proc), how many are zombies in *zombies */
+static int children(int *zombies)
+{
+    char path[64], buf[4096];
+    int n = 0;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)d.pid, (int)d.pid);
+    FILE *f = fopen(path, "r");
+    *zombies = 0;
+    if (!f)
+        return 0;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n")) {
+        char stat[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", p);
+        FILE *g = fopen(path, "r");
+        n++;
+        if (g && fgets(stat, sizeof stat, g) && strrchr(stat, ')') && strrchr(stat, ')')[2] == 'Z')
+            (*zombies)++;
+        if (g)
+            fclose(g);
+    }
+    return n;
+}
+
+/* count_lines - lines of text that start with prefix */
+static size_t count_lines(const char *text, const char *prefix)
+{
+    size_t n = 0, pl = strlen(prefix);
+    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        n += !strncmp(l, prefix, pl);
+    return n;
+}
+
+/* ctl_big - floodgatectl's whole output (any size, malloc'd); it must exit 0 */
+static char *ctl_big(const char *args)
+{
+    char path[200], cmd[600];
+    snprintf(path, sizeof path, "%s/ctl.out", d.dir);
+    snprintf(cmd, sizeof cmd, "%s -s %s %s > %s 2>&1", d.ctl_bin, d.control, args, path);
+    int rc = system(cmd);
+    if (rc != 0)
+        fail_msg("floodgatectl %s: status %d", args, rc);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *text = malloc((size_t)n + 1);
+    text[fread(text, 1, (size_t)n, f)] = '\0';
+    fclose(f);
+    return text;
+}
+
+#define BIG_BANS 10500 /* past BANDUMP_CHILD_MIN (10,000): a child of the daemon writes each list */
+
+/* a list of more than 10,000 bans: bans --format plain and json are whole (a line per ban; the JSON array
+ * holds an object per ban), a follower gets the list, "synced N" and then the next ban; every child the daemon
+ * made for them is reaped (no zombie), and under valgrind neither leaks */
+static void test_big_dump(void **st)
+{
+    char *req = malloc(100 * 64), buf[65536], last = 0;
+    size_t len = 0, replies = 0;
+    int zombies;
+    (void)st;
+
+    /* many bans at once: pipelined on one control connection, 100 at a time (their replies stay below
+     * CONN_OUT_HIGH: a client that sends far more before it reads can find whole requests left in the
+     * connection's input until it sends again, conn.c) */
+    int fd = sock_connect_unix(d.control);
+    assert_true(fd >= 0);
+    for (int i = 0; i < BIG_BANS;) {
+        len = 0;
+        for (int k = 0; k < 100 && i < BIG_BANS; k++, i++)
+            len += (size_t)sprintf(req + len, "command=ban\narg1=10.77.%d.%d\nduration=1d\n\n", i >> 8, i & 255);
+        for (size_t off = 0; off < len;) {
+            ssize_t n = write(fd, req + off, len - off);
+            assert_true(n > 0);
+            off += (size_t)n;
+        }
+        while (replies < (size_t)i) {
+            ssize_t n = read(fd, buf, sizeof buf);
+            assert_true(n > 0);
+            for (ssize_t k = 0; k < n; last = buf[k++])
+                replies += buf[k] == '\n' && last == '\n'; /* a reply's end */
+        }
+    }
+    close(fd);
+    free(req);
+    unsigned long held = stat_of("bans_active");
+    assert_true(held >= BIG_BANS);
+
+    char *json = ctl_big("bans --format json");
+    size_t nets = count_lines(json, "{\"network\":");
+    assert_int_equal(json[0], '[');
+    assert_string_equal(json + strlen(json) - 2, "]\n");
+    assert_int_equal(nets + count_lines(json, "{\"username\":"), held);
+    assert_int_equal(count_lines(json, "{\"network\":\"10.77."), BIG_BANS);
+    free(json);
+    char *plain = ctl_big("bans --format plain");
+    assert_int_equal(count_lines(plain, ""), nets); /* username bans are JSON's only */
+    assert_int_equal(count_lines(plain, "10.77."), BIG_BANS);
+    free(plain);
+
+    /* a follower: the list, synced, then a ban made after */
+    char path[200], cmd[400];
+    snprintf(path, sizeof path, "%s/follow.out", d.dir);
+    snprintf(cmd, sizeof cmd, "%s -s %s bans --follow > %s 2>&1 & echo $!", d.ctl_bin, d.control, path);
+    FILE *p = popen(cmd, "r");
+    int follower = 0;
+    assert_int_equal(fscanf(p, "%d", &follower), 1);
+    pclose(p);
+    static char text[4 << 20];
+    char want[64];
+    snprintf(want, sizeof want, "synced %zu\n", nets);
+    for (int i = 0; i < 3000 && !strstr(text, want); i++) {
+        FILE *f = fopen(path, "r");
+        text[f ? fread(text, 1, sizeof text - 1, f) : 0] = '\0';
+        if (f)
+            fclose(f);
+        poll(NULL, 0, 10);
+    }
+    if (!strstr(text, want))
+        fail_msg("the follower did not print %s", want);
+    ctl(0, "ban 10.78.0.1 1h");
+    for (int i = 0; i < 3000 && !strstr(text, "ban 10.78.0.1 "); i++) {
+        FILE *f = fopen(path, "r");
+        text[f ? fread(text, 1, sizeof text - 1, f) : 0] = '\0';
+        if (f)
+            fclose(f);
+        poll(NULL, 0, 10);
+    }
+    kill(follower, SIGTERM);
+    assert_int_equal(count_lines(text, "ban 10.77."), BIG_BANS);
+    assert_non_null(strstr(text, want));
+    assert_true(strstr(text, "ban 10.78.0.1 ") > strstr(text, want));
+    ctl(0, "unban 10.78.0.1");
+
+    /* every child reaped: none left, not even a zombie */
+    for (int i = 0; i < 3000 && children(&zombies) > 0; i++)
+        poll(NULL, 0, 10);
+    assert_int_equal(children(&zombies), 0);
+    assert_int_equal(zombies, 0);
+}
+
 /* bans.max: a full index makes room for a new ban, a rule's or the admin's, by evicting the ban that ends soonest
  * (logged, counted in bans_evicted, lifted at once); a ban that would end before every ban held is refused
  * (counted in bans_full); the other bans held stay; a reload that raises it makes room at once */
@@ -357,7 +504,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reload_keeps),
         cmocka_unit_test(test_trusted_refused),
         cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_hostile_usernames), cmocka_unit_test(test_bans_max), cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_hostile_usernames), cmocka_unit_test(test_bans_max), cmocka_unit_test(test_big_dump), cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
