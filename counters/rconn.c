@@ -506,8 +506,12 @@ static int subscribe(rconn *rc)
         return -1;
     }
     rc->st.commands++;
-    /* a server that never confirms is dropped, and reconnected to */
+    /* a server that never confirms is dropped, and reconnected to. A heartbeat has two heartbeats more than the
+     * first SUBSCRIBE: a server a little slower than the request timeout for a moment (a fork for BGSAVE, a slow
+     * command) is not hung, and dropping it would read every ban and list of the fleet again */
     uint64_t t = rc->cfg.timeout_ms ? rc->cfg.timeout_ms : rc->cfg.connect_timeout_ms;
+    if (rc->up)
+        t += 2 * rc->cfg.heartbeat_ms;
     rc->sub_deadline_ms = mono_us() / 1000 + t;
     arm_watch(rc, rc->sub_deadline_ms);
     return 0;

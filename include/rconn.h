@@ -86,8 +86,8 @@ typedef struct rconn_config {
     rconn_message_fn on_message;
     void *message_arg;
     /* subscriber mode: every heartbeat_ms while up, the channel is SUBSCRIBEd to again and Redis must confirm
-     * within timeout_ms, else the connection is dropped (counted in timeouts) and made again: a server that
-     * hangs with its connections open (SIGSTOP, a frozen VM) is noticed in seconds, not after TCP keepalive's
+     * within timeout_ms + 2 * heartbeat_ms (a server slow for a moment is not hung), else the connection is
+     * dropped (counted in timeouts) and made again: a server that hangs with its connections open (SIGSTOP, a frozen VM) is noticed in seconds, not after TCP keepalive's
      * minutes. Not PING: hiredis 0.14 hands a subscribed connection's "pong" to no callback. 0 = none. */
     uint64_t heartbeat_ms;
 } rconn_config;

@@ -1685,6 +1685,51 @@ static void test_fleet_hung_server(void **st)
     reap(r.pid, SIGKILL);
 }
 
+/* A Redis server slower than store.timeout for a moment (a fork for BGSAVE, a slow script: here a script that
+ * holds it for the timeout and one heartbeat more) is not hung: the subscriber waits two heartbeats more than
+ * a request would, so the mirror stays up, nothing is logged, and bans made after it still reach every daemon
+ * without a resync of the whole fleet's state. */
+static void test_fleet_slow_server(void **st)
+{
+    fgd a, b;
+    rsrv r;
+    char store_conf[256], hold[32];
+    unsigned timeout_ms = getenv("FG_WRAPPER") ? 3000 : 300, beat_ms = 300;
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u/8\"; timeout = \"%s\"; heartbeat = \"%ums\";", r.port,
+             short_timeout(), beat_ms);
+    fgd_start(&a, "slow-a", store_conf);
+    fgd_start(&b, "slow-b", store_conf);
+    wait_mirror(&a, "yes");
+    wait_mirror(&b, "yes");
+    /* a heartbeat goes out within the first beat_ms of the hold and waits more than the timeout for its answer */
+    snprintf(hold, sizeof hold, "%u", (timeout_ms + beat_ms + 100) * 1000);
+    struct timeval tv = {30, 0}; /* redis_cmd's 2 s is shorter than the hold under valgrind */
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)r.port, tv);
+    assert_true(c && !c->err);
+    redisSetTimeout(c, tv);
+    redisReply *x = redisCommand(c, "EVAL %s 0 %s",
+                                 "local s = redis.call('TIME') local n repeat n = redis.call('TIME') until "
+                                 "(n[1] - s[1]) * 1000000 + (n[2] - s[2]) >= tonumber(ARGV[1]) return 1",
+                                 hold);
+    redisFree(c);
+    assert_non_null(x);
+    assert_int_equal(x->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(x);
+    ctl_out(&b, "ban 198.51.100.45 1h --reason slow");
+    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.45", "REJECT"), "REJECT 5.7.1 Banned: slow");
+    assert_string_equal(ctl_stat(&a, "mirror.up"), "yes");
+    assert_string_equal(ctl_stat(&b, "mirror.up"), "yes");
+    assert_int_equal(log_has(&a, "did not answer the subscriber's heartbeat"), 0);
+    assert_int_equal(log_has(&b, "did not answer the subscriber's heartbeat"), 0);
+    fgd_stop(&a);
+    fgd_stop(&b);
+    reap(r.pid, SIGKILL);
+}
+
 /* peer_ban - publish, as a hostile fleet peer would, a ban of text (an address) with these times and reason on
  * the mirror's channel of database db (the hash is left alone: only the daemons that listen hear it) */
 static void peer_ban(unsigned port, unsigned db, const char *text, uint64_t since, uint64_t expires,
@@ -2604,6 +2649,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fleet_bans),
         cmocka_unit_test(test_fleet_evalsha),
         cmocka_unit_test(test_fleet_hung_server),
+        cmocka_unit_test(test_fleet_slow_server),
         cmocka_unit_test(test_fleet_hostile_peer),
         cmocka_unit_test(test_fleet_unban_outage),
         cmocka_unit_test(test_fleet_hash_lost),
