@@ -104,7 +104,7 @@ void bandump_reply(banpub *p, int kind, struct evbuffer *out)
 
 /* bandump_child_signals - every signal back to its default action, none blocked: the child inherits
  * libevent's handlers, which write to the signal pipe it shares with the daemon, so a SIGTERM meant for
- * the child would stop the daemon (server.c's snapshot child does the same) */
+ * the child would stop the daemon; the snapshot and export children call it too */
 void bandump_child_signals(void)
 {
     struct sigaction sa;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bandump.h"
 #include "bansrv.h"
 #include "ban.h"
 #include "banstate.h"
@@ -278,24 +279,6 @@ void server_snapshot_save(server *s)
     }
 }
 
-/* child_signals_default - every signal back to its default action, none blocked: the child inherits
- * libevent's handlers, which write to the signal pipe it shares with the daemon, so a SIGTERM meant for
- * the child would stop the daemon. Nothing of the event base is touched: it belongs to the parent. */
-static void child_signals_default(void)
-{
-    struct sigaction sa;
-    sigset_t none;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &sa, NULL); /* fails only for numbers that are no signal */
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /* server_snapshot_start - write a snapshot from a forked child: the child has a copy-on-write
  * image of the table, so the event loop never waits for the disk. Signals are blocked across the
  * fork, so that none reaches the child's inherited handlers before it resets them; the parent holds
@@ -314,7 +297,7 @@ void server_snapshot_start(server *s)
     pid = fork();
     if (pid == 0) {
         char err[512];
-        child_signals_default();
+        bandump_child_signals(); /* libevent's handlers would wake the daemon: defaults, none blocked */
         long n = snapshot_write_with(m, state_hook(s), s->conf->store.snapshot, server_now(s), server_wall_now(s),
                                      err, sizeof err);
         if (n < 0)
