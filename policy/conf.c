@@ -134,7 +134,11 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
         conf_error(errs, c->path, 1, "listen: missing (listen = { policy = \"unix:/run/floodgate/policy.sock\"; };)");
         return -1;
     }
-    ok |= conf_check_members(g, "listen", known, errs);
+    if (conf_check_members(g, "listen", known, errs) < 0) {
+        if (!config_setting_is_group(g))
+            return -1;
+        ok = -1;
+    }
     p = config_setting_get_member(g, "policy");
     if (!p) {
         conf_error_at(errs, g, "listen.policy: missing");
@@ -247,7 +251,11 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
 
     if (!g)
         return 0;
-    ok |= conf_check_members(g, "store", known, errs);
+    if (conf_check_members(g, "store", known, errs) < 0) {
+        if (!config_setting_is_group(g))
+            return -1;
+        ok = -1;
+    }
     if (config_setting_lookup_string(g, "type", &v) && strcmp(v, "embedded")) {
         /* redis, cluster, sharded: conf_redis.c */
         fg_free(c->store.type);

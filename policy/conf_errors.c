@@ -57,6 +57,11 @@ int conf_check_members(const config_setting_t *g, const char *where, const char 
     config_setting_t *m;
     int ok = 0;
 
+    /* a list's elements have no names: ( ... ) or [ ... ] where a group { ... } belongs is an error, not a crash */
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        conf_error_at(e, g, "%s: must be a group { name = value; ... }", where);
+        return -1;
+    }
     for (unsigned i = 0; (m = config_setting_get_elem(g, i)) != NULL; i++) {
         int found = 0;
         for (int k = 0; known[k] && !found; k++)

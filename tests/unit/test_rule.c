@@ -262,6 +262,36 @@ static void test_all_errors_reported(void **st)
     conf_errors_free(&errs);
 }
 
+/* a list ( ... ) or an array [ ... ] where a group { ... } belongs is an error naming the line, never a crash:
+ * a list's elements have no names (fuzz_conf found listen = ( ... ) reaching strcmp with NULL) */
+static void test_list_where_group_belongs(void **st)
+{
+    static const struct { const char *label, *text, *needle; } cases[] = {
+        {"listen list", "\nlisten = ( \"unix:/tmp/x.sock\" );\n", "listen: must be a group"},
+        {"listen array", "\nlisten = [ 1, 2 ];\n", "listen: must be a group"},
+        {"store list", LISTEN "store = ( 1 );\n", "store: must be a group"},
+        {"store empty list", LISTEN "store = ( );\n", "store: must be a group"},
+        {"limit list", LISTEN "rules = ( { name = \"a\"; on = \"smtp\"; limit = ( 1 ); } );\n", "limit must be a group"},
+        {"ban list", LISTEN "rules = ( { name = \"a\"; on = \"smtp\"; ban = ( \"x\" ); } );\n", "ban must be a group"},
+        {"if list", LISTEN "rules = ( { name = \"a\"; on = \"smtp\"; if = ( \"x\" ); action = \"OK\"; } );\n",
+         "must be a group"},
+        {"rule list", LISTEN "rules = ( ( \"a\" ) );\n", "a rule is a group"},
+    };
+    (void)st;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conf_errors errs = {0};
+        fg_conf *c = load_text(cases[i].text, &errs);
+        if (c)
+            fail_msg("%s: loaded, want an error", cases[i].label);
+        if (!has_error(&errs, 2, cases[i].needle)) {
+            dump_errors(&errs);
+            fail_msg("%s: no error at line 2 mentioning \"%s\"", cases[i].label, cases[i].needle);
+        }
+        conf_errors_free(&errs);
+    }
+}
+
 /* @include works relative to the file, and errors name the included file */
 static void test_include(void **st)
 {
@@ -322,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_errors_with_lines),
         cmocka_unit_test(test_listen_http),
         cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_list_where_group_belongs),
         cmocka_unit_test(test_include),
         cmocka_unit_test(test_shipped_rules),
         cmocka_unit_test(test_shipped_rule_files),
