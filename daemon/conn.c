@@ -80,6 +80,8 @@ struct conn {
     int closing;             /* read no more; close when all is answered and sent */
     int dead;                /* closed; freed when pending reaches 0 */
     int processing;          /* inside conn_process: do not re-enter */
+    int held;                /* framing stopped at a full output or pipeline with whole requests left in
+                              * `in`: they are framed when there is room, whether or not reading paused */
     int follow;              /* bans --follow: 0 no, 1 text lines, 2 JSON lines */
     int dumping;             /* a slot's reply is a child's (waiting for the replies before it, or written):
                               * nothing more is framed until the child is reaped */
@@ -307,16 +309,23 @@ static size_t frame_some(conn *c, const char *p, size_t avail)
     uint64_t max = c->srv->conf->listen.max_request;
     size_t used = 0;
 
+    c->held = 0;
     while (!c->closing && !c->dead && !c->follow && !c->dumping) {
         size_t left = avail - used, look, n;
         slot *s;
 
-        if (!left || evbuffer_get_length(c->out) >= CONN_OUT_HIGH)
+        if (!left)
             break;
+        if (evbuffer_get_length(c->out) >= CONN_OUT_HIGH) {
+            c->held = 1;
+            break;
+        }
         if (c->count == c->ring_cap) {
             drain_done(c);
-            if (c->count == c->ring_cap)
+            if (c->count == c->ring_cap) {
+                c->held = 1;
                 break; /* the oldest still waits on the store */
+            }
         }
         look = left < max + 2 ? left : max + 2;
         n = proto_frame(p + used, look, &c->scan);
@@ -512,8 +521,10 @@ static void conn_flush(conn *c)
     int room = !c->closing && c->count < c->ring_cap && unsent < CONN_OUT_HIGH && (!c->dumping || c->follow);
     int was_reading = c->reading;
     set_reading(c, room);
-    if (room && !was_reading && evbuffer_get_length(c->in))
-        conn_process(c); /* requests that waited in the buffer while reading was paused */
+    /* requests that waited in the buffer while reading was paused, or that framing left there at the mark when
+     * this write took the output back under it with reading still on: the client may send nothing more */
+    if (room && (!was_reading || c->held) && evbuffer_get_length(c->in))
+        conn_process(c);
 }
 
 /* on_flush - the end of a loop turn: send what the queued connections have */

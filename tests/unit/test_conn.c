@@ -233,6 +233,59 @@ static void test_pipeline_limit(void **st)
     srv_free(s);
 }
 
+/* requests left in the input buffer when the output reached CONN_OUT_HIGH are answered once the output drains,
+ * without the client sending anything more: here the read that crossed the mark is followed by a write that takes
+ * the output back under it while reading was never paused (before, the rest waited for the client's next bytes,
+ * which a pipelining client waiting for its answers never sends) */
+static void test_pipelined_rest_after_output_drains(void **st)
+{
+    /* how much the client reads a turn: which one makes the write after the mark take the output back under it
+     * depends on how the kernel charges a Unix socket's buffer; with the old code 5,000 left 5 of 120 unanswered */
+    static const int reads[] = {2000, 3000, 4000, 5000, 6000, 7000, 9000};
+    enum { N = 120, NAME = 900 };
+    static char req[N * (NAME + 40)], got[N * (NAME + 60)];
+    char name[NAME + 1];
+    size_t rl = 0;
+    (void)st;
+
+    memset(name, 'u', NAME);
+    name[NAME] = '\0';
+    for (int i = 0; i < N; i++)
+        rl += (size_t)sprintf(req + rl, "request=auth\nusername=%03d%s\n\n", i, name);
+    for (size_t r = 0; r < sizeof reads / sizeof reads[0]; r++) {
+        server *s = srv_new();
+        int sv[2], sndbuf = 4096;
+        size_t gl = 0;
+        int replies = 0;
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        fcntl(sv[0], F_SETFL, O_NONBLOCK);
+        fcntl(sv[1], F_SETFL, O_NONBLOCK);
+        /* the server's end takes a few KiB at a time, so its output builds up to the mark */
+        assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+        assert_non_null(conn_new(s, sv[0], 0));
+        assert_int_equal(write(sv[1], req, rl), (ssize_t)rl);
+        /* the client reads slowly and sends nothing more: every request is answered, in order */
+        for (int spins = 0; spins < 20000 && replies < N; spins++) {
+            event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+            ssize_t n = read(sv[1], got + gl, (size_t)reads[r]);
+            if (n > 0)
+                gl += (size_t)n;
+            got[gl] = '\0';
+            replies = 0;
+            for (const char *p = got; (p = strstr(p, "\n\n")) != NULL; p += 2)
+                replies++;
+        }
+        if (replies != N)
+            fail_msg("reading %d bytes a turn: %d of %d answered", reads[r], replies, N);
+        char want[32];
+        snprintf(want, sizeof want, "action=REJECT user %03d", N - 1);
+        assert_non_null(strstr(got, want));
+        close(sv[1]);
+        srv_free(s);
+    }
+}
+
 /* the control socket answers commands and policy queries alike */
 static void test_control(void **st)
 {
@@ -661,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_pipeline_limit),
+        cmocka_unit_test(test_pipelined_rest_after_output_drains),
         cmocka_unit_test(test_control),
         cmocka_unit_test(test_control_then_policy),
         cmocka_unit_test(test_max_connections),
