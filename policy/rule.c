@@ -452,6 +452,8 @@ static int parse_rule(config_setting_t *s, ruleset *rs, rule *r, conf_errors *er
     r->file = fg_strdup(config_setting_source_file(s) ? config_setting_source_file(s) : "?");
     r->line = (int)config_setting_source_line(s);
     if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        /* it still takes its place in the set, and the next rule's look for a second use of its name reads it */
+        r->name = fg_strdup("?");
         conf_error_at(errs, s, "a rule is a group { name = ...; on = ...; ... }");
         return -1;
     }

@@ -276,6 +276,11 @@ static void test_list_where_group_belongs(void **st)
         {"if list", LISTEN "rules = ( { name = \"a\"; on = \"smtp\"; if = ( \"x\" ); action = \"OK\"; } );\n",
          "must be a group"},
         {"rule list", LISTEN "rules = ( ( \"a\" ) );\n", "a rule is a group"},
+        /* a rule that is no group has no name: the next rule's duplicate-name check compared it (strcmp NULL) */
+        {"scalar then rule", LISTEN "rules = ( 1, { name = \"a\"; on = \"smtp\"; action = \"OK\"; } );\n",
+         "a rule is a group"},
+        {"list then rule", LISTEN "rules = ( ( 1 ), { name = \"a\"; on = \"smtp\"; action = \"OK\"; } );\n",
+         "a rule is a group"},
     };
     (void)st;
 
