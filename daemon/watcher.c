@@ -35,6 +35,7 @@ typedef struct wslot {
     watcher *w;             /* owner */
     int busy;               /* waiting on the store */
     char *buf;              /* names and values of the request, NUL-terminated */
+    size_t cap;             /* bytes of buf */
     fg_request req;
     dispatch job;
 } wslot;
@@ -44,7 +45,6 @@ struct watcher {
     watch_spec *spec;       /* in srv->conf->watches */
     tail *t;
     wslot slots[WATCH_SLOTS];
-    size_t buf_size;        /* of each slot's buf */
     int waiting;            /* the tail was told busy */
     uint64_t matched;       /* lines that matched */
     uint64_t bad_address;   /* matched, but client_address is not an address */
@@ -101,6 +101,17 @@ static int on_line(void *arg, const char *line, size_t len)
     if (!s) {
         w->waiting = 1;
         return 1;
+    }
+    /* what this line's request holds: named groups may overlap (nested, or in a lookahead), so their values
+     * can add up to several times the line; and a reload may have given the watch a longer event or more groups */
+    size_t need = sizeof "request" + sizeof "report" + sizeof "event" + strlen(w->spec->event) + 1 + sizeof "watch" +
+                  strlen(w->spec->name) + 1;
+    for (int i = 0; i < n; i++)
+        need += strlen(at[i].name) + 1 + at[i].len + 1;
+    if (need > s->cap) { /* a free slot: nothing points into its buffer */
+        fg_free(s->buf);
+        s->cap = need > TAIL_LINE_MAX + 1024 ? need : TAIL_LINE_MAX + 1024;
+        s->buf = fg_malloc(s->cap);
     }
     w->matched++;
     w->last_match_s = (uint64_t)time(NULL);
@@ -189,11 +200,8 @@ static watcher *watcher_start(server *srv, const char *cursor_path, watch_spec *
 
     w->srv = srv;
     w->spec = spec;
-    w->buf_size = TAIL_LINE_MAX + strlen(spec->event) + strlen(spec->name) + 80 + WATCH_GROUPS_MAX * 34;
-    for (unsigned k = 0; k < WATCH_SLOTS; k++) {
-        w->slots[k].w = w;
-        w->slots[k].buf = fg_malloc(w->buf_size);
-    }
+    for (unsigned k = 0; k < WATCH_SLOTS; k++)
+        w->slots[k].w = w; /* its buffer comes with its first line */
     if (spec->file) {
         w->t = tail_file_new(srv->base, spec->file, on_line, w);
         log_info("watch %s: following %s", spec->name, spec->file);

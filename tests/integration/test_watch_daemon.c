@@ -149,6 +149,50 @@ static void test_watch_bans(void **st)
     assert_int_equal(daemon_stop(&d), 0);
 }
 
+/* a pattern whose named groups overlap (a lookahead takes the whole line, another group most of it again) copies
+ * more than the line into its request: long lines (8,000 bytes, what a client can put in a logged user name)
+ * count, also when a reload gave the running watch that pattern, and the daemon stops cleanly (the copy ran past
+ * the slot's buffer, sized at start for the line once) */
+static void test_watch_overlapping_groups(void **st)
+{
+    static const char *const match[] = {
+        "/warning: [-._[:alnum:]]+\\\\[(?<client_address>[0-9a-fA-F.:]+)\\\\]: SASL [A-Z0-9-]+ authentication failed/",
+        "/^(?=(?<text>.*))(?<head>.*) rip=(?<client_address>[0-9.]+)$/",
+    };
+    char text[2048], line[8200];
+    (void)st;
+    snprintf(logfile, sizeof logfile, "%s/mail.log", d.dir);
+    memset(line, 'u', sizeof line);
+    snprintf(line + 8000, sizeof line - 8000, " rip=192.0.2.9\n");
+    for (int m = 0; m < 2; m++) {
+        snprintf(text, sizeof text,
+                 "listen = { policy = \"unix:@DIR@/policy.sock\"; control = \"unix:@DIR@/control.sock\"; };\n"
+                 "watch = ( { name = \"postfix-sasl\"; file = \"@DIR@/mail.log\"; event = \"auth_failure\";\n"
+                 "  match = \"%s\"; } );\n"
+                 "rules = ( { name = \"sasl-failures\"; on = \"report:auth_failure\";\n"
+                 "  limit = { key = \"client_address\"; count = 10; per = \"1h\"; }; } );\n",
+                 match[m]);
+        daemon_write_conf(&d, text);
+        if (m == 0) {
+            daemon_start(&d);
+            append(FAIL_LINE("192.0.2.9"));
+            wait_count("192.0.2.9", 1);
+        } else {
+            assert_non_null(strstr(daemon_ctl(&d, NULL, "reload"), "ok"));
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        append(line);
+    wait_count("192.0.2.9", 4);
+    assert_int_equal(daemon_stop(&d), 0);
+    /* the same pattern from the start (a new daemon: no snapshot, so counters start again) */
+    daemon_start(&d);
+    for (int i = 0; i < 3; i++)
+        append(line);
+    wait_count("192.0.2.9", 3);
+    assert_int_equal(daemon_stop(&d), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -162,6 +206,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watch_counts_reports),
         cmocka_unit_test(test_watch_bans),
+        cmocka_unit_test(test_watch_overlapping_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
