@@ -50,6 +50,8 @@ struct watcher {
     uint64_t bad_address;   /* matched, but client_address is not an address */
     uint64_t last_match_s;  /* wall time of the last match, 0 = never */
     char *saved_cursor;     /* the journal cursor last written */
+    int stopped;            /* stopped (a reload removed it, or shutdown) with slots still waiting on the store:
+                             * the last of their answers frees it */
 };
 
 struct watchers {
@@ -59,6 +61,8 @@ struct watchers {
     struct event *save_ev;
 };
 
+static void watcher_free(watcher *w);
+
 /* slot_done - the store answered a pending report */
 static void slot_done(dispatch *d, void *arg)
 {
@@ -67,6 +71,13 @@ static void slot_done(dispatch *d, void *arg)
 
     (void)d;
     s->busy = 0;
+    if (w->stopped) {
+        for (unsigned k = 0; k < WATCH_SLOTS; k++)
+            if (w->slots[k].busy)
+                return;
+        watcher_free(w);
+        return;
+    }
     if (w->waiting && w->t) {
         w->waiting = 0;
         tail_resume(w->t);
@@ -218,16 +229,30 @@ static watcher *watcher_start(server *srv, const char *cursor_path, watch_spec *
     return w;
 }
 
-/* watcher_stop - one watch's tail and slots (see BUGS in watcher.h for a slot still waiting on the store) */
-static void watcher_stop(watcher *w)
+/* watcher_free - the slots and the watcher, once none waits on the store */
+static void watcher_free(watcher *w)
 {
-    tail_free(w->t);
     for (unsigned k = 0; k < WATCH_SLOTS; k++) {
         dispatch_release(&w->slots[k].job);
         fg_free(w->slots[k].buf);
     }
     fg_free(w->saved_cursor);
     fg_free(w);
+}
+
+/* watcher_stop - one watch's tail and slots; a slot still waiting on the store keeps them until its answer, which
+ * points into them (freed here, that answer wrote into freed memory: a reload that removed the watch, a stop) */
+static void watcher_stop(watcher *w)
+{
+    tail_free(w->t);
+    w->t = NULL;
+    w->spec = NULL; /* its set goes with the reload */
+    for (unsigned k = 0; k < WATCH_SLOTS; k++)
+        if (w->slots[k].busy) {
+            w->stopped = 1;
+            return;
+        }
+    watcher_free(w);
 }
 
 /* same_source - do two watches of one name read the same log? */

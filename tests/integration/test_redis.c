@@ -1540,6 +1540,48 @@ static void test_stored_list_reload(void **st)
     reap(r.pid, SIGKILL);
 }
 
+/* A log watch whose report waits on the store (Redis stopped) while a reload removes the watch: the answer that
+ * comes later finds its request slot still there (the watch was freed with it: a use after free), and the daemon
+ * goes on and stops cleanly. The store's timeout is long, so the reload comes while the report waits. */
+static void test_watch_removed_while_waiting(void **st)
+{
+    fgd d;
+    rsrv r;
+    char store_conf[256], rules[1400], logfile[700];
+    (void)st;
+
+    redis_start(&r, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"30s\";",
+             r.port);
+    snprintf(logfile, sizeof logfile, "%s/watch-removed.mail.log", dir);
+    FILE *f = fopen(logfile, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(rules, sizeof rules,
+             "watch = ( { name = \"sasl\"; file = \"%s\"; event = \"auth_failure\";\n"
+             "  match = \"/failed from (?<client_address>[0-9.]+)/\"; } );\n"
+             "rules = ( { name = \"fails\"; on = \"report:auth_failure\";\n"
+             "  limit = { key = \"client_address\"; count = 10; per = \"1h\"; }; } );\n",
+             logfile);
+    fgd_start_rules(&d, "watch-removed", store_conf, rules);
+    wait_connected(&d, 0);
+    assert_int_equal(kill(r.pid, SIGSTOP), 0);
+    f = fopen(logfile, "a");
+    assert_non_null(f);
+    fprintf(f, "auth failed from 192.0.2.77\n");
+    fclose(f);
+    for (int i = 0; i < 500 && !strstr(ctl_out(&d, "--json watches"), "\"watch.sasl.matched\":1"); i++)
+        poll(NULL, 0, 10);
+    assert_non_null(strstr(ctl_out(&d, "--json watches"), "\"watch.sasl.matched\":1"));
+    fgd_reload_rules(&d, store_conf, RULES);
+    assert_int_equal(kill(r.pid, SIGCONT), 0);
+    /* the report's answer comes back; then the daemon still answers, and stops with status 0 */
+    wait_connected(&d, 0);
+    assert_string_equal(wait_action(&d, "after@example.org", "192.0.2.78", "DUNNO"), "DUNNO");
+    fgd_stop(&d);
+    reap(r.pid, SIGKILL);
+}
+
 /* wait_mirror - until floodgatectl stats shows the fleet mirror listening (want "yes") or not ("no") */
 static void wait_mirror(fgd *d, const char *want)
 {
@@ -2646,6 +2688,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lock_contention),
         cmocka_unit_test(test_stored_list),
         cmocka_unit_test(test_stored_list_reload),
+        cmocka_unit_test(test_watch_removed_while_waiting),
         cmocka_unit_test(test_fleet_bans),
         cmocka_unit_test(test_fleet_evalsha),
         cmocka_unit_test(test_fleet_hung_server),
