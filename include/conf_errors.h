@@ -28,6 +28,12 @@ void conf_errors_free(conf_errors *e);
 
 /* conf_check_members - report every member of group g not named in known (NULL-terminated); 0 ok, -1 reported */
 int conf_check_members(const config_setting_t *g, const char *where, const char *const *known, conf_errors *e);
+/* conf_member - member name of g if it is of type (CONFIG_TYPE_STRING, CONFIG_TYPE_BOOL, or CONFIG_TYPE_INT64
+ * for any whole number); NULL when absent, and also, reported with *ok = -1, when of another type: a setting
+ * written with the wrong type ("24" for 24, 1 for "path") is an error naming it, never silently left out.
+ * what names it in the message ("listen.control", "rule \"x\": limit.buckets") */
+config_setting_t *conf_member(const config_setting_t *g, const char *name, int type, const char *what, int *ok,
+                              conf_errors *e);
 /* conf_duration - a duration setting ("5m", or a bare number of seconds) in [min, max] ms; 0 ok, -1 reported */
 int conf_duration(const config_setting_t *s, const char *what, uint64_t min_ms, uint64_t max_ms, uint64_t *out,
                   conf_errors *e);

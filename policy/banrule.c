@@ -118,11 +118,13 @@ int banrule_parse(config_setting_t *s, rule *r, conf_errors *errs)
         fg_free(r->per_text); /* a limit too (an error reported by the rule) wrote its own */
         r->per_text = fg_strdup(config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : buf);
     }
-    if (config_setting_lookup_int(s, "buckets", &buckets) && (buckets < 1 || buckets > WINDOW_K_MAX)) {
-        conf_error_at(errs, config_setting_get_member(s, "buckets"), "rule \"%s\": ban.buckets must be 1 to %d",
-                      r->name, WINDOW_K_MAX);
+    snprintf(where, sizeof where, "rule \"%s\": ban.buckets", r->name);
+    config_setting_t *bk = conf_member(s, "buckets", CONFIG_TYPE_INT64, where, &ok, errs);
+    if (bk && (config_setting_get_int64(bk) < 1 || config_setting_get_int64(bk) > WINDOW_K_MAX)) {
+        conf_error_at(errs, bk, "rule \"%s\": ban.buckets must be 1 to %d", r->name, WINDOW_K_MAX);
         ok = -1;
-        buckets = WINDOW_K_DEFAULT;
+    } else if (bk) {
+        buckets = (int)config_setting_get_int64(bk);
     }
     r->win.k = (uint16_t)buckets;
     if (get_seconds(s, "duration", r, 1, &r->ban.duration_s, errs) < 0)

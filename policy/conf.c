@@ -42,6 +42,14 @@ char *conf_path(const char *dir, const char *path)
     return out;
 }
 
+/* lookup_string - config_setting_lookup_string, where a setting of another type is an error, not left out */
+static int lookup_string(config_setting_t *g, const char *name, const char *what, const char **v, int *ok,
+                         conf_errors *errs)
+{
+    config_setting_t *s = conf_member(g, name, CONFIG_TYPE_STRING, what, ok, errs);
+    return s && (*v = config_setting_get_string(s)) != NULL;
+}
+
 /* get_duration - optional duration member of g */
 static int get_duration(config_setting_t *g, const char *name, uint64_t min, uint64_t max, uint64_t *out,
                         conf_errors *errs)
@@ -149,7 +157,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
     } else {
         ok |= add_policy(c, p, errs);
     }
-    if (config_setting_lookup_string(g, "control", &v)) {
+    if (lookup_string(g, "control", "listen.control", &v, &ok, errs)) {
         /* the control socket edits lists and bans: only a Unix socket tells who the peer is (SO_PEERCRED) */
         if (!strncmp(v, "tcp:", 4)) {
             conf_error_at(errs, config_setting_get_member(g, "control"),
@@ -163,7 +171,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
             c->listen.control = conf_path(c->dir, v);
         }
     }
-    if (config_setting_lookup_string(g, "control_group", &v)) {
+    if (lookup_string(g, "control_group", "listen.control_group", &v, &ok, errs)) {
         /* resolved here, once: a lookup may ask NSS (LDAP...), which the request path must never wait for */
         struct group *gr = getgrnam(v);
         if (!gr) {
@@ -175,7 +183,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
             c->listen.control_gid = gr->gr_gid;
         }
     }
-    if (config_setting_lookup_string(g, "http", &v)) {
+    if (lookup_string(g, "http", "listen.http", &v, &ok, errs)) {
         if (!strncmp(v, "tcp:", 4) && strlen(v) > 4) {
             if (!tcp_is_loopback(v + 4)) {
                 /* the adapter has no authentication: whoever reaches it reads /metrics and uses the counters */
@@ -194,7 +202,7 @@ static int parse_listen(fg_conf *c, config_setting_t *g, conf_errors *errs)
             ok = -1;
         }
     }
-    if (config_setting_lookup_string(g, "group", &v))
+    if (lookup_string(g, "group", "listen.group", &v, &ok, errs))
         c->listen.group = fg_strdup(v);
     ok |= get_mode(g, "mode", &c->listen.mode, errs);
     ok |= get_mode(g, "control_mode", &c->listen.control_mode, errs);
@@ -256,15 +264,15 @@ static int parse_store(fg_conf *c, config_setting_t *g, conf_errors *errs)
             return -1;
         ok = -1;
     }
-    if (config_setting_lookup_string(g, "type", &v) && strcmp(v, "embedded")) {
+    if (lookup_string(g, "type", "store.type", &v, &ok, errs) && strcmp(v, "embedded")) {
         /* redis, cluster, sharded: conf_redis.c */
         fg_free(c->store.type);
         c->store.type = fg_strdup(v);
         ok |= conf_redis_parse(g, v, &c->store.redis, errs);
     }
-    if (config_setting_lookup_string(g, "snapshot", &v))
+    if (lookup_string(g, "snapshot", "store.snapshot", &v, &ok, errs))
         c->store.snapshot = conf_path(c->dir, v);
-    if (config_setting_lookup_string(g, "on_error", &v)) {
+    if (lookup_string(g, "on_error", "store.on_error", &v, &ok, errs)) {
         if (!strcmp(v, "tempfail"))
             c->store.on_error = ON_ERROR_TEMPFAIL;
         else if (!strcmp(v, "allow"))

@@ -74,6 +74,25 @@ int conf_check_members(const config_setting_t *g, const char *where, const char 
     return ok;
 }
 
+/* conf_member - a member of the given type; NULL if absent or (reported) of another type */
+config_setting_t *conf_member(const config_setting_t *g, const char *name, int type, const char *what, int *ok,
+                              conf_errors *e)
+{
+    config_setting_t *s = config_setting_is_group(g) ? config_setting_get_member(g, name) : NULL;
+    int t = s ? config_setting_type(s) : CONFIG_TYPE_NONE;
+
+    if (!s)
+        return NULL;
+    if (t == type || (type == CONFIG_TYPE_INT64 && t == CONFIG_TYPE_INT))
+        return s;
+    conf_error_at(e, s, "%s: expected %s", what,
+                  type == CONFIG_TYPE_STRING ? "a string (\"...\")"
+                  : type == CONFIG_TYPE_BOOL ? "true or false"
+                                             : "a whole number");
+    *ok = -1;
+    return NULL;
+}
+
 /* conf_duration - a duration setting in [min, max] milliseconds */
 int conf_duration(const config_setting_t *s, const char *what, uint64_t min_ms, uint64_t max_ms, uint64_t *out,
                   conf_errors *e)

@@ -36,7 +36,7 @@ int conf_redis_parse(const config_setting_t *g, const char *type, redis_spec *ou
 {
     const config_setting_t *url = config_setting_get_member(g, "url"), *urls = config_setting_get_member(g, "urls");
     const config_setting_t *stores = config_setting_get_member(g, "stores");
-    int ok = 0, b;
+    int ok = 0;
 
     memset(out, 0, sizeof *out);
     if (config_setting_get_member(g, "snapshot") || config_setting_get_member(g, "max_keys")) {
@@ -54,8 +54,10 @@ int conf_redis_parse(const config_setting_t *g, const char *type, redis_spec *ou
     }
     if (!strcmp(type, "cluster")) {
         out->kind = REDIS_CLUSTER;
-        if (config_setting_lookup_bool(g, "read_from_replicas", &b))
-            out->read_from_replicas = b;
+        const config_setting_t *rr = conf_member(g, "read_from_replicas", CONFIG_TYPE_BOOL, "store.read_from_replicas",
+                                                 &ok, errs);
+        if (rr)
+            out->read_from_replicas = config_setting_get_bool(rr);
         if (stores || (!url && !urls) || (urls && !config_setting_is_aggregate(urls))) {
             conf_error_at(errs, g, "store: type \"cluster\" takes urls = [\"redis://host:port\", ...] (any nodes)");
             return -1;

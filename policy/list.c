@@ -622,8 +622,9 @@ listset *listset_parse(config_setting_t *g, const char *dir, conf_errors *errs)
                 continue;
             }
             stored = st && config_setting_get_bool(st);
-            if (config_setting_lookup_string(s, "type", &type) && type_of(type, &t) < 0) {
-                conf_error_at(errs, s, "list %s: type must be auto, domain, email, cidr, string or map", name);
+            config_setting_t *ts = config_setting_get_member(s, "type");
+            if (ts && (!(type = config_setting_get_string(ts)) || type_of(type, &t) < 0)) {
+                conf_error_at(errs, ts, "list %s: type must be auto, domain, email, cidr, string or map", name);
                 ok = -1;
                 continue;
             }

@@ -242,11 +242,13 @@ static int parse_limit(config_setting_t *s, rule *r, conf_errors *errs)
                 r->nkeys++;
         }
     }
-    if (config_setting_lookup_int(s, "buckets", &buckets) && (buckets < 1 || buckets > WINDOW_K_MAX)) {
-        conf_error_at(errs, config_setting_get_member(s, "buckets"), "rule \"%s\": limit.buckets must be 1 to %d",
-                      r->name, WINDOW_K_MAX);
+    snprintf(where, sizeof where, "rule \"%s\": limit.buckets", r->name);
+    config_setting_t *bk = conf_member(s, "buckets", CONFIG_TYPE_INT64, where, &ok, errs);
+    if (bk && (config_setting_get_int64(bk) < 1 || config_setting_get_int64(bk) > WINDOW_K_MAX)) {
+        conf_error_at(errs, bk, "rule \"%s\": limit.buckets must be 1 to %d", r->name, WINDOW_K_MAX);
         ok = -1;
-        buckets = WINDOW_K_DEFAULT;
+    } else if (bk) {
+        buckets = (int)config_setting_get_int64(bk);
     }
     r->has_limit = 1;
     if (config_setting_get_member(s, "distinct") && parse_distinct(s, r, errs) < 0)
@@ -293,7 +295,7 @@ static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, co
     greylist_spec *g = &r->grey;
     config_setting_t *e;
     char where[128];
-    int ok = 0, v;
+    int ok = 0;
 
     r->has_greylist = 1;
     g->timing.delay_ms = 5 * 60 * 1000ULL;
@@ -316,7 +318,9 @@ static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, co
         conf_error_at(errs, s, "rule \"%s\": greylist.retry_window must be longer than delay", r->name);
         ok = -1;
     }
-    if (config_setting_lookup_int(s, "network", &v)) {
+    snprintf(where, sizeof where, "rule \"%s\": greylist.network", r->name);
+    if ((e = conf_member(s, "network", CONFIG_TYPE_INT64, where, &ok, errs)) != NULL) {
+        long long v = config_setting_get_int64(e);
         if (v < 0 || v > 32) {
             conf_error_at(errs, config_setting_get_member(s, "network"), "rule \"%s\": greylist.network is 0 to 32",
                           r->name);
@@ -324,7 +328,9 @@ static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, co
         }
         g->net4 = (uint8_t)v;
     }
-    if (config_setting_lookup_int(s, "network6", &v)) {
+    snprintf(where, sizeof where, "rule \"%s\": greylist.network6", r->name);
+    if ((e = conf_member(s, "network6", CONFIG_TYPE_INT64, where, &ok, errs)) != NULL) {
+        long long v = config_setting_get_int64(e);
         if (v < 0 || v > 128) {
             conf_error_at(errs, config_setting_get_member(s, "network6"),
                           "rule \"%s\": greylist.network6 is 0 to 128", r->name);
@@ -332,13 +338,15 @@ static int parse_greylist(config_setting_t *s, rule *r, const listset *lists, co
         }
         g->net6 = (uint8_t)v;
     }
-    if (config_setting_lookup_int(s, "auto_allow", &v)) {
-        if (v < 0) {
+    snprintf(where, sizeof where, "rule \"%s\": greylist.auto_allow", r->name);
+    if ((e = conf_member(s, "auto_allow", CONFIG_TYPE_INT64, where, &ok, errs)) != NULL) {
+        long long v = config_setting_get_int64(e);
+        if (v < 0 || v > UINT32_MAX) {
             conf_error_at(errs, config_setting_get_member(s, "auto_allow"),
                           "rule \"%s\": greylist.auto_allow is 0 (never) or more", r->name);
             ok = -1;
         }
-        g->timing.auto_allow = (uint32_t)(v < 0 ? 0 : v);
+        g->timing.auto_allow = (uint32_t)(v < 0 || v > UINT32_MAX ? 0 : v);
     }
     if ((e = config_setting_get_member(s, "bounces")) != NULL) {
         if (config_setting_type(e) != CONFIG_TYPE_BOOL) {

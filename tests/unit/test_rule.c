@@ -297,6 +297,49 @@ static void test_list_where_group_belongs(void **st)
     }
 }
 
+/* a setting of the wrong type ("24" for 24, 1 for "PATH") is an error naming it and its line: each was left out
+ * without a word (a snapshot = 1 kept no state, a network = "24" greylisted by the default /24) */
+static void test_wrong_type_is_an_error(void **st)
+{
+#define GREY(x) LISTEN "rules = ( { name = \"g\"; on = \"smtp:RCPT\";\n greylist = { " x " }; } );\n"
+#define LIMIT(x) LISTEN "rules = ( { name = \"l\"; on = \"smtp:RCPT\";\n limit = { key = \"sender\"; count = 5; " \
+                 "per = \"1h\"; " x " }; } );\n"
+    static const struct { const char *label, *text; int line; const char *needle; } cases[] = {
+        {"listen.control", "listen = { policy = \"unix:/tmp/x.sock\";\n control = 1; };\n", 2, "listen.control: expected a string"},
+        {"listen.http", "listen = { policy = \"unix:/tmp/x.sock\";\n http = true; };\n", 2, "listen.http: expected a string"},
+        {"listen.group", "listen = { policy = \"unix:/tmp/x.sock\";\n group = 0; };\n", 2, "listen.group: expected a string"},
+        {"listen.control_group", "listen = { policy = \"unix:/tmp/x.sock\";\n control_group = 0; };\n", 2,
+         "listen.control_group: expected a string"},
+        {"store.snapshot", LISTEN "store = {\n snapshot = 1; };\n", 3, "store.snapshot: expected a string"},
+        {"store.type", LISTEN "store = {\n type = 2; };\n", 3, "store.type: expected a string"},
+        {"store.on_error", LISTEN "store = {\n on_error = false; };\n", 3, "store.on_error: expected a string"},
+        {"read_from_replicas", LISTEN "store = { type = \"cluster\"; urls = [\"redis://127.0.0.1:7000\"];\n"
+         " read_from_replicas = \"yes\"; };\n", 3, "store.read_from_replicas: expected true or false"},
+        {"limit.buckets", LIMIT("buckets = \"10\";"), 3, "limit.buckets: expected a whole number"},
+        {"greylist.network", GREY("network = \"24\";"), 3, "greylist.network: expected a whole number"},
+        {"greylist.network6", GREY("network6 = 64.0;"), 3, "greylist.network6: expected a whole number"},
+        {"greylist.auto_allow", GREY("auto_allow = \"5\";"), 3, "greylist.auto_allow: expected a whole number"},
+        {"ban.buckets", LISTEN "rules = ( { name = \"b\"; on = \"report\";\n ban = { key = \"client_address\"; "
+         "count = 5; per = \"10m\"; buckets = \"4\"; }; } );\n", 3, "ban.buckets: expected a whole number"},
+        {"list type", LISTEN "lists = { l = {\n path = \"/dev/null\"; type = 1; }; };\n", 3, "type must be"},
+    };
+#undef GREY
+#undef LIMIT
+    (void)st;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conf_errors errs = {0};
+        fg_conf *c = load_text(cases[i].text, &errs);
+        if (c)
+            fail_msg("%s: loaded, want an error", cases[i].label);
+        if (!has_error(&errs, cases[i].line, cases[i].needle)) {
+            dump_errors(&errs);
+            fail_msg("%s: no error at line %d mentioning \"%s\"", cases[i].label, cases[i].line, cases[i].needle);
+        }
+        conf_errors_free(&errs);
+    }
+}
+
 /* @include works relative to the file, and errors name the included file */
 static void test_include(void **st)
 {
@@ -358,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_listen_http),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_list_where_group_belongs),
+        cmocka_unit_test(test_wrong_type_is_an_error),
         cmocka_unit_test(test_include),
         cmocka_unit_test(test_shipped_rules),
         cmocka_unit_test(test_shipped_rule_files),
