@@ -28,9 +28,11 @@ for f in /usr/sbin/floodgated /usr/bin/floodgatectl /usr/share/man/man8/floodgat
 done
 echo "installed: $(cd "$R" && find . -type f | wc -l) files"
 
-# man pages: no lint warning
+# man pages: no lint warning, and no text line over 80 bytes (mandoc's STYLE note; man pages are read at 80 columns)
 for m in "$R"/usr/share/man/man*/*; do
   mandoc -T lint -W warning "$m" || fail "mandoc -T lint: $m"
+  long=$(mandoc -T lint -W style "$m" 2>&1 | grep 'longer than 80 bytes' || true)
+  [ -z "$long" ] || fail "mandoc -T lint: $long"
 done
 
 # units: the paths follow the prefix, and systemd accepts them
