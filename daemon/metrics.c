@@ -73,6 +73,7 @@ static uint64_t f_export_failures(const msnap *m) { return pub_stats(m).export_f
 static uint64_t f_hooks_started(const msnap *m) { return pub_stats(m).hooks.started; }
 static uint64_t f_hooks_failed(const msnap *m) { return pub_stats(m).hooks.failed; }
 static uint64_t f_hooks_dropped(const msnap *m) { return pub_stats(m).hooks.dropped; }
+static uint64_t f_hooks_killed(const msnap *m) { return pub_stats(m).hooks.killed; }
 /* the bans' journal (statestore_file.h): zeros without one */
 static statestore_stats f_state(const msnap *m) { statestore_stats st; statestore_stats_get(m->s->state, &st); return st; }
 static uint64_t f_state_records(const msnap *m) { return f_state(m).records; }
@@ -103,6 +104,7 @@ static const scalar scalars[] = {
     {"ban_hooks_started", "floodgate_ban_hooks_started_total", 'c', FN(f_hooks_started), "on_ban/on_unban commands started."},
     {"ban_hooks_failed", "floodgate_ban_hooks_failed_total", 'c', FN(f_hooks_failed), "on_ban/on_unban commands that could not run or did not exit 0."},
     {"ban_hooks_dropped", "floodgate_ban_hooks_dropped_total", 'c', FN(f_hooks_dropped), "on_ban/on_unban commands dropped: too many running and waiting."},
+    {"ban_hooks_killed", "floodgate_ban_hooks_killed_total", 'c', FN(f_hooks_killed), "on_ban/on_unban commands killed at bans.hooks_timeout (counted in failed too)."},
     {"requests", "floodgate_requests_received_total", 'c', SRV(requests), "Requests framed on policy and control sockets, and log lines reported."},
     {"bad_requests", "floodgate_bad_requests_total", 'c', SRV(bad_requests), "Policy requests answered with an error action."},
     {"too_large", "floodgate_too_large_total", 'c', SRV(too_large), "Policy requests over max_request (connection closed)."},

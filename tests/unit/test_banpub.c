@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "control.h"
 #include "mem.h"
+#include "metrics.h"
 
 #define NOW 1800000000ull
 
@@ -394,6 +395,37 @@ static void test_hooks_dropped(void **st)
     srv_free(s);
 }
 
+/* a hook killed at bans.hooks_timeout is counted where the admin looks: floodgatectl stats and /metrics, beside
+ * the other hook counters (and in failed, as before) */
+static void test_hook_killed_shown(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    const char *on_ban[] = {"/bin/sleep", "30", NULL};
+    banpub_conf conf = {.export_format = -1, .on_ban = on_ban, .hooks_running = 1, .hooks_queued = 2,
+                        .hooks_timeout_ms = 100};
+    banpub_env env = {fake_foreach, fake_wall_fn, NULL, s};
+    nbans = 0;
+    s->pub = banpub_new(s->base, &conf, &env);
+    ban(s->pub, "192.0.2.1", 32, 0, "hangs");
+    while (banpub_get_stats(s->pub).hooks.finished < 1)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_int_equal(banpub_get_stats(s->pub).hooks.killed, 1);
+    struct evbuffer *out = evbuffer_new();
+    metrics_stats(s, out);
+    evbuffer_add(out, "", 1);
+    const char *text = (const char *)evbuffer_pullup(out, -1);
+    assert_non_null(strstr(text, "\nban_hooks_failed=1\n"));
+    assert_non_null(strstr(text, "\nban_hooks_killed=1\n"));
+    evbuffer_drain(out, evbuffer_get_length(out));
+    metrics_prometheus(s, out);
+    evbuffer_add(out, "", 1);
+    text = (const char *)evbuffer_pullup(out, -1);
+    assert_non_null(strstr(text, "\n# TYPE floodgate_ban_hooks_killed_total counter\nfloodgate_ban_hooks_killed_total 1\n"));
+    evbuffer_free(out);
+    srv_free(s);
+}
+
 /* index_ban - a ban in the real index (which tells its listeners) */
 static void index_ban(struct ban_index *bi, const char *net, uint64_t expires, const char *reason)
 {
@@ -660,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_slow_follower),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_hooks_dropped),
+        cmocka_unit_test(test_hook_killed_shown),
         cmocka_unit_test(test_server_index),
         cmocka_unit_test(test_restart_quiet),
         cmocka_unit_test(test_debug_clock),
