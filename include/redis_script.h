@@ -3,8 +3,11 @@
  * script, and the hashes that place a key on a shard and a slot
  *
  * A batch (or the part of it that lives on one server and one slot) is ONE
- * script call: EVALSHA of REDIS_SCRIPT_TEXT with every key of the part and
- * six numbers per operation (below). The script runs the operations in order with
+ * script call: EVALSHA of REDIS_SCRIPT_TEXT with every key of the part, one
+ * binary argument holding six "<i8" numbers per operation (ARGV[4], below),
+ * then a several-window operation's other windows and the kv and distinct
+ * operands; the batches of several requests for one server may share the
+ * call (several parts, below). The script runs the operations in order with
  * the embedded store's semantics (mem.c): a check phase that stops at the
  * first refusal, then, only if nothing refused and the batch commits, one
  * event added to every window. So on one server a batch is atomic and costs
@@ -121,6 +124,7 @@
 
 #define REDIS_TAG_LEN 18        /* "{" + 16 hex + "}" */
 #define REDIS_OP_BYTES 48       /* per operation in ARGV[4]: type, four parameters, flags, each "<i8" */
+_Static_assert(REDIS_OP_BYTES == 6 * 8, "the comment above says six numbers per operation");
 #define REDIS_REPLY_HEAD 2      /* denied index, time used */
 #define REDIS_REPLY_PER_OP 5    /* admitted, total, retry_ms, greylist result, bucket */
 #define REDIS_SLOTS 16384       /* Redis Cluster hash slots */
