@@ -1590,51 +1590,75 @@ static void wait_mirror(fgd *d, const char *want)
     assert_string_equal(ctl_stat(d, "mirror.up"), want);
 }
 
+/* fleet - a redis-server and two daemons sharing it through the fleet mirror: the fleet tests' set-up */
+typedef struct fleet {
+    rsrv r;
+    fgd a, b;
+    char store_conf[256];
+} fleet;
+
+/* fleet_start - a new redis-server, then the daemons NAME-a and NAME-b on it (the url's database path db, "" or
+ * "/N", and more store settings in extra, "" none) with these rules (NULL: RULES), both mirrors listening */
+static void fleet_start(fleet *f, const char *name, const char *db, const char *extra, const char *rules)
+{
+    char na[64], nb[64];
+
+    redis_start(&f->r, 0, 0);
+    snprintf(f->store_conf, sizeof f->store_conf,
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u%s\"; timeout = \"%s\";%s", f->r.port, db,
+             short_timeout(), extra);
+    snprintf(na, sizeof na, "%s-a", name);
+    snprintf(nb, sizeof nb, "%s-b", name);
+    fgd_start_rules(&f->a, na, f->store_conf, rules ? rules : RULES);
+    fgd_start_rules(&f->b, nb, f->store_conf, rules ? rules : RULES);
+    wait_mirror(&f->a, "yes");
+    wait_mirror(&f->b, "yes");
+}
+
+/* fleet_stop - both daemons (each must exit 0), then the server */
+static void fleet_stop(fleet *f)
+{
+    fgd_stop(&f->a);
+    fgd_stop(&f->b);
+    reap(f->r.pid, SIGKILL);
+}
+
 /* Bans across a fleet (issue 10): a ban made through one daemon holds on the other within the poll, an unban
  * through the other lifts it on the first, a daemon that starts later has them, and a ban made while Redis
  * was away (and Redis restarted empty) reaches the others once it is back. */
 static void test_fleet_bans(void **st)
 {
-    fgd a, b, c;
-    rsrv r;
-    char store_conf[256];
+    fleet f;
+    fgd c;
     (void)st;
 
-    redis_start(&r, 0, 0);
-    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/6\"; timeout = \"%s\";",
-             r.port, short_timeout());
-    fgd_start(&a, "fleet-a", store_conf);
-    fgd_start(&b, "fleet-b", store_conf);
-    wait_mirror(&a, "yes");
-    wait_mirror(&b, "yes");
-    assert_string_equal(query(&b, "x@example.org", "198.51.100.7"), "DUNNO");
+    fleet_start(&f, "fleet", "/6", "", NULL);
+    assert_string_equal(query(&f.b, "x@example.org", "198.51.100.7"), "DUNNO");
 
-    assert_non_null(strstr(ctl_out(&a, "ban 198.51.100.7 1h --reason 'seen by a'"), "198.51.100.7"));
-    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.7", "REJECT"),
+    assert_non_null(strstr(ctl_out(&f.a, "ban 198.51.100.7 1h --reason 'seen by a'"), "198.51.100.7"));
+    assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.7", "REJECT"),
                         "REJECT 5.7.1 Banned: seen by a");
-    assert_non_null(strstr(ctl_out(&b, "--json bans"), "198.51.100.7"));
-    ctl_out(&b, "unban 198.51.100.7");
-    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.7", "DUNNO"), "DUNNO");
+    assert_non_null(strstr(ctl_out(&f.b, "--json bans"), "198.51.100.7"));
+    ctl_out(&f.b, "unban 198.51.100.7");
+    assert_string_equal(wait_action(&f.a, "x@example.org", "198.51.100.7", "DUNNO"), "DUNNO");
 
-    ctl_out(&b, "ban 203.0.113.0/24 2h --reason net");
-    assert_string_equal(wait_action(&a, "x@example.org", "203.0.113.9", "REJECT"), "REJECT 5.7.1 Banned: net");
-    fgd_start(&c, "fleet-c", store_conf);
+    ctl_out(&f.b, "ban 203.0.113.0/24 2h --reason net");
+    assert_string_equal(wait_action(&f.a, "x@example.org", "203.0.113.9", "REJECT"), "REJECT 5.7.1 Banned: net");
+    fgd_start(&c, "fleet-c", f.store_conf);
     assert_string_equal(wait_action(&c, "x@example.org", "203.0.113.200", "REJECT"), "REJECT 5.7.1 Banned: net");
     fgd_stop(&c);
 
     /* Redis away: a's ban holds on a at once; Redis back empty: a writes its bans back and b gets them */
-    reap(r.pid, SIGKILL);
-    wait_mirror(&a, "no");
-    ctl_out(&a, "ban 192.0.2.77 1h --reason 'during the outage'");
-    assert_string_equal(query(&a, "x@example.org", "192.0.2.77"), "REJECT 5.7.1 Banned: during the outage");
-    redis_start(&r, r.port, 0);
-    wait_mirror(&a, "yes");
-    assert_string_equal(wait_action(&b, "x@example.org", "192.0.2.77", "REJECT"),
+    reap(f.r.pid, SIGKILL);
+    wait_mirror(&f.a, "no");
+    ctl_out(&f.a, "ban 192.0.2.77 1h --reason 'during the outage'");
+    assert_string_equal(query(&f.a, "x@example.org", "192.0.2.77"), "REJECT 5.7.1 Banned: during the outage");
+    redis_start(&f.r, f.r.port, 0);
+    wait_mirror(&f.a, "yes");
+    assert_string_equal(wait_action(&f.b, "x@example.org", "192.0.2.77", "REJECT"),
                         "REJECT 5.7.1 Banned: during the outage");
-    assert_string_equal(query(&b, "x@example.org", "203.0.113.1"), "REJECT 5.7.1 Banned: net");
-    fgd_stop(&a);
-    fgd_stop(&b);
-    reap(r.pid, SIGKILL);
+    assert_string_equal(query(&f.b, "x@example.org", "203.0.113.1"), "REJECT 5.7.1 Banned: net");
+    fleet_stop(&f);
 }
 
 /* Mirror writes call the script by its sha (EVALSHA: 40 bytes instead of the script's text each time, which a
@@ -1642,40 +1666,30 @@ static void test_fleet_bans(void **st)
  * answers NOSCRIPT once, gets the text, and the ban still reaches the other daemon. */
 static void test_fleet_evalsha(void **st)
 {
-    fgd a, b;
-    rsrv r;
-    char store_conf[256];
+    fleet f;
     (void)st;
 
-    redis_start(&r, 0, 0);
-    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/6\"; timeout = \"%s\";",
-             r.port, short_timeout());
-    fgd_start(&a, "sha-a", store_conf);
-    fgd_start(&b, "sha-b", store_conf);
-    wait_mirror(&a, "yes");
-    wait_mirror(&b, "yes");
-    ctl_out(&a, "ban 198.51.100.9 1h --reason one");
-    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.9", "REJECT"), "REJECT 5.7.1 Banned: one");
-    assert_true(cmd_calls(r.port, "evalsha") > 0);
-    assert_int_equal(cmd_calls(r.port, "eval"), 0);
+    fleet_start(&f, "sha", "/6", "", NULL);
+    ctl_out(&f.a, "ban 198.51.100.9 1h --reason one");
+    assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.9", "REJECT"), "REJECT 5.7.1 Banned: one");
+    assert_true(cmd_calls(f.r.port, "evalsha") > 0);
+    assert_int_equal(cmd_calls(f.r.port, "eval"), 0);
 
-    redisReply *x = redis_cmd(r.port, "SCRIPT FLUSH");
+    redisReply *x = redis_cmd(f.r.port, "SCRIPT FLUSH");
     assert_non_null(x);
     freeReplyObject(x);
-    ctl_out(&a, "ban 198.51.100.10 1h --reason two");
-    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.10", "REJECT"), "REJECT 5.7.1 Banned: two");
-    assert_true(cmd_calls(r.port, "eval") >= 1);
+    ctl_out(&f.a, "ban 198.51.100.10 1h --reason two");
+    assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.10", "REJECT"), "REJECT 5.7.1 Banned: two");
+    assert_true(cmd_calls(f.r.port, "eval") >= 1);
     /* each store's counter script, flushed too, is sent once again by a request that counts */
-    assert_string_equal(query(&a, "sha-a@example.org", "192.0.2.250"), "DUNNO");
-    assert_string_equal(query(&b, "sha-b@example.org", "192.0.2.250"), "DUNNO");
-    long long evals = cmd_calls(r.port, "eval");
+    assert_string_equal(query(&f.a, "sha-a@example.org", "192.0.2.250"), "DUNNO");
+    assert_string_equal(query(&f.b, "sha-b@example.org", "192.0.2.250"), "DUNNO");
+    long long evals = cmd_calls(f.r.port, "eval");
     /* the EVAL cached the script again: the next ban goes by sha */
-    ctl_out(&a, "ban 198.51.100.11 1h --reason three");
-    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.11", "REJECT"), "REJECT 5.7.1 Banned: three");
-    assert_int_equal(cmd_calls(r.port, "eval"), evals);
-    fgd_stop(&a);
-    fgd_stop(&b);
-    reap(r.pid, SIGKILL);
+    ctl_out(&f.a, "ban 198.51.100.11 1h --reason three");
+    assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.11", "REJECT"), "REJECT 5.7.1 Banned: three");
+    assert_int_equal(cmd_calls(f.r.port, "eval"), evals);
+    fleet_stop(&f);
 }
 
 /* log_has - lines of d's log holding needle */
@@ -1698,33 +1712,22 @@ static int log_has(fgd *d, const char *needle)
  * a ban made on another daemon reaches this one. */
 static void test_fleet_hung_server(void **st)
 {
-    fgd a, b;
-    rsrv r;
-    char store_conf[256];
+    fleet f;
     (void)st;
 
-    redis_start(&r, 0, 0);
-    snprintf(store_conf, sizeof store_conf,
-             "type = \"redis\"; url = \"redis://127.0.0.1:%u/8\"; timeout = \"%s\"; heartbeat = \"200ms\";", r.port,
-             short_timeout());
-    fgd_start(&a, "hung-a", store_conf);
-    fgd_start(&b, "hung-b", store_conf);
-    wait_mirror(&a, "yes");
-    wait_mirror(&b, "yes");
-    assert_int_equal(kill(r.pid, SIGSTOP), 0);
-    wait_mirror(&a, "no");
-    for (int i = 0; i < 500 && !log_has(&a, "did not answer the subscriber's heartbeat"); i++)
+    fleet_start(&f, "hung", "/8", " heartbeat = \"200ms\";", NULL);
+    assert_int_equal(kill(f.r.pid, SIGSTOP), 0);
+    wait_mirror(&f.a, "no");
+    for (int i = 0; i < 500 && !log_has(&f.a, "did not answer the subscriber's heartbeat"); i++)
         poll(NULL, 0, 10);
-    assert_int_equal(log_has(&a, "did not answer the subscriber's heartbeat"), 1);
-    assert_int_equal(kill(r.pid, SIGCONT), 0);
-    wait_mirror(&a, "yes");
-    wait_mirror(&b, "yes");
-    ctl_out(&b, "ban 198.51.100.44 1h --reason thawed");
-    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.44", "REJECT"), "REJECT 5.7.1 Banned: thawed");
-    assert_int_equal(log_has(&a, "did not answer the subscriber's heartbeat"), 1); /* once per outage */
-    fgd_stop(&a);
-    fgd_stop(&b);
-    reap(r.pid, SIGKILL);
+    assert_int_equal(log_has(&f.a, "did not answer the subscriber's heartbeat"), 1);
+    assert_int_equal(kill(f.r.pid, SIGCONT), 0);
+    wait_mirror(&f.a, "yes");
+    wait_mirror(&f.b, "yes");
+    ctl_out(&f.b, "ban 198.51.100.44 1h --reason thawed");
+    assert_string_equal(wait_action(&f.a, "x@example.org", "198.51.100.44", "REJECT"), "REJECT 5.7.1 Banned: thawed");
+    assert_int_equal(log_has(&f.a, "did not answer the subscriber's heartbeat"), 1); /* once per outage */
+    fleet_stop(&f);
 }
 
 /* A Redis server slower than store.timeout for a moment (a fork for BGSAVE, a slow script: here a script that
@@ -1733,24 +1736,17 @@ static void test_fleet_hung_server(void **st)
  * without a resync of the whole fleet's state. */
 static void test_fleet_slow_server(void **st)
 {
-    fgd a, b;
-    rsrv r;
-    char store_conf[256], hold[32];
+    fleet f;
+    char beat[48], hold[32];
     unsigned timeout_ms = getenv("FG_WRAPPER") ? 3000 : 300, beat_ms = 300;
     (void)st;
 
-    redis_start(&r, 0, 0);
-    snprintf(store_conf, sizeof store_conf,
-             "type = \"redis\"; url = \"redis://127.0.0.1:%u/8\"; timeout = \"%s\"; heartbeat = \"%ums\";", r.port,
-             short_timeout(), beat_ms);
-    fgd_start(&a, "slow-a", store_conf);
-    fgd_start(&b, "slow-b", store_conf);
-    wait_mirror(&a, "yes");
-    wait_mirror(&b, "yes");
+    snprintf(beat, sizeof beat, " heartbeat = \"%ums\";", beat_ms);
+    fleet_start(&f, "slow", "/8", beat, NULL);
     /* a heartbeat goes out within the first beat_ms of the hold and waits more than the timeout for its answer */
     snprintf(hold, sizeof hold, "%u", (timeout_ms + beat_ms + 100) * 1000);
     struct timeval tv = {30, 0}; /* redis_cmd's 2 s is shorter than the hold under valgrind */
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)r.port, tv);
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)f.r.port, tv);
     assert_true(c && !c->err);
     redisSetTimeout(c, tv);
     redisReply *x = redisCommand(c, "EVAL %s 0 %s",
@@ -1761,15 +1757,13 @@ static void test_fleet_slow_server(void **st)
     assert_non_null(x);
     assert_int_equal(x->type, REDIS_REPLY_INTEGER);
     freeReplyObject(x);
-    ctl_out(&b, "ban 198.51.100.45 1h --reason slow");
-    assert_string_equal(wait_action(&a, "x@example.org", "198.51.100.45", "REJECT"), "REJECT 5.7.1 Banned: slow");
-    assert_string_equal(ctl_stat(&a, "mirror.up"), "yes");
-    assert_string_equal(ctl_stat(&b, "mirror.up"), "yes");
-    assert_int_equal(log_has(&a, "did not answer the subscriber's heartbeat"), 0);
-    assert_int_equal(log_has(&b, "did not answer the subscriber's heartbeat"), 0);
-    fgd_stop(&a);
-    fgd_stop(&b);
-    reap(r.pid, SIGKILL);
+    ctl_out(&f.b, "ban 198.51.100.45 1h --reason slow");
+    assert_string_equal(wait_action(&f.a, "x@example.org", "198.51.100.45", "REJECT"), "REJECT 5.7.1 Banned: slow");
+    assert_string_equal(ctl_stat(&f.a, "mirror.up"), "yes");
+    assert_string_equal(ctl_stat(&f.b, "mirror.up"), "yes");
+    assert_int_equal(log_has(&f.a, "did not answer the subscriber's heartbeat"), 0);
+    assert_int_equal(log_has(&f.b, "did not answer the subscriber's heartbeat"), 0);
+    fleet_stop(&f);
 }
 
 /* peer_ban - publish, as a hostile fleet peer would, a ban of text (an address) with these times and reason on
@@ -1891,98 +1885,78 @@ static void wait_resyncs(fgd *d, unsigned long long after)
  * copy back. */
 static void test_fleet_unban_outage(void **st)
 {
-    fgd a, b;
-    rsrv r;
-    char store_conf[256];
+    fleet f;
     (void)st;
 
-    redis_start(&r, 0, 0);
-    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\";",
-             r.port, short_timeout());
-    fgd_start(&a, "unban-a", store_conf);
-    fgd_start(&b, "unban-b", store_conf);
-    wait_mirror(&a, "yes");
-    wait_mirror(&b, "yes");
-    ctl_out(&a, "ban 198.51.100.8 1h --reason 'seen by a'");
-    ctl_out(&a, "ban 198.51.100.9 1h --reason 'kept'");
-    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.8", "REJECT"), "REJECT 5.7.1 Banned: seen by a");
-    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.9", "REJECT"), "REJECT 5.7.1 Banned: kept");
-    unsigned long long rb = strtoull(ctl_stat(&b, "mirror.resyncs"), NULL, 10);
+    fleet_start(&f, "unban", "", "", NULL);
+    ctl_out(&f.a, "ban 198.51.100.8 1h --reason 'seen by a'");
+    ctl_out(&f.a, "ban 198.51.100.9 1h --reason 'kept'");
+    assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.8", "REJECT"), "REJECT 5.7.1 Banned: seen by a");
+    assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.9", "REJECT"), "REJECT 5.7.1 Banned: kept");
+    unsigned long long rb = strtoull(ctl_stat(&f.b, "mirror.resyncs"), NULL, 10);
 
     /* Redis goes away with the bans saved, b freezes; a unbans while Redis is away */
-    redisReply *x = redis_cmd(r.port, "SAVE");
+    redisReply *x = redis_cmd(f.r.port, "SAVE");
     assert_non_null(x);
     freeReplyObject(x);
-    kill(b.pid, SIGSTOP);
-    reap(r.pid, SIGKILL);
-    wait_mirror(&a, "no");
-    unsigned long long ra = strtoull(ctl_stat(&a, "mirror.resyncs"), NULL, 10);
-    ctl_out(&a, "unban 198.51.100.8");
-    assert_null(strstr(ctl_out(&a, "--json bans"), "198.51.100.8"));
+    kill(f.b.pid, SIGSTOP);
+    reap(f.r.pid, SIGKILL);
+    wait_mirror(&f.a, "no");
+    unsigned long long ra = strtoull(ctl_stat(&f.a, "mirror.resyncs"), NULL, 10);
+    ctl_out(&f.a, "unban 198.51.100.8");
+    assert_null(strstr(ctl_out(&f.a, "--json bans"), "198.51.100.8"));
 
     /* back with the saved hash: a's resync keeps the unban and writes it back; the hash keeps the other ban */
-    redis_start(&r, r.port, 0);
-    wait_mirror(&a, "yes");
-    wait_resyncs(&a, ra);
-    assert_string_equal(query(&a, "u1@example.org", "198.51.100.8"), "DUNNO");
+    redis_start(&f.r, f.r.port, 0);
+    wait_mirror(&f.a, "yes");
+    wait_resyncs(&f.a, ra);
+    assert_string_equal(query(&f.a, "u1@example.org", "198.51.100.8"), "DUNNO");
     long long n = -1;
     for (int i = 0; i < 500 && n != 1; i++, poll(NULL, 0, 10))
-        n = redis_hlen(r.port, 27);
+        n = redis_hlen(f.r.port, 27);
     assert_int_equal(n, 1);
 
     /* b comes back: it drops the ban (its resync reads that Redis no longer has it) */
-    kill(b.pid, SIGCONT);
-    wait_mirror(&b, "yes");
-    wait_resyncs(&b, rb);
-    assert_string_equal(wait_action(&b, "u2@example.org", "198.51.100.8", "DUNNO"), "DUNNO");
-    assert_string_equal(query(&b, "x@example.org", "198.51.100.9"), "REJECT 5.7.1 Banned: kept");
-    assert_string_equal(query(&a, "x@example.org", "198.51.100.9"), "REJECT 5.7.1 Banned: kept");
-    assert_string_equal(query(&a, "u3@example.org", "198.51.100.8"), "DUNNO");
-    assert_int_equal(redis_hlen(r.port, 27), 1);
-    fgd_stop(&a);
-    fgd_stop(&b);
-    reap(r.pid, SIGKILL);
+    kill(f.b.pid, SIGCONT);
+    wait_mirror(&f.b, "yes");
+    wait_resyncs(&f.b, rb);
+    assert_string_equal(wait_action(&f.b, "u2@example.org", "198.51.100.8", "DUNNO"), "DUNNO");
+    assert_string_equal(query(&f.b, "x@example.org", "198.51.100.9"), "REJECT 5.7.1 Banned: kept");
+    assert_string_equal(query(&f.a, "x@example.org", "198.51.100.9"), "REJECT 5.7.1 Banned: kept");
+    assert_string_equal(query(&f.a, "u3@example.org", "198.51.100.8"), "DUNNO");
+    assert_int_equal(redis_hlen(f.r.port, 27), 1);
+    fleet_stop(&f);
 }
 
 /* Redis loses a class's hash alone (evicted under an allkeys policy, deleted by hand): the daemons' next resync
  * writes their bans back instead of taking the missing hash for a fleet-wide unban. */
 static void test_fleet_hash_lost(void **st)
 {
-    fgd a, b;
-    rsrv r;
-    char store_conf[256];
+    fleet f;
     const char hkey[8] = {27, (char)0xff, 'm', 'i', 'r', 'r', 'o', 'r'};
     (void)st;
 
-    redis_start(&r, 0, 0);
-    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\";",
-             r.port, short_timeout());
-    fgd_start(&a, "lost-a", store_conf);
-    fgd_start(&b, "lost-b", store_conf);
-    wait_mirror(&a, "yes");
-    wait_mirror(&b, "yes");
-    ctl_out(&a, "ban 198.51.100.30 1h --reason 'kept by the fleet'");
-    assert_string_equal(wait_action(&b, "x@example.org", "198.51.100.30", "REJECT"),
+    fleet_start(&f, "lost", "", "", NULL);
+    ctl_out(&f.a, "ban 198.51.100.30 1h --reason 'kept by the fleet'");
+    assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.30", "REJECT"),
                         "REJECT 5.7.1 Banned: kept by the fleet");
-    unsigned long long ra = strtoull(ctl_stat(&a, "mirror.resyncs"), NULL, 10);
-    unsigned long long rb = strtoull(ctl_stat(&b, "mirror.resyncs"), NULL, 10);
-    redisReply *x = redis_cmd(r.port, "DEL %b", hkey, sizeof hkey);
+    unsigned long long ra = strtoull(ctl_stat(&f.a, "mirror.resyncs"), NULL, 10);
+    unsigned long long rb = strtoull(ctl_stat(&f.b, "mirror.resyncs"), NULL, 10);
+    redisReply *x = redis_cmd(f.r.port, "DEL %b", hkey, sizeof hkey);
     assert_non_null(x);
     freeReplyObject(x);
-    x = redis_cmd(r.port, "CLIENT KILL TYPE pubsub"); /* both resync */
+    x = redis_cmd(f.r.port, "CLIENT KILL TYPE pubsub"); /* both resync */
     assert_non_null(x);
     freeReplyObject(x);
-    wait_resyncs(&a, ra);
-    wait_resyncs(&b, rb);
-    assert_string_equal(query(&a, "x@example.org", "198.51.100.30"), "REJECT 5.7.1 Banned: kept by the fleet");
-    assert_string_equal(query(&b, "x@example.org", "198.51.100.30"), "REJECT 5.7.1 Banned: kept by the fleet");
+    wait_resyncs(&f.a, ra);
+    wait_resyncs(&f.b, rb);
+    assert_string_equal(query(&f.a, "x@example.org", "198.51.100.30"), "REJECT 5.7.1 Banned: kept by the fleet");
+    assert_string_equal(query(&f.b, "x@example.org", "198.51.100.30"), "REJECT 5.7.1 Banned: kept by the fleet");
     long long n = -1;
     for (int i = 0; i < 500 && n != 1; i++, poll(NULL, 0, 10))
-        n = redis_hlen(r.port, 27);
+        n = redis_hlen(f.r.port, 27);
     assert_int_equal(n, 1); /* written back */
-    fgd_stop(&a);
-    fgd_stop(&b);
-    reap(r.pid, SIGKILL);
+    fleet_stop(&f);
 }
 
 /* The ban history on Redis expires (issue 10): a ban's history entry carries its last ban plus the history
