@@ -61,6 +61,9 @@ typedef struct ss_redis {
     tomb *tombs;                /* deletes not yet written back, oldest first */
     size_t ntombs, tombs_cap;
     uint64_t undecodable;       /* records from Redis that did not decode (logged at powers of two) */
+    uint8_t restored[3];        /* classes 27-29 read whole once since the start: later resyncs restore nothing */
+    statestore_redis_restore_fn restore; /* told of the first resync's records (statestore_redis_on_restore) */
+    void *restore_arg;
     statestore_stats st;
 } ss_redis;
 
@@ -290,6 +293,13 @@ static void sync_end(ss_redis *r, uint8_t cls, uint64_t now)
     fg_free(u.lens);
 }
 
+/* first_read - the resync of cls is the first since the start to read it (it may have been cut and started
+ * again): its records were made before this daemon listened */
+static int first_read(const ss_redis *r, uint8_t cls)
+{
+    return cls >= KEY_BAN && cls - KEY_BAN < (int)sizeof r->restored && !r->restored[cls - KEY_BAN];
+}
+
 /* on_apply - the mirror hands over another daemon's change, or a step of a resync */
 static void on_apply(int op, const mirror_rec *m, void *arg)
 {
@@ -307,6 +317,11 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
         r->syncing = 0;
         sync_end(r, m->cls, now);
         tombs_write_back(r, m->cls);
+        if (first_read(r, m->cls)) {
+            r->restored[m->cls - KEY_BAN] = 1;
+            if (r->restore)
+                r->restore(m->cls, -1, r->restore_arg);
+        }
         return;
     }
     if (!m->klen || m->key[0] != m->cls)
@@ -322,6 +337,7 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
     }
     if (r->syncing)
         keyset_add(&r->seen, h);
+    int sync_rec = op == MIRROR_SYNC_PUT;
     if (op == MIRROR_SYNC_PUT) {
         if (r->syncing && keyset_has(&r->changed, h))
             return; /* changed since this page was read: what the owner holds is newer */
@@ -342,7 +358,13 @@ static void on_apply(int op, const mirror_rec *m, void *arg)
     state_rec rec = {m->cls, m->key, m->klen, op == MIRROR_PUT ? m->val : NULL, op == MIRROR_PUT ? m->vlen : 0,
                      m->expires};
     r->st.loaded++;
-    if (statestore_apply(&r->base, op == MIRROR_PUT ? STATE_PUT : STATE_DEL, &rec, now) < 0) {
+    int restoring = sync_rec && r->restore && first_read(r, m->cls);
+    if (restoring)
+        r->restore(m->cls, 1, r->restore_arg);
+    int rc = statestore_apply(&r->base, op == MIRROR_PUT ? STATE_PUT : STATE_DEL, &rec, now);
+    if (restoring)
+        r->restore(m->cls, 0, r->restore_arg);
+    if (rc < 0) {
         /* anyone who can PUBLISH on the fleet's Redis sends as many as it likes: the first is logged, then
          * each power of two, with the count */
         uint64_t n = ++r->undecodable;
@@ -469,6 +491,15 @@ statestore *statestore_redis_new(struct event_base *base, const rconn_url *urls,
     r->sweep = evtimer_new(base, on_sweep, r);
     arm_sweep(r);
     return &r->base;
+}
+
+/* statestore_redis_on_restore - who is told of the first resync's records */
+void statestore_redis_on_restore(statestore *st, statestore_redis_restore_fn fn, void *arg)
+{
+    ss_redis *r = (ss_redis *)st;
+
+    r->restore = fn;
+    r->restore_arg = arg;
 }
 
 /* statestore_redis_resync - a resync on demand */

@@ -264,8 +264,8 @@ static void run_hook(banpub *p, int ev, const banexport_rec *r, uint64_t now)
     }
 }
 
-/* banpub_changed - one ban, unban or expiry: followers, hooks, then the export later */
-void banpub_changed(banpub *p, int ev, const banexport_rec *r)
+/* publish - one ban, unban or expiry: followers, hooks (if hooks), then the export later */
+static void publish(banpub *p, int ev, const banexport_rec *r, int hooks)
 {
     uint64_t now = p->env.wall(p->env.ctx);
 
@@ -283,13 +283,25 @@ void banpub_changed(banpub *p, int ev, const banexport_rec *r)
             evbuffer_free(j);
     }
     /* a username ban runs no hook (they take addresses); the JSON export has it, so the file follows */
-    if (r->family == 4 || r->family == 6)
+    if (hooks && (r->family == 4 || r->family == 6))
         run_hook(p, ev, r, now);
     if (p->conf.export_format >= 0 && p->conf.export_path && !p->dirty) {
         p->dirty = 1;
         if (!p->writer)
             arm(p, BANPUB_EXPORT_DELAY_MS); /* a running writer's tick starts the next one */
     }
+}
+
+/* banpub_changed - one ban, unban or expiry: followers, hooks, then the export later */
+void banpub_changed(banpub *p, int ev, const banexport_rec *r)
+{
+    publish(p, ev, r, 1);
+}
+
+/* banpub_restored - a ban restored (the fleet's first resync): followers and the export, no hook */
+void banpub_restored(banpub *p, int ev, const banexport_rec *r)
+{
+    publish(p, ev, r, 0);
 }
 
 /* argv_dup - a NULL-terminated copy of a NULL-terminated argv; NULL for none or an empty one */

@@ -9,7 +9,11 @@
  * clients could make a flood of lines: they share one rate limit (log_rate a second), and what is
  * dropped is counted in the next line that gets through, as every client-triggered line is. The bans
  * restored at start (snapshot, journal) make no line, run no hook and count nowhere: server.c logs
- * "bans: restored N bans" once (bansrv_restore_begin).
+ * "bans: restored N bans" once (bansrv_restore_begin). So do the bans of the fleet mirror's first resync after
+ * the start (bansrv_fleet_restore), which still reach the followers and the export file: they come after both
+ * started. A later resync (a reconnect) is no restore: a ban it brings that this daemon does not hold, the same,
+ * was made or changed while we were not listening, and runs the hooks as any change does (an identical record
+ * changes nothing: ban_add).
  *
  * SECURITY: the control commands come from the admin (the control socket's peer check); a reason is
  * one line, cut at BANSRV_REASON_MAX, and logged quoted. What a ban holds did not always come from the
@@ -110,14 +114,31 @@ static void log_change(server *s, int change, const ban_rec *r)
     log_allowed_kv(&lim, LOG_INFO_, line + 1); /* without kv_quote's leading space */
 }
 
+/* export_event - the index's change as banpub's event */
+static int export_event(int change)
+{
+    return change == BAN_ADDED                                ? BANEXPORT_BAN
+           : change == BAN_REMOVED || change == BAN_EVICTED ? BANEXPORT_UNBAN
+                                                            : BANEXPORT_EXPIRE;
+}
+
 /* on_change - the index's listener: counters, log line, publisher */
 static void on_change(int change, const ban_rec *r, void *arg)
 {
     server *s = arg;
     engine_stats *st = &s->eng.stats;
 
-    if (s->bans_restoring)
-        return; /* bans made before the restart: their hooks ran and their lines were written then */
+    if (s->bans_restoring) {
+        /* bans made before the restart: their hooks ran and their lines were written then. The fleet's come
+         * after the start, when the export file and followers may exist already: those still get them */
+        if (s->bans_restoring == BANSRV_RESTORE_FLEET && s->pub) {
+            banexport_rec e;
+            s->bans_restored += change == BAN_ADDED;
+            to_export(r, &e);
+            banpub_restored(s->pub, export_event(change), &e);
+        }
+        return;
+    }
     if (change == BAN_ADDED)
         st->bans_issued++;
     else if (change == BAN_REMOVED)
@@ -128,10 +149,7 @@ static void on_change(int change, const ban_rec *r, void *arg)
     if (s->pub) {
         banexport_rec e;
         to_export(r, &e);
-        banpub_changed(s->pub, change == BAN_ADDED                               ? BANEXPORT_BAN
-                               : change == BAN_REMOVED || change == BAN_EVICTED ? BANEXPORT_UNBAN
-                                                                                : BANEXPORT_EXPIRE,
-                       &e);
+        banpub_changed(s->pub, export_event(change), &e);
     }
 }
 
@@ -227,13 +245,26 @@ int bansrv_start(server *s)
 /* bansrv_restore_begin - the snapshot and journal are loaded from now on: what they restore is told to nobody */
 void bansrv_restore_begin(server *s)
 {
-    s->bans_restoring = 1;
+    s->bans_restoring = BANSRV_RESTORE_START;
 }
 
 /* bansrv_restore_end - the load is done: every change is told again */
 void bansrv_restore_end(server *s)
 {
     s->bans_restoring = 0;
+}
+
+/* bansrv_fleet_restore - around a record of the fleet's first resync (1 before, 0 after); -1 at its end */
+void bansrv_fleet_restore(server *s, int on)
+{
+    if (on >= 0) {
+        s->bans_restoring = on ? BANSRV_RESTORE_FLEET : 0;
+        return;
+    }
+    /* one line for them all: the bans were logged (and their hooks run) where and when they were made */
+    log_info("bans: restored %llu bans from the fleet's store (its first resync since the start)",
+             (unsigned long long)s->bans_restored);
+    s->bans_restored = 0;
 }
 
 /* bansrv_reload - the reloaded file's export and hooks (the export is written again if its format or

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "bansrv.h"
 #include "keys.h"
 #include "log.h"
 #include "redis.h"
@@ -236,6 +237,13 @@ void fleet_lists_load(fleet *f)
         statestore_redis_resync(f->st);
 }
 
+/* on_restore - the mirror's first resync since the start: its bans are restored as the snapshot's are */
+static void on_restore(uint8_t cls, int on, void *arg)
+{
+    if (cls == KEY_BAN)
+        bansrv_fleet_restore(arg, on);
+}
+
 /* fleet_state_new - the fleet mirror on the store's (first) Redis server or cluster; NULL for other stores */
 statestore *fleet_state_new(server *s, statestore_redis_clock clock)
 {
@@ -253,6 +261,8 @@ statestore *fleet_state_new(server *s, statestore_redis_clock clock)
                                           sp->kind == REDIS_CLUSTER, &cfg, clock, s, log_store, err, sizeof err);
     if (!st)
         log_error("%s", err);
+    else
+        statestore_redis_on_restore(st, on_restore, s);
     return st;
 }
 

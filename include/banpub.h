@@ -91,6 +91,10 @@ banpub *banpub_new(struct event_base *base, const banpub_conf *conf, const banpu
 void banpub_free(banpub *p);
 /* banpub_changed - a ban (BANEXPORT_BAN), unban or expiry happened */
 void banpub_changed(banpub *p, int ev, const banexport_rec *r);
+/* banpub_restored - the same for a ban made before this daemon started, read from the fleet's store by its first
+ * resync: the followers get its line and the export file has it, and no hook runs (it ran where the ban was made,
+ * and the firewall kept it across our restart) */
+void banpub_restored(banpub *p, int ev, const banexport_rec *r);
 /* banpub_format - every current ban in one format (floodgatectl bans --format) */
 void banpub_format(banpub *p, int fmt, struct evbuffer *out);
 /* banpub_follow_start - what a new follower gets first: a "ban" line per current ban, then "synced N"

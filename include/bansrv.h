@@ -25,6 +25,8 @@
 
 #define BANSRV_DEFAULT_DURATION "1h"   /* floodgatectl ban without a duration */
 #define BANSRV_EXPIRE_MS 1000          /* how often bans past their end are dropped (and told) */
+#define BANSRV_RESTORE_START 1         /* server.bans_restoring: the snapshot and journal at start */
+#define BANSRV_RESTORE_FLEET 2         /* ... the fleet mirror's first resync after the start */
 
 typedef struct server server;
 
@@ -36,6 +38,11 @@ int bansrv_start(server *s);
  * made; a firewall gets them from the export file, written at start). The caller logs "bans: restored N bans". */
 void bansrv_restore_begin(server *s);
 void bansrv_restore_end(server *s);
+/* bansrv_fleet_restore - the fleet mirror's first resync after start hands over bans the fleet made before this
+ * daemon started: around each record (on 1 before, 0 after) they run no hook, write no event=ban line and count
+ * in no bans_issued, as the snapshot's, but reach the followers and the export file (written before they came);
+ * on -1 (the bans are read whole) one line says "bans: restored N bans" */
+void bansrv_fleet_restore(server *s, int on);
 /* bansrv_expire_now - drop the bans past their end now, as the timer does each second (after a clock step) */
 void bansrv_expire_now(server *s);
 /* bansrv_reload - a reload: the export and hooks follow the new file's bans section (c is freed after) */

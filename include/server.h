@@ -108,7 +108,8 @@ struct server {
     struct event *sig_term, *sig_int, *sig_hup, *tick, *stop_timer, *snap_timer;
     struct event *watchdog;
     struct event *ban_timer;    /* drops bans past their end (bansrv.h) */
-    int bans_restoring;         /* the snapshot and journal are being loaded: no hook, no line (bansrv.h) */
+    int bans_restoring;         /* BANSRV_RESTORE_*: bans made before the start are being restored (bansrv.h) */
+    uint64_t bans_restored;     /* bans the fleet's first resync restored so far (its summary line) */
     struct watchset *watches;   /* the log watches in force (taken from the configuration, swapped by a reload) */
     struct watchers *watchers;  /* following them */     /* WATCHDOG=1 to systemd at half of WatchdogSec, NULL when not asked */
     int snap_pid;               /* the child writing a snapshot, 0 = none */

@@ -28,7 +28,9 @@
  *     keeps its epoch: the daemons take its records as whole; so does a replica promoted by a failover, so a
  *     write acknowledged by the old master but never replicated is dropped by every daemon at the next resync
  *     (before, a merge wrote back whatever Redis lacked). One Redis server (a sharded store's first), or one
- *     slot of a cluster, holds the records.
+ *     slot of a cluster, holds the records. A daemon that starts while Redis is away reads the fleet's bans when
+ *     it comes back, and that first resync restores them quietly (statestore_redis_on_restore): a ban made
+ *     elsewhere during the outage runs no hook on this daemon.
  */
 #ifndef FG_STATESTORE_REDIS_H
 #define FG_STATESTORE_REDIS_H
@@ -46,6 +48,13 @@ typedef uint64_t (*statestore_redis_clock)(void *arg);
 statestore *statestore_redis_new(struct event_base *base, const rconn_url *urls, unsigned nurls, int cluster,
                                  const rconn_config *cfg, statestore_redis_clock clock, void *clock_arg,
                                  statestore_log_fn log, char *err, size_t errlen);
+/* statestore_redis_restore_fn - the mirror's first resync since the start of class cls: on = 1 just before one
+ * of its records is handed to the class's owner, 0 just after, -1 when the class has been read whole (later
+ * resyncs, after a reconnect, call nothing). Its records were made before this daemon listened: the daemon
+ * restores them quietly, as it restores its snapshot (bansrv_fleet_restore) */
+typedef void (*statestore_redis_restore_fn)(uint8_t cls, int on, void *arg);
+/* statestore_redis_on_restore - fn (NULL: none) is told of the first resync's records */
+void statestore_redis_on_restore(statestore *st, statestore_redis_restore_fn fn, void *arg);
 /* statestore_redis_resync - read every record again and hand it over (an owner that has something new to own,
  * such as a stored list a reload added) */
 void statestore_redis_resync(statestore *st);

@@ -578,6 +578,70 @@ static void test_server_index(void **st)
     srv_free(s);
 }
 
+/* the fleet mirror's first resync after the start restores bans made before it: a follower that came first still
+ * gets their lines and the export file has them, but no on_ban runs, nothing counts in bans_issued, and one line
+ * says how many; a ban after the resync runs on_ban as usual */
+static void test_fleet_restore(void **st)
+{
+    (void)st;
+    server *s = srv_new();
+    char path[512], script[512], out[600];
+    int eof;
+    fake_wall = NOW;
+    s->clock.wall = read_fake_wall_ms;
+    snprintf(path, sizeof path, "%s", write_temp("fleet-bans.txt", "stale\n"));
+    snprintf(script, sizeof script, "%s", write_temp("hook-fleet.sh", "#!/bin/sh\necho \"$2\" >> \"$1\"\n"));
+    chmod(script, 0755);
+    snprintf(out, sizeof out, "%s.out", script);
+    unlink(out);
+    char *on_ban[] = {script, out, "$address", NULL};
+    s->conf->bans.export_format = "plain";
+    s->conf->bans.export_path = path;
+    s->conf->bans.on_ban = on_ban;
+    assert_int_equal(bansrv_start(s), 0);
+    banpub_export_now(s->pub);
+    wait_exports(s, 1);
+    assert_string_equal(file_text(path), "");
+    int fd = client(s);
+    const char *req = "command=bans\nfollow=yes\n\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_until(s, fd, NULL, &eof);
+    read_until(s, fd, "synced 0\n", &eof);
+
+    for (int i = 0; i < 2; i++) { /* as statestore_redis hands over two records */
+        bansrv_fleet_restore(s, 1);
+        index_ban(s->eng.bans, i ? "192.0.2.2" : "192.0.2.1", NOW + 600, "ssh");
+        bansrv_fleet_restore(s, 0);
+    }
+    char logpath[512];
+    snprintf(logpath, sizeof logpath, "%s", write_temp("fleet-restore.log", ""));
+    int saved = dup(2), lfd = open(logpath, O_WRONLY | O_TRUNC);
+    assert_true(saved >= 0 && lfd >= 0);
+    dup2(lfd, 2);
+    bansrv_fleet_restore(s, -1); /* the class is read whole: its one line */
+    dup2(saved, 2);
+    close(saved);
+    close(lfd);
+    const char *got = read_until(s, fd, "ban 192.0.2.2 ", &eof);
+    assert_non_null(strstr(got, "synced 0\nban 192.0.2.1 expires=1800000600 "));
+    wait_exports(s, 2);
+    assert_string_equal(file_text(path), "192.0.2.1\n192.0.2.2\n");
+    assert_int_equal(banpub_get_stats(s->pub).hooks.started, 0);
+    assert_int_equal(s->eng.stats.bans_issued, 0);
+    assert_non_null(strstr(file_text(logpath), "bans: restored 2 bans from the fleet's store"));
+
+    index_ban(s->eng.bans, "192.0.2.3", NOW + 600, "ssh"); /* made after the resync: a change */
+    while (banpub_get_stats(s->pub).hooks.finished < 1)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_string_equal(file_text(out), "192.0.2.3\n");
+    assert_int_equal(s->eng.stats.bans_issued, 1);
+    close(fd);
+    bansrv_stop(s);
+    s->conf->bans.export_format = s->conf->bans.export_path = NULL;
+    s->conf->bans.on_ban = NULL;
+    srv_free(s);
+}
+
 /* a restart restores the bans (snapshot, then journal) without running on_ban for them, writing their lines or
  * counting them as issued; after it, a new ban and a changed one run on_ban, the same ban again does not */
 static void test_restart_quiet(void **st)
@@ -695,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_hook_killed_shown),
         cmocka_unit_test(test_server_index),
         cmocka_unit_test(test_restart_quiet),
+        cmocka_unit_test(test_fleet_restore),
         cmocka_unit_test(test_debug_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
