@@ -262,6 +262,21 @@ static void test_all_errors_reported(void **st)
     conf_errors_free(&errs);
 }
 
+/* want_refused - the file `text` does not load, and an error at `line` mentions `needle` */
+static void want_refused(const char *label, const char *text, int line, const char *needle)
+{
+    conf_errors errs = {0};
+    fg_conf *c = load_text(text, &errs);
+
+    if (c)
+        fail_msg("%s: loaded, want an error", label);
+    if (!has_error(&errs, line, needle)) {
+        dump_errors(&errs);
+        fail_msg("%s: no error at line %d mentioning \"%s\"", label, line, needle);
+    }
+    conf_errors_free(&errs);
+}
+
 /* a list ( ... ) or an array [ ... ] where a group { ... } belongs is an error naming the line, never a crash:
  * a list's elements have no names (fuzz_conf found listen = ( ... ) reaching strcmp with NULL) */
 static void test_list_where_group_belongs(void **st)
@@ -284,17 +299,8 @@ static void test_list_where_group_belongs(void **st)
     };
     (void)st;
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        conf_errors errs = {0};
-        fg_conf *c = load_text(cases[i].text, &errs);
-        if (c)
-            fail_msg("%s: loaded, want an error", cases[i].label);
-        if (!has_error(&errs, 2, cases[i].needle)) {
-            dump_errors(&errs);
-            fail_msg("%s: no error at line 2 mentioning \"%s\"", cases[i].label, cases[i].needle);
-        }
-        conf_errors_free(&errs);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        want_refused(cases[i].label, cases[i].text, 2, cases[i].needle);
 }
 
 /* a setting of the wrong type ("24" for 24, 1 for "PATH") is an error naming it and its line: each was left out
@@ -327,17 +333,8 @@ static void test_wrong_type_is_an_error(void **st)
 #undef LIMIT
     (void)st;
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        conf_errors errs = {0};
-        fg_conf *c = load_text(cases[i].text, &errs);
-        if (c)
-            fail_msg("%s: loaded, want an error", cases[i].label);
-        if (!has_error(&errs, cases[i].line, cases[i].needle)) {
-            dump_errors(&errs);
-            fail_msg("%s: no error at line %d mentioning \"%s\"", cases[i].label, cases[i].line, cases[i].needle);
-        }
-        conf_errors_free(&errs);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        want_refused(cases[i].label, cases[i].text, cases[i].line, cases[i].needle);
 }
 
 /* @include works relative to the file, and errors name the included file */
