@@ -219,8 +219,8 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
             p += sizeof *ev + ev->len;
         }
     }
-    if (ours)
-        check_file(t);
+    if (ours && !evtimer_pending(t->more_ev, NULL))
+        check_file(t); /* else the burst's next slice, due already, checks and reads */
 }
 
 /* pump_journal - hand on up to TAIL_LINES_PER_WAKEUP journal entries */
@@ -272,12 +272,23 @@ static void pump(tail *t)
         check_file(t);
 }
 
-/* on_event - the journal's fd, the check timer or the rest of a burst */
-static void on_event(evutil_socket_t fd, short what, void *arg)
+/* on_more - the rest of a burst */
+static void on_more(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     pump(arg);
+}
+
+/* on_event - the journal's fd or the check timer; nothing while the rest of a burst is due, which checks and
+ * reads itself: run in the same loop turn as its slice, this would hand on a second TAIL_LINES_PER_WAKEUP */
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    tail *t = arg;
+    (void)fd;
+    (void)what;
+    if (!evtimer_pending(t->more_ev, NULL))
+        pump(t);
 }
 
 /* tail_new - what both kinds share */
@@ -290,7 +301,7 @@ static tail *tail_new(struct event_base *base, tail_line_fn fn, void *arg)
     t->fn = fn;
     t->arg = arg;
     t->fd = t->ifd = t->wd = -1;
-    t->more_ev = evtimer_new(base, on_event, t);
+    t->more_ev = evtimer_new(base, on_more, t);
     t->check_ev = event_new(base, -1, EV_PERSIST, on_event, t);
     evtimer_add(t->check_ev, &check);
     return t;

@@ -7,6 +7,8 @@
 
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <time.h>
 
 #include "tail.h"
 
@@ -239,6 +241,49 @@ static void test_burst_is_sliced(void **st)
     tail_free(t);
 }
 
+/* the one-second check coming due in the middle of a burst reads no more lines: the check and the burst's next
+ * slice run in the same loop turn, and together they still hand on at most TAIL_LINES_PER_WAKEUP lines (a loaded
+ * machine whose burst took over a second made this happen by chance; here the consumer holds its line until the
+ * check is due, a condition on the clock) */
+static uint64_t check_due_ms;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int take_slowly(void *arg, const char *line, size_t len)
+{
+    sink *s = arg;
+    if (s->n == TAIL_LINES_PER_WAKEUP + 1)
+        while (now_ms() < check_due_ms)
+            poll(NULL, 0, 10);
+    return take(arg, line, len);
+}
+
+static void test_check_during_burst(void **st)
+{
+    char log[256];
+    size_t n = 4 * TAIL_LINES_PER_WAKEUP;
+    (void)st;
+    snprintf(log, sizeof log, "%s", path_of("check.log"));
+    append(log, "");
+    tail *t = tail_file_new(base, log, take_slowly, &got);
+    check_due_ms = now_ms() + TAIL_CHECK_MS + 50; /* a margin for a coarse clock */
+    FILE *f = fopen(log, "a");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "line %zu\n", i);
+    fclose(f);
+    for (int i = 0; i < 200 && got.n < n; i++)
+        turn();
+    assert_int_equal(got.n, n);
+    assert_true(got.max_wakeup <= TAIL_LINES_PER_WAKEUP);
+    assert_string_equal(got.lines[n - 1], "line 1023");
+    tail_free(t);
+}
+
 /* the journal, where this machine has one: a line sent with systemd-cat under a fresh identifier arrives,
  * and a tail started at that entry's cursor does not read it again (skipped with a message without a journal) */
 static void test_journal(void **st)
@@ -279,6 +324,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_consumer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_is_sliced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_during_burst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
