@@ -33,6 +33,8 @@ run_load() { # socket conns -> the generator's first line
 # cpu_ticks PID - the server's own CPU time so far, user+sys, in clock ticks (/proc/PID/stat fields 14, 15)
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 TCK=$(getconf CLK_TCK)
+# idle_ticks - the machine's idle and iowait time so far, all CPUs, in clock ticks (/proc/stat)
+idle_ticks() { awk '/^cpu / { print $5 + $6 }' /proc/stat; }
 # measure PID SOCKET CONNS -> "LOADLINE cpu_us_per_req=X": the load, and the server's CPU per request
 measure() {
   c0=$(cpu_ticks "$1"); L=$(run_load "$2" "$3"); c1=$(cpu_ticks "$1")
@@ -59,11 +61,17 @@ for set in ${FG_BENCH_SETS-bench bench-greylist bench-redis}; do
   for conns in 16 1; do
     start_null; N=$(measure $NULLPID "$TMP/null.sock" $conns); stop $NULLPID; rm -f "$TMP/null.sock"
     if [ $set = bench-redis ]; then rcli FLUSHALL >/dev/null; rcli CONFIG RESETSTAT >/dev/null; fi
-    start_fg $set; F=$(measure $FGPID "$TMP/policy.sock" $conns); stop $FGPID
+    start_fg $set
+    if [ $set = bench-redis ]; then r0=$(cpu_ticks "$REDISPID"); i0=$(idle_ticks); fi
+    F=$(measure $FGPID "$TMP/policy.sock" $conns)
+    if [ $set = bench-redis ]; then r1=$(cpu_ticks "$REDISPID"); i1=$(idle_ticks); fi
+    stop $FGPID
     if [ $set = bench-redis ]; then
-      # commands the daemon sent per request, and every command Redis ran (those inside the script too)
+      # commands the daemon sent per request, and every command Redis ran (those inside the script too); the
+      # redis-server's own CPU per request, and the share of the machine's CPU time left idle during the run (what
+      # is idle while Redis is not busy all the time is time lost waiting, not computing)
       req=$(field "$F" requests)
-      echo "  conns=$conns redis: commands_per_request=$(awk -v c="$(redis_calls evalsha eval auth select script\|load)" -v n="$req" 'BEGIN { printf "%.3f", c / n }') with_script_calls=$(awk -v c="$(redis_calls)" -v n="$req" 'BEGIN { printf "%.2f", c / n }')"
+      echo "  conns=$conns redis: commands_per_request=$(awk -v c="$(redis_calls evalsha eval auth select script\|load)" -v n="$req" 'BEGIN { printf "%.3f", c / n }') with_script_calls=$(awk -v c="$(redis_calls)" -v n="$req" 'BEGIN { printf "%.2f", c / n }') redis_cpu_us_per_req=$(awk -v d="$((r1 - r0))" -v t="$TCK" -v n="$req" 'BEGIN { printf "%.3f", d * 1e6 / t / n }') machine_idle=$(awk -v i="$((i1 - i0))" -v t="$TCK" -v c="$(getconf _NPROCESSORS_ONLN)" -v s="$SECONDS_EACH" 'BEGIN { printf "%.0f%%", 100 * i / (t * c * s) }')"
     fi
     nr=$(field "$N" rps); fr=$(field "$F" rps); nc=$(field "$N" cpu_us_per_req); fc=$(field "$F" cpu_us_per_req)
     ratio=$(awk -v a="$fr" -v b="$nr" 'BEGIN { printf "%.2f", a / b }')
