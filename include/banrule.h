@@ -37,10 +37,12 @@
 int banrule_parse(config_setting_t *s, rule *r, conf_errors *errs);
 /* banrule_duration - seconds the n-th ban (n >= 1) of a key lasts under b; 0 = for ever */
 uint64_t banrule_duration(const ban_spec *b, uint32_t n);
-/* banrule_key - the key rule r bans for this request into out; 0, or -1 when the request has none */
-int banrule_key(const rule *r, fg_request *req, ban_rec *out);
-/* banrule_ban - rule r's window refused this request at now_s: ban its key unless it is already banned;
- * 1 banned (made filled in), 0 already banned, -1 no key or out of memory */
-int banrule_ban(struct ban_index *bi, const rule *r, fg_request *req, uint64_t now_s, ban_rec *made);
+/* banrule_key - the key rule r bans for this request into out: the client's own address in place of a network
+ * that holds an address trusted by rs (NULL: loopback only); 0, or -1 when the request has none */
+int banrule_key(const ruleset *rs, const rule *r, fg_request *req, ban_rec *out);
+/* banrule_ban - rule r's window refused this request at now_s: ban its key (banrule_key) unless it is already
+ * banned; 1 banned (made filled in), 0 already banned, -1 no key or out of memory */
+int banrule_ban(struct ban_index *bi, const ruleset *rs, const rule *r, fg_request *req, uint64_t now_s,
+                ban_rec *made);
 
 #endif

@@ -179,8 +179,10 @@ uint64_t banrule_duration(const ban_spec *b, uint32_t n)
     return (uint64_t)d;
 }
 
-/* banrule_key - the address cut to the key's prefix, or the username */
-int banrule_key(const rule *r, fg_request *req, ban_rec *out)
+/* banrule_key - the address cut to the key's prefix, or the username. A network that holds a trusted address
+ * (loopback, trusted = [...]) is not the key: the export would have the firewall drop that address too, and a
+ * trusted address is never banned; the client's own address is (it is not trusted: ban_hit checked) */
+int banrule_key(const ruleset *rs, const rule *r, fg_request *req, ban_rec *out)
 {
     const keyspec *ks = &r->keys[0];
     size_t len;
@@ -198,6 +200,10 @@ int banrule_key(const rule *r, fg_request *req, ban_rec *out)
     if (prefix > addr_bits(&m))
         prefix = addr_bits(&m);
     addr_mask(&m, prefix);
+    if (prefix < addr_bits(&m) && ruleset_trusted_net(rs, &m, prefix)) {
+        m = *a;
+        prefix = addr_bits(&m);
+    }
     out->family = m.family;
     memcpy(out->bytes, m.bytes, sizeof out->bytes);
     out->prefix = (uint8_t)prefix;
@@ -210,11 +216,12 @@ int banrule_key(const rule *r, fg_request *req, ban_rec *out)
 }
 
 /* banrule_ban - ban the key of r for this request unless it is banned already */
-int banrule_ban(struct ban_index *bi, const rule *r, fg_request *req, uint64_t now_s, ban_rec *made)
+int banrule_ban(struct ban_index *bi, const ruleset *rs, const rule *r, fg_request *req, uint64_t now_s,
+                ban_rec *made)
 {
     uint64_t d;
 
-    if (banrule_key(r, req, made) < 0)
+    if (banrule_key(rs, r, req, made) < 0)
         return -1;
     if (ban_find(bi, made, now_s))
         return 0; /* no stacking, and the history is not bumped */

@@ -186,7 +186,7 @@ static void ban_hit(eval *ev, rule *r)
     if (!e->bans || (r->keys[0].attr == ATTR_CLIENT_ADDRESS && a && ruleset_trusted(ev->rs, a)))
         return;
     if (r->dry_run) {
-        if (banrule_key(r, ev->req, &made) < 0 || ban_find(e->bans, &made, now_s))
+        if (banrule_key(ev->rs, r, ev->req, &made) < 0 || ban_find(e->bans, &made, now_s))
             return;
         r->banned++;
         if (e->dry) {
@@ -196,7 +196,7 @@ static void ban_hit(eval *ev, rule *r)
         }
         return;
     }
-    int rc = banrule_ban(e->bans, r, ev->req, now_s, &made);
+    int rc = banrule_ban(e->bans, ev->rs, r, ev->req, now_s, &made);
     if (rc == 1) {
         r->banned++;
         e->stats.bans_made++;

@@ -355,6 +355,45 @@ static void test_trusted_never_banned(void **st)
     teardown(f);
 }
 
+/* a network ban that would reach a trusted address (the firewall would drop it too: the export has the network)
+ * bans the client's own address instead; the other clients of the network that go on failing are banned one by
+ * one, and the trusted one never */
+static void test_trusted_inside_network(void **st)
+{
+    fixture *f = bsetup_trusted("[\"192.0.2.10\", \"2001:db8:7::1\"]",
+                                "{ name = \"net\"; on = \"report:auth_failure\";\n"
+                                "  ban = { key = \"client_address/24/64\"; count = 1; per = \"10m\"; }; },\n"
+                                "{ name = \"wide\"; on = \"report:scan\";\n"
+                                "  ban = { key = \"client_address/1\"; count = 1; per = \"10m\"; }; }");
+    fg_addr a;
+    (void)st;
+
+    fails(f, T0, FAIL("192.0.2.77"), 2);
+    assert_null(find(f, "192.0.2.0/24", S0));
+    const ban_rec *b = find(f, "192.0.2.77", S0);
+    assert_non_null(b);
+    assert_string_equal(b->rule, "net");
+    /* the /24's count is past its limit: the next client of it that fails is banned at once, on its own */
+    fails(f, T0 + 1, FAIL("192.0.2.78"), 1);
+    assert_non_null(find(f, "192.0.2.78", S0));
+    fails(f, T0 + 2, FAIL("192.0.2.10"), 3);
+    assert_int_equal(addr_parse("192.0.2.10", 10, &a), 0);
+    assert_null(ban_match(f->eng.bans, &a, S0));
+    /* IPv6: the /64 holds a trusted address */
+    fails(f, T0, FAIL("2001:db8:7::99"), 2);
+    assert_null(find(f, "2001:db8:7::/64", S0));
+    assert_non_null(find(f, "2001:db8:7::99", S0));
+    /* a /1 holds loopback (127.0.0.0/8): never banned whole */
+    fails(f, T0, "request=report\nevent=scan\nclient_address=100.1.2.3", 2);
+    assert_null(find(f, "0.0.0.0/1", S0));
+    assert_non_null(find(f, "100.1.2.3", S0));
+    /* a network that holds no trusted address is banned whole */
+    fails(f, T0, FAIL("198.51.100.5"), 2);
+    assert_non_null(find(f, "198.51.100.0/24", S0));
+    assert_int_equal(ban_count(f->eng.bans), 5);
+    teardown(f);
+}
+
 /* a spam-trap hit raises spamtrap for its client: the report:spamtrap rules count it, a ban follows;
  * the raising rule's answer stands, and an event is never raised twice */
 static void test_spamtrap_event(void **st)
@@ -537,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_network_keys),
         cmocka_unit_test(test_username_key),
         cmocka_unit_test(test_trusted_never_banned),
+        cmocka_unit_test(test_trusted_inside_network),
         cmocka_unit_test(test_spamtrap_event),
         cmocka_unit_test(test_shipped_spamtrap),
         cmocka_unit_test(test_any_event_word),
