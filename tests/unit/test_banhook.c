@@ -124,20 +124,41 @@ static void test_bounds(void **st)
     event_base_free(base);
 }
 
-/* a failing command and a missing one are counted as failed; the loop goes on */
+/* a failing command and a missing one are counted as failed; the loop goes on. Each hook's end is logged: its
+ * exit status (0 too), or why it could not run */
 static void test_failures(void **st)
 {
     (void)st;
+    char logpath[512], log[8193], want[512];
     struct event_base *base = event_base_new();
     banhook *h = banhook_new(base, 4, 4);
-    const char *bad[] = {failing, NULL}, *missing[] = {"/nonexistent/floodgate-hook", "$address", NULL};
+    const char *bad[] = {failing, "$address", NULL}, *missing[] = {"/nonexistent/floodgate-hook", "$address", NULL},
+               *good[] = {"/bin/true", "$address", NULL};
 
+    snprintf(logpath, sizeof logpath, "%s", write_temp("failures.log", ""));
+    int saved = dup(2), fd = open(logpath, O_WRONLY | O_TRUNC);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
     assert_int_equal(banhook_run(h, "on_unban", bad, "192.0.2.1", "", ""), 0);
     assert_int_equal(banhook_run(h, "on_unban", missing, "192.0.2.1", "", ""), 0);
-    wait_finished(base, h, 2);
+    assert_int_equal(banhook_run(h, "on_ban", good, "192.0.2.2", "", ""), 0);
+    wait_finished(base, h, 3);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
     banhook_stats s = banhook_get_stats(h);
     assert_int_equal(s.failed, 2);
     assert_int_equal(s.running, 0);
+    size_t len;
+    const char *got = read_all(logpath, &len);
+    memcpy(log, got, len);
+    log[len] = '\0';
+    const char *lines[] = {want, "on_unban: cannot run /nonexistent/floodgate-hook: ", "on_ban: /bin/true 192.0.2.2: exit 0"};
+    snprintf(want, sizeof want, "on_unban: %s 192.0.2.1: exit 3", failing);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        if (!strstr(log, lines[i]))
+            fail_msg("the log does not say \"%s\":\n%s", lines[i], log);
     banhook_free(h);
     event_base_free(base);
 }
