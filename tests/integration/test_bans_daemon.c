@@ -57,7 +57,9 @@ static void write_conf(const char *trusted)
              "bans = { action = \"REJECT 5.7.1 Banned: $reason (until $expires)\"; trusted = [\"203.0.113.0/28\"];%s };\n"
              "rules = ( { name = \"pass\"; on = [\"smtp\", \"auth\", \"http\", \"imap\"]; action = \"OK\"; },\n"
              "          { name = \"login-fails\"; on = \"report:auth_failure\";\n"
-             "            ban = { key = \"username\"; count = 1; per = \"1h\"; }; } );\n",
+             "            ban = { key = \"username\"; count = 1; per = \"1h\"; }; },\n"
+             "          { name = \"scan-ban\"; on = \"report:scan\";\n"
+             "            ban = { key = \"client_address/24\"; count = 2; per = \"1h\"; duration = \"1h\"; factor = 2.0; }; } );\n",
              trusted, bans_extra);
     daemon_write_conf(&d, text);
 }
@@ -231,6 +233,46 @@ static void test_expiry(void **st)
     assert_string_equal(ask(SMTP("192.0.2.50")), "action=OK\n\n");
     out = ctl(0, "stats");
     assert_null(strstr(out, "bans_expired                               0"));
+}
+
+#define REPORT(ip) "request=report\nevent=scan\nclient_address=" ip "\n\n"
+
+/* reports sent over the policy socket are answered action=OK and counted by a ban rule: past its count the
+ * client's /24 is refused on every kind, with retry_after and reason; the banned client's reports are still
+ * answered OK; after an unban, the next ban of the /24 is its second and lasts twice as long */
+static void test_reported_events(void **st)
+{
+    (void)st;
+
+    assert_string_equal(ask(REPORT("100.64.1.5")), "action=OK\n\n");
+    assert_string_equal(ask(REPORT("100.64.1.6")), "action=OK\n\n");
+    assert_string_equal(ask(AUTH("100.64.1.99")), "action=OK\nreason=pass\n\n");
+    assert_string_equal(ask(REPORT("100.64.1.7")), "action=OK\n\n"); /* the third within the hour */
+    assert_true(!strncmp(ask(SMTP("100.64.1.99")), "action=REJECT 5.7.1 Banned: scan-ban (until 20", 46));
+    char *out = ask(AUTH("100.64.1.99"));
+    assert_true(!strncmp(out, "action=REJECT 5.7.1 Banned: scan-ban", 36));
+    assert_non_null(strstr(out, "\nretry_after=3"));
+    assert_non_null(strstr(out, "\nreason=scan-ban\n"));
+    assert_string_equal(ask(REPORT("100.64.1.5")), "action=OK\n\n");
+    assert_string_equal(ask(AUTH("100.64.2.1")), "action=OK\nreason=pass\n\n");
+    out = ctl(0, "bans --json");
+    assert_non_null(strstr(out, "{\"network\":\"100.64.1.0/24\",\"reason\":\"scan-ban\",\"rule\":\"scan-ban\""));
+    assert_non_null(strstr(strstr(out, "\"network\":\"100.64.1.0/24\""), "\"times\":1}"));
+
+    ctl(0, "unban 100.64.1.0/24");
+    assert_string_equal(ask(AUTH("100.64.1.99")), "action=OK\nreason=pass\n\n");
+    /* the /24's window is still past its count: its next report bans it again, the second time */
+    assert_string_equal(ask(REPORT("100.64.1.8")), "action=OK\n\n");
+    assert_true(!strncmp(ask(AUTH("100.64.1.99")), "action=REJECT 5.7.1 Banned: scan-ban", 36));
+    out = ctl(0, "bans --json");
+    const char *net = strstr(out, "\"network\":\"100.64.1.0/24\"");
+    assert_non_null(net);
+    assert_non_null(strstr(net, "\"times\":2}"));
+    const char *rem = strstr(net, "\"remaining\":");
+    assert_non_null(rem);
+    unsigned long left = strtoul(rem + 12, NULL, 10);
+    if (left < 7000 || left > 7200)
+        fail_msg("the second ban has %lu s left, want 2h:\n%s", left, out);
 }
 
 /* dovecot_report - Dovecot's auth policy report of a failed login as json_login (a JSON string's inside) */
@@ -504,6 +546,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reload_keeps),
         cmocka_unit_test(test_trusted_refused),
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_reported_events),
         cmocka_unit_test(test_hostile_usernames), cmocka_unit_test(test_bans_max), cmocka_unit_test(test_big_dump), cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
