@@ -150,11 +150,25 @@ static void test_listing(void **st)
     (void)st;
 
     out = ctl(0, "bans");
-    assert_non_null(strstr(out, "KEY"));
-    assert_non_null(strstr(out, "REASON"));
-    assert_non_null(strstr(out, "EXPIRES"));
-    assert_non_null(strstr(out, "TIMES"));
-    assert_non_null(strstr(out, "192.0.2.7 "));
+    /* the header: key, reason, rule, since, expires, times banned, in that order on the first line */
+    static const char *const cols[] = {"KEY ", " REASON ", " RULE ", " SINCE ", " EXPIRES ", " TIMES\n"};
+    const char *at = out, *eol = strchr(out, '\n');
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        const char *c = strstr(at, cols[i]);
+        if (!c || !eol || c > eol)
+            fail_msg("bans: no column %s in order on the first line:\n%s", cols[i], out);
+        at = c + strlen(cols[i]) - 1;
+    }
+    /* a row: the key, its reason, rule manual, the date made, the end, 1 */
+    const char *row = strstr(out, "\n192.0.2.7 ");
+    assert_non_null(row);
+    char line[256];
+    snprintf(line, sizeof line, "%.*s", (int)(strchr(row + 1, '\n') - row - 1), row + 1);
+    assert_non_null(strstr(line, " too many failures "));
+    assert_non_null(strstr(line, " manual "));
+    const char *since = strstr(line, " 20"), *until = since ? strstr(since + 1, " 20") : NULL;
+    if (!since || !until || strlen(line) < 2 || strcmp(line + strlen(line) - 2, " 1"))
+        fail_msg("bans: want since, expires and times 1 in \"%s\"", line);
     assert_non_null(strstr(out, "too many failures"));
     assert_non_null(strstr(out, "2001:db8:1::/64"));
     assert_non_null(strstr(out, "198.51.100.0/24"));
