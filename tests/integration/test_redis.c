@@ -589,7 +589,7 @@ static void test_skewed_clocks_share_one_window(void **st)
     for (int i = 0; i < 12; i++) {
         store_batch *x = i % 2 ? &bb : &ba;
         batch_reset(x, i % 2 ? 1700000030000ULL + (uint64_t)i : 1700000000000ULL + (uint64_t)i);
-        batch_add(x, STORE_WINDOW, (const unsigned char *)"skew", 4)->win = (window_spec){3600000, 5, 10};
+        batch_add(x, STORE_WINDOW, (const unsigned char *)"skew", 4)->win = (window_spec){20000, 5, 10};
         run_batch(base, i % 2 ? b : a, x);
         assert_int_equal(x->status, 0);
         admitted += x->denied < 0;
@@ -1398,6 +1398,36 @@ static const char *ctl_out(fgd *d, const char *args)
     pclose(p);
     out[n] = '\0';
     return out;
+}
+
+/* Two floodgated whose clocks are 30 s apart (FLOODGATE_TEST_CLOCK, `debug clock +30` on one) share a
+ * window of 20 s exactly on the Redis server's TIME: 3 admitted in all. Counted on their own clocks, each
+ * would see the other's counts as older than the window (or ahead of it) and admit more. */
+static void test_skewed_daemons_share_one_window(void **st)
+{
+    fgd a, b;
+    char store_conf[256];
+    int passed = 0;
+    (void)st;
+
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u/6\"; timeout = \"2s\";",
+             single.port);
+    static const char *const rules =
+        "rules = ( { name = \"per-sender\"; on = \"smtp:RCPT\"; limit = { key = [\"sender\"]; count = 3;"
+        " per = \"20s\"; }; action = \"DEFER_IF_PERMIT 4.7.1 Too many\"; } );\n";
+    setenv("FLOODGATE_TEST_CLOCK", "1", 1);
+    fgd_start_rules(&a, "skew-a", store_conf, rules);
+    fgd_start_rules(&b, "skew-b", store_conf, rules);
+    unsetenv("FLOODGATE_TEST_CLOCK");
+    wait_connected(&a, 0);
+    wait_connected(&b, 0);
+    if (!strstr(ctl_out(&b, "debug clock +30"), "30"))
+        fail_msg("debug clock +30 refused");
+    for (int i = 0; i < 10; i++)
+        passed += !strcmp(query(i % 2 ? &b : &a, "skewed@example.org", "192.0.2.7"), "DUNNO");
+    assert_int_equal(passed, 3);
+    fgd_stop(&a);
+    fgd_stop(&b);
 }
 
 /* wait_action - poll d until a query of sender from client starts with want (bounded); the last action */
@@ -2794,6 +2824,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_window_value_layout),
         cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
+        cmocka_unit_test(test_skewed_daemons_share_one_window),
         cmocka_unit_test(test_requests_share_one_call),
         cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_mirror_resync_error),
