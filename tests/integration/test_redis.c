@@ -161,10 +161,11 @@ static long long redis_int(unsigned port, const char *cmd)
     return v;
 }
 
-/* redis_start - a redis-server on port (a fresh one if 0), answering PING when this returns */
-static void redis_start(rsrv *s, unsigned port, int cluster)
+/* redis_start_conf - a redis-server on port (a fresh one if 0), with these lines of redis.conf (NULL: none),
+ * answering PING (or refusing it for want of AUTH) when this returns */
+static void redis_start_conf(rsrv *s, unsigned port, int cluster, const char *conf)
 {
-    char portbuf[16], logf[600];
+    char portbuf[16], logf[600], conff[600];
 
     s->port = port ? port : free_port_for(cluster);
     s->cluster = cluster;
@@ -172,6 +173,11 @@ static void redis_start(rsrv *s, unsigned port, int cluster)
     mkdir(s->dir, 0700);
     snprintf(portbuf, sizeof portbuf, "%u", s->port);
     snprintf(logf, sizeof logf, "%s/redis.log", s->dir);
+    snprintf(conff, sizeof conff, "%s/redis.conf", s->dir);
+    FILE *cf = fopen(conff, "w");
+    assert_non_null(cf);
+    fputs(conf ? conf : "", cf);
+    fclose(cf);
     s->pid = fork();
     assert_true(s->pid >= 0);
     if (s->pid == 0) {
@@ -180,9 +186,9 @@ static void redis_start(rsrv *s, unsigned port, int cluster)
         dup2(fd, 2);
         if (chdir(s->dir) < 0)
             _exit(126);
-        execl(redis_bin, redis_bin, "--port", portbuf, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-              "--dir", s->dir, "--cluster-enabled", cluster ? "yes" : "no", "--cluster-config-file", "nodes.conf",
-              (char *)NULL);
+        execl(redis_bin, redis_bin, conff, "--port", portbuf, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+              "no", "--dir", s->dir, "--cluster-enabled", cluster ? "yes" : "no", "--cluster-config-file",
+              "nodes.conf", (char *)NULL);
         _exit(127);
     }
     track(s->pid);
@@ -195,6 +201,12 @@ static void redis_start(rsrv *s, unsigned port, int cluster)
         poll(NULL, 0, 10);
     }
     fail_msg("redis-server on %u did not start", s->port);
+}
+
+/* redis_start - a redis-server on port (a fresh one if 0), answering PING when this returns */
+static void redis_start(rsrv *s, unsigned port, int cluster)
+{
+    redis_start_conf(s, port, cluster, NULL);
 }
 
 /* ---- the store in this process, clock injected ---- */
@@ -1430,6 +1442,92 @@ static void test_skewed_daemons_share_one_window(void **st)
     fgd_stop(&b);
 }
 
+/* db_size - DBSIZE of database db on a server that wants the default user's password pass; -1 if unreachable */
+static long long db_size(unsigned port, const char *pass, unsigned db)
+{
+    redisContext *c = redisConnect("127.0.0.1", (int)port);
+    long long n = -1;
+
+    assert_non_null(c);
+    if (pass)
+        freeReplyObject(redisCommand(c, "AUTH %s", pass));
+    freeReplyObject(redisCommand(c, "SELECT %u", db));
+    redisReply *r = redisCommand(c, "DBSIZE");
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        n = r->integer;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* log_has - lines of d's log holding needle */
+static int log_has(fgd *d, const char *needle)
+{
+    FILE *lf = fopen(d->log, "r");
+    char line[2048];
+    int n = 0;
+
+    assert_non_null(lf);
+    while (fgets(line, sizeof line, lf))
+        n += strstr(line, needle) != NULL;
+    fclose(lf);
+    return n;
+}
+
+/* store.url's forms (issue 10): redis://user:password@host:port/db sends AUTH user password and SELECT db,
+ * redis://password@host the default user's AUTH; both daemons count in database 3 and share a limit
+ * exactly. A wrong password is refused: the daemon stays unconnected, answers on_error, and logs the
+ * refusal without the password. unix:/path?db=N reaches the server on its socket, in database N. */
+static void test_url_auth_select_unix(void **st)
+{
+    rsrv s, u;
+    fgd a, b, c, d;
+    char store_conf[600], conf[600];
+    int passed = 0;
+    (void)st;
+
+    redis_start_conf(&s, 0, 0, "requirepass Open-Sesame-42\nuser alice on >Alice-Pw-77 ~* &* +@all\n");
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://alice:Alice-Pw-77@127.0.0.1:%u/3\"; timeout = \"2s\";", s.port);
+    fgd_start(&a, "auth-user", store_conf);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://Open-Sesame-42@127.0.0.1:%u/3\"; timeout = \"2s\";", s.port);
+    fgd_start(&b, "auth-default", store_conf);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://alice:Wrong-Pw-13@127.0.0.1:%u/3\"; timeout = \"2s\";", s.port);
+    fgd_start(&c, "auth-wrong", store_conf);
+    wait_connected(&a, 0);
+    wait_connected(&b, 0);
+    for (int i = 0; i < 6; i++)
+        passed += !strcmp(query(i % 2 ? &b : &a, "auth@example.org", "192.0.2.40"), "DUNNO");
+    assert_int_equal(passed, 3);
+    assert_true(db_size(s.port, "Open-Sesame-42", 3) > 0);
+    assert_int_equal(db_size(s.port, "Open-Sesame-42", 0), 0);
+    assert_string_equal(ctl_stat(&c, "server.0.connected"), "no");
+    assert_true(!strncmp(query(&c, "auth@example.org", "192.0.2.40"), "DEFER_IF_PERMIT 4.3.0", 21));
+    for (int i = 0; i < 500 && !log_has(&c, "AUTH refused"); i++)
+        poll(NULL, 0, 10);
+    assert_true(log_has(&c, "AUTH refused"));
+    assert_false(log_has(&c, "Wrong-Pw-13"));
+    fgd_stop(&a);
+    fgd_stop(&b);
+    fgd_stop(&c);
+    reap(s.pid, SIGKILL);
+
+    snprintf(conf, sizeof conf, "unixsocket %s/fg-redis.sock\nunixsocketperm 700\n", dir);
+    redis_start_conf(&u, 0, 0, conf);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"unix:%s/fg-redis.sock?db=4\"; timeout = \"2s\";",
+             dir);
+    fgd_start(&d, "unix", store_conf);
+    wait_connected(&d, 0);
+    assert_string_equal(query(&d, "unix@example.org", "192.0.2.41"), "DUNNO");
+    assert_true(db_size(u.port, NULL, 4) > 0);
+    assert_int_equal(db_size(u.port, NULL, 0), 0);
+    fgd_stop(&d);
+    reap(u.pid, SIGKILL);
+}
+
 /* wait_action - poll d until a query of sender from client starts with want (bounded); the last action */
 static const char *wait_action(fgd *d, const char *sender, const char *client, const char *want)
 {
@@ -1742,20 +1840,6 @@ static void test_fleet_evalsha(void **st)
     assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.11", "REJECT"), "REJECT 5.7.1 Banned: three");
     assert_int_equal(cmd_calls(f.r.port, "eval"), evals);
     fleet_stop(&f);
-}
-
-/* log_has - lines of d's log holding needle */
-static int log_has(fgd *d, const char *needle)
-{
-    FILE *lf = fopen(d->log, "r");
-    char line[2048];
-    int n = 0;
-
-    assert_non_null(lf);
-    while (fgets(line, sizeof line, lf))
-        n += strstr(line, needle) != NULL;
-    fclose(lf);
-    return n;
 }
 
 /* A Redis server that hangs without closing its connections (SIGSTOP: a frozen VM, a stuck disk) is noticed by the
@@ -2825,6 +2909,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
         cmocka_unit_test(test_skewed_daemons_share_one_window),
+        cmocka_unit_test(test_url_auth_select_unix),
         cmocka_unit_test(test_requests_share_one_call),
         cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_mirror_resync_error),
