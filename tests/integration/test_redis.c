@@ -2440,6 +2440,19 @@ static void test_sharded(void **st)
     share_limits(&a, &b, "192.0.2.20");
     assert_true(redis_int(s1.port, "DBSIZE") > 5);
     assert_true(redis_int(s2.port, "DBSIZE") > 5);
+    /* where other tools look for a counter (README): store H mod N, H the hash in the key's {tag} (the fleet
+     * mirror's hashes, on the first store, have names of their own) */
+    for (unsigned i = 0; i < 2; i++) {
+        redisReply *r = redis_cmd(i ? s2.port : s1.port, "KEYS {*");
+        assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements > 5);
+        for (size_t k = 0; k < r->elements; k++) {
+            const redisReply *e = r->element[k];
+            assert_true(e->len > REDIS_TAG_LEN && e->str[REDIS_TAG_LEN - 1] == '}');
+            if (strtoull(e->str + 1, NULL, 16) % 2 != i)
+                fail_msg("key %.*s on store %u, not on store H mod 2", (int)e->len, e->str, i);
+        }
+        freeReplyObject(r);
+    }
     assert_true(ctl_num(&a, "store_compensations") + ctl_num(&b, "store_compensations") > 0);
     fgd_stop(&a);
     fgd_stop(&b);
