@@ -1773,6 +1773,59 @@ static void fleet_stop(fleet *f)
     reap(f->r.pid, SIGKILL);
 }
 
+/* follower - floodgatectl bans --follow on a daemon, in a child */
+typedef struct follower {
+    pid_t pid;
+    int fd;           /* its stdout */
+    char text[16384]; /* what it printed so far */
+    size_t len;
+} follower;
+
+/* follow_start - floodgatectl bans --follow on d, its output on a pipe; once it printed "synced" */
+static void follow_start(follower *f, fgd *d)
+{
+    int p[2];
+    memset(f, 0, sizeof *f);
+    assert_int_equal(pipe(p), 0);
+    f->pid = fork();
+    assert_true(f->pid >= 0);
+    if (f->pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execl(ctl_bin, ctl_bin, "-s", d->control, "bans", "--follow", (char *)NULL);
+        _exit(127);
+    }
+    track(f->pid);
+    close(p[1]);
+    f->fd = p[0];
+}
+
+/* follow_wait - read until the output holds want (bounded) */
+static void follow_wait(follower *f, const char *want)
+{
+    for (int i = 0; i < 1000 && !strstr(f->text, want); i++) {
+        struct pollfd pf = {f->fd, POLLIN, 0};
+        if (poll(&pf, 1, 10) <= 0)
+            continue;
+        ssize_t n = read(f->fd, f->text + f->len, sizeof f->text - 1 - f->len);
+        if (n <= 0)
+            break;
+        f->len += (size_t)n;
+        f->text[f->len] = '\0';
+    }
+    if (!strstr(f->text, want))
+        fail_msg("the follower did not print %s; it printed:\n%s", want, f->text);
+}
+
+/* follow_stop - end the follower */
+static void follow_stop(follower *f)
+{
+    reap(f->pid, SIGTERM);
+    close(f->fd);
+}
+
 /* Bans across a fleet (issue 10): a ban made through one daemon holds on the other within the poll, an unban
  * through the other lifts it on the first, a daemon that starts later has them, and a ban made while Redis
  * was away (and Redis restarted empty) reaches the others once it is back. */
@@ -1784,13 +1837,22 @@ static void test_fleet_bans(void **st)
 
     fleet_start(&f, "fleet", "/6", "", NULL);
     assert_string_equal(query(&f.b, "x@example.org", "198.51.100.7"), "DUNNO");
+    follower fa, fb;
+    follow_start(&fa, &f.a);
+    follow_start(&fb, &f.b);
+    follow_wait(&fa, "synced 0\n");
+    follow_wait(&fb, "synced 0\n");
 
     assert_non_null(strstr(ctl_out(&f.a, "ban 198.51.100.7 1h --reason 'seen by a'"), "198.51.100.7"));
     assert_string_equal(wait_action(&f.b, "x@example.org", "198.51.100.7", "REJECT"),
                         "REJECT 5.7.1 Banned: seen by a");
     assert_non_null(strstr(ctl_out(&f.b, "--json bans"), "198.51.100.7"));
+    follow_wait(&fb, "ban 198.51.100.7 "); /* b's --follow stream shows a's ban */
     ctl_out(&f.b, "unban 198.51.100.7");
     assert_string_equal(wait_action(&f.a, "x@example.org", "198.51.100.7", "DUNNO"), "DUNNO");
+    follow_wait(&fa, "unban 198.51.100.7\n"); /* and a's shows b's unban */
+    follow_stop(&fa);
+    follow_stop(&fb);
 
     ctl_out(&f.b, "ban 203.0.113.0/24 2h --reason net");
     assert_string_equal(wait_action(&f.a, "x@example.org", "203.0.113.9", "REJECT"), "REJECT 5.7.1 Banned: net");
