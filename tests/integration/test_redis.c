@@ -1274,6 +1274,19 @@ static void test_two_daemons_share_a_limit(void **st)
     assert_int_equal(passed, 3);
     /* one script call per request, on database 2 */
     assert_int_equal(strtoull(ctl_stat(&a, "server.0.round_trips"), NULL, 10), 5);
+    /* each server's state in stats (issue 10): its name, and the commands: SELECT and SCRIPT LOAD pipelined at
+     * connect (two in flight), then the five script calls one at a time, all answered, with a measured p99 */
+    char name[64];
+    snprintf(name, sizeof name, "127.0.0.1:%u", single.port);
+    assert_string_equal(ctl_stat(&a, "store_servers"), "1");
+    assert_string_equal(ctl_stat(&a, "server.0.name"), name);
+    assert_string_equal(ctl_stat(&a, "server.0.connected"), "yes");
+    assert_string_equal(ctl_stat(&a, "server.0.outages"), "0");
+    assert_string_equal(ctl_stat(&a, "server.0.commands"), "7");
+    assert_string_equal(ctl_stat(&a, "server.0.failed"), "0");
+    assert_string_equal(ctl_stat(&a, "server.0.pipeline_depth"), "0");
+    assert_string_equal(ctl_stat(&a, "server.0.pipeline_max"), "2");
+    assert_true(strtoull(ctl_stat(&a, "server.0.p99_us"), NULL, 10) > 0);
     /* the server forgets its scripts (SCRIPT FLUSH): NOSCRIPT, answered by sending the script text */
     redisReply *r = redis_cmd(single.port, "SCRIPT FLUSH");
     freeReplyObject(r);
