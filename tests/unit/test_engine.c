@@ -3,6 +3,8 @@
  */
 #include "testutil.h"
 
+#include <ctype.h>
+
 #include "engine_fixture.h"
 
 #define RCPT(ip, snd) "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=" ip "\nsender=" snd "\nrecipient=r@example.com"
@@ -39,6 +41,35 @@ static void test_denied_not_counted(void **st)
     for (int i = 0; i < 1000; i++)
         passed += !strcmp(ask(f, t + (uint64_t)i * 100, "request=auth\nclient_address=198.51.100.4\nusername=u"), "DUNNO");
     assert_true(passed >= 18 && passed <= 20);
+    teardown(f);
+}
+
+/* case variants of a 220-byte sender (past KEY_PART_MAX: folded, then hashed) share one counter, as short
+ * ones do; another long sender is another counter (issue 7, defect 8: three variants were three counters) */
+static void test_long_sender_case(void **st)
+{
+    fixture *f = setup("{ name = \"per-sender\"; on = \"smtp:RCPT\"; limit = { key = \"sender\"; count = 2; per = \"1m\"; };\n"
+                       "  action = \"DEFER_IF_PERMIT 4.7.1 slow down\"; }");
+    char sender[221], req[512];
+    uint64_t t = 1699999998000ULL;
+    (void)st;
+
+    for (int i = 0; i < 220; i++)
+        sender[i] = "abcdefghij"[i % 10];
+    memcpy(sender + 200, "@example.org", 12);
+    sender[220] = '\0';
+    snprintf(req, sizeof req, RCPT("192.0.2.1", "%s"), sender);
+    assert_string_equal(ask(f, t, req), "DUNNO");
+    sender[0] = 'A';
+    snprintf(req, sizeof req, RCPT("192.0.2.1", "%s"), sender);
+    assert_string_equal(ask(f, t + 1, req), "DUNNO");
+    for (int i = 0; i < 220; i++)
+        sender[i] = (char)toupper((unsigned char)sender[i]);
+    snprintf(req, sizeof req, RCPT("192.0.2.1", "%s"), sender);
+    assert_string_equal(ask(f, t + 2, req), "DEFER_IF_PERMIT 4.7.1 slow down");
+    sender[1] = 'Z';
+    snprintf(req, sizeof req, RCPT("192.0.2.1", "%s"), sender);
+    assert_string_equal(ask(f, t + 3, req), "DUNNO");
     teardown(f);
 }
 
@@ -420,6 +451,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limit_and_recovery),
         cmocka_unit_test(test_denied_not_counted),
+        cmocka_unit_test(test_long_sender_case),
         cmocka_unit_test(test_first_full_limit_wins),
         cmocka_unit_test(test_static_after_limit),
         cmocka_unit_test(test_prefix_keys),
