@@ -36,6 +36,7 @@ static char dir[] = "/tmp/fgintXXXXXX";
 static char conf_path[512], policy_path[512], control_path[512], log_path[512], list_path[512];
 static pid_t daemon_pid = -1;
 static rlim_t daemon_nofile;  /* RLIMIT_NOFILE (soft and hard) of the next daemon started, 0 = inherited */
+static rlim_t daemon_nofile_hard; /* its hard limit when not daemon_nofile, 0 = the same */
 
 #define RULES_V1                                                                                              \
     "rules = (\n"                                                                                             \
@@ -102,8 +103,8 @@ static void start_daemon(void)
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 2);
         if (daemon_nofile) {
-            /* soft and hard: the daemon cannot raise it */
-            struct rlimit rl = {daemon_nofile, daemon_nofile};
+            /* soft and hard: the daemon cannot raise it (unless daemon_nofile_hard is more) */
+            struct rlimit rl = {daemon_nofile, daemon_nofile_hard ? daemon_nofile_hard : daemon_nofile};
             if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                 _exit(126);
         }
@@ -700,6 +701,54 @@ static void test_control_peers(void **st)
     restart_normal();
 }
 
+/* log_size - bytes in the daemon's log so far (log_after reads on from there) */
+static long log_size(void)
+{
+    struct stat sb;
+    return stat(log_path, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+/* log_after - does the log hold text past offset from? */
+static int log_after(long from, const char *text)
+{
+    FILE *f = fopen(log_path, "r");
+    char line[1024];
+    int found = 0;
+
+    assert_non_null(f);
+    fseek(f, from, SEEK_SET);
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* a soft descriptor limit under the hard one (systemd's default is 1024 under 524288) is raised at start, so
+ * max_connections keeps its 4096 instead of being lowered to fit the soft limit (issue 7, defect 5) */
+static void test_nofile_raised(void **st)
+{
+    long long max, failures;
+    struct rlimit rl;
+    (void)st;
+
+    /* under valgrind the soft limit is not raised (valgrind manages RLIMIT_NOFILE itself: max stays 150); a
+     * test run whose own hard limit is under 8192 cannot give the daemon that much */
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (getenv("FG_WRAPPER") || (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 8192))
+        skip();
+    assert_int_equal(stop_daemon(), 0);
+    write_conf(RULES_V1);
+    long from = log_size();
+    daemon_nofile = 200;
+    daemon_nofile_hard = 8192;
+    start_daemon();
+    daemon_nofile = daemon_nofile_hard = 0;
+    stats_of("connections_max", &max, "accept_failures", &failures);
+    assert_int_equal(max, 4096);
+    assert_false(log_after(from, "listen.max_connections lowered"));
+    restart_normal();
+}
+
 /* at the descriptor limit (soft = hard, so raising cannot help): max_connections is lowered to fit,
  * accepting pauses instead of failing in a loop, the open connections and the admin are answered,
  * and clients that waited get in once others leave */
@@ -795,6 +844,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_restart_keeps_greylist),
         cmocka_unit_test(test_control_tcp_refused),
         cmocka_unit_test(test_control_peers),
+        cmocka_unit_test(test_nofile_raised),
         cmocka_unit_test(test_descriptor_limit),
         cmocka_unit_test(test_stop),
     };
