@@ -138,6 +138,14 @@ static void test_check(void **st)
     check_request(req, sizeof req, "contact?form=feedback&client_address=192.0.2.12", "");
     it_http(http_port, req, &r);
     assert_int_equal(r.status, 204);
+    assert_null(it_header(&r, "X-Floodgate-Tarpit"));
+    /* a TARPIT is not a refusal: 204, with the delay and the rule in headers */
+    check_request(req, sizeof req, "auth?username=slow&client_address=192.0.2.13", "");
+    it_http(http_port, req, &r);
+    assert_int_equal(r.status, 204);
+    assert_non_null(it_header(&r, "X-Floodgate-Tarpit"));
+    assert_string_equal(it_header(&r, "X-Floodgate-Tarpit"), "5");
+    assert_string_equal(it_header(&r, "X-Floodgate-Reason"), "slow");
 }
 
 /* Dovecot: allow -> -1/0/N, report -> the report rules */
@@ -222,6 +230,8 @@ static void test_bad_input(void **st)
     assert_int_equal(r.status, 204);
 }
 
+static double value_of(const char *text, const char *sample);
+
 /* slow clients: http_max_connections of them stop the HTTP listener, never the policy socket;
  * http_timeout closes them */
 static void test_slow_clients(void **st)
@@ -243,8 +253,9 @@ static void test_slow_clients(void **st)
     assert_int_equal(write(extra, req, strlen(req)), (ssize_t)strlen(req));
     struct pollfd p = {extra, POLLIN, 0};
     assert_int_equal(poll(&p, 1, 200), 0);
-    /* ...while the policy socket answers at once */
+    /* ...while the policy and control sockets answer at once */
     assert_string_equal(policy_ask("request=auth\nusername=y\nclient_address=203.0.113.2\n\n"), "action=DUNNO\n\n");
+    assert_true(value_of(ctl("stats"), "http_connections_paused") >= 1);
     /* http_timeout (1 s) closes the slow ones; then the 7th is served */
     for (int i = 0; i < 6; i++) {
         char c;
@@ -363,6 +374,31 @@ static void test_metrics(void **st)
     double verdicts = value_of(out, "verdicts"), engine = value_of(r.body, "floodgate_engine_requests_total");
     assert_true(verdicts >= 0);
     assert_true(verdicts == engine);
+    /* what the issue lists, each the same number in both: bans, greylist outcomes, keys, store operations and
+     * errors, latency, per-rule matches and decisions, requests by kind and verdict */
+    static const struct { const char *stat, *prom; int positive; } same[] = {
+        {"bans_active", "floodgate_bans_active", 1},
+        {"bans_issued", "floodgate_bans_issued_total", 1},
+        {"greylist.new", "floodgate_greylist_steps_total{result=\"new\"}", 0},
+        {"store_keys", "floodgate_store_keys", 1},
+        {"store_batches", "floodgate_store_batches_total", 1},
+        {"store_errors", "floodgate_store_errors_total", 0},
+        {"latency.count", "floodgate_request_duration_seconds_count", 1},
+        {"rule.web.matched", "floodgate_rule_matched_total{rule=\"web\"}", 1},
+        {"rule.web.decided", "floodgate_rule_decided_total{rule=\"web\"}", 1},
+        {"verdict.http.http.limit", "floodgate_requests_total{front=\"http\",kind=\"http\",verdict=\"limit\"}", 1},
+    };
+    ctl("ban 203.0.113.99 1h");
+    it_http(http_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    out = ctl("stats");
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        double a = value_of(out, same[i].stat), b = value_of(r.body, same[i].prom);
+        if (a < 0 || b < 0 || a != b || (same[i].positive && a < 1))
+            fail_msg("%s = %g in stats, %s = %g in /metrics", same[i].stat, a, same[i].prom, b);
+    }
+    assert_true(value_of(r.body, "floodgate_memory_bytes") > 0);
+    assert_true(value_of(r.body, "floodgate_request_duration_seconds_bucket{le=\"+Inf\"}") ==
+                value_of(r.body, "floodgate_request_duration_seconds_count"));
     memcpy(before, r.body, r.body_len + 1);
     /* a reload keeps every counter */
     out = ctl("reload");
