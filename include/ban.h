@@ -101,6 +101,8 @@ int ban_add(struct ban_index *bi, const ban_rec *r);
 void ban_set_max(struct ban_index *bi, size_t max);
 /* ban_full_refused - new keys refused by the bound so far (bans and history entries) */
 uint64_t ban_full_refused(const struct ban_index *bi);
+/* ban_full_bans - new bans refused by the bound so far (history entries not counted) */
+uint64_t ban_full_bans(const struct ban_index *bi);
 /* ban_evicted - bans evicted by the bound so far to make room for new ones */
 uint64_t ban_evicted(const struct ban_index *bi);
 /* ban_remove - unban exactly r's key (family, bytes, prefix or name); tells BAN_REMOVED; 0, or -1 not banned */

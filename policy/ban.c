@@ -124,6 +124,7 @@ struct ban_index {
     uint64_t lookups;                /* table lookups made by ban_match (ban_match_lookups) */
     size_t max;                      /* bans and history entries at most (0: no bound) */
     uint64_t full;                   /* new keys refused by max (ban_full_refused) */
+    uint64_t full_bans;              /* of them, bans (ban_full_bans) */
     uint64_t evicted;                /* bans evicted by max for a new one (ban_evicted) */
     ban_rec *scratch;                /* what ban_find/ban_match hand back */
 };
@@ -635,6 +636,8 @@ int ban_add(struct ban_index *bi, const ban_rec *r)
         if (!v || end_of(r->expires) < end_of(v->expires)) {
             if (bi->full != UINT64_MAX)
                 bi->full++;
+            if (bi->full_bans != UINT64_MAX)
+                bi->full_bans++;
             return BAN_FULL;
         }
         ban_table *vt = table_of(bi, v->family, v->prefix);
@@ -870,6 +873,12 @@ void ban_set_max(struct ban_index *bi, size_t max)
 uint64_t ban_full_refused(const struct ban_index *bi)
 {
     return bi->full;
+}
+
+/* ban_full_bans - new bans the bound refused */
+uint64_t ban_full_bans(const struct ban_index *bi)
+{
+    return bi->full_bans;
 }
 
 /* ban_evicted - bans the bound evicted for new ones */

@@ -201,7 +201,7 @@ static void ban_hit(eval *ev, rule *r)
         r->banned++;
         e->stats.bans_made++;
     } else if (rc == BAN_FULL) {
-        uint64_t n = ban_full_refused(e->bans);
+        uint64_t n = ban_full_bans(e->bans); /* bans only: a refused ban's history entry is refused too */
         if (e->log && (n & (n - 1)) == 0) { /* the first, then at powers of two: a flood writes a few lines */
             char msg[256]; /* a client's username in it: the log hook escapes (log.h) */
             snprintf(msg, sizeof msg, "bans: the index is full (bans.max = %zu): rule %s did not ban %s%s "

@@ -562,6 +562,11 @@ static void test_full_index_line(void **st)
     assert_int_equal(log_calls, 1);
     if (strncmp(logged, want, strlen(want)))
         fail_msg("logged \"%s\", want \"%s...\"", logged, want);
+    /* the count is of bans refused: one, then two (its history entry, refused too, is not a ban) */
+    assert_non_null(strstr(logged, "(1 refused so far)"));
+    fails(f, T0 + 2, "request=report\nevent=scan\nclient_address=192.0.2.5", 2);
+    assert_int_equal(log_calls, 2);
+    assert_non_null(strstr(logged, "rule short did not ban 192.0.2.5 (2 refused so far)"));
     teardown(f);
 }
 
