@@ -11,6 +11,13 @@
  * earliest deadline and re-armed only when it fires, not at every reply,
  * so a busy connection costs no timer operation per command.
  *
+ * A command may also carry its caller's own deadline (rconn_send_by: a
+ * request retried after NOSCRIPT, MOVED or ASK has only what is left of
+ * its timeout). Past it the caller is answered NULL and the entry stays in
+ * the FIFO without a callback, so the order of replies holds and the late
+ * reply is dropped; the connection itself is judged by the command's own
+ * deadline (the full timeout), as for any other command.
+ *
  * The clock here is CLOCK_MONOTONIC, read for deadlines and latencies
  * only: nothing here counts events, so the request clock of the engine is
  * not needed.
@@ -35,6 +42,7 @@ typedef struct rconn_entry {
     rconn_reply_fn cb;     /* NULL: the reply is not wanted */
     void *arg;
     uint64_t deadline_ms;  /* drop the connection if not answered by then */
+    uint64_t answer_by_ms; /* answer the caller NULL by then (the reply, if it comes, is dropped); 0 = none */
     uint64_t sent_us;      /* for the latency histogram */
     int script;            /* a script call */
 } rconn_entry;
@@ -346,14 +354,27 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
                         : "SUBSCRIBE not confirmed within the timeout");
         return;
     }
-    next = rc->sub_deadline_ms;
-    for (size_t i = 0; i < rc->qlen; i++) {
-        uint64_t d = rc->q[(rc->qhead + i) % rc->qcap].deadline_ms;
-        if (d <= now) {
+    for (size_t i = 0; i < rc->qlen; i++)
+        if (rc->q[(rc->qhead + i) % rc->qcap].deadline_ms <= now) {
             rc->st.timeouts++;
             drop(rc, "no answer within the timeout");
             return;
         }
+    /* callers whose own deadline passed are answered NULL; a callback may send (the ring may grow and move, the
+     * order of its entries holds), so each is looked up again by its place */
+    for (size_t i = 0; i < rc->qlen; i++) {
+        rconn_entry *e = &rc->q[(rc->qhead + i) % rc->qcap];
+        if (e->cb && e->answer_by_ms && e->answer_by_ms <= now) {
+            rconn_reply_fn cb = e->cb;
+            e->cb = NULL;
+            rc->st.failed++;
+            cb(rc, NULL, e->arg);
+        }
+    }
+    next = rc->sub_deadline_ms;
+    for (size_t i = 0; i < rc->qlen; i++) {
+        const rconn_entry *e = &rc->q[(rc->qhead + i) % rc->qcap];
+        uint64_t d = e->cb && e->answer_by_ms && e->answer_by_ms < e->deadline_ms ? e->answer_by_ms : e->deadline_ms;
         if (!next || d < next)
             next = d;
     }
@@ -421,12 +442,13 @@ static size_t format_command(rconn *rc, int argc, const char **argv, const size_
     return (size_t)(p - rc->cmd);
 }
 
-/* push_command - write a command on the current connection with its deadline */
+/* push_command - write a command on the current connection with its deadline (and the caller's, answer_by_ms) */
 static int push_command(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg,
-                        uint64_t timeout_ms)
+                        uint64_t timeout_ms, uint64_t answer_by_ms)
 {
-    uint64_t now_us = mono_us();
-    rconn_entry e = {cb, arg, now_us / 1000 + timeout_ms, now_us, 0};
+    uint64_t now_us = mono_us(), deadline_ms = now_us / 1000 + timeout_ms;
+    /* the caller's deadline counts only when it comes first (and there is a caller to answer) */
+    rconn_entry e = {cb, arg, deadline_ms, cb && answer_by_ms < deadline_ms ? answer_by_ms : 0, now_us, 0};
 
     if (argc >= 1 && lens[0] >= 4 && !strncasecmp(argv[0], "EVAL", 4))
         e.script = 1;
@@ -438,7 +460,7 @@ static int push_command(rconn *rc, int argc, const char **argv, const size_t *le
     q_push(rc, &e);
     rc->st.commands++;
     rc->st.scripts += (uint64_t)e.script;
-    arm_watch(rc, e.deadline_ms);
+    arm_watch(rc, e.answer_by_ms ? e.answer_by_ms : e.deadline_ms);
     return 0;
 }
 
@@ -563,20 +585,20 @@ static void setup(rconn *rc)
         if (rc->url.user[0])
             argv[n] = rc->url.user, lens[n++] = strlen(rc->url.user);
         argv[n] = rc->url.pass, lens[n++] = strlen(rc->url.pass);
-        push_command(rc, n, argv, lens, on_setup_reply, "AUTH", t);
+        push_command(rc, n, argv, lens, on_setup_reply, "AUTH", t, 0);
     }
     if (rc->url.db) {
         snprintf(db, sizeof db, "%u", rc->url.db);
         argv[0] = "SELECT", lens[0] = 6, argv[1] = db, lens[1] = strlen(db);
-        push_command(rc, 2, argv, lens, on_setup_reply, "SELECT", t);
+        push_command(rc, 2, argv, lens, on_setup_reply, "SELECT", t, 0);
     }
     if (rc->cfg.readonly) {
         argv[0] = "READONLY", lens[0] = 8;
-        push_command(rc, 1, argv, lens, on_setup_reply, "READONLY", t);
+        push_command(rc, 1, argv, lens, on_setup_reply, "READONLY", t, 0);
     }
     argv[0] = "SCRIPT", lens[0] = 6, argv[1] = "LOAD", lens[1] = 4;
     argv[2] = rc->cfg.script ? rc->cfg.script : "return 1", lens[2] = strlen(argv[2]);
-    push_command(rc, 3, argv, lens, on_script_loaded, NULL, t);
+    push_command(rc, 3, argv, lens, on_script_loaded, NULL, t, 0);
 }
 
 /* connect_now - start a non-blocking connect to the numeric address */
@@ -691,18 +713,31 @@ void rconn_free(rconn *rc)
 /* rconn_send - queue a request; refused at once during an outage */
 int rconn_send(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg)
 {
+    return rconn_send_by(rc, argc, argv, lens, cb, arg, 0);
+}
+
+/* rconn_send_by - rconn_send, the caller answered NULL at answer_by_ms (rconn_now_ms's clock) if no reply came */
+int rconn_send_by(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg,
+                  uint64_t answer_by_ms)
+{
     if (rc->outage || !rc->ac) {
         rc->st.refused++;
         rc->outage_refused++;
         return -1;
     }
-    return push_command(rc, argc, argv, lens, cb, arg, rc->cfg.timeout_ms);
+    return push_command(rc, argc, argv, lens, cb, arg, rc->cfg.timeout_ms, answer_by_ms);
+}
+
+/* rconn_now_ms - the clock of deadlines (CLOCK_MONOTONIC) */
+uint64_t rconn_now_ms(void)
+{
+    return mono_us() / 1000;
 }
 
 /* rconn_send_any - queue a command on any live connection, even one still being set up after an outage */
 int rconn_send_any(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg)
 {
-    return push_command(rc, argc, argv, lens, cb, arg, rc->cfg.connect_timeout_ms);
+    return push_command(rc, argc, argv, lens, cb, arg, rc->cfg.connect_timeout_ms, 0);
 }
 
 /* rconn_sha - the script's sha */

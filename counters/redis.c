@@ -19,7 +19,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "cluster.h"
@@ -64,7 +63,7 @@ struct rjob {
     uint8_t *types;         /* operation types of a compensation */
     size_t op_cap;
     size_t waiting;         /* groups not answered yet */
-    uint64_t deadline_ms;   /* no redirect is followed past it */
+    uint64_t deadline_ms;   /* submit + timeout (rconn_now_ms): no retry is followed, or waited for, past it */
     rjob *next;             /* free list */
 };
 
@@ -91,14 +90,6 @@ typedef struct redis_store {
     int closing;            /* store_free: nothing new is sent */
     uint64_t batches, errors, compensations, lost_compensations, redirects;
 } redis_store;
-
-/* mono_ms - CLOCK_MONOTONIC, for deadlines only */
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* route - the connection and slot of an operation; NULL when no server is known for it */
 static rconn *route(rtree *t, uint64_t h, uint16_t slot, int read, int *slot_out, cluster **cl_out, int *replica)
@@ -167,7 +158,8 @@ static void script_args(redis_store *st, rgroup *g, const store_batch *b, const 
 
 static void on_group_reply(rconn *rc, redisReply *r, void *arg);
 
-/* group_send - one group's script call; -1 if its server is unavailable */
+/* group_send - one group's script call; -1 if its server is unavailable. A retry (after NOSCRIPT, MOVED or ASK)
+ * is answered by the job's first deadline, not a fresh timeout: no request waits longer than store.timeout */
 static int group_send(redis_store *st, rgroup *g, int asking)
 {
     rjob *j = g->job;
@@ -181,7 +173,8 @@ static int group_send(redis_store *st, rgroup *g, int asking)
             return -1;
     }
     script_args(st, g, j->b, j->idx + g->first, g->n, NULL, NULL, j->b->commit);
-    return rconn_send(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_group_reply, g);
+    return rconn_send_by(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_group_reply, g,
+                         g->tries ? j->deadline_ms : 0);
 }
 
 /* on_undo_reply - a compensation's answer: counted, nothing waits for it */
@@ -282,7 +275,8 @@ static void on_group_reply(rconn *rc, redisReply *r, void *arg)
         group_done(g, -1);
         return;
     }
-    if (r->type == REDIS_REPLY_ERROR && !st->closing && g->tries < REDIS_RETRIES_MAX && mono_ms() < j->deadline_ms) {
+    if (r->type == REDIS_REPLY_ERROR && !st->closing && g->tries < REDIS_RETRIES_MAX &&
+        rconn_now_ms() < j->deadline_ms) {
         rconn *to = NULL;
         if (is_error(r, "NOSCRIPT")) {
             /* the server lost its scripts (SCRIPT FLUSH, a restart under us): send the text */
@@ -458,7 +452,7 @@ static int redis_submit(store *s, store_batch *b, store_done_fn done, void *arg)
     j->b = b;
     j->done = done;
     j->arg = arg;
-    j->deadline_ms = mono_ms() + st->cfg.timeout_ms;
+    j->deadline_ms = rconn_now_ms() + st->cfg.timeout_ms;
     for (size_t i = 0; i < b->nops; i++) {
         store_op *op = &b->ops[i];
         const unsigned char *id = redis_op_identity(b, op, &id_len);

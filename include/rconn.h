@@ -19,7 +19,9 @@
  * until the server is back every new request is refused at once
  * (rconn_send returns -1) instead of waiting. Reconnects come from a timer
  * with capped exponential backoff; the outage ends (one log line) when a
- * new connection has answered AUTH, SELECT and SCRIPT LOAD. A reply that
+ * new connection has answered AUTH, SELECT and SCRIPT LOAD. A command sent
+ * with its caller's own deadline (rconn_send_by) answers the caller NULL
+ * at that deadline without dropping the connection. A reply that
  * arrives for a dropped connection is never seen: hiredis frees that
  * context, and our callback ignores any context that is not the current.
  *
@@ -114,6 +116,13 @@ rconn *rconn_new(struct event_base *base, const rconn_url *url, const rconn_conf
 void rconn_free(rconn *rc);
 /* rconn_send - queue a command: 0, or -1 (cb not called) when the server is unavailable. cb may be NULL */
 int rconn_send(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg);
+/* rconn_send_by - rconn_send for a caller that must be answered by answer_by_ms (rconn_now_ms's clock): past it,
+ * cb gets NULL and the reply, if one comes, is dropped; the connection is not dropped before the command's own
+ * timeout. A request retried after NOSCRIPT, MOVED or ASK has only what is left of its first deadline */
+int rconn_send_by(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg,
+                  uint64_t answer_by_ms);
+/* rconn_now_ms - the clock of deadlines: CLOCK_MONOTONIC in milliseconds */
+uint64_t rconn_now_ms(void);
 /* rconn_send_any - the same, also while an outage is being repaired (cluster discovery on a fresh connection) */
 int rconn_send_any(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg);
 /* rconn_sha - the loaded script's sha, "" before the first SCRIPT LOAD answered */

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -1103,6 +1104,208 @@ static void test_subscribe_timeout(void **st)
     rconn_free(rc);
     event_base_free(base);
     reap(pid, SIGKILL);
+}
+
+/* ---- a server that answers a script call late in the timeout with NOSCRIPT or MOVED, then never again ---- */
+
+enum { LATE_NOSCRIPT, LATE_MOVED };
+
+/* late_serve - the late server's loop (in a child): set-up answered at once, CLUSTER SLOTS with the whole map on
+ * itself ('S' on evfd), the first script call answered after delay_ms (NOSCRIPT, or MOVED to itself), every
+ * later one never ('R' on evfd) */
+static void late_serve(int lfd, unsigned port, int mode, unsigned delay_ms, int evfd)
+{
+    struct pollfd pf[8];
+    static char in[8][131072], store[131072]; /* SCRIPT LOAD and EVAL carry the script's text */
+    size_t have[8] = {0};
+    int n = 1, scripts = 0, late_fd = -1;
+    char late[128];
+    struct timespec due = {0, 0};
+
+    pf[0] = (struct pollfd){lfd, POLLIN, 0};
+    for (;;) {
+        int wait = -1;
+        if (late_fd >= 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long long ms = (due.tv_sec - now.tv_sec) * 1000LL + (due.tv_nsec - now.tv_nsec) / 1000000;
+            if (ms <= 0) {
+                if (write(late_fd, late, strlen(late)) < 0)
+                    _exit(1);
+                late_fd = -1;
+                continue;
+            }
+            wait = (int)ms;
+        }
+        if (poll(pf, (nfds_t)n, wait) <= 0)
+            continue;
+        if ((pf[0].revents & POLLIN) && n < 8) {
+            int c = accept(lfd, NULL, NULL);
+            if (c >= 0) {
+                pf[n] = (struct pollfd){c, POLLIN, 0};
+                have[n++] = 0;
+            }
+        }
+        for (int i = 1; i < n; i++) {
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t r = read(pf[i].fd, in[i] + have[i], sizeof in[i] - have[i]);
+            if (r <= 0) {
+                if (pf[i].fd == late_fd)
+                    late_fd = -1;
+                close(pf[i].fd);
+                pf[i] = pf[n - 1];
+                memcpy(in[i], in[n - 1], have[n - 1]);
+                have[i] = have[n - 1];
+                n--, i--;
+                continue;
+            }
+            have[i] += (size_t)r;
+            char *argv[8], out[256];
+            size_t argc, used;
+            while ((used = fake_parse(in[i], have[i], argv, &argc, store, sizeof store))) {
+                const char *rep = NULL;
+                if (!argc)
+                    rep = NULL;
+                else if (!strcasecmp(argv[0], "SCRIPT"))
+                    rep = "$40\r\n0123456789012345678901234567890123456789\r\n";
+                else if (!strcasecmp(argv[0], "CLUSTER")) {
+                    snprintf(out, sizeof out, "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:%u\r\n", port);
+                    rep = out;
+                    if (write(evfd, "S", 1) < 0)
+                        _exit(1);
+                } else if (!strncasecmp(argv[0], "EVAL", 4)) {
+                    if (scripts++ == 0) {
+                        snprintf(late, sizeof late, mode == LATE_NOSCRIPT ? "-NOSCRIPT No matching script.\r\n"
+                                                                          : "-MOVED 1 127.0.0.1:%u\r\n", port);
+                        late_fd = pf[i].fd;
+                        clock_gettime(CLOCK_MONOTONIC, &due);
+                        due.tv_sec += delay_ms / 1000;
+                        due.tv_nsec += (long)(delay_ms % 1000) * 1000000;
+                        if (due.tv_nsec >= 1000000000)
+                            due.tv_sec++, due.tv_nsec -= 1000000000;
+                    } else if (write(evfd, "R", 1) < 0) {
+                        _exit(1);
+                    }
+                } else
+                    rep = "+OK\r\n"; /* AUTH, SELECT, READONLY, ASKING, PING */
+                if (rep && write(pf[i].fd, rep, strlen(rep)) < 0)
+                    break;
+                memmove(in[i], in[i] + used, have[i] - used);
+                have[i] -= used;
+            }
+        }
+    }
+}
+
+/* late_start - the late server on a free loopback port, in a child tracked for kill_all; its port, and the read
+ * end of its event pipe in *evfd */
+static unsigned late_start(pid_t *pid, int mode, unsigned delay_ms, int *evfd)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), ev[2];
+
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    assert_int_equal(pipe(ev), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        close(ev[0]);
+        late_serve(lfd, ntohs(sa.sin_port), mode, delay_ms, ev[1]);
+        _exit(0);
+    }
+    close(lfd);
+    close(ev[1]);
+    track(*pid);
+    *evfd = ev[0];
+    return ntohs(sa.sin_port);
+}
+
+/* late_event - run the loop until the late server reports event c (bounded) */
+static void late_event(struct event_base *base, int evfd, char c)
+{
+    for (int i = 0; i < 2000; i++) {
+        struct pollfd pf = {evfd, POLLIN, 0};
+        char got;
+        while (poll(&pf, 1, 0) == 1 && read(evfd, &got, 1) == 1)
+            if (got == c)
+                return;
+        struct timeval tv = {0, 5000};
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+    }
+    fail_msg("the late server never reported '%c'", c);
+}
+
+typedef struct late_answer {
+    store *s;
+    int done, status;
+    store_server sv; /* the server's state when the request was answered */
+} late_answer;
+
+/* on_late_done - the request's answer, and the connection's state at that moment */
+static void on_late_done(store_batch *b, void *arg)
+{
+    late_answer *a = arg;
+    a->done = 1;
+    a->status = b->status;
+    assert_int_equal(store_servers(a->s, &a->sv, 1), 1);
+}
+
+/* late_retry - one request whose script call is answered NOSCRIPT or MOVED 0.4 timeout after it was sent, and
+ * whose retry is never answered */
+static void late_retry(int mode)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    char err[256], url[64];
+    redis_config rcfg = {.timeout_ms = 1500, .connect_timeout_ms = 5000};
+    pid_t pid;
+    int evfd;
+    store_batch b;
+    late_answer a = {0};
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&pid, mode, 600, &evfd));
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    redis_spec spec = {.kind = mode == LATE_MOVED ? REDIS_CLUSTER : REDIS_SINGLE, .urls = &u, .nurls = 1};
+    a.s = redis_store_new(base, &spec, &rcfg, err, sizeof err);
+    assert_non_null(a.s);
+    wait_up(base, a.s);
+    if (mode == LATE_MOVED)
+        late_event(base, evfd, 'S'); /* the map is in */
+    memset(&b, 0, sizeof b);
+    batch_reset(&b, 1700000000000ULL);
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"late", 4)->win = (window_spec){3600000, 10, 10};
+    b.commit = 1;
+    assert_int_equal(store_submit(a.s, &b, on_late_done, &a), STORE_PENDING);
+    late_event(base, evfd, 'R'); /* retried (EVAL, or EVALSHA on the node of MOVED) */
+    while (!a.done)
+        event_base_loop(base, EVLOOP_ONCE);
+    /* answered on_error by the first deadline: the retry's own timeout has not run out, so the connection is
+     * still up, no outage started (with a fresh timeout for the retry, only the connection's drop answered it) */
+    assert_int_equal(a.status, -1);
+    assert_int_equal(a.sv.up, 1);
+    assert_int_equal(a.sv.outages, 0);
+    batch_release(&b);
+    store_free(a.s); /* the retry, still in flight, is dropped without a callback */
+    event_base_free(base);
+    close(evfd);
+    reap(pid, SIGKILL);
+}
+
+/* A request retried after NOSCRIPT (the server lost its scripts) or MOVED (a slot moved) keeps its first deadline
+ * (issue 10: no request waits longer than the timeout): a server that answers the script call late in the timeout
+ * and then does not answer the retry leaves the request waiting no more than store.timeout, and it gets on_error
+ * then, not a whole timeout after the retry was sent. */
+static void test_retry_keeps_deadline(void **st)
+{
+    (void)st;
+    late_retry(LATE_NOSCRIPT);
+    late_retry(LATE_MOVED);
 }
 
 /* ---- floodgated ---- */
@@ -3003,6 +3206,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mirror_resync_error),
         cmocka_unit_test(test_mirror_sweep),
         cmocka_unit_test(test_subscribe_timeout),
+        cmocka_unit_test(test_retry_keeps_deadline),
         cmocka_unit_test(test_two_daemons_share_a_limit),
         cmocka_unit_test(test_fleet_distinct),
         cmocka_unit_test(test_lock_contention),
