@@ -10,6 +10,23 @@
  * that connection's close callback, which uncounts it. Past
  * http_max_connections the listener is disabled until one closes.
  *
+ * Slow clients. evhttp's own timeout (a bufferevent read timeout, reset
+ * by every read) drops a connection without a word, and a client that
+ * sends a byte now and then keeps it forever. Issue 11 wants a client
+ * that started a request and did not finish it in listen.http_timeout to
+ * be told (408, then closed), and an idle keep-alive connection closed
+ * silently, as nginx does. libevent 2.1 has no hook for either (no
+ * new-request callback, the connection's state is private), so it is
+ * hand-made: each connection gets an hconn with one timer, and evhttp's
+ * read timeout is taken off (its write timeout stays). The first byte
+ * added to the connection's input buffer (an evbuffer callback, which
+ * evhttp never resets) starts a request's deadline; on_request() stops it
+ * and the answer's completion starts the idle wait again. At the
+ * deadline the hconn takes the bufferevent from evhttp, writes the 408
+ * and frees evhttp's connection once it is flushed; evhttp's close
+ * callback frees the hconn on every path (closed by evhttp, the client,
+ * us, or evhttp_free at stop).
+ *
  * A request's life: on_request() routes it, builds its fg_request in a
  * pooled job (httpreq.c) and hands it to dispatch_run(); the answer goes
  * out at once, or from on_done() when the store answers. A client that
@@ -39,6 +56,24 @@
 
 enum route { ROUTE_CHECK, ROUTE_ALLOW, ROUTE_REPORT };
 
+enum conn_state {
+    CONN_IDLE,                /* no byte of a request yet: the timer closes it silently */
+    CONN_READING,             /* a request begun: the timer answers 408 */
+    CONN_BUSY,                /* handed to on_request, until its answer is written */
+    CONN_TIMED_OUT            /* the 408 going out; closed once flushed */
+};
+
+typedef struct hconn {
+    http_adapter *h;
+    struct evhttp_connection *evcon;
+    struct bufferevent *bev;  /* evhttp's, ours once timed out */
+    struct evbuffer_cb_entry *watch; /* on bev's input: a request's first byte */
+    struct event *timer;      /* idle close or the request's deadline (made once, kept in the pool) */
+    int fd;                   /* index in the adapter's byfd */
+    int state;                /* enum conn_state */
+    struct hconn *next;       /* in the pool of spare ones */
+} hconn;
+
 typedef struct hjob {
     http_adapter *h;
     struct evhttp_request *req; /* NULL when the adapter was freed meanwhile */
@@ -66,6 +101,10 @@ struct http_adapter {
     struct event *adopt;      /* asks for those close callbacks, after the accept callback */
     int paused;               /* at http_max_connections */
     size_t arena_cap;         /* bytes of each job's arena */
+    hconn **byfd;             /* open connections by descriptor (on_request finds its own there) */
+    size_t byfd_cap;
+    hconn *spare;             /* closed ones, reused */
+    struct timeval timeout;   /* listen.http_timeout */
 };
 
 /* job_take - an idle job, or a new one */
@@ -112,6 +151,7 @@ static void adapter_release(http_adapter *h)
     }
     fg_free(h->idle_stack);
     fg_free(h->fresh);
+    fg_free(h->byfd);
     fg_free(h->path);
     fg_free(h);
 }
@@ -307,6 +347,195 @@ static void on_metrics(http_adapter *h, struct evhttp_request *req)
     evhttp_send_reply(req, 200, "OK", NULL);
 }
 
+/* conn_gone - one connection less; accept again below the limit */
+static void conn_gone(http_adapter *h)
+{
+    server *s = h->srv;
+
+    if (s->met.http.connections_open)
+        s->met.http.connections_open--;
+    if (h->paused && h->bound && s->met.http.connections_open < s->conf->listen.http_max_connections) {
+        evconnlistener_enable(evhttp_bound_socket_get_listener(h->bound));
+        h->paused = 0;
+    }
+}
+
+#define HTTP_408_BODY "request not complete within listen.http_timeout\n"
+
+/* conn_of - the hconn of a request's connection; NULL if it has none (yet) */
+static hconn *conn_of(http_adapter *h, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+    if (fd < 0 || (size_t)fd >= h->byfd_cap || !h->byfd[fd] || h->byfd[fd]->evcon != evcon)
+        return NULL;
+    return h->byfd[fd];
+}
+
+/* conn_wait - (re)start the timer in this state: the idle wait, or a request's deadline */
+static void conn_wait(hconn *c, int state)
+{
+    c->state = state;
+    evtimer_add(c->timer, &c->h->timeout);
+}
+
+/* on_input - bytes came in: the first of a request starts its deadline */
+static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    hconn *c = arg;
+
+    (void)in;
+    if (info->n_added && c->state == CONN_IDLE)
+        conn_wait(c, CONN_READING);
+}
+
+/* on_answered - a request's answer is written: the next one may begin (pipelined bytes count as begun) */
+static void on_answered(struct evhttp_request *req, void *arg)
+{
+    hconn *c = conn_of(arg, req);
+
+    if (c && c->state == CONN_BUSY)
+        conn_wait(c, evbuffer_get_length(bufferevent_get_input(c->bev)) ? CONN_READING : CONN_IDLE);
+}
+
+/* conn_request - a whole request came: no deadline while it is answered */
+static void conn_request(http_adapter *h, struct evhttp_request *req)
+{
+    hconn *c = conn_of(h, req);
+
+    if (!c)
+        return;
+    c->state = CONN_BUSY;
+    evtimer_del(c->timer);
+    evhttp_request_set_on_complete_cb(req, on_answered, h);
+}
+
+/* on_408_read - the rest of the slow request: read and dropped, so closing does not reset the connection */
+static void on_408_read(struct bufferevent *bev, void *arg)
+{
+    /* evhttp's deferred read may call this with its own argument: only bev is used */
+    (void)arg;
+    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+/* on_408_written - the 408 is out (or the client left, or never read it): close */
+static void on_408_written(struct bufferevent *bev, void *arg)
+{
+    hconn *c = arg;
+
+    (void)bev;
+    evhttp_connection_free(c->evcon); /* its close callback frees c */
+}
+
+/* on_408_event - the client closed, failed or read nothing for http_timeout */
+static void on_408_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)what;
+    on_408_written(bev, arg);
+}
+
+/* conn_408 - answer a request not complete in time and close */
+static void conn_408(hconn *c)
+{
+    static const char head[] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                               "Connection: close\r\nContent-Length: ";
+    server *s = c->h->srv;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    c->state = CONN_TIMED_OUT;
+    s->met.http.bad++;
+    metrics_http_code(&s->met, 408);
+    log_limited(&s->bad_log, server_now(s), LOG_WARN_, "http: 408 Request Timeout: request not complete in %llu ms",
+                (unsigned long long)s->conf->listen.http_timeout_ms);
+    /* evhttp's callbacks are off the bufferevent from here: its connection waits, untouched, to be freed */
+    bufferevent_setcb(c->bev, on_408_read, on_408_written, on_408_event, c);
+    on_408_read(c->bev, NULL);
+    if (evbuffer_add(out, head, sizeof head - 1) < 0 ||
+        evbuffer_add_printf(out, "%zu\r\n\r\n%s", sizeof HTTP_408_BODY - 1, HTTP_408_BODY) < 0 ||
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0)
+        evhttp_connection_free(c->evcon);
+}
+
+/* on_timer - idle too long: closed; a request begun and not complete in time: 408 */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    hconn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->state == CONN_IDLE) {
+        evhttp_connection_free(c->evcon); /* as evhttp's own idle timeout did: no answer */
+    } else if (c->state == CONN_READING) {
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)))
+            /* evhttp is answering it itself (a 400 or 413 going out, then closed), or a 100 Continue is
+             * unread: its write timeout watches that; ask again later */
+            conn_wait(c, CONN_READING);
+        else
+            conn_408(c);
+    }
+}
+
+/* on_conn_close - evhttp closes a connection (whoever began it): uncounted, its hconn back in the pool */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    hconn *c = arg;
+    http_adapter *h = c->h;
+
+    (void)evcon;
+    evtimer_del(c->timer);
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
+    h->byfd[c->fd] = NULL;
+    c->evcon = NULL;
+    c->bev = NULL;
+    c->next = h->spare;
+    h->spare = c;
+    conn_gone(h);
+}
+
+/* conn_adopt - watch an accepted connection: 0, or -1 when it could not be (the caller closes it) */
+static int conn_adopt(http_adapter *h, struct evhttp_connection *evcon, struct bufferevent *bev)
+{
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    hconn *c = h->spare;
+
+    if (fd < 0)
+        return -1;
+    if ((size_t)fd >= h->byfd_cap) {
+        size_t cap = h->byfd_cap ? h->byfd_cap : 64;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        h->byfd = fg_realloc(h->byfd, cap * sizeof *h->byfd);
+        memset(h->byfd + h->byfd_cap, 0, (cap - h->byfd_cap) * sizeof *h->byfd);
+        h->byfd_cap = cap;
+    }
+    if (c) {
+        h->spare = c->next;
+    } else {
+        c = fg_calloc(1, sizeof *c);
+        c->h = h;
+        if (!(c->timer = evtimer_new(h->srv->base, on_timer, c))) {
+            fg_free(c);
+            return -1;
+        }
+    }
+    if (!(c->watch = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c))) {
+        c->next = h->spare;
+        h->spare = c;
+        return -1;
+    }
+    c->evcon = evcon;
+    c->bev = bev;
+    c->fd = fd;
+    h->byfd[fd] = c;
+    /* reading is timed by c->timer alone (a read timeout of evhttp's would drop a slow request unanswered) */
+    bufferevent_set_timeouts(bev, NULL, &h->timeout);
+    evhttp_connection_set_closecb(evcon, on_conn_close, c);
+    conn_wait(c, evbuffer_get_length(bufferevent_get_input(bev)) ? CONN_READING : CONN_IDLE);
+    return 0;
+}
+
 /* on_request - route a complete request */
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -315,6 +544,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *path = u ? evhttp_uri_get_path(u) : NULL, *query = u ? evhttp_uri_get_query(u) : NULL;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
+    conn_request(h, req);
     if (!path || !*path)
         path = "/";
     if (!strncmp(path, "/check/", 7)) {
@@ -353,26 +583,6 @@ static void on_request(struct evhttp_request *req, void *arg)
     answer_error(h, req, 404, "Not Found", "unknown path (GET /check/KIND, POST /?command=allow|report, GET /metrics)");
 }
 
-/* conn_gone - one connection less; accept again below the limit */
-static void conn_gone(http_adapter *h)
-{
-    server *s = h->srv;
-
-    if (s->met.http.connections_open)
-        s->met.http.connections_open--;
-    if (h->paused && h->bound && s->met.http.connections_open < s->conf->listen.http_max_connections) {
-        evconnlistener_enable(evhttp_bound_socket_get_listener(h->bound));
-        h->paused = 0;
-    }
-}
-
-/* on_conn_close - evhttp closes a connection */
-static void on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-    (void)evcon;
-    conn_gone(arg);
-}
-
 /* on_adopt - ask for the close callback of the connections just accepted */
 static void on_adopt(evutil_socket_t fd, short what, void *arg)
 {
@@ -385,11 +595,14 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
         bufferevent_event_cb ecb = NULL;
         void *cbarg = NULL;
         bufferevent_getcb(bev, NULL, NULL, &ecb, &cbarg);
-        if (ecb && cbarg)
-            /* evhttp's connection, whose callbacks the bufferevent carries until evhttp frees it */
-            evhttp_connection_set_closecb(cbarg, on_conn_close, h);
-        else
+        if (!ecb || !cbarg) {
             conn_gone(h); /* already closed */
+        } else if (conn_adopt(h, cbarg, bev) < 0) {
+            /* cbarg is evhttp's connection, whose callbacks the bufferevent carries until evhttp frees it */
+            log_limited(&h->srv->bad_log, server_now(h->srv), LOG_WARN_, "http: out of memory: connection closed");
+            evhttp_connection_free(cbarg);
+            conn_gone(h);
+        }
         bufferevent_decref(bev);
     }
     h->nfresh = 0;
@@ -459,7 +672,8 @@ http_adapter *http_start(server *s, char *err, size_t errlen)
         h->path = fg_strdup(cl->http + 5);
     evhttp_set_max_headers_size(h->eh, HTTP_HEADERS_MAX);
     evhttp_set_max_body_size(h->eh, (ev_ssize_t)cl->max_request);
-    evhttp_set_timeout_tv(h->eh, &tv);
+    evhttp_set_timeout_tv(h->eh, &tv); /* its read timeout is taken off each connection (conn_adopt) */
+    h->timeout = tv;
     evhttp_set_allowed_methods(h->eh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                           EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(h->eh, "text/plain; charset=utf-8");
@@ -490,9 +704,15 @@ void http_free(http_adapter *h)
     for (hjob *j = h->jobs; j; j = j->next)
         if (j->busy)
             j->req = NULL;
-    evhttp_free(h->eh);
+    evhttp_free(h->eh); /* each connection's close callback puts its hconn in the pool */
     on_adopt(-1, 0, h);
     event_free(h->adopt);
+    while (h->spare) {
+        hconn *c = h->spare;
+        h->spare = c->next;
+        event_free(c->timer);
+        fg_free(c);
+    }
     if (h->busy)
         h->dead = 1;
     else

@@ -34,7 +34,7 @@ static const uint64_t bucket_us[METRICS_BUCKETS] = {50, 100, 250, 500, 1000, 250
 static const char *const bucket_le[METRICS_BUCKETS] = {"5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025",
                                                        "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1"};
 static const char *const http_code_label[HTTP_CODE__COUNT] = {"200", "204", "400", "403", "404", "405",
-                                                              "500", "503", "other"};
+                                                              "408", "500", "503", "other"};
 static const char *const grey_label[GREY_AUTO + 1] = {"", "new", "early", "pass_first", "pass", "auto"};
 
 /* where a scalar lives */
@@ -152,7 +152,7 @@ static const scalar scalars[] = {
     {"http_dovecot_allow", "floodgate_http_dovecot_allow_total", 'c', HTP(dovecot_allow), "Dovecot auth policy allow calls."},
     {"http_dovecot_report", "floodgate_http_dovecot_report_total", 'c', HTP(dovecot_report), "Dovecot auth policy report calls."},
     {"http_scrapes", "floodgate_http_scrapes_total", 'c', HTP(scrapes), "GET /metrics requests."},
-    {"http_bad_requests", "floodgate_http_bad_requests_total", 'c', HTP(bad), "HTTP requests answered with an error (bad JSON, unknown path or kind, bad method)."},
+    {"http_bad_requests", "floodgate_http_bad_requests_total", 'c', HTP(bad), "HTTP requests answered with an error (bad JSON, unknown path or kind, bad method, not complete in http_timeout: 408)."},
 };
 
 #undef SRV
@@ -195,7 +195,7 @@ void metrics_verdict(metrics *m, unsigned front, unsigned kind, unsigned vk, uin
 /* metrics_http_code - count one HTTP answer */
 void metrics_http_code(metrics *m, int code)
 {
-    static const int codes[HTTP_CODE_OTHER] = {200, 204, 400, 403, 404, 405, 500, 503};
+    static const int codes[HTTP_CODE_OTHER] = {200, 204, 400, 403, 404, 405, 408, 500, 503};
     unsigned i = 0;
 
     while (i < HTTP_CODE_OTHER && codes[i] != code)

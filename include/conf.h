@@ -36,7 +36,7 @@ typedef struct conf_listen {
     char *control;           /* control socket ("unix:PATH" only), NULL = none */
     char *http;              /* HTTP adapter: "tcp:HOST:PORT" or "unix:PATH", NULL = none */
     uint64_t http_max_connections; /* past it, the HTTP listener stops accepting */
-    uint64_t http_timeout_ms; /* read/write inactivity of an HTTP connection, idle keep-alive included */
+    uint64_t http_timeout_ms; /* a request's time from its first byte (then 408), idle keep-alive, unread answer */
     unsigned http_mode;      /* mode of a unix: HTTP socket */
     unsigned mode;           /* policy socket mode */
     unsigned control_mode;   /* control socket mode */

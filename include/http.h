@@ -20,9 +20,10 @@
  * SECURITY: headers are capped at HTTP_HEADERS_MAX bytes, bodies at
  * listen.max_request, connections at listen.http_max_connections (the
  * listener stops accepting past it, as the policy listeners do, and only
- * this listener: the policy and control sockets never notice), and a
- * connection that sends or reads nothing for listen.http_timeout is
- * closed. A bad request (bad JSON, unknown path or kind, a method other
+ * this listener: the policy and control sockets never notice). A request
+ * not complete listen.http_timeout after its first byte is answered 408
+ * and its connection closed (so a byte now and then holds nothing); a
+ * connection idle that long, or that leaves its answer unread, is closed. A bad request (bad JSON, unknown path or kind, a method other
  * than GET/POST) gets a 4xx answer with a one-line reason and its
  * connection is closed. The listener is meant for loopback or a Unix
  * socket: it has no authentication.

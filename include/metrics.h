@@ -26,7 +26,7 @@
 
 /* HTTP answers counted by code (an index each); others count as HTTP_CODE_OTHER */
 enum metrics_http_code {
-    HTTP_CODE_200, HTTP_CODE_204, HTTP_CODE_400, HTTP_CODE_403, HTTP_CODE_404, HTTP_CODE_405,
+    HTTP_CODE_200, HTTP_CODE_204, HTTP_CODE_400, HTTP_CODE_403, HTTP_CODE_404, HTTP_CODE_405, HTTP_CODE_408,
     HTTP_CODE_500, HTTP_CODE_503, HTTP_CODE_OTHER, HTTP_CODE__COUNT
 };
 
@@ -38,7 +38,7 @@ typedef struct metrics_http {
     uint64_t dovecot_allow;        /* POST /?command=allow */
     uint64_t dovecot_report;       /* POST /?command=report */
     uint64_t scrapes;              /* GET /metrics */
-    uint64_t bad;                  /* answered with an error: bad JSON, unknown path or kind, ... */
+    uint64_t bad;                  /* answered with an error: bad JSON, unknown path or kind, 408, ... */
     uint64_t codes[HTTP_CODE__COUNT]; /* answers by status code */
 } metrics_http;
 

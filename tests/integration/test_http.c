@@ -233,7 +233,7 @@ static void test_bad_input(void **st)
 static double value_of(const char *text, const char *sample);
 
 /* slow clients: http_max_connections of them stop the HTTP listener, never the policy socket;
- * http_timeout closes them */
+ * http_timeout answers them 408 and closes them */
 static void test_slow_clients(void **st)
 {
     int fds[6], extra;
@@ -256,15 +256,119 @@ static void test_slow_clients(void **st)
     /* ...while the policy and control sockets answer at once */
     assert_string_equal(policy_ask("request=auth\nusername=y\nclient_address=203.0.113.2\n\n"), "action=DUNNO\n\n");
     assert_true(value_of(ctl("stats"), "http_connections_paused") >= 1);
-    /* http_timeout (1 s) closes the slow ones; then the 7th is served */
+    /* http_timeout (1 s) answers the slow ones and closes them; then the 7th is served */
     for (int i = 0; i < 6; i++) {
-        char c;
-        assert_int_equal(it_read_fd(fds[i], &c, 1), 0);
+        it_exchange(fds[i], "", 0, &r);
+        assert_int_equal(r.status, 408);
+        assert_true(r.closed);
         close(fds[i]);
     }
     it_exchange(extra, "", 0, &r);
     assert_int_equal(r.status, 204);
     close(extra);
+}
+
+/* no_answer_yet - nothing has come on fd within a short wait (a request not complete is not answered) */
+static int no_answer_yet(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 50) == 0;
+}
+
+/* at_eof - the server closed fd without sending anything more */
+static int at_eof(int fd)
+{
+    char c;
+    return it_read_fd(fd, &c, 1) == 0;
+}
+
+/* a request begun and not complete in http_timeout: 408 and closed, while everyone else is served; an idle
+ * keep-alive connection: closed without a word; a request sent in pieces in time: served as usual */
+static void test_request_timeout(void **st)
+{
+    static const struct { const char *label, *part; } slow[] = {
+        {"request line", "GET /check/ht"},
+        {"headers", "GET /check/http HTTP/1.1\r\nHost: x\r\nX-Real-IP: 203.0.113.3\r\n"},
+        {"body", "POST /?command=allow HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{\"login\":\"a\""},
+    };
+    static const char *const pieces[][3] = {
+        {"GET /check/http?client_address=203.0.113.4 HT", "TP/1.1\r\nHost: x\r\n", "\r\n"},
+        {"POST /?command=allow HTTP/1.1\r\nHost: x\r\nContent-Length: 36\r\n\r\n", "{\"login\":\"b\",", "\"remote\":\"203.0.113.5\"}"},
+    };
+    int fds[3], idle, fresh, keep, quitter;
+    char req[512];
+    it_response r;
+    (void)st;
+
+    it_http(http_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    double before = value_of(r.body, "floodgate_http_responses_total{code=\"408\"}");
+    /* a keep-alive connection left idle after an answer, and one that never asks */
+    idle = it_connect_tcp(http_port);
+    check_request(req, sizeof req, "http", "X-Real-IP: 203.0.113.6\r\n");
+    it_exchange(idle, req, strlen(req), &r);
+    assert_int_equal(r.status, 204);
+    assert_false(r.closed);
+    fresh = it_connect_tcp(http_port);
+    /* one that begins a request and leaves: its timer goes with it (ASan and valgrind would see it fire late) */
+    quitter = it_connect_tcp(http_port);
+    assert_int_equal(write(quitter, "GET /check/h", 12), 12);
+    assert_true(no_answer_yet(quitter));
+    close(quitter);
+    for (int i = 0; i < 3; i++) {
+        fds[i] = it_connect_tcp(http_port);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(write(fds[i], slow[i].part, strlen(slow[i].part)), (ssize_t)strlen(slow[i].part));
+    }
+    /* meanwhile the policy socket, the control socket and another HTTP client are answered */
+    assert_string_equal(policy_ask("request=auth\nusername=z\nclient_address=203.0.113.7\n\n"), "action=DUNNO\n\n");
+    assert_true(value_of(ctl("stats"), "http_connections_open") >= 5);
+    check_request(req, sizeof req, "http", "X-Real-IP: 203.0.113.7\r\n");
+    it_http(http_port, req, &r);
+    assert_int_equal(r.status, 204);
+    /* requests sent in pieces, each complete well within the timeout, on one keep-alive connection */
+    keep = it_connect_tcp(http_port);
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            assert_int_equal(write(keep, pieces[i][j], strlen(pieces[i][j])), (ssize_t)strlen(pieces[i][j]));
+            assert_true(no_answer_yet(keep));
+        }
+        it_exchange(keep, pieces[i][2], strlen(pieces[i][2]), &r);
+        assert_int_equal(r.status, i ? 200 : 204);
+        assert_false(r.closed);
+    }
+    assert_string_equal(r.body, "{\"status\":0,\"msg\":\"\"}");
+    /* the slow ones: 408, said to close, closed */
+    for (int i = 0; i < 3; i++) {
+        it_exchange(fds[i], "", 0, &r);
+        if (r.status != 408 || !r.closed)
+            fail_msg("slow %s: status %d (want 408), closed %d", slow[i].label, r.status, r.closed);
+        assert_string_equal(it_header(&r, "Connection"), "close");
+        assert_string_equal(r.body, "request not complete within listen.http_timeout\n");
+        close(fds[i]);
+    }
+    /* the idle ones, and the one whose requests came in pieces, once idle: closed, nothing said */
+    assert_true(at_eof(idle));
+    assert_true(at_eof(fresh));
+    assert_true(at_eof(keep));
+    close(idle);
+    close(fresh);
+    close(keep);
+    /* one that sends a byte now and then, more often than the timeout: its request's time still runs out */
+    int trickle = it_connect_tcp(http_port);
+    assert_int_equal(write(trickle, "GET /check/http HTTP/1.1\r\nX-Pad: ", 34), 34);
+    struct pollfd p = {trickle, POLLIN, 0};
+    for (int i = 0; i < 120 && poll(&p, 1, 250) == 0; i++)
+        assert_int_equal(write(trickle, "a", 1), 1);
+    it_exchange(trickle, "", 0, &r);
+    assert_int_equal(r.status, 408);
+    assert_true(r.closed);
+    close(trickle);
+    /* counted, in /metrics and stats alike */
+    it_http(http_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_true(value_of(r.body, "floodgate_http_responses_total{code=\"408\"}") == (before < 0 ? 0 : before) + 4);
+    assert_true(value_of(ctl("stats"), "http_responses.408") ==
+                value_of(r.body, "floodgate_http_responses_total{code=\"408\"}"));
+    assert_true(log_has("http: 408 Request Timeout: request not complete in 1000 ms"));
 }
 
 /* value_of - the value of a sample line "NAME{...} VALUE" in text, -1 if absent */
@@ -483,9 +587,13 @@ static void test_stop(void **st)
 {
     (void)st;
     int fd = it_connect_tcp(http_port); /* an idle keep-alive client must not hold up the stop */
+    int slow = it_connect_tcp(http_port); /* nor one in the middle of a request (its timer freed) */
+    assert_int_equal(write(slow, "GET /check/http HTTP/1.1\r\n", 26), 26);
+    assert_true(no_answer_yet(slow));
     assert_int_equal(it_stop(fg_pid, SIGTERM), 0);
     fg_pid = -1;
     close(fd);
+    close(slow);
 }
 
 static int group_setup(void **st)
@@ -514,6 +622,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dovecot),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_slow_clients),
+        cmocka_unit_test(test_request_timeout),
         cmocka_unit_test(test_nginx),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_stop),

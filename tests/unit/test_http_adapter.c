@@ -5,6 +5,9 @@
  * port, with a store that holds each batch until the test lets it go: a
  * request is answered only then, a client that left meanwhile costs
  * nothing, and an adapter freed meanwhile is released by the last answer.
+ * With http_timeout set short (20 ms, below what a configuration may say),
+ * a request not complete in time gets its 408, an idle connection is
+ * closed, and an adapter freed while a 408 goes out leaves nothing.
  * ASan and the allocator's count show what is left behind.
  */
 #include "testutil.h"
@@ -54,6 +57,7 @@ static void slow_answer(slow_store *ss)
 
 static slow_store slow;
 static int port;
+static uint64_t timeout_ms; /* listen.http_timeout of the next srv_new, 0: the default */
 
 /* srv_new - a server whose adapter listens on a free port */
 static server *srv_new(void)
@@ -78,6 +82,8 @@ static server *srv_new(void)
     if (!s->conf)
         dump_errors(&errs);
     assert_non_null(s->conf);
+    if (timeout_ms)
+        s->conf->listen.http_timeout_ms = timeout_ms;
     s->rules = ruleset_ref(s->conf->rules);
     slow.base.vt = &slow_vt;
     slow.real = mem_store_new(&(mem_config){.seed = 5});
@@ -208,12 +214,63 @@ static void test_free_while_pending(void **st)
     srv_free(s);
 }
 
+/* closed_quietly - turn the loop until the server closes fd; 1 if it did without sending anything */
+static int closed_quietly(server *s, int fd)
+{
+    char c;
+
+    for (int i = 0; i < 20000; i++) {
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
+        ssize_t n = read(fd, &c, 1);
+        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return n == 0;
+        usleep(100);
+    }
+    return 0;
+}
+
+/* a request not complete in http_timeout: 408 and closed; an idle connection: closed without a word; the adapter
+ * freed while a 408 goes out: nothing left behind (ASan) */
+static void test_request_timeout(void **st)
+{
+    static const char part[] = "GET /check/http HTTP/1.1\r\nHo";
+    server *s;
+    int fd, idle;
+    (void)st;
+
+    timeout_ms = 20;
+    s = srv_new();
+    timeout_ms = 0;
+    idle = client();
+    fd = client();
+    assert_int_equal(write(fd, part, sizeof part - 1), (ssize_t)sizeof part - 1);
+    const char *a = answer_of(s, fd);
+    assert_non_null(strstr(a, "HTTP/1.1 408 Request Timeout\r\n"));
+    assert_non_null(strstr(a, "Connection: close\r\n"));
+    assert_true(closed_quietly(s, fd));
+    close(fd);
+    assert_true(closed_quietly(s, idle));
+    close(idle);
+    assert_int_equal(s->met.http.codes[HTTP_CODE_408], 1);
+    /* another one times out: the adapter is freed before its 408 is written */
+    fd = client();
+    assert_int_equal(write(fd, part, sizeof part - 1), (ssize_t)sizeof part - 1);
+    for (int i = 0; i < 2000 && s->met.http.codes[HTTP_CODE_408] < 2; i++)
+        event_base_loop(s->base, EVLOOP_ONCE);
+    assert_int_equal(s->met.http.codes[HTTP_CODE_408], 2);
+    http_free(s->http);
+    s->http = NULL;
+    close(fd);
+    srv_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answer_later),
         cmocka_unit_test(test_client_gone),
         cmocka_unit_test(test_free_while_pending),
+        cmocka_unit_test(test_request_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
