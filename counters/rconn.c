@@ -59,6 +59,7 @@ struct rconn {
     uint64_t outage_start_ms;  /* when it started */
     uint64_t outage_refused;   /* requests refused or failed during it */
     uint64_t backoff_ms;       /* next reconnect delay */
+    uint64_t retry_in_ms;      /* the delay the reconnect timer is armed with, 0 when it is not */
     struct event *retry;       /* reconnect timer */
     struct event *watch;       /* deadline timer */
     uint64_t watch_ms;         /* the deadline it is armed for, 0 = not armed */
@@ -260,6 +261,7 @@ static void schedule_retry(rconn *rc)
     struct timeval tv = {(time_t)(rc->backoff_ms / 1000), (suseconds_t)(rc->backoff_ms % 1000 * 1000)};
 
     evtimer_add(rc->retry, &tv);
+    rc->retry_in_ms = rc->backoff_ms;
     rc->backoff_ms = rc->backoff_ms * 2 > RCONN_BACKOFF_MAX_MS ? RCONN_BACKOFF_MAX_MS : rc->backoff_ms * 2;
 }
 
@@ -632,8 +634,11 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     rconn *rc = arg;
     (void)fd;
     (void)what;
-    if (!rc->ac)
+    rc->retry_in_ms = 0;
+    if (!rc->ac) {
+        rc->st.reconnects++;
         connect_now(rc);
+    }
 }
 
 /* resolve - the numeric address of the host; names are resolved here, once, at startup */
@@ -772,6 +777,7 @@ void rconn_get_stats(const rconn *rc, rconn_stats *out)
     *out = rc->st;
     out->up = rconn_is_up(rc);
     out->depth = rc->qlen;
+    out->retry_ms = rc->retry_in_ms;
     out->p99_us = 0;
     if (!rc->hist_n)
         return;

@@ -537,6 +537,8 @@ static void put_server(rconn *rc, store_server *out)
     out->depth = rs.depth;
     out->max_depth = rs.max_depth;
     out->p99_us = rs.p99_us;
+    out->reconnects = rs.reconnects;
+    out->retry_ms = rs.retry_ms;
 }
 
 /* tree_servers - every connection of a tree */

@@ -241,6 +241,9 @@ static void servers(server *s, struct evbuffer *out, int prom)
         {"pipeline_depth", "floodgate_store_server_pipeline_depth", "gauge", "Commands in flight now."},
         {"pipeline_max", "floodgate_store_server_pipeline_max", "gauge", "Most commands in flight at once."},
         {"p99_us", "floodgate_store_server_p99_seconds", "gauge", "99th percentile reply latency."},
+        {"reconnects", "floodgate_store_server_reconnects_total", "counter", "Connection attempts after a failure."},
+        {"retry_ms", "floodgate_store_server_retry_seconds", "gauge",
+         "Wait before the next connection attempt (capped backoff), 0 when none is planned."},
     };
 
     if (n > SERVERS_MAX)
@@ -252,21 +255,26 @@ static void servers(server *s, struct evbuffer *out, int prom)
             evbuffer_add_printf(out,
                                 "server.%zu.name=%s\nserver.%zu.connected=%s\nserver.%zu.outages=%llu\n"
                                 "server.%zu.round_trips=%llu\nserver.%zu.commands=%llu\nserver.%zu.failed=%llu\n"
-                                "server.%zu.pipeline_depth=%llu\nserver.%zu.pipeline_max=%llu\nserver.%zu.p99_us=%llu\n",
+                                "server.%zu.pipeline_depth=%llu\nserver.%zu.pipeline_max=%llu\nserver.%zu.p99_us=%llu\n"
+                                "server.%zu.reconnects=%llu\nserver.%zu.retry_ms=%llu\n",
                                 i, sv[i].name, i, sv[i].up ? "yes" : "no", i, (unsigned long long)sv[i].outages, i,
                                 (unsigned long long)sv[i].round_trips, i, (unsigned long long)sv[i].commands, i,
                                 (unsigned long long)sv[i].failed, i, (unsigned long long)sv[i].depth, i,
-                                (unsigned long long)sv[i].max_depth, i, (unsigned long long)sv[i].p99_us);
+                                (unsigned long long)sv[i].max_depth, i, (unsigned long long)sv[i].p99_us, i,
+                                (unsigned long long)sv[i].reconnects, i, (unsigned long long)sv[i].retry_ms);
         return;
     }
     for (size_t f = 0; n && f < sizeof fam / sizeof fam[0]; f++) {
         head(out, fam[f].prom, fam[f].type, fam[f].help);
         for (size_t i = 0; i < n; i++) {
             uint64_t v[] = {(uint64_t)sv[i].up, sv[i].outages, sv[i].round_trips, sv[i].commands, sv[i].failed,
-                            sv[i].depth, sv[i].max_depth, sv[i].p99_us};
+                            sv[i].depth, sv[i].max_depth, sv[i].p99_us, sv[i].reconnects, sv[i].retry_ms};
+            _Static_assert(sizeof v / sizeof v[0] == sizeof fam / sizeof fam[0], "one value per family");
             label(sv[i].name, l, sizeof l);
-            if (f == 7)
+            if (f == 7) /* microseconds, shown in seconds */
                 evbuffer_add_printf(out, "%s{server=\"%s\"} %.6f\n", fam[f].prom, l, (double)v[f] / 1e6);
+            else if (f == 9) /* milliseconds, shown in seconds */
+                evbuffer_add_printf(out, "%s{server=\"%s\"} %.3f\n", fam[f].prom, l, (double)v[f] / 1e3);
             else
                 evbuffer_add_printf(out, "%s{server=\"%s\"} %llu\n", fam[f].prom, l, (unsigned long long)v[f]);
         }

@@ -108,6 +108,8 @@ typedef struct rconn_stats {
     uint64_t depth;      /* commands in flight now */
     uint64_t max_depth;  /* most in flight at once */
     uint64_t p99_us;     /* 99th percentile of reply latency (upper bound of its bucket) */
+    uint64_t reconnects; /* connection attempts made by the reconnect timer */
+    uint64_t retry_ms;   /* the wait before the next attempt while one is planned (the backoff), 0 otherwise */
 } rconn_stats;
 
 /* rconn_new - a connection to url, connecting at once; NULL with err if the host cannot be resolved */

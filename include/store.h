@@ -116,6 +116,8 @@ typedef struct store_server {
     uint64_t depth;       /* commands in flight now (pipeline depth) */
     uint64_t max_depth;   /* most in flight at once */
     uint64_t p99_us;      /* 99th percentile reply latency */
+    uint64_t reconnects;  /* connection attempts after a failure */
+    uint64_t retry_ms;    /* wait before the next connection attempt (the backoff), 0 when none is planned */
 } store_server;
 
 typedef struct store store;

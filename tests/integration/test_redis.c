@@ -1336,8 +1336,10 @@ static const char *short_timeout(void)
     return getenv("FG_WRAPPER") ? "3s" : "300ms";
 }
 
-/* fgd_start_rules - floodgated named name with this store group and rules, running when this returns */
-static void fgd_start_rules(fgd *d, const char *name, const char *store_conf, const char *rules)
+/* fgd_start_listen - floodgated named name with these more listen settings (listen_more: "" none), this store
+ * group and rules, running when this returns */
+static void fgd_start_listen(fgd *d, const char *name, const char *listen_more, const char *store_conf,
+                             const char *rules)
 {
     snprintf(d->conf, sizeof d->conf, "%s/%s.conf", dir, name);
     snprintf(d->policy, sizeof d->policy, "%s/%s-policy.sock", dir, name);
@@ -1345,8 +1347,8 @@ static void fgd_start_rules(fgd *d, const char *name, const char *store_conf, co
     snprintf(d->log, sizeof d->log, "%s/%s.log", dir, name);
     FILE *f = fopen(d->conf, "w");
     assert_non_null(f);
-    fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; };\nstore = { %s };\n%s", d->policy,
-            d->control, store_conf, rules);
+    fprintf(f, "listen = { policy = \"unix:%s\"; control = \"unix:%s\"; %s };\nstore = { %s };\n%s", d->policy,
+            d->control, listen_more, store_conf, rules);
     fclose(f);
     d->pid = fork();
     assert_true(d->pid >= 0);
@@ -1380,6 +1382,12 @@ static void fgd_start_rules(fgd *d, const char *name, const char *store_conf, co
         poll(NULL, 0, 10);
     }
     fail_msg("floodgated did not start");
+}
+
+/* fgd_start_rules - floodgated named name with this store group and rules, running when this returns */
+static void fgd_start_rules(fgd *d, const char *name, const char *store_conf, const char *rules)
+{
+    fgd_start_listen(d, name, "", store_conf, rules);
 }
 
 /* fgd_start - the same with the rules of RULES */
@@ -1613,8 +1621,6 @@ static void test_lock_contention(void **st)
     fgd_stop(&b);
 }
 
-/* Redis killed mid-run: every query gets the on_error action within the timeout, no crash; a hung
- * server (SIGSTOP) likewise; normal service once Redis is back. */
 /* ctl_out - floodgatectl's output for args */
 static const char *ctl_out(fgd *d, const char *args)
 {
@@ -2579,6 +2585,8 @@ static void test_rule_on_error_and_explain(void **st)
     fgd_stop(&d);
 }
 
+/* Redis killed mid-run: every query gets the on_error action within the timeout, no crash; a hung
+ * server (SIGSTOP) likewise; normal service once Redis is back. */
 static void test_outage(void **st)
 {
     fgd d;
@@ -2651,6 +2659,217 @@ static void wait_all_connected(fgd *d, unsigned n)
         poll(NULL, 0, 20);
     }
     fail_msg("%s: %u servers did not connect", d->conf, n);
+}
+
+/* stats_value - NAME's value in the text of floodgatectl stats (lines "NAME   VALUE") into val; 0, or -1 if absent */
+static int stats_value(const char *stats, const char *name, char *val, size_t size)
+{
+    size_t l = strlen(name);
+
+    for (const char *line = stats; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (len > l && !strncmp(line, name, l) && line[l] == ' ') {
+            const char *v = line + l;
+            while (*v == ' ')
+                v++;
+            snprintf(val, size, "%.*s", (int)(len - (size_t)(v - line)), v);
+            return 0;
+        }
+        line += len + (nl != NULL);
+    }
+    return -1;
+}
+
+/* stats_num - a number of a stats text; fails the test if absent */
+static unsigned long long stats_num(const char *stats, const char *name)
+{
+    char v[256];
+    if (stats_value(stats, name, v, sizeof v) < 0)
+        fail_msg("%s is not in floodgatectl stats:\n%s", name, stats);
+    return strtoull(v, NULL, 10);
+}
+
+/* While Redis is down, floodgated tries again with capped exponential backoff (issue 10), as floodgatectl stats
+ * shows it: each attempt after a failure counts in server.0.reconnects, and server.0.retry_ms is the wait
+ * before the next one: 50 ms, doubled at each attempt, then 2000 ms for as long as the server stays down. The
+ * outage is logged once, however many attempts fail. Once the server is back, no attempt is planned. */
+static void test_reconnect_backoff_capped(void **st)
+{
+    fgd d;
+    rsrv s;
+    char store_conf[256];
+    long long delay[16];
+    (void)st;
+
+    redis_start(&s, 0, 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\";",
+             s.port, short_timeout());
+    fgd_start(&d, "backoff", store_conf);
+    wait_connected(&d, 0);
+    const char *out = ctl_out(&d, "stats");
+    assert_int_equal(stats_num(out, "server.0.reconnects"), 0);
+    assert_int_equal(stats_num(out, "server.0.retry_ms"), 0);
+    reap(s.pid, SIGKILL);
+    /* the wait planned after each attempt, as stats shows it between attempts (a condition, bounded: the 8th
+     * attempt comes about 7 s after the kill) */
+    for (int i = 0; i < 16; i++)
+        delay[i] = -1;
+    for (int tries = 0; tries < 3000 && delay[8] < 0; tries++) {
+        out = ctl_out(&d, "stats");
+        unsigned long long r = stats_num(out, "server.0.reconnects"), w = stats_num(out, "server.0.retry_ms");
+        if (r < 16 && w)
+            delay[r] = (long long)w;
+        poll(NULL, 0, 10);
+    }
+    for (int r = 0; r <= 8; r++) {
+        long long want = r < 6 ? 50LL << r : 2000;
+        if (delay[r] >= 0 && delay[r] != want)
+            fail_msg("after attempt %d the next was planned in %lld ms, want %lld", r, delay[r], want);
+    }
+    /* the attempts at the cap were all seen: each waits 2 s */
+    assert_int_equal(delay[6], 2000);
+    assert_int_equal(delay[7], 2000);
+    assert_int_equal(delay[8], 2000);
+    assert_string_equal(ctl_stat(&d, "server.0.connected"), "no");
+    assert_int_equal(log_has(&d, "unavailable ("), 1);
+    redis_start(&s, s.port, 0);
+    wait_connected(&d, 0);
+    assert_int_equal(ctl_num(&d, "server.0.retry_ms"), 0);
+    assert_int_equal(log_has(&d, "back after"), 1);
+    fgd_stop(&d);
+    reap(s.pid, SIGKILL);
+}
+
+/* http_get - GET path over the HTTP adapter's Unix socket, HTTP/1.0; the whole response (static buffer) */
+static const char *http_get(const char *sock, const char *path)
+{
+    static char buf[262144];
+    char req[256];
+    size_t got = 0;
+    int fd = connect_unix(sock);
+
+    assert_true(fd >= 0);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        assert_true(poll(&p, 1, SOCKIO_WAIT_MS) == 1);
+        ssize_t r = read(fd, buf + got, sizeof buf - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    assert_true(!strncmp(buf, "HTTP/1.", 7) && !strncmp(buf + 8, " 200", 4));
+    return buf;
+}
+
+/* server_lines - the lines of the store server families (floodgate_store_server_*) of an exposition text, into
+ * out, each after a newline */
+static void server_lines(const char *text, char *out, size_t size)
+{
+    size_t at = 0;
+
+    out[0] = '\0';
+    for (const char *p = strstr(text, "\nfloodgate_store_server_"); p; p = strstr(p + 1, "\nfloodgate_store_server_")) {
+        const char *nl = strchr(p + 1, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        assert_true(at + len + 1 < size);
+        memcpy(out + at, p, len);
+        at += len;
+        out[at] = '\0';
+    }
+    assert_true(at > 0);
+}
+
+/* metric_of - the value of the sample NAME{server="SERVER"} in an exposition text; fails the test if absent */
+static double metric_of(const char *text, const char *name, const char *server)
+{
+    char want[256];
+    int n = snprintf(want, sizeof want, "\n%s{server=\"%s\"} ", name, server);
+    const char *p = strstr(text, want);
+
+    if (!p)
+        fail_msg("no sample %s{server=\"%s\"} in /metrics:\n%s", name, server, text);
+    return strtod(p + n, NULL);
+}
+
+/* /metrics carries each store server's families (issue 10), and they are the numbers of floodgatectl stats:
+ * after an outage and a reconnect, every family of server 0 (up, outages, round trips, commands, failed,
+ * pipeline depth and max, p99 latency, reconnects, the planned retry) equals its server.0.* value. */
+static void test_metrics_servers(void **st)
+{
+    fgd d;
+    rsrv s;
+    char store_conf[256], http[700], listen_more[800], name[64], stats[65536];
+    static const struct {
+        const char *stat, *prom;
+        double scale; /* prom = stat / scale */
+    } fam[] = {
+        {"outages", "floodgate_store_server_outages_total", 1},
+        {"round_trips", "floodgate_store_server_round_trips_total", 1},
+        {"commands", "floodgate_store_server_commands_total", 1},
+        {"failed", "floodgate_store_server_failed_total", 1},
+        {"pipeline_depth", "floodgate_store_server_pipeline_depth", 1},
+        {"pipeline_max", "floodgate_store_server_pipeline_max", 1},
+        {"p99_us", "floodgate_store_server_p99_seconds", 1e6},
+        {"reconnects", "floodgate_store_server_reconnects_total", 1},
+        {"retry_ms", "floodgate_store_server_retry_seconds", 1e3},
+    };
+    (void)st;
+
+    redis_start(&s, 0, 0);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\"; on_error = \"tempfail\";", s.port,
+             short_timeout());
+    snprintf(http, sizeof http, "%s/metrics-http.sock", dir);
+    snprintf(listen_more, sizeof listen_more, "http = \"unix:%s\";", http);
+    fgd_start_listen(&d, "metrics", listen_more, store_conf, RULES);
+    wait_connected(&d, 0);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(query(&d, "m-before@example.org", "192.0.2.30"), "DUNNO");
+    reap(s.pid, SIGKILL);
+    for (int i = 0; i < 3; i++)
+        assert_true(!strncmp(query(&d, "m-during@example.org", "192.0.2.30"), "DEFER_IF_PERMIT 4.3.0", 21));
+    redis_start(&s, s.port, 0);
+    wait_connected(&d, 0);
+    assert_string_equal(query(&d, "m-after@example.org", "192.0.2.30"), "DUNNO");
+
+    /* stats between two /metrics whose server families agree: nothing moved meanwhile (bounded retries) */
+    static char m1[65536];
+    int same = 0;
+    for (int tries = 0; tries < 20 && !same; tries++) {
+        static char first[65536];
+        server_lines(http_get(http, "/metrics"), first, sizeof first);
+        snprintf(stats, sizeof stats, "%s", ctl_out(&d, "stats"));
+        server_lines(http_get(http, "/metrics"), m1, sizeof m1);
+        same = !strcmp(first, m1);
+    }
+    assert_true(same);
+    char server[256];
+    assert_int_equal(stats_value(stats, "server.0.name", server, sizeof server), 0);
+    snprintf(name, sizeof name, "127.0.0.1:%u", s.port);
+    assert_string_equal(server, name);
+    char conn[16];
+    assert_int_equal(stats_value(stats, "server.0.connected", conn, sizeof conn), 0);
+    assert_string_equal(conn, "yes");
+    assert_true(metric_of(m1, "floodgate_store_server_up", server) == 1);
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        snprintf(name, sizeof name, "server.0.%s", fam[f].stat);
+        double a = (double)stats_num(stats, name), b = metric_of(m1, fam[f].prom, server) * fam[f].scale;
+        if (a - b > 0.5 || b - a > 0.5)
+            fail_msg("%s = %g in stats, %s = %g in /metrics", name, a, fam[f].prom, b / fam[f].scale);
+    }
+    /* the numbers compared are the outage's, not zeros */
+    assert_int_equal(stats_num(stats, "server.0.outages"), 1);
+    assert_true(stats_num(stats, "server.0.failed") >= 3);
+    assert_true(stats_num(stats, "server.0.reconnects") >= 1);
+    assert_true(stats_num(stats, "server.0.round_trips") >= 4);
+    assert_true(stats_num(stats, "server.0.p99_us") > 0);
+    fgd_stop(&d);
+    reap(s.pid, SIGKILL);
 }
 
 /* counter_of - floodgatectl counter RULE VALUE: the count */
@@ -3223,6 +3442,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fleet_restart_quiet),
         cmocka_unit_test(test_fleet_history_expires),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
+        cmocka_unit_test(test_reconnect_backoff_capped),
+        cmocka_unit_test(test_metrics_servers),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
         cmocka_unit_test(test_cluster_replicas),
