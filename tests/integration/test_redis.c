@@ -2741,6 +2741,109 @@ static void test_reconnect_backoff_capped(void **st)
     reap(s.pid, SIGKILL);
 }
 
+#define OPEN_CLOSED_RULES                                                                                      \
+    "rules = ( { name = \"open\"; on = \"smtp:RCPT\"; if = { sender = \"/^open/\"; };\n"                          \
+    "            limit = { key = [\"sender\"]; count = 3; per = \"1h\"; }; on_error = \"allow\"; },\n"            \
+    "          { name = \"closed\"; on = \"smtp:RCPT\"; if = { sender = \"/^closed/\"; };\n"                      \
+    "            limit = { key = [\"sender\"]; count = 3; per = \"1h\"; }; } );\n"
+
+/* ask_many - n policy requests in flight at once (one connection each, all written before any is read); their
+ * actions, in order, into act */
+static void ask_many(fgd *d, const char *const *senders, int n, char act[][128])
+{
+    int fd[16];
+    char req[512], buf[4096];
+
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        fd[i] = connect_unix(d->policy);
+        assert_true(fd[i] >= 0);
+        int len = snprintf(req, sizeof req,
+                           "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.40\n"
+                           "sender=%s\nrecipient=rcpt@example.com\n\n",
+                           senders[i]);
+        assert_int_equal(write(fd[i], req, (size_t)len), len);
+    }
+    for (int i = 0; i < n; i++) {
+        sock_read_reply(fd[i], buf, sizeof buf);
+        close(fd[i]);
+        assert_true(!strncmp(buf, "action=", 7));
+        char *nl = strchr(buf, '\n');
+        if (nl)
+            *nl = '\0';
+        snprintf(act[i], 128, "%.120s", buf + 7);
+    }
+}
+
+/* Redis stops answering (SIGSTOP: a hung server) while several requests are in flight (issue 10): each is
+ * answered with its own rule's on_error (allow: DUNNO, tempfail: DEFER_IF_PERMIT 4.3.0), all by one outage;
+ * while it lasts, new requests get theirs without being sent (no script call goes out), however many reconnects
+ * fail meanwhile; one log line when it starts and one when it ends; after SIGCONT the limits count again,
+ * and what was refused during the outage was counted nowhere. */
+static void test_outage_in_flight(void **st)
+{
+    fgd d;
+    rsrv s;
+    char store_conf[320], act[8][128];
+    static const char *const inflight[8] = {"open0@example.org",   "closed0@example.org", "open1@example.org",
+                                            "closed1@example.org", "open2@example.org",   "closed2@example.org",
+                                            "open3@example.org",   "closed3@example.org"};
+    (void)st;
+
+    redis_start(&s, 0, 0);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\"; connect_timeout = \"%s\";"
+             " on_error = \"tempfail\";",
+             s.port, short_timeout(), short_timeout());
+    fgd_start_rules(&d, "inflight", store_conf, OPEN_CLOSED_RULES);
+    wait_connected(&d, 0);
+    assert_string_equal(query(&d, "closed-a@example.org", "192.0.2.40"), "DUNNO");
+    assert_string_equal(query(&d, "open-a@example.org", "192.0.2.40"), "DUNNO");
+
+    assert_int_equal(kill(s.pid, SIGSTOP), 0);
+    ask_many(&d, inflight, 8, act);
+    for (int i = 0; i < 8; i++)
+        if (i % 2 ? strncmp(act[i], "DEFER_IF_PERMIT 4.3.0", 21) : strcmp(act[i], "DUNNO"))
+            fail_msg("%s in flight when Redis hung got %s", inflight[i], act[i]);
+    const char *out = ctl_out(&d, "stats");
+    assert_int_equal(stats_num(out, "server.0.outages"), 1);
+    unsigned long long trips = stats_num(out, "server.0.round_trips"), failed = stats_num(out, "server.0.failed");
+    unsigned long long reconnects = stats_num(out, "server.0.reconnects");
+    /* reconnects fail meanwhile (the set-up is never answered): wait for two (a condition, bounded) */
+    for (int tries = 0; tries < 1000 && ctl_num(&d, "server.0.reconnects") < reconnects + 2; tries++)
+        poll(NULL, 0, 20);
+    assert_true(ctl_num(&d, "server.0.reconnects") >= reconnects + 2);
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(query(&d, "open-dur@example.org", "192.0.2.40"), "DUNNO");
+        assert_true(!strncmp(query(&d, "closed-dur@example.org", "192.0.2.40"), "DEFER_IF_PERMIT 4.3.0", 21));
+    }
+    out = ctl_out(&d, "stats");
+    assert_string_equal(ctl_stat(&d, "server.0.connected"), "no");
+    assert_int_equal(stats_num(out, "server.0.round_trips"), trips); /* none was sent, so none waited */
+    assert_true(stats_num(out, "server.0.failed") >= failed + 10);
+    assert_int_equal(stats_num(out, "server.0.outages"), 1);
+    assert_int_equal(log_has(&d, "unavailable ("), 1);
+    assert_int_equal(log_has(&d, "back after"), 0);
+
+    assert_int_equal(kill(s.pid, SIGCONT), 0);
+    wait_connected(&d, 0);
+    assert_int_equal(log_has(&d, "unavailable ("), 1);
+    assert_int_equal(log_has(&d, "back after"), 1);
+    assert_int_equal(ctl_num(&d, "server.0.outages"), 1);
+    /* counting as before: closed-a had 1 of 3; the outage's refusals were counted nowhere */
+    const char *const senders[3] = {"closed-a@example.org", "closed-dur@example.org", "open-dur@example.org"};
+    const int left[3] = {2, 3, 3};
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < left[k]; i++)
+            assert_string_equal(query(&d, senders[k], "192.0.2.40"), "DUNNO");
+        const char *v = query(&d, senders[k], "192.0.2.40");
+        if (strncmp(v, "DEFER_IF_PERMIT 4.7.1", 21))
+            fail_msg("%s past its limit after the outage: %s", senders[k], v);
+    }
+    fgd_stop(&d);
+    reap(s.pid, SIGKILL);
+}
+
 /* http_get - GET path over the HTTP adapter's Unix socket, HTTP/1.0; the whole response (static buffer) */
 static const char *http_get(const char *sock, const char *path)
 {
@@ -3443,6 +3546,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fleet_history_expires),
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_reconnect_backoff_capped),
+        cmocka_unit_test(test_outage_in_flight),
         cmocka_unit_test(test_metrics_servers),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),
