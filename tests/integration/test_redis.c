@@ -1634,6 +1634,20 @@ static const char *ctl_out(fgd *d, const char *args)
     return out;
 }
 
+/* counter_try - floodgatectl counter RULE VALUE: the count, or -1 when the store did not answer */
+static long long counter_try(fgd *d, const char *rule, const char *value)
+{
+    char args[256];
+    snprintf(args, sizeof args, "counter %s %s", rule, value);
+    const char *out = ctl_out(d, args), *c = strstr(out, "\ncount");
+    if (!c)
+        return -1;
+    c += 6;
+    while (*c == ' ' || *c == '=')
+        c++;
+    return strtoll(c, NULL, 10);
+}
+
 /* Two floodgated whose clocks are 30 s apart (FLOODGATE_TEST_CLOCK, `debug clock +30` on one) share a
  * window of 20 s exactly on the Redis server's TIME: 3 admitted in all. Counted on their own clocks, each
  * would see the other's counts as older than the window (or ahead of it) and admit more. */
@@ -3440,6 +3454,109 @@ static void test_cluster_fleet_failover(void **st)
         reap(n[i].pid, SIGKILL);
 }
 
+/* keys_on - how many counters of node port are of senders "<word>N@example.org"; with names, those senders into
+ * names[0..max) */
+static int keys_on(unsigned port, const char *word, char names[][64], int max)
+{
+    redisReply *r = redis_cmd(port, "KEYS *%s*@example.org*", word);
+    int n = 0;
+
+    assert_true(r && r->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *k = r->element[i]->str, *end = k + r->element[i]->len;
+        const char *p = memmem(k, r->element[i]->len, word, strlen(word));
+        const char *at = p ? memmem(p, (size_t)(end - p), "@example.org", 12) : NULL;
+        if (!at)
+            continue;
+        if (names && n < max)
+            snprintf(names[n], 64, "%.*s", (int)(at + 12 - p), p);
+        n++;
+    }
+    freeReplyObject(r);
+    return names && n > max ? max : n;
+}
+
+/* A master of a 3-master cluster with replicas is killed (issue 10): the requests for its slots get on_error
+ * (answered, no crash) until its replica is promoted and the map is read again; then its keys count on from
+ * where they were, exactly, as the other masters' keys did all along. */
+static void test_cluster_failover_counts(void **st)
+{
+    rsrv n[6];
+    fgd a;
+    char store_conf[512], sender[64], probes[64][64];
+    int seed = -1, victim = -1;
+    (void)st;
+
+    make_cluster(n, 6, 1);
+    for (int i = 0; i < 6; i++) {
+        ok_cmd(n[i].port, "CONFIG SET %s %s", "cluster-node-timeout", "1000");
+        ok_cmd(n[i].port, "CONFIG SET %s %s", "cluster-require-full-coverage", "no");
+    }
+    /* the fleet mirror's master stays up (its failover is test_cluster_fleet_failover's); the seed too */
+    int own = mirror_owner(n, 6);
+    for (int i = 0; i < 6; i++)
+        if (i != own && info_has(n[i].port, "INFO replication", "role:master"))
+            *(seed < 0 ? &seed : &victim) = i;
+    assert_true(seed >= 0 && victim >= 0);
+    snprintf(store_conf, sizeof store_conf, "type = \"cluster\"; urls = [\"redis://127.0.0.1:%u\"]; timeout = \"%s\";",
+             n[seed].port, getenv("FG_WRAPPER") ? "3s" : "1s");
+    fgd_start_rules(&a, "cfail-count", store_conf,
+                    "rules = ( { name = \"per-sender\"; on = \"smtp:RCPT\"; limit = { key = [\"sender\"]; count = 3;"
+                    " per = \"1h\"; }; action = \"DEFER_IF_PERMIT 4.7.1 Too many\"; } );\n");
+    wait_all_connected(&a, 3);
+    for (int k = 0; k < 30; k++) {
+        snprintf(sender, sizeof sender, "fo%d@example.org", k);
+        for (int i = 0; i < 2; i++)
+            assert_string_equal(query(&a, sender, "192.0.2.50"), "DUNNO");
+    }
+    /* probes: senders counted once whose counters live on the victim */
+    for (int k = 0; k < 90; k++) {
+        snprintf(sender, sizeof sender, "probe%d@example.org", k);
+        assert_string_equal(query(&a, sender, "192.0.2.51"), "DUNNO");
+    }
+    int on_victim = keys_on(n[victim].port, "fo", NULL, 0);
+    int nprobes = keys_on(n[victim].port, "probe", probes, 64);
+    assert_true(on_victim > 0 && on_victim < 30);
+    assert_true(nprobes > 0);
+    /* its replica has every count before it dies */
+    assert_int_equal(redis_int(n[victim].port, "WAIT 1 1000"), 1);
+    reap(n[victim].pid, SIGKILL);
+
+    /* at once (the replica takes a second at least to be promoted): on_error */
+    assert_true(!strncmp(query(&a, probes[0], "192.0.2.51"), "DEFER_IF_PERMIT 4.3.0", 21));
+    /* until the replica is promoted and the map read again, the victim's counters cannot be read and requests
+     * for them get on_error; each probe is used at most twice more, so it stays under its limit */
+    int readable = 0;
+    for (int tries = 0; tries < 250 && readable < 30; tries++) {
+        readable = 0;
+        for (int k = 0; k < 30; k++) {
+            snprintf(sender, sizeof sender, "fo%d@example.org", k);
+            long long c = counter_try(&a, "per-sender", sender);
+            if (c >= 0 && c != 2)
+                fail_msg("%s counts %lld during the failover, want 2", sender, c);
+            readable += c == 2;
+        }
+        if (tries + 1 < 2 * nprobes) {
+            const char *v = query(&a, probes[(tries + 1) % nprobes], "192.0.2.51");
+            if (strcmp(v, "DUNNO") && strncmp(v, "DEFER_IF_PERMIT 4.3.0", 21))
+                fail_msg("%s during the failover: %s", probes[(tries + 1) % nprobes], v);
+        }
+        poll(NULL, 0, 20);
+    }
+    assert_int_equal(readable, 30);
+    /* every counter on from where it was: one more, then refused */
+    for (int k = 0; k < 30; k++) {
+        snprintf(sender, sizeof sender, "fo%d@example.org", k);
+        assert_string_equal(query(&a, sender, "192.0.2.50"), "DUNNO");
+        const char *v = query(&a, sender, "192.0.2.50");
+        if (strncmp(v, "DEFER_IF_PERMIT 4.7.1", 21))
+            fail_msg("%s after the failover: %s, want its limit", sender, v);
+    }
+    fgd_stop(&a);
+    for (int i = 0; i < 6; i++)
+        reap(n[i].pid, SIGKILL);
+}
+
 /* floodgated -t checks the store settings with their lines, and connects to nothing */
 static void test_check_mode(void **st)
 {
@@ -3553,6 +3670,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cluster_replicas),
         cmocka_unit_test(test_cluster_fleet),
         cmocka_unit_test(test_cluster_fleet_failover),
+        cmocka_unit_test(test_cluster_failover_counts),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
