@@ -12,7 +12,7 @@ set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${FUZZ_BUILD:-$SRC/build-fuzz}
 SECS=${1:-${FUZZ_SECONDS:-20}}
-TARGETS="proto http engine conf list snapshot control banlog"
+TARGETS="proto http httpwire engine conf list snapshot control banlog"
 JOBS=${FUZZ_JOBS:-2}
 
 CC=clang cmake -S "$SRC" -B "$OUT" -DCMAKE_BUILD_TYPE=Debug -DFG_FUZZ=ON -DFG_TESTS=ON \
