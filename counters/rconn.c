@@ -102,7 +102,20 @@ static int copy_field(char *dst, size_t size, const char *src, size_t n)
     return 0;
 }
 
-/* rconn_url_parse - redis://[user:password@]host[:port][/db] or unix:/path[?db=N] */
+/* userinfo - "user:password" or "password" (the first colon splits: a password may hold one) in [p, at); -1 if too
+ * long */
+static int userinfo(const char *p, const char *at, rconn_url *out)
+{
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+
+    if (!colon)
+        return copy_field(out->pass, sizeof out->pass, p, (size_t)(at - p));
+    if (copy_field(out->user, sizeof out->user, p, (size_t)(colon - p)) < 0)
+        return -1;
+    return copy_field(out->pass, sizeof out->pass, colon + 1, (size_t)(at - colon - 1));
+}
+
+/* rconn_url_parse - redis://[user:password@]host[:port][/db], unix:/path[?db=N], unix://[user:password@]/path[?db=N] */
 int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
 {
     const char *p, *at, *end, *hp;
@@ -113,9 +126,22 @@ int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
     out->port = 6379;
     if (!strncmp(s, "unix:", 5)) {
         p = s + 5;
+        if (!strncmp(p, "//", 2)) {
+            /* unix://[user:password@]/path: the user part ends at the last "@/", so that a password may hold an @ */
+            p += 2;
+            at = NULL;
+            for (const char *x = p; *x; x++)
+                if (x[0] == '@' && x[1] == '/')
+                    at = x;
+            if (at) {
+                if (userinfo(p, at, out) < 0)
+                    goto too_long;
+                p = at + 1;
+            }
+        }
         const char *q = strchr(p, '?');
         if (copy_field(out->path, sizeof out->path, p, q ? (size_t)(q - p) : strlen(p)) < 0 || out->path[0] != '/') {
-            snprintf(err, errlen, "%s: expected unix:/absolute/path", s);
+            snprintf(err, errlen, "%s: expected unix:/absolute/path or unix://[user:password@]/absolute/path", s);
             return -1;
         }
         if (q) {
@@ -143,14 +169,8 @@ int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
         if (*x == '@')
             at = x;
     if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (copy_field(out->user, sizeof out->user, p, (size_t)(colon - p)) < 0 ||
-                copy_field(out->pass, sizeof out->pass, colon + 1, (size_t)(at - colon - 1)) < 0)
-                goto too_long;
-        } else if (copy_field(out->pass, sizeof out->pass, p, (size_t)(at - p)) < 0) {
+        if (userinfo(p, at, out) < 0)
             goto too_long;
-        }
         p = at + 1;
     }
     /* host, [v6] or name, then :port */

@@ -26,8 +26,10 @@
  * context, and our callback ignores any context that is not the current.
  *
  * URLs: redis://[user:password@]host[:port][/db] (port 6379, db 0 by
- * default; [v6] in brackets), unix:/path[?db=N]. rediss:// is refused:
- * Debian's hiredis 0.14 has no TLS.
+ * default; [v6] in brackets), unix:/path[?db=N], and with AUTH
+ * unix://[user:password@]/path[?db=N] (unix:///path is unix:/path; the
+ * user part ends at the last "@/"). rediss:// is refused: Debian's
+ * hiredis 0.14 has no TLS.
  *
  * SECURITY
  *     The password is kept in memory and sent with AUTH; it is never

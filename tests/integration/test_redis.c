@@ -1714,7 +1714,8 @@ static int log_has(fgd *d, const char *needle)
 /* store.url's forms (issue 10): redis://user:password@host:port/db sends AUTH user password and SELECT db,
  * redis://password@host the default user's AUTH; both daemons count in database 3 and share a limit
  * exactly. A wrong password is refused: the daemon stays unconnected, answers on_error, and logs the
- * refusal without the password. unix:/path?db=N reaches the server on its socket, in database N. */
+ * refusal without the password. unix:/path?db=N reaches the server on its socket, in database N, and
+ * unix://user:password@/path?db=N and unix://password@/path?db=N one that wants a password. */
 static void test_url_auth_select_unix(void **st)
 {
     rsrv s, u;
@@ -1761,6 +1762,32 @@ static void test_url_auth_select_unix(void **st)
     assert_true(db_size(u.port, NULL, 4) > 0);
     assert_int_equal(db_size(u.port, NULL, 0), 0);
     fgd_stop(&d);
+    reap(u.pid, SIGKILL);
+
+    /* a password on a socket: unix://user:password@/path?db=N and unix://password@/path?db=N */
+    snprintf(conf, sizeof conf,
+             "unixsocket %s/fg-redis-auth.sock\nunixsocketperm 700\nrequirepass Open-Sesame-42\n"
+             "user alice on >Alice-Pw-77 ~* &* +@all\n",
+             dir);
+    redis_start_conf(&u, 0, 0, conf);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"unix://alice:Alice-Pw-77@%s/fg-redis-auth.sock?db=5\"; timeout = \"2s\";", dir);
+    fgd_start(&a, "unix-auth-user", store_conf);
+    snprintf(store_conf, sizeof store_conf,
+             "type = \"redis\"; url = \"unix://Open-Sesame-42@%s/fg-redis-auth.sock?db=5\"; timeout = \"2s\";", dir);
+    fgd_start(&b, "unix-auth-default", store_conf);
+    wait_connected(&a, 0);
+    wait_connected(&b, 0);
+    passed = 0;
+    for (int i = 0; i < 6; i++)
+        passed += !strcmp(query(i % 2 ? &b : &a, "unix-auth@example.org", "192.0.2.42"), "DUNNO");
+    assert_int_equal(passed, 3);
+    assert_true(db_size(u.port, "Open-Sesame-42", 5) > 0);
+    assert_int_equal(db_size(u.port, "Open-Sesame-42", 0), 0);
+    assert_false(log_has(&a, "Alice-Pw-77"));
+    assert_false(log_has(&b, "Open-Sesame-42"));
+    fgd_stop(&a);
+    fgd_stop(&b);
     reap(u.pid, SIGKILL);
 }
 
