@@ -25,7 +25,7 @@
 #include "rconn.h"
 
 #include <arpa/inet.h>
-#include <hiredis/adapters/libevent.h>
+#include <event2/event.h>
 #include <hiredis/async.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -623,6 +623,127 @@ static void setup(rconn *rc)
     push_command(rc, 3, argv, lens, on_script_loaded, NULL, t, 0);
 }
 
+/* ---- hiredis on the event loop ----
+ *
+ * hiredis's own libevent adapter makes a command cost four epoll_ctl calls and a turn of the loop: its read
+ * event is not persistent (removed when it fires, added again by hiredis), and each command adds a write
+ * event that the next turn's epoll_wait reports and the write removes. Ours keeps the read event for the
+ * connection's life, and writes what the turn's commands buffered at the end of the turn, through hiredis
+ * (redisAsyncHandleWrite), from an event with no descriptor; only a write the socket does not take whole,
+ * and the connect, wait for the descriptor's write event. */
+typedef struct rconn_ev {
+    redisAsyncContext *ac;
+    struct event *rev;      /* read, persistent */
+    struct event *wev;      /* write: the connect, and output the socket did not take */
+    struct event *flush;    /* end of the turn: write the buffered commands */
+    int reading;
+    int in_write;           /* inside redisAsyncHandleWrite: hiredis asks for the descriptor's write event */
+} rconn_ev;
+
+/* ev_read - the socket has replies */
+static void ev_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    redisAsyncHandleRead(((rconn_ev *)arg)->ac);
+}
+
+/* ev_write - the socket takes output (or the connect finished), or the turn's commands are buffered */
+static void ev_write(evutil_socket_t fd, short what, void *arg)
+{
+    rconn_ev *e = arg;
+
+    (void)fd;
+    (void)what;
+    e->in_write = 1; /* hiredis may free the context in there (a failed write): e goes with it */
+    redisAsyncHandleWrite(e->ac);
+}
+
+/* ev_add_read - hiredis wants replies: the read event is added once and stays */
+static void ev_add_read(void *arg)
+{
+    rconn_ev *e = arg;
+
+    if (!e->reading) {
+        event_add(e->rev, NULL);
+        e->reading = 1;
+    }
+}
+
+/* ev_del_read - hiredis stops reading */
+static void ev_del_read(void *arg)
+{
+    rconn_ev *e = arg;
+
+    if (e->reading) {
+        event_del(e->rev);
+        e->reading = 0;
+    }
+}
+
+/* ev_add_write - output is buffered: written at the end of the turn, or when the socket is writable if it did
+ * not take it all (or the connection is still being made) */
+static void ev_add_write(void *arg)
+{
+    rconn_ev *e = arg;
+
+    if (e->in_write || !(e->ac->c.flags & REDIS_CONNECTED)) {
+        e->in_write = 0;
+        event_add(e->wev, NULL);
+    } else if (!event_pending(e->wev, EV_WRITE, NULL)) {
+        event_active(e->flush, EV_WRITE, 0);
+    }
+}
+
+/* ev_del_write - everything is written */
+static void ev_del_write(void *arg)
+{
+    rconn_ev *e = arg;
+
+    e->in_write = 0;
+    event_del(e->wev);
+}
+
+/* ev_cleanup - hiredis frees the context */
+static void ev_cleanup(void *arg)
+{
+    rconn_ev *e = arg;
+
+    event_free(e->rev);
+    event_free(e->wev);
+    event_free(e->flush);
+    fg_free(e);
+}
+
+/* ev_attach - the context's events on the loop; -1 without memory */
+static int ev_attach(redisAsyncContext *ac, struct event_base *base)
+{
+    rconn_ev *e = fg_calloc(1, sizeof *e);
+
+    e->ac = ac;
+    e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST, ev_read, e);
+    e->wev = event_new(base, ac->c.fd, EV_WRITE, ev_write, e);
+    e->flush = event_new(base, -1, 0, ev_write, e);
+    if (!e->rev || !e->wev || !e->flush) {
+        if (e->rev)
+            event_free(e->rev);
+        if (e->wev)
+            event_free(e->wev);
+        if (e->flush)
+            event_free(e->flush);
+        fg_free(e);
+        return -1;
+    }
+    ac->ev.data = e;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    ev_add_read(e);
+    return 0;
+}
+
 /* connect_now - start a non-blocking connect to the numeric address */
 static void connect_now(rconn *rc)
 {
@@ -641,7 +762,12 @@ static void connect_now(rconn *rc)
     ac->data = rc;
     if (rc->cfg.subscribe && !rc->url.path[0])
         redisEnableKeepAlive(&ac->c);
-    redisLibeventAttach(ac, rc->base);
+    if (ev_attach(ac, rc->base) < 0) {
+        redisAsyncFree(ac);
+        fail_all(rc, "out of memory");
+        schedule_retry(rc);
+        return;
+    }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     rc->ac = ac;
