@@ -83,6 +83,30 @@ for set in ${FG_BENCH_SETS-bench bench-greylist bench-redis}; do
   if [ $set = bench-redis ]; then stop $REDISPID; fi
 done
 
+# what a request costs Redis, in instructions (callgrind), with 1 and 5 requests per script call (the ratio
+# above moves with the machine's load and with how many requests share a call, this does not): 60,000
+# requests loaded first (tests/bench/rediscost.c, 16 per call; then SAVE), so that the 2,000 measured meet
+# hot keys as in a long run, on a redis-server restarted under callgrind with that data
+case " ${FG_BENCH_SETS-bench-redis} " in *" bench-redis "*) REDISCOST=${FG_BENCH_REDISCOST:-1} ;; *) REDISCOST=0 ;; esac
+if [ "$REDISCOST" = 1 ] && command -v valgrind >/dev/null; then
+  echo "redis store: callgrind instructions of redis-server per request (bench-redis, 2,000 requests after 60,000)"
+  for k in 1 5; do
+    rm -f "$TMP/dump.rdb"; start_redis
+    "$TOP/$BUILD/tests/rediscost" "$TMP/bench-redis.conf" 60000 16 >/dev/null && rcli SAVE >/dev/null
+    stop $REDISPID; rm -f "$TMP/redis.sock"
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=aeMain --callgrind-out-file="$TMP/rcg.out" \
+      redis-server --port 0 --unixsocket "$TMP/redis.sock" --unixsocketperm 700 --save "" --appendonly no --dir "$TMP" \
+      >"$TMP/redis.log" 2>&1 & REDISPID=$!; PIDS="$PIDS $REDISPID"; wait_socket "$TMP/redis.sock"
+    i=0; until [ "$(rcli PING 2>/dev/null)" = PONG ] || [ $i -ge 1500 ]; do sleep 0.02; i=$((i+1)); done # loaded
+    rcli CONFIG RESETSTAT >/dev/null
+    R=$("$TOP/$BUILD/tests/rediscost" "$TMP/bench-redis.conf" 2000 $k 60000)
+    C=$(redis_calls)
+    stop $REDISPID
+    ir=$(sed -n 's/^summary: //p' "$TMP/rcg.out")
+    echo "  requests_per_call=$k redis_Ir_per_request=$(awk -v a="${ir:-0}" 'BEGIN { printf "%.0f", a / 2000 }') with_script_calls=$(awk -v c="$C" 'BEGIN { printf "%.2f", c / 2000 }') ($(echo "$R" | tr ' ' '\n' | grep -E '^(calls|failed)=' | tr '\n' ' ' | sed 's/ $//'))"
+  done
+fi
+
 # FG_BENCH_SETS="bench" FG_BENCH_WATCH=0 FG_BENCH_MEMORY=0: only some parts
 if [ "${FG_BENCH_WATCH:-1}" = 1 ]; then
 # log watching: the policy load at 16 connections, once quiet and once while 100,000 log lines arrive

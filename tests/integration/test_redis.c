@@ -684,6 +684,54 @@ static void test_requests_share_one_call(void **st)
     event_base_free(base);
 }
 
+/* The states a script call checks are read with one MGET, whatever the number of keys and requests in the call
+ * (a GET per key cost Redis a redis.call each): two requests of 3 and 2 limits sent in one turn make one call
+ * with one MGET and no GET, and each is decided as before (a key counted twice shows the first count) */
+static void test_one_read_per_call(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    redis_spec spec = one_server(&u, single.port);
+    redis_config rcfg = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
+    char err[256];
+    store *s = redis_store_new(base, &spec, &rcfg, err, sizeof err);
+    static const char *const keys[2][3] = {{"read-a", "read-b", "read-c"}, {"read-d", "read-a", NULL}};
+    store_batch b[2];
+    (void)st;
+
+    memset(b, 0, sizeof b);
+    wait_up(base, s);
+    freeReplyObject(redis_cmd(single.port, "CONFIG RESETSTAT"));
+    batches_done = 0;
+    for (int i = 0; i < 2; i++) {
+        batch_reset(&b[i], 1700000000000ULL);
+        b[i].commit = 1;
+        for (int k = 0; k < 3 && keys[i][k]; k++)
+            batch_add(&b[i], STORE_WINDOW, (const unsigned char *)keys[i][k], strlen(keys[i][k]))->win =
+                (window_spec){60000, 5, 6};
+        assert_int_equal(store_submit(s, &b[i], on_done_count, NULL), STORE_PENDING);
+    }
+    while (batches_done < 2)
+        event_base_loop(base, EVLOOP_ONCE);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(b[i].status, 0);
+        assert_int_equal(b[i].denied, -1);
+    }
+    assert_int_equal(b[0].ops[0].peek.total, 1);
+    assert_int_equal(b[1].ops[0].peek.total, 1);
+    assert_int_equal(b[1].ops[1].peek.total, 2); /* read-a, counted by the first request of the call */
+    redisReply *cs = redis_cmd(single.port, "INFO commandstats");
+    assert_non_null(cs);
+    assert_non_null(strstr(cs->str, "cmdstat_evalsha:calls=1,"));
+    assert_non_null(strstr(cs->str, "cmdstat_mget:calls=1,"));
+    assert_null(strstr(cs->str, "cmdstat_get:")); /* read-a's second read is the value the first count wrote */
+    freeReplyObject(cs);
+    for (int i = 0; i < 2; i++)
+        batch_release(&b[i]);
+    store_free(s);
+    event_base_free(base);
+}
+
 /* The script call of a turn's requests is written to Redis in that same turn of the event loop: hiredis's own
  * libevent adapter only armed a write event there, which the next turn's epoll_wait reported (a turn later,
  * and four epoll_ctl calls per command with its read event re-added after each reply). One turn is run,
@@ -3721,6 +3769,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_url_auth_select_unix),
         cmocka_unit_test(test_requests_share_one_call),
         cmocka_unit_test(test_call_written_in_its_turn),
+        cmocka_unit_test(test_one_read_per_call),
         cmocka_unit_test(test_mirror),
         cmocka_unit_test(test_mirror_resync_error),
         cmocka_unit_test(test_mirror_sweep),
