@@ -744,6 +744,136 @@ static int ev_attach(redisAsyncContext *ac, struct event_base *base)
     return 0;
 }
 
+/* ---- reply objects ----
+ *
+ * hiredis's reader allocates every object of a reply with calloc, each integer of a script's reply too (22 for
+ * a request of 4 limits), and frees them after the callback: a third of what floodgated spent on a request's
+ * reply. The reply objects (not their strings or element arrays) come from a free list here instead. The list
+ * is the process's (hiredis's freeObject has no context); only this module's reader functions touch it, on
+ * the event loop's thread, and it is freed with the last connection. */
+#define RCONN_POOL_MAX 4096 /* reply objects kept for reuse */
+
+static redisReply *pool;      /* free objects, linked through element */
+static size_t pool_n;         /* objects in it */
+static size_t live_conns;     /* rconns: the pool goes with the last */
+
+/* reply_new - a zeroed reply object of this type; NULL without memory */
+static redisReply *reply_new(int type)
+{
+    redisReply *r = pool;
+
+    if (r) {
+        pool = (redisReply *)r->element;
+        pool_n--;
+        memset(r, 0, sizeof *r);
+    } else if (!(r = calloc(1, sizeof *r))) {
+        return NULL;
+    }
+    r->type = type;
+    return r;
+}
+
+/* reply_link - a complete object into its parent array (as hiredis's own, only once it is whole: the reader
+ * frees a failed reply through the parent) */
+static void *reply_link(const redisReadTask *task, redisReply *r)
+{
+    if (r && task->parent)
+        ((redisReply *)task->parent->obj)->element[task->idx] = r;
+    return r;
+}
+
+/* reply_free - an object and what it holds back to the pool (the reader's freeObject) */
+static void reply_free(void *obj)
+{
+    redisReply *r = obj;
+
+    if (!r)
+        return;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; r->element && i < r->elements; i++)
+            reply_free(r->element[i]);
+        free(r->element);
+    } else if (r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING) {
+        free(r->str);
+    }
+    if (pool_n >= RCONN_POOL_MAX) {
+        free(r);
+        return;
+    }
+    r->element = (redisReply **)pool;
+    pool = r;
+    pool_n++;
+}
+
+/* reply_string - a string, status or error */
+static void *reply_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply *r = reply_new(task->type);
+    char *buf = r ? malloc(len + 1) : NULL;
+
+    if (!buf) {
+        if (r) {
+            r->type = REDIS_REPLY_NIL; /* nothing to free in it */
+            reply_free(r);
+        }
+        return NULL;
+    }
+    memcpy(buf, str, len);
+    buf[len] = '\0';
+    r->str = buf;
+    r->len = len;
+    return reply_link(task, r);
+}
+
+/* reply_array - an array of n elements, filled in by the reader */
+static void *reply_array(const redisReadTask *task, int n)
+{
+    redisReply *r = reply_new(REDIS_REPLY_ARRAY);
+
+    if (r && n > 0 && !(r->element = calloc((size_t)n, sizeof *r->element))) {
+        reply_free(r);
+        return NULL;
+    }
+    if (r)
+        r->elements = n > 0 ? (size_t)n : 0;
+    return reply_link(task, r);
+}
+
+/* reply_integer - an integer */
+static void *reply_integer(const redisReadTask *task, long long v)
+{
+    redisReply *r = reply_new(REDIS_REPLY_INTEGER);
+
+    if (r)
+        r->integer = v;
+    return reply_link(task, r);
+}
+
+/* reply_nil - a nil */
+static void *reply_nil(const redisReadTask *task)
+{
+    return reply_link(task, reply_new(REDIS_REPLY_NIL));
+}
+
+static redisReplyObjectFunctions reply_fns = {
+    .createString = reply_string,
+    .createArray = reply_array,
+    .createInteger = reply_integer,
+    .createNil = reply_nil,
+    .freeObject = reply_free,
+};
+
+/* pool_release - the free objects, when no connection is left */
+static void pool_release(void)
+{
+    while (pool) {
+        redisReply *r = pool;
+        pool = (redisReply *)r->element;
+        free(r);
+    }
+    pool_n = 0;
+}
+
 /* connect_now - start a non-blocking connect to the numeric address */
 static void connect_now(rconn *rc)
 {
@@ -760,6 +890,7 @@ static void connect_now(rconn *rc)
         return;
     }
     ac->data = rc;
+    ac->c.reader->fn = &reply_fns;
     if (rc->cfg.subscribe && !rc->url.path[0])
         redisEnableKeepAlive(&ac->c);
     if (ev_attach(ac, rc->base) < 0) {
@@ -829,6 +960,7 @@ rconn *rconn_new(struct event_base *base, const rconn_url *url, const rconn_conf
         return NULL;
     }
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
+    live_conns++;
     rc->retry = evtimer_new(base, on_retry, rc);
     rc->watch = evtimer_new(base, on_watch, rc);
     if (cfg->subscribe && cfg->heartbeat_ms) {
@@ -859,6 +991,8 @@ void rconn_free(rconn *rc)
     fg_free(rc->q);
     fg_free(rc->cmd);
     fg_free(rc);
+    if (--live_conns == 0)
+        pool_release();
 }
 
 /* rconn_send - queue a request; refused at once during an outage */

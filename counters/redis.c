@@ -60,6 +60,7 @@ struct rjob {
     uint32_t *idx;          /* operation indexes, grouped, in batch order within a group */
     int32_t *opg;           /* group of each operation */
     int64_t *bucket;        /* bucket each window counted in, -1 none */
+    uint64_t *hash;         /* FNV-1a-64 of each operation's identity */
     uint8_t *types;         /* operation types of a compensation */
     size_t op_cap;
     size_t waiting;         /* groups not answered yet */
@@ -91,8 +92,8 @@ typedef struct redis_store {
     uint64_t batches, errors, compensations, lost_compensations, redirects;
 } redis_store;
 
-/* route - the connection and slot of an operation; NULL when no server is known for it */
-static rconn *route(rtree *t, uint64_t h, uint16_t slot, int read, int *slot_out, cluster **cl_out, int *replica)
+/* route - the connection and slot of an operation whose key's hash is h; NULL when no server is known for it */
+static rconn *route(rtree *t, uint64_t h, int read, int *slot_out, cluster **cl_out, int *replica)
 {
     while (t->kind == REDIS_SHARDED)
         t = &t->shards[h % t->n];
@@ -102,6 +103,10 @@ static rconn *route(rtree *t, uint64_t h, uint16_t slot, int read, int *slot_out
         *cl_out = NULL;
         return t->rc;
     }
+    /* the slot of the key's {tag}: only a cluster needs it */
+    char tag[REDIS_TAG_LEN];
+    redis_tag(h, tag);
+    uint16_t slot = redis_crc16(tag + 1, 16) & (REDIS_SLOTS - 1);
     *slot_out = slot;
     *cl_out = t->cl;
     return cluster_node(t->cl, slot, read, replica);
@@ -124,6 +129,7 @@ static rjob *job_get(redis_store *st, size_t nops)
         j->idx = fg_realloc(j->idx, nops * sizeof *j->idx);
         j->opg = fg_realloc(j->opg, nops * sizeof *j->opg);
         j->bucket = fg_realloc(j->bucket, nops * sizeof *j->bucket);
+        j->hash = fg_realloc(j->hash, nops * sizeof *j->hash);
         j->types = fg_realloc(j->types, nops * sizeof *j->types);
     }
     if (nops > j->gcap) {
@@ -152,8 +158,8 @@ static void script_args(redis_store *st, rgroup *g, const store_batch *b, const 
     const char *cmd = eval ? (g->replica ? "EVAL_RO" : "EVAL") : (g->replica ? "EVALSHA_RO" : "EVALSHA");
 
     /* on a replica (EVALSHA_RO) the script must not write: commit 2 says so */
-    redis_args_script(&st->args, cmd, eval ? REDIS_SCRIPT_TEXT : sha, b, idx, n, types, bucket,
-                      st->cfg.local_clock ? b->now_ms : 0, g->replica ? 2 : commit);
+    redis_part p = {b, idx, n, types, bucket, g->replica ? 2 : commit, g->job->hash};
+    redis_args_parts(&st->args, cmd, eval ? REDIS_SCRIPT_TEXT : sha, &p, 1, st->cfg.local_clock ? b->now_ms : 0);
 }
 
 static void on_group_reply(rconn *rc, redisReply *r, void *arg);
@@ -344,7 +350,7 @@ static void send_merged(redis_store *st, rmerge *m)
     }
     for (size_t i = 0; i < m->n; i++) {
         rjob *j = m->g[i]->job;
-        st->parts[i] = (redis_part){j->b, j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL, j->b->commit};
+        st->parts[i] = (redis_part){j->b, j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL, j->b->commit, j->hash};
     }
     redis_args_parts(&st->args, "EVALSHA", rconn_sha(g0->rc), st->parts, m->n,
                      st->cfg.local_clock ? g0->job->b->now_ms : 0);
@@ -457,12 +463,10 @@ static int redis_submit(store *s, store_batch *b, store_done_fn done, void *arg)
         store_op *op = &b->ops[i];
         const unsigned char *id = redis_op_identity(b, op, &id_len);
         uint64_t h = redis_fnv1a64(id, id_len);
-        char tag[REDIS_TAG_LEN];
         int slot, replica;
         cluster *cl;
-        redis_tag(h, tag);
-        rconn *rc = route(&st->root, h, redis_crc16(tag + 1, 16) & (REDIS_SLOTS - 1), op->type == STORE_PEEK, &slot,
-                          &cl, &replica);
+        j->hash[i] = h; /* the key's name has it too (redis_args_parts) */
+        rconn *rc = route(&st->root, h, op->type == STORE_PEEK, &slot, &cl, &replica);
         rgroup *g = find_group(j, rc, slot, cl, replica);
         j->opg[i] = (int32_t)(g - j->g);
         g->n++;
@@ -608,6 +612,7 @@ static void redis_free(store *s)
         fg_free(j->idx);
         fg_free(j->opg);
         fg_free(j->bucket);
+        fg_free(j->hash);
         fg_free(j->types);
         fg_free(j);
     }

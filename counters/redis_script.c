@@ -931,11 +931,11 @@ static void args_num(redis_args *a, long long v)
     args_add(a, NULL, 0, p, (size_t)(tmp + sizeof tmp - p));
 }
 
-/* args_key - the Redis name of a key placed by identity */
-static void args_key(redis_args *a, const unsigned char *id, size_t id_len, const unsigned char *key, size_t len)
+/* args_key - the Redis name of a key whose identity's hash is h */
+static void args_key(redis_args *a, uint64_t h, const unsigned char *key, size_t len)
 {
     char tag[REDIS_TAG_LEN];
-    redis_tag(redis_fnv1a64(id, id_len), tag);
+    redis_tag(h, tag);
     args_add(a, tag, sizeof tag, key, len);
 }
 
@@ -979,7 +979,7 @@ static unsigned char *put_i64(unsigned char *p, long long v)
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit)
 {
-    redis_part p = {b, idx, n, types, bucket, commit};
+    redis_part p = {b, idx, n, types, bucket, commit, NULL};
     redis_args_parts(a, cmd, body, &p, 1, now_ms);
 }
 
@@ -1006,10 +1006,16 @@ void redis_args_parts(redis_args *a, const char *cmd, const char *body, const re
         const redis_part *pt = &parts[pi];
         for (size_t i = 0; i < pt->n; i++) {
             const store_op *op = &pt->b->ops[pt->idx[i]];
-            const unsigned char *id = redis_op_identity(pt->b, op, &id_len);
-            args_key(a, id, id_len, batch_key(pt->b, op), op->key_len);
+            uint64_t h;
+            if (pt->hash) {
+                h = pt->hash[pt->idx[i]];
+            } else {
+                const unsigned char *id = redis_op_identity(pt->b, op, &id_len);
+                h = redis_fnv1a64(id, id_len);
+            }
+            args_key(a, h, batch_key(pt->b, op), op->key_len);
             if (op->type == STORE_GREYLIST)
-                args_key(a, id, id_len, batch_key2(pt->b, op), op->key2_len);
+                args_key(a, h, batch_key2(pt->b, op), op->key2_len);
         }
     }
     args_num(a, (long long)now_ms);

@@ -168,6 +168,7 @@ typedef struct redis_part {
     const uint8_t *types;   /* operation types (a compensation), NULL = the ops' own */
     const int64_t *bucket;  /* STORE_UNDO's buckets, indexed like b->ops; may be NULL */
     int commit;
+    const uint64_t *hash;   /* redis_fnv1a64 of each operation's identity, indexed like b->ops; NULL = computed */
 } redis_part;
 
 /* redis_args_parts - one call for np parts (np <= REDIS_PARTS_MAX); with np > 1 the reply is an array of the
