@@ -115,8 +115,9 @@ static int userinfo(const char *p, const char *at, rconn_url *out)
     return copy_field(out->pass, sizeof out->pass, colon + 1, (size_t)(at - colon - 1));
 }
 
-/* rconn_url_parse - redis://[user:password@]host[:port][/db], unix:/path[?db=N], unix://[user:password@]/path[?db=N] */
-int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
+/* url_parse - redis://[user:password@]host[:port][/db], unix:/path[?db=N], unix://[user:password@]/path[?db=N];
+ * 0, or -1 with the reason (not the URL) in err */
+static int url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
 {
     const char *p, *at, *end, *hp;
     uint64_t v;
@@ -141,12 +142,12 @@ int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
         }
         const char *q = strchr(p, '?');
         if (copy_field(out->path, sizeof out->path, p, q ? (size_t)(q - p) : strlen(p)) < 0 || out->path[0] != '/') {
-            snprintf(err, errlen, "%s: expected unix:/absolute/path or unix://[user:password@]/absolute/path", s);
+            snprintf(err, errlen, "expected unix:/absolute/path or unix://[user:password@]/absolute/path");
             return -1;
         }
         if (q) {
             if (strncmp(q, "?db=", 4) || num_parse_u64(q + 4, strlen(q + 4), 0, 1000000, &v, &why) < 0) {
-                snprintf(err, errlen, "%s: expected ?db=NUMBER after the path", s);
+                snprintf(err, errlen, "expected ?db=NUMBER after the path");
                 return -1;
             }
             out->db = (unsigned)v;
@@ -154,11 +155,11 @@ int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
         return 0;
     }
     if (!strncmp(s, "rediss://", 9)) {
-        snprintf(err, errlen, "%s: TLS (rediss://) is not available: Debian's hiredis 0.14 has no TLS", s);
+        snprintf(err, errlen, "TLS (rediss://) is not available: Debian's hiredis 0.14 has no TLS");
         return -1;
     }
     if (strncmp(s, "redis://", 8)) {
-        snprintf(err, errlen, "%s: expected redis://[user:password@]host:port/db or unix:/path", s);
+        snprintf(err, errlen, "expected redis://[user:password@]host:port/db or unix:/path");
         return -1;
     }
     p = s + 8;
@@ -192,24 +193,61 @@ int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
         char port[8];
         if (*hp != ':' || copy_field(port, sizeof port, hp + 1, (size_t)(end - hp - 1)) < 0 ||
             num_parse_u64(port, strlen(port), 1, 65535, &v, &why) < 0) {
-            snprintf(err, errlen, "%s: the port must be a number from 1 to 65535", s);
+            snprintf(err, errlen, "the port must be a number from 1 to 65535");
             return -1;
         }
         out->port = (unsigned)v;
     }
     if (*end == '/' && end[1]) {
         if (num_parse_u64(end + 1, strlen(end + 1), 0, 1000000, &v, &why) < 0) {
-            snprintf(err, errlen, "%s: the database after / must be a number", s);
+            snprintf(err, errlen, "the database after / must be a number");
             return -1;
         }
         out->db = (unsigned)v;
     }
     return 0;
 bad_host:
-    snprintf(err, errlen, "%s: expected a host after redis://", s);
+    snprintf(err, errlen, "expected a host after redis://");
     return -1;
 too_long:
-    snprintf(err, errlen, "%s: user or password too long", s);
+    snprintf(err, errlen, "user or password too long");
+    return -1;
+}
+
+
+/* url_shown - the URL as it may be shown in a message: its password (after user: or alone) written *** */
+static void url_shown(const char *s, char *buf, size_t size)
+{
+    const char *p = NULL, *at = NULL, *colon;
+
+    if (!strncmp(s, "unix://", 7)) {
+        p = s + 7;
+        for (const char *x = p; *x; x++)
+            if (x[0] == '@' && x[1] == '/')
+                at = x;
+    } else if (!strncmp(s, "redis://", 8) || !strncmp(s, "rediss://", 9)) {
+        p = strstr(s, "//") + 2;
+        for (const char *x = p; *x && *x != '/'; x++)
+            if (*x == '@')
+                at = x;
+    }
+    if (!at) {
+        snprintf(buf, size, "%s", s);
+        return;
+    }
+    colon = memchr(p, ':', (size_t)(at - p));
+    snprintf(buf, size, "%.*s***%s", (int)((colon ? colon + 1 : p) - s), s, at);
+}
+
+/* rconn_url_parse - read a URL; a message names it without its password */
+int rconn_url_parse(const char *s, rconn_url *out, char *err, size_t errlen)
+{
+    char why[160], shown[600];
+
+    if (url_parse(s, out, why, sizeof why) == 0)
+        return 0;
+    url_shown(s, shown, sizeof shown);
+    snprintf(err, errlen, "%s: %s", shown, why);
     return -1;
 }
 

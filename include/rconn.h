@@ -33,7 +33,8 @@
  *
  * SECURITY
  *     The password is kept in memory and sent with AUTH; it is never
- *     logged (names are host:port or the socket path). A reply is bounded
+ *     logged (names are host:port or the socket path), and a URL named in
+ *     an error message has it written ***. A reply is bounded
  *     by hiredis's reader; a server that answers garbage only fails the
  *     commands it answers.
  *

@@ -219,7 +219,7 @@ static void test_urls(void **st)
         {"unix://Open-Sesame@/run/redis.sock", 1, "", "", "Open-Sesame", "/run/redis.sock", 6379, 0},
         {"unix://u:p@ss:w@/r.sock?db=1", 1, "", "u", "p@ss:w", "/r.sock", 6379, 1},
         {"unix://pw@run/redis.sock", 0, NULL, NULL, NULL, NULL, 0, 0},
-        {"unix://pw@/r.sock?db=x", 0, NULL, NULL, NULL, NULL, 0, 0},
+        {"unix:///r.sock?db=x", 0, NULL, NULL, NULL, NULL, 0, 0},
         {"redis://10.0.0.1:0", 0, NULL, NULL, NULL, NULL, 0, 0},
         {"redis://10.0.0.1:65536", 0, NULL, NULL, NULL, NULL, 0, 0},
         {"redis://10.0.0.1:63x", 0, NULL, NULL, NULL, NULL, 0, 0},
@@ -251,6 +251,31 @@ static void test_urls(void **st)
     }
 }
 
+/* A URL that does not parse is named in the message without its password (it goes to the log and to floodgated
+ * -t's output): the user stays, the password is written *** */
+static void test_url_errors_hide_password(void **st)
+{
+    static const struct {
+        const char *url, *shown, *secret;
+    } cases[] = {
+        {"redis://alice:s3cret@10.0.0.1:99999/0", "redis://alice:***@10.0.0.1:99999/0: the port", "s3cret"},
+        {"redis://s3cret@10.0.0.1/x", "redis://***@10.0.0.1/x: the database", "s3cret"},
+        {"redis://u:p@ss@/0", "redis://u:***@/0: expected a host", "p@ss"},
+        {"rediss://bob:s3cret@10.0.0.1", "rediss://bob:***@10.0.0.1: TLS", "s3cret"},
+        {"unix://alice:s3cret@/run/r.sock?db=x", "unix://alice:***@/run/r.sock?db=x: expected ?db=", "s3cret"},
+        {"unix://s3cret@/run/r.sock?x", "unix://***@/run/r.sock?x: expected ?db=", "s3cret"},
+        {"redis://10.0.0.1:0", "redis://10.0.0.1:0: the port", NULL},
+    };
+    (void)st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rconn_url u;
+        char err[256];
+        assert_int_equal(rconn_url_parse(cases[i].url, &u, err, sizeof err), -1);
+        if (strncmp(err, cases[i].shown, strlen(cases[i].shown)) || (cases[i].secret && strstr(err, cases[i].secret)))
+            fail_msg("%s: message \"%s\", want it to start \"%s\"", cases[i].url, err, cases[i].shown);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_greylist_keys_share_a_slot),
         cmocka_unit_test(test_reply_shapes),
         cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_url_errors_hide_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
