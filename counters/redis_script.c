@@ -30,10 +30,11 @@
 const char REDIS_SCRIPT_TEXT[] =
 /* Redis 6.0 or later (KEEPTTL): a script's writes replicate as effects, no redis.replicate_commands() */
 "local floor = math.floor\n"
+"local sunpack, spack, rcall, KEYS, ARGV = struct.unpack, struct.pack, redis.call, KEYS, ARGV\n"
 /* now, commit and n come as decimal strings: "s + 0" converts once where tonumber() converts twice */
 "local now = ARGV[1] + 0\n"
 "if now == 0 then\n"
-"  local t = redis.call('TIME')\n"
+"  local t = rcall('TIME')\n"
 "  now = t[1] * 1000 + floor(t[2] / 1000)\n"
 "end\n"
 /* one part (one batch): ARGV[2] is its commit flag and ARGV[3] its number of operations; several parts (the
@@ -46,7 +47,11 @@ const char REDIS_SCRIPT_TEXT[] =
 "  nops = ARGV[3] + 0\n"
 "else\n"
 "  counts, nops = {}, 0\n"
-"  for c in string.gmatch(ARGV[3], '%d+') do counts[#counts + 1] = c + 0; nops = nops + c end\n"
+"  for c in string.gmatch(ARGV[3], '%d+') do\n"
+"    c = c + 0\n"
+"    counts[#counts + 1] = c\n"
+"    nops = nops + c\n"
+"  end\n"
 "end\n"
 /* the operations' numbers, binary (see redis_script.h): no decimal to convert, one argument */
 "local OPS = ARGV[4]\n"
@@ -84,7 +89,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "end\n"
 /* agesum - the sum of the n counts from age from on */
 "local function agesum(v, from, n)\n"
-"  local u, s = {struct.unpack(cfmt(n), v, 35 + 4 * from)}, 0\n"
+"  local u, s = {sunpack(cfmt(n), v, 35 + 4 * from)}, 0\n"
 "  for j = 1, n do s = s + u[j] end\n"
 "  return s\n"
 "end\n"
@@ -92,12 +97,12 @@ const char REDIS_SCRIPT_TEXT[] =
  * another shape or past its logical expiry (then deleted, as the embedded store drops an expired entry) */
 "local function sload(key, per, k, t)\n"
 "  local v = sv[key]\n"
-"  if v == nil then v = redis.call('GET', key); sv[key] = v end\n"
+"  if v == nil then v = rcall('GET', key); sv[key] = v end\n"
 "  if not v or #v ~= 38 + 4 * k then return nil end\n"
-"  local head, vper, vk, exp, total, c0 = struct.unpack(SH, v)\n"
+"  local head, vper, vk, exp, total, c0 = sunpack(SH, v)\n"
 "  if vper ~= per or vk ~= k then return nil end\n"
 "  if exp <= t then\n"
-"    if not ro then redis.call('DEL', key) end\n"
+"    if not ro then rcall('DEL', key) end\n"
 "    sv[key] = false\n"
 "    return nil\n"
 "  end\n"
@@ -130,7 +135,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "  local counts = {}\n"
 "  for i = 0, k do counts[i] = 0 end\n"
 "  if v then\n"
-"    local u = {struct.unpack(cfmt(k + 1), v, 35)}\n"
+"    local u = {sunpack(cfmt(k + 1), v, 35)}\n"
 "    for i = 0, k do\n"
 "      local x = top - k + i\n"
 "      local a = head - x\n"
@@ -156,26 +161,26 @@ const char REDIS_SCRIPT_TEXT[] =
 "    if c0 < 4294967295 then c0 = c0 + 1; total = total + 1 end\n"
      /* the same bucket and expiry: only the total and the newest count change, in place */
 "    if exp == exp0 then\n"
-"      redis.call('SETRANGE', key, '26', struct.pack('<I8I4', total, c0))\n"
+"      rcall('SETRANGE', key, '26', spack('<I8I4', total, c0))\n"
 "      sv[key] = nil\n"
 "      return at\n"
 "    end\n"
-"    nv = struct.pack(SH, head, per, k, exp, total, c0) .. string.sub(v, 39)\n"
+"    nv = spack(SH, head, per, k, exp, total, c0) .. string.sub(v, 39)\n"
 "  elseif v and b - head <= k then\n"
 "    local d = b - head\n"
 "    total = total - agesum(v, k + 1 - d, d) + 1\n"
-"    nv = struct.pack(SH, b, per, k, exp, total, 1) .. string.rep('\\0', 4 * (d - 1)) .. string.sub(v, 35, 34 + 4 * (k + 1 - d))\n"
+"    nv = spack(SH, b, per, k, exp, total, 1) .. string.rep('\\0', 4 * (d - 1)) .. string.sub(v, 35, 34 + 4 * (k + 1 - d))\n"
 "  else\n"
      /* a new state is the same bytes for every key of this shape counted now: made once per call */
 "    local m = bns[per * 65536 + k]\n"
 "    nv = m[4]\n"
 "    if not nv then\n"
-"      nv = struct.pack(SH, b, per, k, exp, 1, 1) .. string.rep('\\0', 4 * k)\n"
+"      nv = spack(SH, b, per, k, exp, 1, 1) .. string.rep('\\0', 4 * k)\n"
 "      m[4] = nv\n"
 "    end\n"
 "  end\n"
-"  if v and exp == exp0 then redis.call('SET', key, nv, 'KEEPTTL')\n"
-"  else redis.call('SET', key, nv, 'PX', bns[per * 65536 + k][3]) end\n"
+"  if v and exp == exp0 then rcall('SET', key, nv, 'KEEPTTL')\n"
+"  else rcall('SET', key, nv, 'PX', bns[per * 65536 + k][3]) end\n"
 "  sv[key] = nv\n"
 "  return at\n"
 "end\n"
@@ -184,11 +189,11 @@ const char REDIS_SCRIPT_TEXT[] =
 "  local v, head, total, _, exp = sload(key, per, k, t)\n"
 "  if v and at <= head and at + k >= head then\n"
 "    local o = 35 + 4 * (head - at)\n"
-"    local c = struct.unpack('<I4', v, o)\n"
+"    local c = sunpack('<I4', v, o)\n"
 "    if c > 0 then\n"
-"      local nv = struct.pack('<I8I8I2I8I8', head, per, k, exp, total - 1) .. string.sub(v, 35, o - 1) ..\n"
-"        struct.pack('<I4', c - 1) .. string.sub(v, o + 4)\n"
-"      redis.call('SET', key, nv, 'KEEPTTL')\n"
+"      local nv = spack('<I8I8I2I8I8', head, per, k, exp, total - 1) .. string.sub(v, 35, o - 1) ..\n"
+"        spack('<I4', c - 1) .. string.sub(v, o + 4)\n"
+"      rcall('SET', key, nv, 'KEEPTTL')\n"
 "      sv[key] = nv\n"
 "    end\n"
 "  end\n"
@@ -261,14 +266,14 @@ const char REDIS_SCRIPT_TEXT[] =
  * other, each in the one-window form; a value of another total size reads as empty in every window */
 "mseen = {}\n"
 "mload = function(key, ws, t)\n"
-"  local v = redis.call('GET', key)\n"
+"  local v = rcall('GET', key)\n"
 "  local st, size = {}, 0\n"
 "  for j = 1, #ws do size = size + 26 + 4 * (ws[j][3] + 1) end\n"
 "  if v and #v == size then\n"
 "    local pos, exp = 1, 0\n"
 "    for j = 1, #ws do\n"
 "      local w = ws[j]\n"
-"      local u = {struct.unpack(fmt(w[3]), v, pos)}\n"
+"      local u = {sunpack(fmt(w[3]), v, pos)}\n"
 "      pos = u[#u]\n"
 "      if u[4] > exp then exp = u[4] end\n"
 "      if u[2] == w[1] and u[3] == w[3] then\n"
@@ -279,7 +284,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "    end\n"
      /* the key lives as long as its longest window, as the embedded store's one entry does */
 "    if exp <= t then\n"
-"      if not ro then redis.call('DEL', key) end\n"
+"      if not ro then rcall('DEL', key) end\n"
 "      return {}\n"
 "    end\n"
 "  end\n"
@@ -298,11 +303,11 @@ const char REDIS_SCRIPT_TEXT[] =
 "      e = {0, {}, 0}\n"
 "      for x = 1, w[3] + 1 do e[2][x] = 0 end\n"
 "    end\n"
-"    parts[j] = struct.pack(fmt(w[3]), e[1], w[1], w[3], e[3], unpack(e[2]))\n"
+"    parts[j] = spack(fmt(w[3]), e[1], w[1], w[3], e[3], unpack(e[2]))\n"
 "    if e[3] > exp then exp = e[3] end\n"
 "  end\n"
 "  local v = table.concat(parts)\n"
-"  if t then redis.call('SET', key, v, 'PX', exp - t) else redis.call('SET', key, v, 'KEEPTTL') end\n"
+"  if t then rcall('SET', key, v, 'PX', exp - t) else rcall('SET', key, v, 'KEEPTTL') end\n"
 "end\n"
 /* mcheck - windows_check: admitted, and each window's total and retry; which = the refusing window with the
  * latest retry (the first on a tie), 1-based, or 1 */
@@ -355,15 +360,15 @@ const char REDIS_SCRIPT_TEXT[] =
 /* distinct counts (distinct.h): the state has the embedded store's layout; this script keeps no cache (it
  * writes 0 there). dload - the state of a key, nil if missing, of another shape or past its logical expiry */
 "dload = function(key, per, k, t)\n"
-"  local v = redis.call('GET', key)\n"
+"  local v = rcall('GET', key)\n"
 "  if not v or #v < 48 then return nil end\n"
-"  local head, vper, vk, n, _, exp = struct.unpack('<I8I8I2I2I4I8', v)\n"
+"  local head, vper, vk, n, _, exp = sunpack('<I8I8I2I2I4I8', v)\n"
 "  if vper ~= per or vk ~= k then return nil end\n"
 "  if n == 65535 then\n"
 "    if #v ~= 48 + (k + 1) * 1024 then return nil end\n"
 "  elseif n > 64 or #v ~= 48 + n * 16 then return nil end\n"
 "  if exp <= t then\n"
-"    if not ro then redis.call('DEL', key) end\n"
+"    if not ro then rcall('DEL', key) end\n"
 "    return nil\n"
 "  end\n"
 "  local s = {head = head, hll = n == 65535, v = v, fps = {}, seen = {}}\n"
@@ -371,7 +376,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "    for i = 1, n do\n"
 "      local o = 49 + (i - 1) * 16\n"
 "      s.fps[i] = string.sub(v, o, o + 7)\n"
-"      s.seen[i] = struct.unpack('<I8', v, o + 8)\n"
+"      s.seen[i] = sunpack('<I8', v, o + 8)\n"
 "    end\n"
 "  end\n"
 "  return s\n"
@@ -505,7 +510,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "    if not found then fps[#fps + 1] = fp; seen[#fps] = top end\n"
 "    if #fps <= 64 then\n"
 "      local parts = {}\n"
-"      for i = 1, #fps do parts[i] = fps[i] .. struct.pack('<I8', seen[i]) end\n"
+"      for i = 1, #fps do parts[i] = fps[i] .. spack('<I8', seen[i]) end\n"
 "      body = table.concat(parts)\n"
 "      n = #fps\n"
 "    else\n"
@@ -519,58 +524,58 @@ const char REDIS_SCRIPT_TEXT[] =
 "    for sl = 0, k do parts[sl + 1] = string.char(unpack(rs, sl * 1024 + 1, sl * 1024 + 1024)) end\n"
 "    body = table.concat(parts)\n"
 "  end\n"
-"  local v = struct.pack('<I8I8I2I2I4I8I8I4I4', top, per, k, n, 0, exp, 0, 0, 0) .. body\n"
-"  redis.call('SET', key, v, 'PX', px(exp - t))\n"
+"  local v = spack('<I8I8I2I2I4I8I8I4I4', top, per, k, n, 0, exp, 0, 0, 0) .. body\n"
+"  rcall('SET', key, v, 'PX', px(exp - t))\n"
 "end\n"
 /* grey - grey_decide and its writes: result, retry_ms */
 "grey = function(tkey, ckey, delay, rw, life, auto, t)\n"
 "  local known, first, passed, ptrip = false, 0, 0, 0\n"
-"  local tv = redis.call('GET', tkey)\n"
+"  local tv = rcall('GET', tkey)\n"
 "  if tv and #tv == 17 then\n"
-"    local f, p, e = struct.unpack('<I8I1I8', tv)\n"
-"    if e > t then known = true; first = f; passed = p else redis.call('DEL', tkey) end\n"
+"    local f, p, e = sunpack('<I8I1I8', tv)\n"
+"    if e > t then known = true; first = f; passed = p else rcall('DEL', tkey) end\n"
 "  end\n"
-"  local cv = redis.call('GET', ckey)\n"
+"  local cv = rcall('GET', ckey)\n"
 "  if cv and #cv == 12 then\n"
-"    local n, e = struct.unpack('<I4I8', cv)\n"
-"    if e > t then ptrip = n else redis.call('DEL', ckey) end\n"
+"    local n, e = sunpack('<I4I8', cv)\n"
+"    if e > t then ptrip = n else rcall('DEL', ckey) end\n"
 "  end\n"
 "  if auto > 0 and ptrip >= auto then\n"
-"    redis.call('SET', ckey, struct.pack('<I4I8', ptrip, t + life), 'PX', px(life))\n"
+"    rcall('SET', ckey, spack('<I4I8', ptrip, t + life), 'PX', px(life))\n"
 "    return 5, 0\n"
 "  end\n"
 "  if known and passed ~= 0 then\n"
-"    redis.call('SET', tkey, struct.pack('<I8I1I8', first, passed, t + life), 'PX', px(life))\n"
+"    rcall('SET', tkey, spack('<I8I1I8', first, passed, t + life), 'PX', px(life))\n"
 "    return 4, 0\n"
 "  end\n"
 "  if known and t >= first and t - first >= delay then\n"
-"    redis.call('SET', tkey, struct.pack('<I8I1I8', first, 1, t + life), 'PX', px(life))\n"
+"    rcall('SET', tkey, spack('<I8I1I8', first, 1, t + life), 'PX', px(life))\n"
 "    if ptrip < 4294967295 then ptrip = ptrip + 1 end\n"
-"    redis.call('SET', ckey, struct.pack('<I4I8', ptrip, t + life), 'PX', px(life))\n"
+"    rcall('SET', ckey, spack('<I4I8', ptrip, t + life), 'PX', px(life))\n"
 "    return 3, 0\n"
 "  end\n"
 "  if known and first > t then\n"
-"    redis.call('SET', tkey, struct.pack('<I8I1I8', t, passed, t + rw), 'PX', px(rw))\n"
+"    rcall('SET', tkey, spack('<I8I1I8', t, passed, t + rw), 'PX', px(rw))\n"
 "    return 2, delay\n"
 "  end\n"
 "  if known then return 2, first + delay - t end\n"
-"  redis.call('SET', tkey, struct.pack('<I8I1I8', t, 0, t + rw), 'PX', px(rw))\n"
+"  rcall('SET', tkey, spack('<I8I1I8', t, 0, t + rw), 'PX', px(rw))\n"
 "  return 1, delay\n"
 "end\n"
 /* kv - the other tenants' operations (store.h), on plain Redis strings that any client can read:
  * admitted, and the value (GET) or the new number (INCR) */
 "kv = function(typ, key, operand, num, ttl, nx)\n"
-"  local v = redis.call('GET', key)\n"
+"  local v = rcall('GET', key)\n"
 "  if typ == 16 then\n"
 "    if v then return 1, v end\n"
 "    return 0, 0\n"
 "  elseif typ == 17 or typ == 19 then\n"
 "    if v and (typ == 19 or nx) then return 0, 0 end\n"
-"    if ttl > 0 then redis.call('SET', key, operand, 'PX', ttl) else redis.call('SET', key, operand) end\n"
+"    if ttl > 0 then rcall('SET', key, operand, 'PX', ttl) else rcall('SET', key, operand) end\n"
 "    return 1, 0\n"
 "  elseif typ == 18 then\n"
 "    if not v then\n"
-"      if ttl > 0 then redis.call('SET', key, num, 'PX', ttl) else redis.call('SET', key, num) end\n"
+"      if ttl > 0 then rcall('SET', key, num, 'PX', ttl) else rcall('SET', key, num) end\n"
 "      return 1, num\n"
 "    end\n"
          /* a number in a form INCRBY does not read (+5, 007) is written in its plain form first */
@@ -582,19 +587,19 @@ const char REDIS_SCRIPT_TEXT[] =
 "    local lim = '9223372036854775807'\n"
 "    if sign == '-' then lim = '9223372036854775808' end\n"
 "    if #digits > 19 or (#digits == 19 and digits > lim) then return 0, 0 end\n"
-"    if sign .. digits ~= v then redis.call('SET', key, sign .. digits, 'KEEPTTL') end\n"
-"    if pcall(redis.call, 'INCRBY', key, num) then return 1, redis.call('GET', key) end\n"
+"    if sign .. digits ~= v then rcall('SET', key, sign .. digits, 'KEEPTTL') end\n"
+"    if pcall(redis.call, 'INCRBY', key, num) then return 1, rcall('GET', key) end\n"
          /* what is left is an overflow: saturate, as the embedded store does */
 "    local n = '9223372036854775807'\n"
 "    if string.sub(num, 1, 1) == '-' then n = '-9223372036854775808' end\n"
-"    redis.call('SET', key, n, 'KEEPTTL')\n"
+"    rcall('SET', key, n, 'KEEPTTL')\n"
 "    return 1, n\n"
 "  elseif typ == 20 then\n"
-"    if v and v == operand then return redis.call('DEL', key), 0 end\n"
+"    if v and v == operand then return rcall('DEL', key), 0 end\n"
 "    return 0, 0\n"
 "  elseif typ == 21 then\n"
 "    if not (v and v == operand) then return 0, 0 end\n"
-"    if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end\n"
+"    if ttl > 0 then rcall('PEXPIRE', key, ttl) else rcall('PERSIST', key) end\n"
 "    return 1, 0\n"
 "  end\n"
 "  return 0, 0\n"
@@ -605,7 +610,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "local oi = wi\n"
 "if slow then\n"
 "  for i = 0, nops - 1 do\n"
-"    local nw = struct.unpack('<i8', OPS, 49 + 48 * i) % 16\n"
+"    local nw = sunpack('<i8', OPS, 49 + 48 * i) % 16\n"
 "    if nw > 1 then oi = oi + (nw - 1) * 3 end\n"
 "  end\n"
 "end\n"
@@ -613,11 +618,17 @@ const char REDIS_SCRIPT_TEXT[] =
  * ~6,000 instructions (its arguments, the command's lookup, the reply's conversion), whatever it reads. A
  * key's value stays in sv until the call writes it (bounded: unpack takes at most ~8,000 values) */
 "if not slow and #KEYS > 1 and #KEYS <= 1000 then\n"
-"  local vs = redis.call('MGET', unpack(KEYS))\n"
+"  local vs = rcall('MGET', unpack(KEYS))\n"
 "  for i = 1, #KEYS do sv[KEYS[i]] = vs[i] end\n"
 "end\n"
 "local ki = 1\n"
 "local base = 0\n"
+"local rfmts = {[22] = '<i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'}\n"
+/* tables every part of the call reuses, made at the size of 4 operations (a table costs ~1,000 instructions to
+ * make and collect, and more each time it grows) */
+"local OPS0 = {false, false, false, false}\n"
+"local W0 = {false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false,\n"
+"            false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false}\n"
 "local outs = nparts > 1 and {}\n"
 /* each part as if it were a call of its own: check, then count only if nothing refused */
 "for part = 1, nparts do\n"
@@ -636,17 +647,12 @@ const char REDIS_SCRIPT_TEXT[] =
 "  end\n"
 "end\n"
 "local nres = 2 + 5 * nops\n"
-"local ops = {false, false, false, false}\n"
-"local W\n"
-"if nops <= 4 then\n"
-"  W = {false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false,\n"
-"       false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false}\n"
-"else W = {} end\n"
+"local ops, W = OPS0, W0\n"
 "local denied = -1\n"
 "local tail = nil\n"
 "if slow then tail = {} end\n"
 "for i = 0, nops - 1 do\n"
-"  local typ, p1, p2, p3, p4, fl = struct.unpack('<i8i8i8i8i8i8', OPS, 9 + 48 * (base + i))\n"
+"  local typ, p1, p2, p3, p4, fl = sunpack('<i8i8i8i8i8i8', OPS, 9 + 48 * (base + i))\n"
 "  local dst = fl >= 32\n"
 "  if dst then fl = fl - 32 end\n"
 "  local nw, dry = fl % 16, fl >= 16\n"
@@ -686,7 +692,14 @@ const char REDIS_SCRIPT_TEXT[] =
 "    tail[i] = {tot, ret}\n"
 "    if typ == 1 and ok == 0 and not dry then denied = i end\n"
 "  elseif typ == 1 or typ == 2 then\n"
-"    v, head, total, c0, exp = sload(key, p1, p3, now)\n"
+"    v = sv[key]\n"
+     /* sload inline when the call's MGET read the key: a function call costs ~600 instructions */
+"    if v == nil or (v and #v ~= 38 + 4 * p3) then v, head, total, c0, exp = sload(key, p1, p3, now)\n"
+"    elseif v then\n"
+"      local vper, vk\n"
+"      head, vper, vk, exp, total, c0 = sunpack(SH, v)\n"
+"      if vper ~= p1 or vk ~= p3 or exp <= now then v, head, total, c0, exp = sload(key, p1, p3, now) end\n"
+"    end\n"
 "    local m = bns[p1 * 65536 + p3] or bnow(p1, p3)\n"
 "    b = m[1]\n"
      /* the usual answers without scheck: a state whose head is now's bucket, or none */
@@ -699,7 +712,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "    end\n"
 "    v = v or false\n"
 "  elseif typ == 3 then\n"
-"    res[r] = redis.call('DEL', key)\n"
+"    res[r] = rcall('DEL', key)\n"
 "    sv[key] = false\n"
 "    if mseen then mseen[key] = nil end\n"
 "  elseif typ == 9 and ws then\n"
@@ -736,7 +749,15 @@ const char REDIS_SCRIPT_TEXT[] =
 "        local key, per, k, v = W[o + 1], W[o + 2], W[o + 3], W[o + 4]\n"
 "        local m = bns[per * 65536 + k]\n"
 "        if sv[key] == v then\n"
-"          res[r + 4] = sadd(key, per, k, now, m[1], m[2], v, W[o + 5], W[o + 6], W[o + 7], W[o + 8])\n"
+"          local head, c0 = W[o + 5], W[o + 7]\n"
+          /* sadd's first case inline: the same bucket and expiry */
+"          if v and m[1] <= head and m[2] == W[o + 8] and c0 < 4294967295 then\n"
+"            rcall('SETRANGE', key, '26', spack('<I8I4', W[o + 6] + 1, c0 + 1))\n"
+"            sv[key] = nil\n"
+"            res[r + 4] = head\n"
+"          else\n"
+"            res[r + 4] = sadd(key, per, k, now, m[1], m[2], v, head, W[o + 6], c0, W[o + 8])\n"
+"          end\n"
 "        else\n"
 "          local v, head, total, c0, exp = sload(key, per, k, now)\n"
 "          res[r + 4] = sadd(key, per, k, now, m[1], m[2], v, head, total, c0, exp)\n"
@@ -773,6 +794,14 @@ const char REDIS_SCRIPT_TEXT[] =
 "end\n"
 "res[1] = denied\n"
 "res[nres + 1] = nil\n"
+/* a call of one-window operations only (the usual): the reply is its numbers packed, "<i8" each (a table of
+ * numbers costs Redis ~600 instructions a number to convert, 22 numbers for a request of 4 limits; a string
+ * one copy); otherwise (a kv operation's value is a string) the table */
+"if not slow then\n"
+"  local f = rfmts[nres]\n"
+"  if not f then f = '<' .. string.rep('i8', nres); rfmts[nres] = f end\n"
+"  res = spack(f, unpack(res, 1, nres))\n"
+"end\n"
 /* one part: its reply; several: an array of their replies */
 "if not outs then return res end\n"
 "outs[part] = res\n"
@@ -1126,6 +1155,48 @@ void redis_args_release(redis_args *a)
     memset(a, 0, sizeof *a);
 }
 
+/* le64 - a "<i8" of the packed reply */
+static int64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return (int64_t)v;
+}
+
+/* reply_apply_packed - the reply of a call of one-window operations only: its 2 + 5n numbers, "<i8" each */
+static int reply_apply_packed(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
+                              long *denied)
+{
+    const unsigned char *p = (const unsigned char *)r->str;
+
+    if (r->len != 8 * (REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const store_op *op = &b->ops[idx[i]];
+        if (op->type >= STORE_KV_GET || multi_windows(op) || (op->flags & STORE_DISTINCT))
+            return -1; /* those have the table reply */
+    }
+    int64_t d = le64(p);
+    if (d < -1 || d >= (int64_t)n)
+        return -1;
+    *denied = d < 0 ? -1 : (long)idx[d];
+    for (size_t i = 0; i < n; i++) {
+        store_op *op = &b->ops[idx[i]];
+        const unsigned char *e = p + 8 * (REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * i);
+        int64_t total = le64(e + 8), retry = le64(e + 16), grey = le64(e + 24);
+        op->admitted = le64(e) != 0;
+        op->peek.total = total > 0 ? (uint64_t)total : 0;
+        op->peek.retry_ms = retry > 0 ? (uint64_t)retry : 0;
+        op->grey_result = (uint8_t)(grey > 0 && grey < 256 ? grey : 0);
+        if (bucket)
+            bucket[idx[i]] = le64(e + 32);
+        op->which = 0;
+        op->wpeek[0] = op->peek;
+    }
+    return 0;
+}
+
 /* redis_reply_apply - copy a script reply into the ops */
 int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
                       long *denied)
@@ -1134,6 +1205,8 @@ int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, 
 
     for (size_t i = 0; i < n; i++)
         extra += 2 * multi_windows(&b->ops[idx[i]]);
+    if (r && r->type == REDIS_REPLY_STRING)
+        return reply_apply_packed(r, b, idx, n, bucket, denied);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != fixed + extra)
         return -1;
     for (size_t i = 0; i < r->elements; i++) {

@@ -84,7 +84,11 @@
  * Reply: an array of 2 + 5n integers: the index (in the part) of the first
  * refusal or -1, the time used, then per operation admitted, total,
  * retry_ms, greylist result, and the bucket a window counted in (-1 none),
- * which a compensating STORE_UNDO needs.
+ * which a compensating STORE_UNDO needs. When every operation of the call
+ * is a one-window WINDOW, PEEK, DEL or UNDO (the first number of ARGV[4]
+ * is 0: the usual call), the same numbers come packed in one string, "<i8"
+ * each (Redis converts a table's number to a reply for ~600 instructions,
+ * 22 of them for a request of 4 limits).
  *
  * Several parts in one call (the batches of several requests for one
  * server, redis_args_parts): ARGV[2] has one commit digit per part and

@@ -196,6 +196,52 @@ static void test_reply_shapes(void **st)
     batch_release(&b);
 }
 
+/* put_le64 - v as a "<i8" of a packed reply */
+static void put_le64(char *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (char)((uint64_t)v >> (8 * i) & 0xff);
+}
+
+/* the packed reply (a call of one-window operations only): the same numbers, "<i8" each, read as the table */
+static void test_reply_packed(void **st)
+{
+    store_batch b = {0};
+    uint32_t idx[2] = {0, 1};
+    int64_t bucket[2] = {5, 5};
+    long denied = 7;
+    long long vals[12] = {-1, 123, 1, 9, 0, 0, 4000000, 0, 3, 0, 0, -1};
+    char buf[12 * 8];
+    redisReply r = {.type = REDIS_REPLY_STRING, .str = buf, .len = sizeof buf};
+    (void)st;
+
+    batch_reset(&b, 1000);
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"k", 1);
+    batch_add(&b, STORE_PEEK, (const unsigned char *)"l", 1);
+    for (int i = 0; i < 12; i++)
+        put_le64(buf + 8 * i, vals[i]);
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), 0);
+    assert_int_equal(denied, -1);
+    assert_int_equal(b.ops[0].admitted, 1);
+    assert_int_equal(b.ops[0].peek.total, 9);
+    assert_int_equal(bucket[0], 4000000);
+    assert_int_equal(b.ops[1].admitted, 0);
+    assert_int_equal(b.ops[1].peek.total, 3);
+    assert_int_equal(bucket[1], -1);
+    put_le64(buf, 1); /* the second operation refused */
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), 0);
+    assert_int_equal(denied, 1);
+    put_le64(buf, 2); /* a refusal index past the operations */
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    put_le64(buf, -1);
+    r.len = sizeof buf - 1; /* a length that is not 8 (2 + 5 n) */
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    r.len = sizeof buf;
+    b.ops[1].type = STORE_KV_GET; /* a kv operation's reply is the table: a string is another shape */
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    batch_release(&b);
+}
+
 /* URLs */
 static void test_urls(void **st)
 {
@@ -285,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_fnv_and_tag),
         cmocka_unit_test(test_greylist_keys_share_a_slot),
         cmocka_unit_test(test_reply_shapes),
+        cmocka_unit_test(test_reply_packed),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_url_errors_hide_password),
     };
