@@ -35,7 +35,7 @@
 #define MIRROR_TAG "{floodgate:mirror}" /* a cluster's hashes: one slot, so one master holds them all */
 #define MIRROR_ARGS 9         /* arguments of the longest command (the change script) */
 #define MIRROR_REDIRECTS 3    /* MOVED / ASK followed per command */
-#define MIRROR_TICK_MS 250    /* a cluster mirror's timer: map refresh, subscriber moves */
+#define MIRROR_TICK_MS 250    /* a cluster mirror's timer: subscriber moves */
 #define MIRROR_SUB_MOVE_TICKS 4 /* ticks a cluster subscriber stays down before it moves to another node */
 #define RESYNC_RETRY_MIN_MS 100   /* first retry of a resync that met an error reply */
 #define RESYNC_RETRY_MAX_MS 5000  /* retry delay cap */
@@ -611,18 +611,14 @@ static void sub_move(mirror *m)
     }
 }
 
-/* on_tick - a cluster mirror's timer: the map's refresh (each tick while the hashes' master is away), a
- * subscriber that stays down moves */
+/* on_tick - a cluster mirror's timer: a subscriber that stays down moves (the map refreshes itself, each second
+ * while the hashes' master, or any master, is away) */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     mirror *m = arg;
 
     (void)fd;
     (void)what;
-    if (data_up(m))
-        cluster_tick(m->cl);
-    else
-        cluster_refresh(m->cl); /* the hashes' master is away: which node has the slot now? */
     if (rconn_is_up(m->sub))
         m->sub_down = 0;
     else if (++m->sub_down >= MIRROR_SUB_MOVE_TICKS)

@@ -500,20 +500,13 @@ static int redis_submit(store *s, store_batch *b, store_done_fn done, void *arg)
     return STORE_DONE;
 }
 
-/* tree_tick - periodic cluster map refresh */
-static void tree_tick(rtree *t)
+/* tree_refreshes - the cluster map refreshes of a tree (each cluster keeps its map on its own timer) */
+static uint64_t tree_refreshes(const rtree *t)
 {
-    if (t->kind == REDIS_CLUSTER)
-        cluster_tick(t->cl);
+    uint64_t n = t->kind == REDIS_CLUSTER ? cluster_refreshes(t->cl) : 0;
     for (unsigned i = 0; t->kind == REDIS_SHARDED && i < t->n; i++)
-        tree_tick(&t->shards[i]);
-}
-
-/* redis_tick - housekeeping (expiry is Redis's own) */
-static void redis_tick(store *s, uint64_t now_ms)
-{
-    (void)now_ms;
-    tree_tick(&((redis_store *)s)->root);
+        n += tree_refreshes(&t->shards[i]);
+    return n;
 }
 
 /* redis_stats - batches and errors */
@@ -524,6 +517,7 @@ static void redis_stats(store *s, store_stats *out)
     out->errors = st->errors;
     out->compensations = st->compensations;
     out->redirects = st->redirects;
+    out->cluster_refreshes = tree_refreshes(&st->root);
 }
 
 /* put_server - one connection's state */
@@ -623,7 +617,6 @@ static void redis_free(store *s)
 static const store_vtab redis_vtab = {
     .name = "redis",
     .submit = redis_submit,
-    .tick = redis_tick,
     .stats = redis_stats,
     .free = redis_free,
     .servers = redis_servers,
@@ -631,7 +624,6 @@ static const store_vtab redis_vtab = {
 static const store_vtab cluster_vtab = {
     .name = "cluster",
     .submit = redis_submit,
-    .tick = redis_tick,
     .stats = redis_stats,
     .free = redis_free,
     .servers = redis_servers,
@@ -639,7 +631,6 @@ static const store_vtab cluster_vtab = {
 static const store_vtab sharded_vtab = {
     .name = "sharded",
     .submit = redis_submit,
-    .tick = redis_tick,
     .stats = redis_stats,
     .free = redis_free,
     .servers = redis_servers,

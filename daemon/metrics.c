@@ -129,6 +129,7 @@ static const scalar scalars[] = {
     {"store_batch_errors", "floodgate_store_batch_errors_total", 'c', STO(errors), "Store batches that failed."},
     {"store_compensations", "floodgate_store_compensations_total", 'c', STO(compensations), "Counts taken back after a refusal on another shard."},
     {"store_redirects", "floodgate_store_redirects_total", 'c', STO(redirects), "Redis Cluster MOVED and ASK answers followed."},
+    {"store_cluster_refreshes", "floodgate_store_cluster_refreshes_total", 'c', STO(cluster_refreshes), "Redis Cluster slot maps asked for (CLUSTER SLOTS): every 10 s, each second while a slot has no connected master."},
     {"memory_bytes", "floodgate_memory_bytes", 'g', FN(f_memory), "Bytes allocated by the daemon (its own allocator, libevent's buffers included)."},
     {"allocations", "floodgate_allocations_total", 'c', FN(f_allocs), "Allocations made since start."},
     {"rules", "floodgate_rules", 'g', FN(f_rules), "Rules in force."},

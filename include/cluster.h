@@ -6,10 +6,21 @@
  * (the seeds first) gives the map of 16384 slots to masters and replicas;
  * a key's slot is CRC16 of its {hash tag} (redis_script.h); MOVED updates
  * the map for that slot at once and asks for a fresh map; ASK sends the
- * one command to the named node behind ASKING. The map is also refreshed
- * when a node goes down and every CLUSTER_REFRESH_MS, one CLUSTER SLOTS
- * in flight at most. A node is one rconn, made when the map first names
- * it and kept (at most CLUSTER_NODES_MAX).
+ * one command to the named node behind ASKING. A node is one rconn, made
+ * when the map first names it and kept (at most CLUSTER_NODES_MAX).
+ *
+ * Refresh. The cluster keeps its own timer: the map is read again every
+ * CLUSTER_REFRESH_MS while every slot's master is connected, and every
+ * CLUSTER_REFRESH_FAST_MS while one is not (a slot with no master, or a
+ * master that is down or still connecting): a master that dies is named
+ * by the cluster until its replica is promoted (cluster-node-timeout and
+ * an election later), so the map is read each second until a connected
+ * node serves every slot, and the dead master's keys get on_error about
+ * a second after the promotion, not up to CLUSTER_REFRESH_MS. A node going
+ * down, a MOVED or a failed answer asks for a refresh at once. In every
+ * case one CLUSTER SLOTS is in flight at most, it goes to a node that is
+ * up, and two are at least CLUSTER_REFRESH_FAST_MS apart, so a storm of
+ * MOVED answers or of refused reconnects costs one a second at most.
  *
  * SECURITY
  *     CLUSTER SLOTS and MOVED/ASK replies come from the servers we were
@@ -18,7 +29,9 @@
  *     number of nodes is bounded.
  *
  * BUGS
- *     Until the first CLUSTER SLOTS answer (right after start) no slot has
+ *     While a slot has no connected master (a master died and has no
+ *     replica to take over), CLUSTER SLOTS is sent every second until it
+ *     has one. Until the first CLUSTER SLOTS answer (right after start) no slot has
  *     a node, and requests get on_error at once. A node that leaves the
  *     cluster keeps its connection (at most CLUSTER_NODES_MAX). TRYAGAIN
  *     (a multi-key step whose keys are half migrated: a greylist step
@@ -35,7 +48,8 @@
 #include "rconn.h"
 
 #define CLUSTER_NODES_MAX 64       /* connections a cluster may open */
-#define CLUSTER_REFRESH_MS 10000   /* map refresh period */
+#define CLUSTER_REFRESH_MS 10000   /* map refresh period while every slot's master is connected */
+#define CLUSTER_REFRESH_FAST_MS 1000 /* the period while one is not, and the least time between two refreshes */
 
 typedef struct cluster cluster;
 /* cluster_notify_fn - a node came up or went down, or a new map came in (a slot may have a new master) */
@@ -49,10 +63,10 @@ void cluster_free(cluster *cl);
 rconn *cluster_node(cluster *cl, uint16_t slot, int read, int *replica);
 /* cluster_redirect - a MOVED or ASK error: the node to retry on (NULL if none); *ask when ASKING must go first */
 rconn *cluster_redirect(cluster *cl, const char *msg, size_t len, int *ask);
-/* cluster_refresh - ask for a fresh map (at most one request in flight) */
+/* cluster_refresh - ask for a fresh map: at once, or CLUSTER_REFRESH_FAST_MS after the last one was asked for */
 void cluster_refresh(cluster *cl);
-/* cluster_tick - periodic refresh */
-void cluster_tick(cluster *cl);
+/* cluster_refreshes - CLUSTER SLOTS sent so far (stats) */
+uint64_t cluster_refreshes(const cluster *cl);
 /* cluster_nodes - the connections, for stats; returns how many (up to max) */
 unsigned cluster_nodes(cluster *cl, rconn **out, unsigned max);
 /* cluster_set_notify - call fn(arg) on the loop after each such change (the fleet mirror follows its slot) */
