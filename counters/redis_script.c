@@ -109,7 +109,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "  return v, head, total, c0, exp\n"
 "end\n"
 /* bnow - now's bucket in a window of this shape, the expiry of a state counted now, and its PX in decimal
- * (redis.call formats a number argument with snprintf, ~2,000 instructions), once per shape; the shape's id
+ * (redis.call formats a number argument with snprintf, ~2,000 instructions), once per shape and only when a
+ * count sets the expiry (sadd); the shape's id
  * per * 65536 + k is exact while per < 2^37 ms (4 years; rule.c allows one) */
 "local bns = {}\n"
 "local function bnow(per, k)\n"
@@ -117,7 +118,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "  if not m then\n"
 "    local b = bucket_of(per, k, now)\n"
 "    local exp = bucket_start(per, k, b + k + 1)\n"
-"    m = {b, exp, tostring(exp - now)}\n"
+"    m = {b, exp, false}\n"
 "    bns[per * 65536 + k] = m\n"
 "  end\n"
 "  return m\n"
@@ -180,7 +181,11 @@ const char REDIS_SCRIPT_TEXT[] =
 "    end\n"
 "  end\n"
 "  if v and exp == exp0 then rcall('SET', key, nv, 'KEEPTTL')\n"
-"  else rcall('SET', key, nv, 'PX', bns[per * 65536 + k][3]) end\n"
+"  else\n"
+"    local m = bns[per * 65536 + k]\n"
+"    if not m[3] then m[3] = tostring(exp - now) end\n"
+"    rcall('SET', key, nv, 'PX', m[3])\n"
+"  end\n"
 "  sv[key] = nv\n"
 "  return at\n"
 "end\n"
