@@ -158,7 +158,7 @@ static void script_args(redis_store *st, rgroup *g, const store_batch *b, const 
     const char *cmd = eval ? (g->replica ? "EVAL_RO" : "EVAL") : (g->replica ? "EVALSHA_RO" : "EVALSHA");
 
     /* on a replica (EVALSHA_RO) the script must not write: commit 2 says so */
-    redis_part p = {b, idx, n, types, bucket, g->replica ? 2 : commit, g->job->hash};
+    redis_part p = {b, idx, n, types, bucket, g->replica ? 2 : commit, g->job->hash, 0};
     redis_args_parts(&st->args, cmd, eval ? REDIS_SCRIPT_TEXT : sha, &p, 1, st->cfg.local_clock ? b->now_ms : 0);
 }
 
@@ -350,7 +350,7 @@ static void send_merged(redis_store *st, rmerge *m)
     }
     for (size_t i = 0; i < m->n; i++) {
         rjob *j = m->g[i]->job;
-        st->parts[i] = (redis_part){j->b, j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL, j->b->commit, j->hash};
+        st->parts[i] = (redis_part){j->b, j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL, j->b->commit, j->hash, 0};
     }
     redis_args_parts(&st->args, "EVALSHA", rconn_sha(g0->rc), st->parts, m->n,
                      st->cfg.local_clock ? g0->job->b->now_ms : 0);

@@ -31,12 +31,16 @@ const char REDIS_SCRIPT_TEXT[] =
 /* Redis 6.0 or later (KEEPTTL): a script's writes replicate as effects, no redis.replicate_commands() */
 "local floor = math.floor\n"
 "local sunpack, spack, rcall, KEYS, ARGV = struct.unpack, struct.pack, redis.call, KEYS, ARGV\n"
-/* now, commit and n come as decimal strings: "s + 0" converts once where tonumber() converts twice */
-"local now = ARGV[1] + 0\n"
+/* now and the deadline, binary (ARGV[1], see redis_script.h); commit and n come as decimal strings: "s + 0"
+ * converts once where tonumber() converts twice */
+"local now, late = sunpack('<i8i8', ARGV[1])\n"
 "if now == 0 then\n"
 "  local t = rcall('TIME')\n"
 "  now = t[1] * 1000 + floor(t[2] / 1000)\n"
 "end\n"
+/* a call run past its deadline was answered on_error already (Redis resumed after a hang with it read): it
+ * runs nothing (redis.h says which way the race goes) */
+"if late > 0 and now > late then return redis.error_reply('LATE ' .. now .. ' ' .. late) end\n"
 /* one part (one batch): ARGV[2] is its commit flag and ARGV[3] its number of operations; several parts (the
  * batches of several requests, one after the other): a flag per part and their numbers, comma-separated */
 "local CM = ARGV[2]\n"
@@ -1013,7 +1017,7 @@ static unsigned char *put_i64(unsigned char *p, long long v)
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit)
 {
-    redis_part p = {b, idx, n, types, bucket, commit, NULL};
+    redis_part p = {b, idx, n, types, bucket, commit, NULL, 0};
     redis_args_parts(a, cmd, body, &p, 1, now_ms);
 }
 
@@ -1022,6 +1026,7 @@ void redis_args_parts(redis_args *a, const char *cmd, const char *body, const re
                       uint64_t now_ms)
 {
     size_t nkeys = 0, id_len, n = 0;
+    uint64_t deadline = 0;
     int slow = 0;
 
     a->len = 0;
@@ -1032,6 +1037,8 @@ void redis_args_parts(redis_args *a, const char *cmd, const char *body, const re
             nkeys += pt->b->ops[pt->idx[i]].type == STORE_GREYLIST ? 2 : 1;
         n += pt->n;
         slow |= ops_slow(pt->b, pt->idx, pt->n, pt->types);
+        if (pt->deadline_ms && (!deadline || pt->deadline_ms < deadline))
+            deadline = pt->deadline_ms;
     }
     args_add(a, NULL, 0, cmd, strlen(cmd));
     args_add(a, NULL, 0, body, strlen(body));
@@ -1052,7 +1059,13 @@ void redis_args_parts(redis_args *a, const char *cmd, const char *body, const re
                 args_key(a, h, batch_key2(pt->b, op), op->key2_len);
         }
     }
-    args_num(a, (long long)now_ms);
+    /* now and the deadline, "<i8i8" */
+    args_reserve(a, 16);
+    a->off[a->argc] = a->len;
+    a->lens[a->argc] = 16;
+    put_i64(put_i64((unsigned char *)a->buf + a->len, (long long)now_ms), (long long)deadline);
+    a->len += 16;
+    a->argc++;
     if (np == 1) {
         args_num(a, parts[0].commit);
         args_num(a, (long long)parts[0].n);

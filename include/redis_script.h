@@ -77,9 +77,20 @@
  * value or token and the amount of an INCR in decimal (any int64, which a
  * Lua number cannot hold); of a distinct operation its fingerprint.
  *
- * Time: the script reads the Redis server's TIME (ARGV[1] = 0), so daemons
- * with skewed clocks share one timeline. A non-zero ARGV[1] is the clock in
- * ms, for the tests that compare this script with the embedded store.
+ * Time: ARGV[1] is binary, two "<i8": now and the call's deadline. The
+ * script reads the Redis server's TIME (now = 0), so daemons with skewed
+ * clocks share one timeline; a non-zero now is the clock in ms, for the
+ * tests that compare this script with the embedded store.
+ *
+ * Deadline: a call that runs when its now is past its deadline (in the
+ * same clock: the server's TIME, or the injected one) runs nothing and
+ * answers the error "LATE <now> <deadline>"; 0 is no deadline. Its
+ * requests were answered on_error already: Redis hung (SIGSTOP, a frozen
+ * VM, a fork stall) with the call in its socket buffer, the daemon timed
+ * out and closed its end, and Redis ran what it had read once it
+ * resumed. Without the deadline such a call counted requests answered
+ * DEFER_IF_PERMIT or DUNNO. Several parts in one call have one deadline,
+ * the earliest of theirs. A compensation has none: it takes back a count.
  *
  * Reply: an array of 2 + 5n integers: the index (in the part) of the first
  * refusal or -1, the time used, then per operation admitted, total,
@@ -161,7 +172,8 @@ typedef struct redis_args {
 } redis_args;
 
 /* redis_args_script - the call for the ops of b listed in idx[0..n): cmd is EVALSHA, EVALSHA_RO or EVAL,
- * body the sha or the script text; now_ms 0 = the server's TIME; bucket (for STORE_UNDO ops) indexed like b->ops */
+ * body the sha or the script text; now_ms 0 = the server's TIME; bucket (for STORE_UNDO ops) indexed like b->ops;
+ * no deadline */
 void redis_args_script(redis_args *a, const char *cmd, const char *body, const store_batch *b, const uint32_t *idx,
                        size_t n, const uint8_t *types, const int64_t *bucket, uint64_t now_ms, int commit);
 /* redis_part - the operations idx[0..n) of b that one script call runs as a call of its own */
@@ -173,10 +185,12 @@ typedef struct redis_part {
     const int64_t *bucket;  /* STORE_UNDO's buckets, indexed like b->ops; may be NULL */
     int commit;
     const uint64_t *hash;   /* redis_fnv1a64 of each operation's identity, indexed like b->ops; NULL = computed */
+    uint64_t deadline_ms;   /* the script's clock past which it must not run (see Deadline above), 0 = none */
 } redis_part;
 
 /* redis_args_parts - one call for np parts (np <= REDIS_PARTS_MAX); with np > 1 the reply is an array of the
- * parts' replies, each as a call of its own would have answered */
+ * parts' replies, each as a call of its own would have answered. The call's deadline is the earliest of the
+ * parts' (those that have one) */
 void redis_args_parts(redis_args *a, const char *cmd, const char *body, const redis_part *parts, size_t np,
                       uint64_t now_ms);
 /* redis_args_release - free the buffers */

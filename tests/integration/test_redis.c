@@ -615,6 +615,73 @@ static void test_skewed_clocks_share_one_window(void **st)
     event_base_free(base);
 }
 
+/* A script call that runs past its deadline (ARGV[1]'s second number) counts nothing and answers "LATE now
+ * deadline": in the injected clock and in the server's TIME; a call of two parts has the earlier part's deadline;
+ * a call at its deadline, or with none, counts as before. It is what Redis runs when it resumes from a hang with
+ * the call in its socket buffer, after the daemon answered the call's requests on_error (issue 10) */
+static void test_script_deadline(void **st)
+{
+    redisContext *c = redisConnect("127.0.0.1", (int)single.port);
+    redis_args a = {0};
+    uint32_t idx[1] = {0};
+    (void)st;
+
+    assert_true(c && !c->err);
+    redisReply *t = redisCommand(c, "TIME");
+    assert_true(t && t->type == REDIS_REPLY_ARRAY && t->elements == 2);
+    uint64_t server_now = strtoull(t->element[0]->str, NULL, 10) * 1000 + strtoull(t->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(t);
+    const uint64_t inj = 1700000000000ULL;
+    const struct {
+        uint64_t now, deadline[2];
+        int parts, late;
+    } cases[] = {
+        {inj, {inj - 1, 0}, 1, 1},                 /* injected clock, 1 ms past */
+        {inj, {inj, 0}, 1, 0},                     /* at the deadline: runs */
+        {inj, {0, 0}, 1, 0},                       /* none */
+        {inj, {inj + 500, inj - 1000}, 2, 1},      /* two parts: the earlier deadline is past */
+        {inj, {inj + 500, 0}, 2, 0},               /* two parts, one deadline in time */
+        {0, {server_now - 1000, 0}, 1, 1},         /* the server's TIME, a second past */
+        {0, {server_now + 3600000, 0}, 1, 0},      /* the server's TIME, an hour ahead */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        store_batch b[2];
+        redis_part p[2];
+        char key[2][48], name[2][REDIS_TAG_LEN + 48];
+        memset(b, 0, sizeof b);
+        for (int k = 0; k < cases[i].parts; k++) {
+            int kl = snprintf(key[k], sizeof key[k], "deadline-%d-%zu-%d", (int)getpid(), i, k);
+            batch_reset(&b[k], cases[i].now);
+            b[k].commit = 1;
+            batch_add(&b[k], STORE_WINDOW, (const unsigned char *)key[k], (size_t)kl)->win = (window_spec){60000, 5, 6};
+            p[k] = (redis_part){&b[k], idx, 1, NULL, NULL, 1, NULL, cases[i].deadline[k]};
+            redis_tag(redis_fnv1a64(key[k], (size_t)kl), name[k]);
+            memcpy(name[k] + REDIS_TAG_LEN, key[k], (size_t)kl + 1);
+        }
+        redis_args_parts(&a, "EVAL", REDIS_SCRIPT_TEXT, p, (size_t)cases[i].parts, cases[i].now);
+        redisReply *r = redisCommandArgv(c, (int)a.argc, a.argv, a.lens);
+        assert_non_null(r);
+        if (cases[i].late) {
+            if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "LATE ", 5))
+                fail_msg("case %zu: a call past its deadline was run (reply type %d)", i, r->type);
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            fail_msg("case %zu: a call in time was refused: %s", i, r->str);
+        }
+        freeReplyObject(r);
+        for (int k = 0; k < cases[i].parts; k++) {
+            r = redisCommand(c, "EXISTS %s", name[k]);
+            assert_true(r && r->type == REDIS_REPLY_INTEGER);
+            if (r->integer != !cases[i].late)
+                fail_msg("case %zu part %d: the key %s exists %lld, want %d", i, k, key[k], r->integer,
+                         !cases[i].late);
+            freeReplyObject(r);
+            batch_release(&b[k]);
+        }
+    }
+    redis_args_release(&a);
+    redisFree(c);
+}
+
 static int batches_done;
 
 /* on_done_count - one more of several pending batches answered */
@@ -4007,6 +4074,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_window_value_layout),
         cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),
+        cmocka_unit_test(test_script_deadline),
         cmocka_unit_test(test_skewed_daemons_share_one_window),
         cmocka_unit_test(test_url_auth_select_unix),
         cmocka_unit_test(test_requests_share_one_call),

@@ -160,6 +160,48 @@ static void test_numbers_in_args(void **st)
     batch_release(&b);
 }
 
+/* ARGV[1] is now and the call's deadline, two "<i8": one part's deadline, the earliest of several parts' (a part
+ * with none, 0, does not count), 0 when no part has one */
+static void test_deadline_in_args(void **st)
+{
+    static const struct {
+        uint64_t now, deadline[3];
+        size_t np;
+        long long want;
+    } cases[] = {
+        {1000, {1500, 0, 0}, 1, 1500},
+        {0, {0, 0, 0}, 1, 0},
+        {1000, {1500, 1300, 1700}, 3, 1300},
+        {1000, {0, 1700, 1600}, 3, 1600},
+        {1000, {0, 0, 0}, 3, 0},
+        {0, {1733000000000ULL, 0, 0}, 2, 1733000000000LL},
+    };
+    store_batch b[3];
+    redis_args a = {0};
+    uint32_t idx[1] = {0};
+    (void)st;
+
+    memset(b, 0, sizeof b);
+    for (int k = 0; k < 3; k++) {
+        batch_reset(&b[k], 1000);
+        batch_add(&b[k], STORE_WINDOW, (const unsigned char *)"w", 1)->win = (window_spec){60000, 5, 10};
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        redis_part p[3];
+        for (size_t k = 0; k < cases[i].np; k++)
+            p[k] = (redis_part){&b[k], idx, 1, NULL, NULL, 1, NULL, cases[i].deadline[k]};
+        redis_args_parts(&a, "EVALSHA", "0123456789012345678901234567890123456789", p, cases[i].np, cases[i].now);
+        /* EVALSHA sha nkeys k1..kn, then ARGV[1] */
+        size_t at = 3 + cases[i].np;
+        assert_int_equal(a.lens[at], 16);
+        assert_int_equal(le64(a.argv[at]), (long long)cases[i].now);
+        assert_int_equal(le64(a.argv[at] + 8), cases[i].want);
+    }
+    redis_args_release(&a);
+    for (int k = 0; k < 3; k++)
+        batch_release(&b[k]);
+}
+
 /* a reply of another shape fails the batch instead of being read */
 static void test_reply_shapes(void **st)
 {
@@ -328,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_crc16_and_slots),
         cmocka_unit_test(test_numbers_in_args),
         cmocka_unit_test(test_one_window_parts),
+        cmocka_unit_test(test_deadline_in_args),
         cmocka_unit_test(test_fnv_and_tag),
         cmocka_unit_test(test_greylist_keys_share_a_slot),
         cmocka_unit_test(test_reply_shapes),
