@@ -66,6 +66,9 @@ struct rconn {
     uint64_t sub_deadline_ms;  /* a subscriber: SUBSCRIBE (a heartbeat too) confirmed by then, 0 = not waiting */
     struct event *beat;        /* a subscriber's heartbeat timer (cfg.heartbeat_ms), NULL = none */
     char sha[41];              /* the script's sha once loaded */
+    int clock_known;           /* clock_off holds (rconn_clock_sample), since the connection was made */
+    int64_t clock_off;         /* the server's clock minus ours (ms): a lower bound */
+    uint64_t clock_at_ms;      /* when it was taken */
     rconn_entry *q;            /* FIFO ring of commands in flight */
     size_t qcap, qhead, qlen;
     rconn_stats st;
@@ -170,6 +173,7 @@ static void fail_all(rconn *rc, const char *why)
 
     rc->up = 0;
     rc->sub_deadline_ms = 0;
+    rc->clock_known = 0; /* the next connection learns it again (TIME in its set-up) */
     if (!rc->outage) {
         rc->outage = 1;
         rc->outage_start_ms = mono_us() / 1000;
@@ -470,6 +474,18 @@ static void on_script_loaded(rconn *rc, redisReply *r, void *arg)
     mark_up(rc);
 }
 
+/* on_time - TIME in the set-up: [seconds, microseconds], the server's clock (cfg.clock) */
+static void on_time(rconn *rc, redisReply *r, void *arg)
+{
+    (void)arg;
+    /* an error (an ACL without TIME) leaves the clock unknown: the scripts, which read TIME, fail anyway */
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING)
+        return;
+    long long sec = strtoll(r->element[0]->str, NULL, 10), usec = strtoll(r->element[1]->str, NULL, 10);
+    rconn_clock_sample(rc, sec * 1000 + usec / 1000);
+}
+
 /* setup - the set-up commands, pipelined right behind the connect */
 static void setup(rconn *rc)
 {
@@ -494,6 +510,10 @@ static void setup(rconn *rc)
     if (rc->cfg.readonly) {
         argv[0] = "READONLY", lens[0] = 8;
         push_command(rc, 1, argv, lens, on_setup_reply, "READONLY", t, 0);
+    }
+    if (rc->cfg.clock) {
+        argv[0] = "TIME", lens[0] = 4;
+        push_command(rc, 1, argv, lens, on_time, NULL, t, 0);
     }
     argv[0] = "SCRIPT", lens[0] = 6, argv[1] = "LOAD", lens[1] = 4;
     argv[2] = rc->cfg.script ? rc->cfg.script : "return 1", lens[2] = strlen(argv[2]);
@@ -894,6 +914,48 @@ int rconn_send_by(rconn *rc, int argc, const char **argv, const size_t *lens, rc
 uint64_t rconn_now_ms(void)
 {
     return mono_us() / 1000;
+}
+
+/* rconn_clock_sample - a reading of the server's clock, taken before now */
+void rconn_clock_sample(rconn *rc, int64_t server_ms)
+{
+    uint64_t now = mono_us() / 1000;
+
+    if (server_ms < 0 || server_ms > (1LL << 53))
+        return; /* not a clock in ms (a server that answers garbage) */
+    int64_t off = server_ms - (int64_t)now;
+
+    if (!rc->clock_known || off > rc->clock_off || now - rc->clock_at_ms >= RCONN_CLOCK_KEEP_MS) {
+        rc->clock_known = 1;
+        rc->clock_off = off;
+        rc->clock_at_ms = now;
+    }
+}
+
+/* rconn_fail_by - the earliest a command sent now may be answered NULL */
+uint64_t rconn_fail_by(const rconn *rc, uint64_t answer_by_ms)
+{
+    uint64_t by = mono_us() / 1000 + rc->cfg.timeout_ms;
+
+    if (answer_by_ms && answer_by_ms < by)
+        by = answer_by_ms;
+    /* the first deadline in flight drops the connection and answers every command on it, this one too. A scan:
+     * the set-up and cluster discovery have their own timeout, so the head is not always the first */
+    for (size_t i = 0; i < rc->qlen; i++)
+        if (rc->q[(rc->qhead + i) % rc->qcap].deadline_ms < by)
+            by = rc->q[(rc->qhead + i) % rc->qcap].deadline_ms;
+    return by;
+}
+
+/* rconn_server_deadline - the latest the server may run a command sent now, in its clock */
+uint64_t rconn_server_deadline(const rconn *rc, uint64_t answer_by_ms)
+{
+    if (!rc->clock_known)
+        return 0;
+    /* the offset is a lower bound and each clock is read in whole ms (floored): a command that reads the server's
+     * clock at most fail_by + offset - 2 ran before our clock read fail_by, so before the connection dropped */
+    int64_t d = (int64_t)rconn_fail_by(rc, answer_by_ms) + rc->clock_off - 2;
+    return d > 0 ? (uint64_t)d : 0;
 }
 
 /* rconn_send_any - queue a command on any live connection, even one still being set up after an outage */

@@ -149,16 +149,38 @@ static void job_put(rjob *j)
     j->st->free_jobs = j;
 }
 
-/* script_cmd - EVALSHA (EVALSHA_RO on a replica) with the loaded sha, or EVAL with the text */
+/* call_deadline - the script's clock past which a call sent now on rc must not run (redis_script.h), as its caller
+ * (answered by answer_by_ms at the latest, 0: by rconn's timeout) may have been answered NULL by then: in the
+ * server's clock as rc knows it (0: none yet); with the daemon's clock (tests: ARGV[1] is the batch's now_ms), in
+ * that clock */
+static uint64_t call_deadline(const redis_store *st, const rconn *rc, uint64_t now_ms, uint64_t answer_by_ms)
+{
+    if (!st->cfg.local_clock)
+        return rconn_server_deadline(rc, answer_by_ms);
+    uint64_t now = rconn_now_ms(), by = rconn_fail_by(rc, answer_by_ms);
+    return now_ms + (by > now ? by - now : 0);
+}
+
+/* clock_sample - the server's clock a script's reply tells: the time it ran at */
+static void clock_sample(const redis_store *st, rconn *rc, const redisReply *r)
+{
+    int64_t ms;
+
+    if (!st->cfg.local_clock && redis_reply_time(r, &ms) == 0) /* with the daemon's clock, the batch's time */
+        rconn_clock_sample(rc, ms);
+}
+
+/* script_cmd - EVALSHA (EVALSHA_RO on a replica) with the loaded sha, or EVAL with the text; deadline_ms as
+ * call_deadline (0: none) */
 static void script_args(redis_store *st, rgroup *g, const store_batch *b, const uint32_t *idx, size_t n,
-                        const uint8_t *types, const int64_t *bucket, int commit)
+                        const uint8_t *types, const int64_t *bucket, int commit, uint64_t deadline_ms)
 {
     const char *sha = rconn_sha(g->rc);
     int eval = g->eval || !sha[0];
     const char *cmd = eval ? (g->replica ? "EVAL_RO" : "EVAL") : (g->replica ? "EVALSHA_RO" : "EVALSHA");
 
     /* on a replica (EVALSHA_RO) the script must not write: commit 2 says so */
-    redis_part p = {b, idx, n, types, bucket, g->replica ? 2 : commit, g->job->hash, 0};
+    redis_part p = {b, idx, n, types, bucket, g->replica ? 2 : commit, g->job->hash, deadline_ms};
     redis_args_parts(&st->args, cmd, eval ? REDIS_SCRIPT_TEXT : sha, &p, 1, st->cfg.local_clock ? b->now_ms : 0);
 }
 
@@ -178,9 +200,10 @@ static int group_send(redis_store *st, rgroup *g, int asking)
         if (rconn_send(g->rc, 1, argv, lens, NULL, NULL) < 0)
             return -1;
     }
-    script_args(st, g, j->b, j->idx + g->first, g->n, NULL, NULL, j->b->commit);
-    return rconn_send_by(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_group_reply, g,
-                         g->tries ? j->deadline_ms : 0);
+    uint64_t answer_by = g->tries ? j->deadline_ms : 0;
+    script_args(st, g, j->b, j->idx + g->first, g->n, NULL, NULL, j->b->commit,
+                call_deadline(st, g->rc, j->b->now_ms, answer_by));
+    return rconn_send_by(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_group_reply, g, answer_by);
 }
 
 /* on_undo_reply - a compensation's answer: counted, nothing waits for it */
@@ -209,7 +232,7 @@ static void compensate(redis_store *st, rjob *j, rgroup *g)
     if (!n)
         return;
     st->compensations += n;
-    script_args(st, g, j->b, sel, n, j->types, j->bucket, 0);
+    script_args(st, g, j->b, sel, n, j->types, j->bucket, 0, 0); /* no deadline: it takes back a count */
     if (st->closing ||
         rconn_send(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_undo_reply, st) < 0)
         st->lost_compensations += n;
@@ -276,11 +299,12 @@ static void on_group_reply(rconn *rc, redisReply *r, void *arg)
     redis_store *st = j->st;
     int ask = 0;
 
-    (void)rc;
     if (!r) {
         group_done(g, -1);
         return;
     }
+    /* a LATE error (the call ran past its deadline and did nothing) fails the group below, as any other error */
+    clock_sample(st, rc, r);
     if (r->type == REDIS_REPLY_ERROR && !st->closing && g->tries < REDIS_RETRIES_MAX &&
         rconn_now_ms() < j->deadline_ms) {
         rconn *to = NULL;
@@ -348,9 +372,12 @@ static void send_merged(redis_store *st, rmerge *m)
             group_done(g0, -1);
         return;
     }
+    /* one deadline for the call: every part is answered by rconn's timeout, or earlier with the others */
+    uint64_t deadline = call_deadline(st, g0->rc, g0->job->b->now_ms, 0);
     for (size_t i = 0; i < m->n; i++) {
         rjob *j = m->g[i]->job;
-        st->parts[i] = (redis_part){j->b, j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL, j->b->commit, j->hash, 0};
+        st->parts[i] = (redis_part){j->b,         j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL,
+                                    j->b->commit, j->hash,                 deadline};
     }
     redis_args_parts(&st->args, "EVALSHA", rconn_sha(g0->rc), st->parts, m->n,
                      st->cfg.local_clock ? g0->job->b->now_ms : 0);
@@ -669,6 +696,7 @@ store *redis_store_new(struct event_base *base, const redis_spec *spec, const re
         .connect_timeout_ms = cfg->connect_timeout_ms,
         .script = REDIS_SCRIPT_TEXT,
         .log = cfg->log,
+        .clock = 1, /* the scripts' deadlines (call_deadline) */
     };
 
     st->base.vt = spec->kind == REDIS_CLUSTER ? &cluster_vtab : spec->kind == REDIS_SHARDED ? &sharded_vtab

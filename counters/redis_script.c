@@ -21,6 +21,7 @@
 #include "redis_script.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -1180,6 +1181,20 @@ static int64_t le64(const unsigned char *p)
     for (int i = 7; i >= 0; i--)
         v = v << 8 | p[i];
     return (int64_t)v;
+}
+
+/* redis_reply_time - the time a reply says its script ran at */
+int redis_reply_time(const redisReply *r, int64_t *now_ms)
+{
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= REDIS_REPLY_HEAD && r->element[1]->type == REDIS_REPLY_INTEGER)
+        *now_ms = r->element[1]->integer;
+    else if (r->type == REDIS_REPLY_STRING && r->len >= 8 * REDIS_REPLY_HEAD)
+        *now_ms = le64((const unsigned char *)r->str + 8);
+    else if (r->type == REDIS_REPLY_ERROR && r->len > 5 && !memcmp(r->str, "LATE ", 5))
+        *now_ms = strtoll(r->str + 5, NULL, 10);
+    else
+        return -1;
+    return 0;
 }
 
 /* reply_apply_packed - the reply of a call of one-window operations only: its 2 + 5n numbers, "<i8" each */

@@ -19,7 +19,7 @@
  * until the server is back every new request is refused at once
  * (rconn_send returns -1) instead of waiting. Reconnects come from a timer
  * with capped exponential backoff; the outage ends (one log line) when a
- * new connection has answered AUTH, SELECT and SCRIPT LOAD. A command sent
+ * new connection has answered AUTH, SELECT, TIME (cfg.clock) and SCRIPT LOAD. A command sent
  * with its caller's own deadline (rconn_send_by) answers the caller NULL
  * at that deadline without dropping the connection. A reply that
  * arrives for a dropped connection is never seen: hiredis frees that
@@ -54,6 +54,7 @@
 
 #define RCONN_BACKOFF_MIN_MS 50    /* first reconnect delay */
 #define RCONN_BACKOFF_MAX_MS 2000  /* reconnect delay cap */
+#define RCONN_CLOCK_KEEP_MS 1000  /* rconn_clock_sample: how long the best sample of the server's clock is kept */
 #define RCONN_HIST 320             /* latency histogram buckets: 8 per power of two of microseconds */
 
 typedef struct rconn_url {
@@ -95,6 +96,9 @@ typedef struct rconn_config {
      * dropped (counted in timeouts) and made again: a server that hangs with its connections open (SIGSTOP, a frozen VM) is noticed in seconds, not after TCP keepalive's
      * minutes. Not PING: hiredis 0.14 hands a subscribed connection's "pong" to no callback. 0 = none. */
     uint64_t heartbeat_ms;
+    /* TIME in the set-up (before SCRIPT LOAD): the connection knows the server's clock (rconn_server_deadline)
+     * before it is up, so that the first script call after a reconnect carries a deadline too */
+    int clock;
 } rconn_config;
 
 typedef struct rconn_stats {
@@ -128,6 +132,22 @@ int rconn_send_by(rconn *rc, int argc, const char **argv, const size_t *lens, rc
                   uint64_t answer_by_ms);
 /* rconn_now_ms - the clock of deadlines: CLOCK_MONOTONIC in milliseconds */
 uint64_t rconn_now_ms(void);
+/* rconn_clock_sample - the server's clock read server_ms (its TIME, in ms) before a reply that carries it came
+ * (now): server_ms - rconn_now_ms() is a lower bound of the server's clock minus ours. The connection keeps the
+ * largest of these taken over the last RCONN_CLOCK_KEEP_MS (a reply that waited in our loop gives a lower one),
+ * and the latest after that (the server's clock drifts, or was set back); it forgets them when it drops */
+void rconn_clock_sample(rconn *rc, int64_t server_ms);
+/* rconn_fail_by - the earliest a command sent now, for a caller answered by answer_by_ms (0: none) at the latest,
+ * may be answered NULL for want of a reply (rconn_now_ms's clock): the first deadline among the commands in flight,
+ * whose passing drops the connection and answers them all, its own (now + timeout), or answer_by_ms */
+uint64_t rconn_fail_by(const rconn *rc, uint64_t answer_by_ms);
+/* rconn_server_deadline - the server's clock (ms) past which a command sent now must not run, for a caller that is
+ * answered by answer_by_ms (rconn_now_ms's clock) at the latest: by then the caller may have been answered NULL,
+ * at that time or when the first deadline of the commands in flight drops the connection. It is never later than
+ * that instant in the server's clock (a lower bound of the offset, and 2 ms off for rounding two millisecond
+ * clocks; but see rconn_clock_sample), so that a command that runs by it has run before its caller was answered
+ * NULL. 0 while the connection knows nothing of the server's clock */
+uint64_t rconn_server_deadline(const rconn *rc, uint64_t answer_by_ms);
 /* rconn_send_any - the same, also while an outage is being repaired (cluster discovery on a fresh connection) */
 int rconn_send_any(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg);
 /* rconn_sha - the loaded script's sha, "" before the first SCRIPT LOAD answered */

@@ -31,6 +31,23 @@
  * engine applies on_error). Only the requests whose keys live on the
  * failing server are affected.
  *
+ * Late calls. A server that hangs (SIGSTOP, a frozen VM, a fork stall)
+ * has our calls in its socket buffer when we give up on it, and runs them
+ * when it resumes; they must not count requests we answered on_error. So
+ * every call carries a deadline in the server's clock (redis_script.h):
+ * the earliest its requests can be answered NULL (their own deadline, or
+ * an earlier command's on the connection, which drops it: rconn_fail_by),
+ * moved to the server's clock by the offset the connection learnt from
+ * TIME at its set-up and from the time every reply carries. A call run
+ * past it does nothing and fails its parts (on_error). The offset is a
+ * lower bound, so the deadline errs early, and the race goes one way only:
+ * a call that ran just before the deadline and whose reply came just after
+ * it counted while its requests got on_error (as before); a call that ran
+ * after its requests were answered never counts. The price is that a call
+ * run in the last moment before its deadline (within the reply's trip
+ * back) is refused though its reply might have come in time. Each
+ * connection of a cluster or a sharded store has its own offset.
+ *
  * BUGS
  *     Across parts the check is not atomic: two parts run at the same
  *     time, so a greylist step in one part runs even when an earlier
@@ -38,6 +55,12 @@
  *     server would stop before it), and a part's windows count until the
  *     compensation arrives. A compensation lost with its connection is
  *     counted (stats) and not retried.
+ *
+ *     The calls sent at start, before the first connection has answered
+ *     TIME, carry no deadline (after a reconnect nothing is sent before).
+ *     A server clock set back makes deadlines late by as much for up to
+ *     RCONN_CLOCK_KEEP_MS. Calls in flight when the daemon stops are
+ *     answered at once and may still run.
  */
 #ifndef FG_REDIS_H
 #define FG_REDIS_H

@@ -196,6 +196,9 @@ void redis_args_parts(redis_args *a, const char *cmd, const char *body, const re
 /* redis_args_release - free the buffers */
 void redis_args_release(redis_args *a);
 
+/* redis_reply_time - the time a script's reply says it ran at (its now: the second number of its reply, a table
+ * or packed, or of its LATE error); 0, or -1 when it says none */
+int redis_reply_time(const redisReply *r, int64_t *now_ms);
 /* redis_reply_apply - copy a script reply into the ops idx[0..n); bucket[op] gets the counted bucket;
  * *denied the batch index of the part's refusal or -1; 0 ok, -1 a reply of another shape */
 int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,

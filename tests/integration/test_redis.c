@@ -1361,6 +1361,57 @@ static void test_subscribe_timeout(void **st)
     reap(pid, SIGKILL);
 }
 
+/* The deadline of a script call (rconn_fail_by, rconn_server_deadline): the earliest its caller can be answered
+ * NULL, which is an earlier command's deadline when one is in flight (its passing drops the connection), moved
+ * to the server's clock by the largest offset the replies have shown; none before any has. Against a listener
+ * that never answers: the set-up commands (connect_timeout 2 s) are in flight ahead of a command whose own
+ * timeout is 5 s. Fails when a call's deadline is its own timeout (the script of a request answered on_error
+ * when an earlier command timed out would run and count) */
+static void test_call_deadline(void **st)
+{
+    struct event_base *base = event_base_new();
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    rconn_url u;
+    char err[256], url[64];
+    rconn_config cfg = {.timeout_ms = 5000, .connect_timeout_ms = 2000, .script = "return 1", .clock = 1};
+    (void)st;
+
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 4), 0); /* never accepted: the kernel completes the connect, nobody answers */
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u/0", ntohs(sa.sin_port));
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    uint64_t t0 = rconn_now_ms();
+    rconn *rc = rconn_new(base, &u, &cfg, err, sizeof err);
+    assert_non_null(rc);
+    const char *argv[1] = {"PING"};
+    size_t lens[1] = {4};
+    assert_int_equal(rconn_send(rc, 1, argv, lens, NULL, NULL), 0);
+    uint64_t t1 = rconn_now_ms(), by = rconn_fail_by(rc, 0);
+    /* the set-up's deadline (sent at t0 or later, 2 s), not the PING's or a new command's (5 s) */
+    assert_true(by >= t0 + 2000 && by <= t1 + 2000);
+    assert_int_equal(rconn_fail_by(rc, t0 + 700), t0 + 700); /* a caller's own, earlier */
+    assert_int_equal(rconn_server_deadline(rc, 0), 0);       /* TIME never answered: no deadline */
+    /* a server clock 10^12 ms ahead: the deadline is fail_by in it, minus 2 ms, never later */
+    const uint64_t ahead = 1000000000000ULL;
+    uint64_t s0 = rconn_now_ms();
+    rconn_clock_sample(rc, (int64_t)(s0 + ahead));
+    uint64_t d = rconn_server_deadline(rc, 0), s1 = rconn_now_ms();
+    by = rconn_fail_by(rc, 0);
+    assert_true(d <= by + ahead - 2 && d + (s1 - s0) >= by + ahead - 2);
+    /* a reply that waited (a lower offset) does not lower it; a higher one raises it */
+    rconn_clock_sample(rc, (int64_t)(rconn_now_ms() + ahead - 5000));
+    assert_true(rconn_server_deadline(rc, 0) >= d);
+    rconn_clock_sample(rc, (int64_t)(rconn_now_ms() + ahead + 5000));
+    assert_true(rconn_server_deadline(rc, 0) >= d + 5000 - (rconn_now_ms() - s0));
+    rconn_free(rc);
+    close(lfd);
+    event_base_free(base);
+}
+
 /* ---- a server that answers a script call late in the timeout with NOSCRIPT or MOVED, then never again ---- */
 
 enum { LATE_NOSCRIPT, LATE_MOVED, LATE_STORM };
@@ -1829,18 +1880,19 @@ static void test_two_daemons_share_a_limit(void **st)
     assert_int_equal(passed, 3);
     /* one script call per request, on database 2 */
     assert_int_equal(strtoull(ctl_stat(&a, "server.0.round_trips"), NULL, 10), 5);
-    /* each server's state in stats (issue 10): its name, and the commands: SELECT and SCRIPT LOAD pipelined at
-     * connect (two in flight), then the five script calls one at a time, all answered, with a measured p99 */
+    /* each server's state in stats (issue 10): its name, and the commands: SELECT, TIME (the server's clock, for
+     * the scripts' deadlines) and SCRIPT LOAD pipelined at connect (three in flight), then the five script calls
+     * one at a time, all answered, with a measured p99 */
     char name[64];
     snprintf(name, sizeof name, "127.0.0.1:%u", single.port);
     assert_string_equal(ctl_stat(&a, "store_servers"), "1");
     assert_string_equal(ctl_stat(&a, "server.0.name"), name);
     assert_string_equal(ctl_stat(&a, "server.0.connected"), "yes");
     assert_string_equal(ctl_stat(&a, "server.0.outages"), "0");
-    assert_string_equal(ctl_stat(&a, "server.0.commands"), "7");
+    assert_string_equal(ctl_stat(&a, "server.0.commands"), "8");
     assert_string_equal(ctl_stat(&a, "server.0.failed"), "0");
     assert_string_equal(ctl_stat(&a, "server.0.pipeline_depth"), "0");
-    assert_string_equal(ctl_stat(&a, "server.0.pipeline_max"), "2");
+    assert_string_equal(ctl_stat(&a, "server.0.pipeline_max"), "3");
     assert_true(strtoull(ctl_stat(&a, "server.0.p99_us"), NULL, 10) > 0);
     /* the server forgets its scripts (SCRIPT FLUSH): NOSCRIPT, answered by sending the script text */
     redisReply *r = redis_cmd(single.port, "SCRIPT FLUSH");
@@ -3229,6 +3281,118 @@ static void test_outage_in_flight(void **st)
     reap(s.pid, SIGKILL);
 }
 
+static unsigned long long counter_of(fgd *d, const char *rule, const char *value);
+
+/* keys_tagged - counter keys (names with a {tag}) on the server on port */
+static long long keys_tagged(unsigned port)
+{
+    redisReply *r = redis_cmd(port, "KEYS {*");
+    long long n = r && r->type == REDIS_REPLY_ARRAY ? (long long)r->elements : -1;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
+enum { LATE_TCP, LATE_UNIX, LATE_SHARDED };
+
+/* late_calls - requests in flight when Redis hangs (SIGSTOP: a frozen VM, a fork stall) are answered on_error at
+ * the timeout, and their script calls, already in the server's socket buffer (the daemon only closed its end),
+ * are run when Redis resumes. They must count nothing: after SIGCONT the limit holds only the request answered
+ * as counted before the hang, as floodgatectl counter and the next answers show (issue 10). Over TCP, a unix
+ * socket, or on the shard of a sharded store that holds the counter (the other shard goes on answering) */
+static void late_calls(int mode)
+{
+    fgd d;
+    rsrv s[2];
+    char store_conf[512], conf[300], act[6][128], name[64], stat[64];
+    static const char *const inflight[6] = {"late@example.org", "late@example.org", "late@example.org",
+                                            "late@example.org", "late@example.org", "late@example.org"};
+    static const char *const how[] = {"TCP", "a unix socket", "a sharded store"};
+    unsigned nsrv = mode == LATE_SHARDED ? 2 : 1, hung = 0;
+
+    snprintf(conf, sizeof conf, "unixsocket %s/fg-late.sock\nunixsocketperm 700\n", dir);
+    for (unsigned i = 0; i < nsrv; i++)
+        redis_start_conf(&s[i], 0, 0, mode == LATE_UNIX ? conf : NULL);
+    if (mode == LATE_UNIX)
+        snprintf(store_conf, sizeof store_conf,
+                 "type = \"redis\"; url = \"unix:%s/fg-late.sock\"; timeout = \"%s\"; connect_timeout = \"%s\";"
+                 " on_error = \"tempfail\";",
+                 dir, short_timeout(), short_timeout());
+    else if (mode == LATE_TCP)
+        snprintf(store_conf, sizeof store_conf,
+                 "type = \"redis\"; url = \"redis://127.0.0.1:%u\"; timeout = \"%s\"; connect_timeout = \"%s\";"
+                 " on_error = \"tempfail\";",
+                 s[0].port, short_timeout(), short_timeout());
+    else
+        snprintf(store_conf, sizeof store_conf,
+                 "type = \"sharded\"; timeout = \"%s\"; connect_timeout = \"%s\"; on_error = \"tempfail\"; stores = ("
+                 " { type = \"redis\"; url = \"redis://127.0.0.1:%u\"; },"
+                 " { type = \"redis\"; url = \"redis://127.0.0.1:%u\"; } );",
+                 short_timeout(), short_timeout(), s[0].port, s[1].port);
+    snprintf(name, sizeof name, "late-%d", mode);
+    fgd_start_rules(&d, name, store_conf,
+                    "rules = ( { name = \"late\"; on = \"smtp:RCPT\"; limit = { key = [\"sender\"]; count = 3;"
+                    " per = \"1h\"; }; } );\n");
+    wait_all_connected(&d, nsrv);
+    assert_string_equal(query(&d, "late@example.org", "192.0.2.40"), "DUNNO");
+    if (mode == LATE_SHARDED) { /* the shard that holds the counter hangs */
+        hung = keys_tagged(s[1].port) > 0;
+        assert_int_equal(keys_tagged(s[hung].port), 1);
+        assert_int_equal(keys_tagged(s[!hung].port), 0);
+    }
+    snprintf(stat, sizeof stat, "server.%u.round_trips", hung);
+    unsigned long long trips = ctl_num(&d, stat);
+    long long calls = cmd_calls(s[hung].port, "evalsha");
+    assert_true(calls >= 1);
+
+    assert_int_equal(kill(s[hung].pid, SIGSTOP), 0);
+    ask_many(&d, inflight, 6, act);
+    for (int i = 0; i < 6; i++)
+        if (strncmp(act[i], "DEFER_IF_PERMIT 4.3.0", 21))
+            fail_msg("request %d in flight when Redis hung got %s", i, act[i]);
+    /* the script calls that went out for them (requests of one turn share a call) */
+    unsigned long long sent = ctl_num(&d, stat) - trips;
+    assert_true(sent >= 1);
+    assert_int_equal(kill(s[hung].pid, SIGCONT), 0);
+    wait_all_connected(&d, nsrv);
+    /* Redis has run them (an EVALSHA that fails is a call too): a condition, bounded */
+    for (int i = 0; i < 500 && cmd_calls(s[hung].port, "evalsha") < calls + (long long)sent; i++)
+        poll(NULL, 0, 10);
+    assert_true(cmd_calls(s[hung].port, "evalsha") >= calls + (long long)sent);
+    unsigned long long counted = counter_of(&d, "late", "late@example.org");
+    if (counted != 1)
+        fail_msg("over %s, late@example.org counts %llu after Redis resumed, want 1 (the %llu calls sent for the 6 "
+                 "requests answered DEFER_IF_PERMIT 4.3.0 counted)",
+                 how[mode], counted, sent);
+    assert_string_equal(query(&d, "late@example.org", "192.0.2.40"), "DUNNO");
+    assert_string_equal(query(&d, "late@example.org", "192.0.2.40"), "DUNNO");
+    assert_true(!strncmp(query(&d, "late@example.org", "192.0.2.40"), "DEFER_IF_PERMIT 4.7.1", 21));
+    fgd_stop(&d);
+    for (unsigned i = 0; i < nsrv; i++)
+        reap(s[i].pid, SIGKILL);
+}
+
+/* The script calls of requests answered on_error while Redis hung count nothing when it resumes, over TCP */
+static void test_late_calls_tcp(void **st)
+{
+    (void)st;
+    late_calls(LATE_TCP);
+}
+
+/* The same over a unix socket */
+static void test_late_calls_unix(void **st)
+{
+    (void)st;
+    late_calls(LATE_UNIX);
+}
+
+/* The same on the hung shard of a sharded store */
+static void test_late_calls_sharded(void **st)
+{
+    (void)st;
+    late_calls(LATE_SHARDED);
+}
+
 /* http_get - GET path over the HTTP adapter's Unix socket, HTTP/1.0; the whole response (static buffer) */
 static const char *http_get(const char *sock, const char *path)
 {
@@ -4085,6 +4249,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mirror_resync_error),
         cmocka_unit_test(test_mirror_sweep),
         cmocka_unit_test(test_subscribe_timeout),
+        cmocka_unit_test(test_call_deadline),
         cmocka_unit_test(test_retry_keeps_deadline),
         cmocka_unit_test(test_moved_storm_bounded),
         cmocka_unit_test(test_two_daemons_share_a_limit),
@@ -4105,6 +4270,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outage), cmocka_unit_test(test_rule_on_error_and_explain),
         cmocka_unit_test(test_reconnect_backoff_capped),
         cmocka_unit_test(test_outage_in_flight),
+        cmocka_unit_test(test_late_calls_tcp),
+        cmocka_unit_test(test_late_calls_unix),
+        cmocka_unit_test(test_late_calls_sharded),
         cmocka_unit_test(test_metrics_servers),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_cluster),

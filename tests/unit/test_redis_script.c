@@ -284,6 +284,39 @@ static void test_reply_packed(void **st)
     batch_release(&b);
 }
 
+/* the time a reply says its script ran at (the daemon learns the server's clock from it, for the deadlines): the
+ * second number of the table, of the packed reply, of a LATE error; none in other replies */
+static void test_reply_time(void **st)
+{
+    redisReply e[2], *ep[2] = {&e[0], &e[1]}, r;
+    char buf[16], late[] = "LATE 1733000000456 1733000000400", other[] = "ERR something";
+    int64_t ms = 0;
+    (void)st;
+
+    e[0] = (redisReply){.type = REDIS_REPLY_INTEGER, .integer = -1};
+    e[1] = (redisReply){.type = REDIS_REPLY_INTEGER, .integer = 1733000000123LL};
+    r = (redisReply){.type = REDIS_REPLY_ARRAY, .elements = 2, .element = ep};
+    assert_int_equal(redis_reply_time(&r, &ms), 0);
+    assert_int_equal(ms, 1733000000123LL);
+    put_le64(buf, -1);
+    put_le64(buf + 8, 1733000000789LL);
+    r = (redisReply){.type = REDIS_REPLY_STRING, .str = buf, .len = sizeof buf};
+    assert_int_equal(redis_reply_time(&r, &ms), 0);
+    assert_int_equal(ms, 1733000000789LL);
+    r = (redisReply){.type = REDIS_REPLY_ERROR, .str = late, .len = strlen(late)};
+    assert_int_equal(redis_reply_time(&r, &ms), 0);
+    assert_int_equal(ms, 1733000000456LL);
+    r = (redisReply){.type = REDIS_REPLY_ERROR, .str = other, .len = strlen(other)};
+    assert_int_equal(redis_reply_time(&r, &ms), -1);
+    r = (redisReply){.type = REDIS_REPLY_STRING, .str = buf, .len = 15};
+    assert_int_equal(redis_reply_time(&r, &ms), -1);
+    e[1] = (redisReply){.type = REDIS_REPLY_STRING, .str = buf, .len = 1};
+    r = (redisReply){.type = REDIS_REPLY_ARRAY, .elements = 2, .element = ep};
+    assert_int_equal(redis_reply_time(&r, &ms), -1);
+    r = (redisReply){.type = REDIS_REPLY_NIL};
+    assert_int_equal(redis_reply_time(&r, &ms), -1);
+}
+
 /* URLs */
 static void test_urls(void **st)
 {
@@ -371,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_numbers_in_args),
         cmocka_unit_test(test_one_window_parts),
         cmocka_unit_test(test_deadline_in_args),
+        cmocka_unit_test(test_reply_time),
         cmocka_unit_test(test_fnv_and_tag),
         cmocka_unit_test(test_greylist_keys_share_a_slot),
         cmocka_unit_test(test_reply_shapes),
