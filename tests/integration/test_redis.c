@@ -1232,7 +1232,8 @@ static const char *fake_reply(char **argv, size_t argc, int *subscribes, char *b
     return "-ERR unknown command\r\n";
 }
 
-/* fake_parse - one whole command (a RESP array of bulk strings) at the head of in; bytes used, 0 if incomplete */
+/* fake_parse - one whole command (a RESP array of bulk strings) at the head of in, its first 8 arguments into argv
+ * (the others are read past: the mirror's script call has 9); bytes used, 0 if incomplete */
 static size_t fake_parse(const char *in, size_t len, char **argv, size_t *argc, char *store, size_t size)
 {
     const char *p = in, *end = in + len;
@@ -1244,17 +1245,19 @@ static size_t fake_parse(const char *in, size_t len, char **argv, size_t *argc, 
     n = strtoul(p + 1, NULL, 10);
     p = nl + 1;
     *argc = 0;
-    for (size_t i = 0; i < n && i < 8; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (p >= end || *p != '$' || !(nl = memchr(p, '\n', (size_t)(end - p))))
             return 0;
         size_t l = strtoul(p + 1, NULL, 10);
         p = nl + 1;
-        if ((size_t)(end - p) < l + 2 || used + l + 1 > size)
+        if ((size_t)(end - p) < l + 2 || (i < 8 && used + l + 1 > size))
             return 0;
-        memcpy(store + used, p, l);
-        store[used + l] = '\0';
-        argv[(*argc)++] = store + used;
-        used += l + 1;
+        if (i < 8) {
+            memcpy(store + used, p, l);
+            store[used + l] = '\0';
+            argv[(*argc)++] = store + used;
+            used += l + 1;
+        }
         p += l + 2;
     }
     return (size_t)(p - in);
@@ -1418,19 +1421,21 @@ enum { LATE_NOSCRIPT, LATE_MOVED, LATE_STORM };
 
 /* late_serve - the late server's loop (in a child): set-up answered at once, CLUSTER SLOTS with the whole map on
  * itself ('S' on evfd), the first script call answered after delay_ms (NOSCRIPT, or MOVED to itself), every
- * later one never ('R' on evfd); LATE_STORM: every script call answered MOVED to itself at once */
+ * later one never ('R' on evfd); LATE_STORM: every script call answered MOVED to itself at once. A connection's
+ * commands are answered in order, as Redis does: nothing behind the late one is answered before it, nothing
+ * behind one never answered ever is (a reply out of order would be taken for the held command's) */
 static void late_serve(int lfd, unsigned port, int mode, unsigned delay_ms, int evfd)
 {
     struct pollfd pf[8];
     static char in[8][131072], store[131072]; /* SCRIPT LOAD and EVAL carry the script's text */
     size_t have[8] = {0};
-    int n = 1, scripts = 0, late_fd = -1;
+    int n = 1, scripts = 0, late_fd = -1, stuck[8] = {0};
     char late[128];
     struct timespec due = {0, 0};
 
     pf[0] = (struct pollfd){lfd, POLLIN, 0};
     for (;;) {
-        int wait = -1;
+        int wait = -1, ready = -1; /* ready: a connection whose held reply went out, with commands behind it */
         if (late_fd >= 0) {
             struct timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1438,24 +1443,28 @@ static void late_serve(int lfd, unsigned port, int mode, unsigned delay_ms, int 
             if (ms <= 0) {
                 if (write(late_fd, late, strlen(late)) < 0)
                     _exit(1);
+                for (int i = 1; i < n; i++)
+                    if (pf[i].fd == late_fd)
+                        ready = i;
                 late_fd = -1;
-                continue;
+            } else {
+                wait = (int)ms;
             }
-            wait = (int)ms;
         }
-        if (poll(pf, (nfds_t)n, wait) <= 0)
+        if (ready < 0 && poll(pf, (nfds_t)n, wait) <= 0)
             continue;
-        if ((pf[0].revents & POLLIN) && n < 8) {
+        if (ready < 0 && (pf[0].revents & POLLIN) && n < 8) {
             int c = accept(lfd, NULL, NULL);
             if (c >= 0) {
                 pf[n] = (struct pollfd){c, POLLIN, 0};
+                stuck[n] = 0;
                 have[n++] = 0;
             }
         }
         for (int i = 1; i < n; i++) {
-            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            if (i != ready && (ready >= 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR))))
                 continue;
-            ssize_t r = read(pf[i].fd, in[i] + have[i], sizeof in[i] - have[i]);
+            ssize_t r = i == ready ? 1 : read(pf[i].fd, in[i] + have[i], sizeof in[i] - have[i]);
             if (r <= 0) {
                 if (pf[i].fd == late_fd)
                     late_fd = -1;
@@ -1463,13 +1472,16 @@ static void late_serve(int lfd, unsigned port, int mode, unsigned delay_ms, int 
                 pf[i] = pf[n - 1];
                 memcpy(in[i], in[n - 1], have[n - 1]);
                 have[i] = have[n - 1];
+                stuck[i] = stuck[n - 1];
                 n--, i--;
                 continue;
             }
-            have[i] += (size_t)r;
+            if (i != ready)
+                have[i] += (size_t)r;
             char *argv[8], out[256];
             size_t argc, used;
-            while ((used = fake_parse(in[i], have[i], argv, &argc, store, sizeof store))) {
+            while (!stuck[i] && pf[i].fd != late_fd &&
+                   (used = fake_parse(in[i], have[i], argv, &argc, store, sizeof store))) {
                 const char *rep = NULL;
                 if (!argc)
                     rep = NULL;
@@ -1493,8 +1505,10 @@ static void late_serve(int lfd, unsigned port, int mode, unsigned delay_ms, int 
                         due.tv_nsec += (long)(delay_ms % 1000) * 1000000;
                         if (due.tv_nsec >= 1000000000)
                             due.tv_sec++, due.tv_nsec -= 1000000000;
-                    } else if (write(evfd, "R", 1) < 0) {
-                        _exit(1);
+                    } else {
+                        stuck[i] = 1;
+                        if (write(evfd, "R", 1) < 0)
+                            _exit(1);
                     }
                 } else
                     rep = "+OK\r\n"; /* AUTH, SELECT, READONLY, ASKING, PING */
