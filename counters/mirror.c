@@ -14,6 +14,10 @@
  * any node: the first seed, then, when its node stays down for MIRROR_SUB_MOVE_TICKS, the next node the
  * map names that is up; it resyncs there like after any reconnect.
  *
+ * A command sent again (after MOVED, ASK or NOSCRIPT) keeps its first deadline, as the store's requests do
+ * (rconn_send_by): its caller is answered NULL once the timeout has passed since the first send, however many
+ * times it was sent, and no retry is sent past it.
+ *
  * SECURITY
  *     Messages and hash values come from the Redis server, which any daemon of the fleet (or anyone with access
  *     to it) can write: every length is checked against what arrived before a byte is read, and records over
@@ -102,6 +106,7 @@ struct mirror {
     uint64_t sub_timeouts;    /* the subscriber's deadline drops seen (a heartbeat unanswered: logged) */
     int data_was_up;          /* a cluster's data connection, as last seen */
     rconn_config sc;          /* the subscriber's configuration, to make it again on another node */
+    uint64_t timeout_ms;      /* a data command's deadline, from its first send (0: the connection's alone) */
     mclass classes[MIRROR_CLASSES_MAX];
     unsigned nclasses;
     mirror_apply_fn apply;
@@ -131,6 +136,7 @@ typedef struct mcmd {
     void *arg;
     unsigned redirects;
     int evaled;               /* sent again as EVAL after a NOSCRIPT */
+    uint64_t deadline_ms;     /* first send + timeout (rconn_now_ms): answered by then, retries too; 0 none */
     int argc;
     const char *argv[MIRROR_ARGS];
     size_t lens[MIRROR_ARGS];
@@ -189,14 +195,17 @@ static int data_up(const mirror *m)
 }
 
 /* on_routed - a kept command's answer: a NOSCRIPT is sent again as EVAL with the text (once), a cluster's MOVED or
- * ASK is followed (at most MIRROR_REDIRECTS times), anything else goes to the caller */
+ * ASK is followed (at most MIRROR_REDIRECTS times), while its first deadline has not passed; anything else goes to
+ * the caller */
 static void on_routed(rconn *rc, redisReply *r, void *arg)
 {
     mcmd *c = arg;
     mirror *m = c->m;
+    int retry = !m->closing && r && r->type == REDIS_REPLY_ERROR &&
+                (!c->deadline_ms || rconn_now_ms() < c->deadline_ms);
 
-    if (!m->closing && r && r->type == REDIS_REPLY_ERROR && !c->evaled && !strncmp(r->str, "NOSCRIPT", 8) &&
-        c->lens[0] == 7 && !memcmp(c->argv[0], "EVALSHA", 7)) {
+    if (retry && !c->evaled && !strncmp(r->str, "NOSCRIPT", 8) && c->lens[0] == 7 &&
+        !memcmp(c->argv[0], "EVALSHA", 7)) {
         /* the server lost the script (SCRIPT FLUSH, restarted under a live connection): the text, which EVAL
          * also caches there again, so that the next EVALSHA finds it */
         c->evaled = 1;
@@ -204,17 +213,17 @@ static void on_routed(rconn *rc, redisReply *r, void *arg)
         c->lens[0] = 4;
         c->argv[1] = mirror_script;
         c->lens[1] = sizeof mirror_script - 1;
-        if (rconn_send(rc, c->argc, c->argv, c->lens, on_routed, c) == 0)
+        if (rconn_send_by(rc, c->argc, c->argv, c->lens, on_routed, c, c->deadline_ms) == 0)
             return;
-    } else if (!m->closing && m->cl && r && r->type == REDIS_REPLY_ERROR && c->redirects < MIRROR_REDIRECTS &&
-        (!strncmp(r->str, "MOVED ", 6) || !strncmp(r->str, "ASK ", 4))) {
+    } else if (retry && m->cl && c->redirects < MIRROR_REDIRECTS &&
+               (!strncmp(r->str, "MOVED ", 6) || !strncmp(r->str, "ASK ", 4))) {
         static const char *asking[1] = {"ASKING"};
         static const size_t asking_len[1] = {6};
         int ask = 0;
         rconn *to = cluster_redirect(m->cl, r->str, r->len, &ask);
         c->redirects++;
         if (to && (!ask || rconn_send(to, 1, asking, asking_len, NULL, NULL) == 0) &&
-            rconn_send(to, c->argc, c->argv, c->lens, on_routed, c) == 0)
+            rconn_send_by(to, c->argc, c->argv, c->lens, on_routed, c, c->deadline_ms) == 0)
             return;
     }
     c->done(rc, r, c->arg);
@@ -236,7 +245,8 @@ static int data_send(mirror *m, int argc, const char **argv, const size_t *lens,
         total += lens[i];
     mcmd *c = fg_malloc(sizeof *c + total);
     char *p = c->bytes;
-    *c = (mcmd){.m = m, .done = cb, .arg = arg, .argc = argc};
+    *c = (mcmd){.m = m, .done = cb, .arg = arg, .argc = argc,
+                .deadline_ms = m->timeout_ms ? rconn_now_ms() + m->timeout_ms : 0};
     for (int i = 0; i < argc; i++) {
         memcpy(p, argv[i], lens[i]);
         c->argv[i] = p;
@@ -675,6 +685,7 @@ static mirror *mirror_make(struct event_base *base, const rconn_url *urls, unsig
     sc.state_arg = m;
     m->sc = sc;
     m->sc.numeric_only = 1; /* a node the map names: no name lookup at run time */
+    m->timeout_ms = dc.timeout_ms;
     if (cluster) {
         m->cl = cluster_new(base, urls, nurls, &dc, 0, err, errlen);
         if (m->cl) {

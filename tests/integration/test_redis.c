@@ -1642,6 +1642,72 @@ static void test_retry_keeps_deadline(void **st)
     late_retry(LATE_MOVED);
 }
 
+typedef struct late_write {
+    mirror *m;
+    int unwritten;            /* MIRROR_UNWRITTEN_PUT handed back */
+    int next;                 /* mirror_del's answer when it was: 0 taken, -1 refused (the connection was down) */
+    mirror_stats ms;          /* the mirror's stats then */
+} late_write;
+
+/* on_late_apply - a put handed back unwritten: is the data connection still taking writes at that moment? */
+static void on_late_apply(int op, const mirror_rec *r, void *arg)
+{
+    late_write *w = arg;
+
+    if (op != MIRROR_UNWRITTEN_PUT)
+        return;
+    assert_int_equal(r->cls, 27);
+    w->unwritten++;
+    mirror_get_stats(w->m, &w->ms);
+    w->next = mirror_del(w->m, 27, (const uint8_t *)"192.0.2.9", 9);
+}
+
+/* The fleet mirror's write on a cluster, answered MOVED 0.4 timeout after it was sent and never again (issue 10,
+ * as test_retry_keeps_deadline for the store): it is handed back unwritten when store.timeout has passed since
+ * the first send, while its connection is up and still takes writes. With a fresh timeout for the retry, only
+ * the connection's drop a whole timeout after the retry answered it, and the next write was refused. */
+static void test_mirror_retry_keeps_deadline(void **st)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    char err[256], url[64];
+    rconn_config cfg = {.timeout_ms = 1500, .connect_timeout_ms = 5000};
+    const uint8_t classes[] = {27};
+    late_write w = {0};
+    pid_t pid;
+    int evfd, sent = -1;
+    (void)st;
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&pid, LATE_MOVED, 600, &evfd));
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    w.m = mirror_new_cluster(base, &u, 1, &cfg, classes, 1, on_late_apply, &w, err, sizeof err);
+    assert_non_null(w.m);
+    late_event(base, evfd, 'S'); /* the node answered CLUSTER SLOTS */
+    /* the put, once the map is in (before, there is no node for the slot: refused at once) */
+    mirror_rec rec = {27, (const uint8_t *)"192.0.2.8", 9, (const uint8_t *)"late", 4, 2000000000};
+    for (int i = 0; i < 400 && sent < 0; i++) {
+        if (i) {
+            struct timeval tv = {0, 5000};
+            event_base_loopexit(base, &tv);
+            event_base_dispatch(base);
+        }
+        sent = mirror_put(w.m, &rec);
+    }
+    assert_int_equal(sent, 0);
+    mirror_stats before;
+    mirror_get_stats(w.m, &before); /* the puts refused before the map was in are counted failed */
+    late_event(base, evfd, 'R'); /* sent again to the node of MOVED */
+    while (!w.unwritten)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(w.unwritten, 1);
+    assert_int_equal(w.next, 0);
+    assert_int_equal(w.ms.failed, before.failed + 1);
+    mirror_free(w.m); /* the retry and the del, still in flight, are dropped without a callback */
+    event_base_free(base);
+    close(evfd);
+    reap(pid, SIGKILL);
+}
+
 /* mono_ms - CLOCK_MONOTONIC in milliseconds: deadlines on events, and the length of a storm */
 static uint64_t mono_ms(void)
 {
@@ -4266,6 +4332,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_call_deadline),
         cmocka_unit_test(test_retry_keeps_deadline),
         cmocka_unit_test(test_moved_storm_bounded),
+        cmocka_unit_test(test_mirror_retry_keeps_deadline),
         cmocka_unit_test(test_two_daemons_share_a_limit),
         cmocka_unit_test(test_fleet_distinct),
         cmocka_unit_test(test_lock_contention),
