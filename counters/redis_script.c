@@ -1061,12 +1061,9 @@ void redis_args_parts(redis_args *a, const char *cmd, const char *body, const re
         }
     }
     /* now and the deadline, "<i8i8" */
-    args_reserve(a, 16);
-    a->off[a->argc] = a->len;
-    a->lens[a->argc] = 16;
-    put_i64(put_i64((unsigned char *)a->buf + a->len, (long long)now_ms), (long long)deadline);
-    a->len += 16;
-    a->argc++;
+    unsigned char clock[16];
+    put_i64(put_i64(clock, (long long)now_ms), (long long)deadline);
+    args_add(a, NULL, 0, clock, sizeof clock);
     if (np == 1) {
         args_num(a, parts[0].commit);
         args_num(a, (long long)parts[0].n);
@@ -1197,6 +1194,24 @@ int redis_reply_time(const redisReply *r, int64_t *now_ms)
     return 0;
 }
 
+/* op_apply - an operation's five numbers: admitted, total, retry_ms, greylist result (of a distinct operation:
+ * seen), and the bucket counted in (to *bucket, if not NULL) */
+static void op_apply(store_op *op, const int64_t v[REDIS_REPLY_PER_OP], int64_t *bucket)
+{
+    op->admitted = v[0] != 0;
+    op->peek.total = v[1] > 0 ? (uint64_t)v[1] : 0;
+    op->peek.retry_ms = v[2] > 0 ? (uint64_t)v[2] : 0;
+    op->grey_result = (uint8_t)(v[3] > 0 && v[3] < 256 ? v[3] : 0);
+    if (op->flags & STORE_DISTINCT) {
+        op->seen = op->grey_result != 0;
+        op->grey_result = 0;
+    }
+    if (bucket)
+        *bucket = v[4];
+    op->which = 0;
+    op->wpeek[0] = op->peek;
+}
+
 /* reply_apply_packed - the reply of a call of one-window operations only: its 2 + 5n numbers, "<i8" each */
 static int reply_apply_packed(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
                               long *denied)
@@ -1215,17 +1230,11 @@ static int reply_apply_packed(const redisReply *r, store_batch *b, const uint32_
         return -1;
     *denied = d < 0 ? -1 : (long)idx[d];
     for (size_t i = 0; i < n; i++) {
-        store_op *op = &b->ops[idx[i]];
         const unsigned char *e = p + 8 * (REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * i);
-        int64_t total = le64(e + 8), retry = le64(e + 16), grey = le64(e + 24);
-        op->admitted = le64(e) != 0;
-        op->peek.total = total > 0 ? (uint64_t)total : 0;
-        op->peek.retry_ms = retry > 0 ? (uint64_t)retry : 0;
-        op->grey_result = (uint8_t)(grey > 0 && grey < 256 ? grey : 0);
-        if (bucket)
-            bucket[idx[i]] = le64(e + 32);
-        op->which = 0;
-        op->wpeek[0] = op->peek;
+        int64_t v[REDIS_REPLY_PER_OP];
+        for (size_t k = 0; k < REDIS_REPLY_PER_OP; k++)
+            v[k] = le64(e + 8 * k);
+        op_apply(&b->ops[idx[i]], v, bucket ? &bucket[idx[i]] : NULL);
     }
     return 0;
 }
@@ -1257,18 +1266,10 @@ int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, 
     for (size_t i = 0; i < n; i++) {
         store_op *op = &b->ops[idx[i]];
         redisReply **e = r->element + REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * i;
-        op->admitted = e[0]->integer != 0;
-        op->peek.total = e[1]->integer > 0 ? (uint64_t)e[1]->integer : 0;
-        op->peek.retry_ms = e[2]->integer > 0 ? (uint64_t)e[2]->integer : 0;
-        op->grey_result = (uint8_t)(e[3]->integer > 0 && e[3]->integer < 256 ? e[3]->integer : 0);
-        if (op->flags & STORE_DISTINCT) {
-            op->seen = op->grey_result != 0; /* the fourth number of a distinct operation: seen */
-            op->grey_result = 0;
-        }
-        if (bucket)
-            bucket[idx[i]] = e[4]->integer;
-        op->which = 0;
-        op->wpeek[0] = op->peek;
+        int64_t v[REDIS_REPLY_PER_OP];
+        for (size_t k = 0; k < REDIS_REPLY_PER_OP; k++)
+            v[k] = e[k]->integer;
+        op_apply(op, v, bucket ? &bucket[idx[i]] : NULL);
         unsigned nw = multi_windows(op);
         if (nw) {
             /* each window's total and retry; the deciding window by the rule every store shares */
