@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -182,6 +183,7 @@ static void redis_start_conf(rsrv *s, unsigned port, int cluster, const char *co
     s->pid = fork();
     assert_true(s->pid >= 0);
     if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a killed one */
         int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
@@ -1322,6 +1324,7 @@ static unsigned fake_start(pid_t *pid)
     *pid = fork();
     assert_true(*pid >= 0);
     if (*pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a killed one */
         fake_serve(lfd);
         _exit(0);
     }
@@ -1537,6 +1540,7 @@ static unsigned late_start(pid_t *pid, int mode, unsigned delay_ms, int *evfd)
     *pid = fork();
     assert_true(*pid >= 0);
     if (*pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a killed one */
         close(ev[0]);
         late_serve(lfd, ntohs(sa.sin_port), mode, delay_ms, ev[1]);
         _exit(0);
@@ -1708,14 +1712,6 @@ static void test_mirror_retry_keeps_deadline(void **st)
     reap(pid, SIGKILL);
 }
 
-/* mono_ms - CLOCK_MONOTONIC in milliseconds: deadlines on events, and the length of a storm */
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A cluster node that answers every script call MOVED (to itself: a storm, as while slots move or a node is
  * misconfigured): each request follows REDIS_RETRIES_MAX redirects and gets on_error, and the map is asked for
  * CLUSTER_REFRESH_FAST_MS apart at the soonest, however many MOVED come (each asked for one, one in flight at a
@@ -1733,7 +1729,7 @@ static void test_moved_storm_bounded(void **st)
     store_stats ss = {0};
     (void)st;
 
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rconn_now_ms();
     snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&pid, LATE_STORM, 0, &evfd));
     assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
     redis_spec spec = {.kind = REDIS_CLUSTER, .urls = &u, .nurls = 1};
@@ -1764,7 +1760,7 @@ static void test_moved_storm_bounded(void **st)
             event_base_loop(base, EVLOOP_ONCE);
         assert_int_equal(b.status, -1);
     }
-    uint64_t storm_ms = mono_ms() - t0;
+    uint64_t storm_ms = rconn_now_ms() - t0;
     store_get_stats(s, &ss);
     struct pollfd pf = {evfd, POLLIN, 0};
     char got;
@@ -1828,6 +1824,7 @@ static void fgd_start_listen(fgd *d, const char *name, const char *listen_more, 
     d->pid = fork();
     assert_true(d->pid >= 0);
     if (d->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a killed one */
         int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         char wrapper[1024], *argv[32];
         int argc = 0;
@@ -2529,6 +2526,7 @@ static void follow_start(follower *f, fgd *d)
     f->pid = fork();
     assert_true(f->pid >= 0);
     if (f->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, even a killed one */
         dup2(p[1], 1);
         dup2(p[1], 2);
         close(p[0]);
@@ -3609,19 +3607,9 @@ static void test_metrics_servers(void **st)
 /* counter_of - floodgatectl counter RULE VALUE: the count */
 static unsigned long long counter_of(fgd *d, const char *rule, const char *value)
 {
-    static char out[4096];
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "%s -s %s counter %s %s", ctl_bin, d->control, rule, value);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    pclose(p);
-    out[n] = '\0';
-    char *c = strstr(out, "\ncount");
-    assert_non_null(c);
-    c += 6;
-    while (*c == ' ')
-        c++;
-    return strtoull(c, NULL, 10);
+    long long c = counter_try(d, rule, value);
+    assert_true(c >= 0);
+    return (unsigned long long)c;
 }
 
 /* share_limits - 30 senders, 4 recipients each from two daemons: exactly 3 pass per sender, and the
@@ -4196,9 +4184,9 @@ static void test_cluster_failover_counts(void **st)
     if (!promoted)
         fail_msg("the replica 127.0.0.1:%u of the killed master never said it was master", replica);
     /* the daemon reads the new master's slots soon after (a deadline on that event, polled) */
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = rconn_now_ms();
     long long c = -1;
-    while (c != 2 && mono_ms() - t0 < FAILOVER_SEEN_MS) {
+    while (c != 2 && rconn_now_ms() - t0 < FAILOVER_SEEN_MS) {
         c = counter_try(&a, "per-sender", fo_victim[0]);
         if (c >= 0 && c != 2)
             fail_msg("%s counts %lld after the failover, want 2", fo_victim[0], c);
