@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "redis_script.h"
@@ -62,14 +61,6 @@ struct cluster {
     cluster_notify_fn notify;        /* told when a node comes up or goes down, or a new map is in */
     void *notify_arg;
 };
-
-/* mono_ms - CLOCK_MONOTONIC, for the refresh period */
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void on_node_state(rconn *rc, int up, void *arg);
 static int map_read(cluster *cl, const redisReply *r, rconn *rc);
@@ -211,7 +202,7 @@ static void plan(cluster *cl)
 {
     if (cl->closing || cl->refreshing)
         return;
-    uint64_t now = mono_ms(), period = cl->want_refresh || !cluster_whole(cl) ? CLUSTER_REFRESH_FAST_MS
+    uint64_t now = rconn_now_ms(), period = cl->want_refresh || !cluster_whole(cl) ? CLUSTER_REFRESH_FAST_MS
                                                                                 : CLUSTER_REFRESH_MS;
     uint64_t due = cl->last_refresh_ms ? cl->last_refresh_ms + period : now;
     if (due <= now) {

@@ -606,9 +606,12 @@ static void ev_cleanup(void *arg)
 {
     rconn_ev *e = arg;
 
-    event_free(e->rev);
-    event_free(e->wev);
-    event_free(e->flush);
+    if (e->rev) /* NULL only when ev_attach could not make them all */
+        event_free(e->rev);
+    if (e->wev)
+        event_free(e->wev);
+    if (e->flush)
+        event_free(e->flush);
     fg_free(e);
 }
 
@@ -622,13 +625,7 @@ static int ev_attach(redisAsyncContext *ac, struct event_base *base)
     e->wev = event_new(base, ac->c.fd, EV_WRITE, ev_write, e);
     e->flush = event_new(base, -1, 0, ev_write, e);
     if (!e->rev || !e->wev || !e->flush) {
-        if (e->rev)
-            event_free(e->rev);
-        if (e->wev)
-            event_free(e->wev);
-        if (e->flush)
-            event_free(e->flush);
-        fg_free(e);
+        ev_cleanup(e);
         return -1;
     }
     ac->ev.data = e;
