@@ -45,6 +45,7 @@ typedef struct rconn_entry {
     uint64_t answer_by_ms; /* answer the caller NULL by then (the reply, if it comes, is dropped); 0 = none */
     uint64_t sent_us;      /* for the latency histogram */
     int script;            /* a script call */
+    int answered;          /* its caller was answered NULL at answer_by_ms, and counted in failed then */
 } rconn_entry;
 
 struct rconn {
@@ -182,7 +183,7 @@ static void fail_all(rconn *rc, const char *why)
         say(rc, 4, "redis %s: unavailable (%s); requests get their on_error action until it is back", rc->name, why);
     }
     while (q_pop(rc, &e)) {
-        rc->st.failed++;
+        rc->st.failed += !e.answered;
         rc->outage_refused += e.script;
         if (e.cb)
             e.cb(rc, NULL, e.arg);
@@ -270,6 +271,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
         if (e->cb && e->answer_by_ms && e->answer_by_ms <= now) {
             rconn_reply_fn cb = e->cb;
             e->cb = NULL;
+            e->answered = 1;
             rc->st.failed++;
             cb(rc, NULL, e->arg);
         }
@@ -294,7 +296,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (ac != rc->ac || !q_pop(rc, &e))
         return;
     if (!r) {
-        rc->st.failed++;
+        rc->st.failed += !e.answered;
     } else {
         rc->st.replies++;
         rc->st.errors += ((redisReply *)r)->type == REDIS_REPLY_ERROR;
@@ -351,7 +353,7 @@ static int push_command(rconn *rc, int argc, const char **argv, const size_t *le
 {
     uint64_t now_us = mono_us(), deadline_ms = now_us / 1000 + timeout_ms;
     /* the caller's deadline counts only when it comes first (and there is a caller to answer) */
-    rconn_entry e = {cb, arg, deadline_ms, cb && answer_by_ms < deadline_ms ? answer_by_ms : 0, now_us, 0};
+    rconn_entry e = {cb, arg, deadline_ms, cb && answer_by_ms < deadline_ms ? answer_by_ms : 0, now_us, 0, 0};
 
     if (argc >= 1 && lens[0] >= 4 && !strncasecmp(argv[0], "EVAL", 4))
         e.script = 1;
