@@ -32,7 +32,7 @@ static fixture *shipped(const char *name)
 /* refused - the action refuses (REJECT or a tarpit) */
 static int refused(const char *action)
 {
-    return !strncmp(action, "REJECT", 6);
+    return !strncmp(action, "REJECT", 6) || !strncmp(action, "TARPIT", 6);
 }
 
 static const char *web(fixture *f, uint64_t t, const char *ip, const char *method, const char *uri)
