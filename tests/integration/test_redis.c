@@ -1167,6 +1167,20 @@ static long long cmd_calls(unsigned port, const char *cmd)
     return n;
 }
 
+/* late_errors - the script calls that a server refused as run past their deadline (LATE), by its own count */
+static long long late_errors(unsigned port)
+{
+    redisReply *x = redis_cmd(port, "INFO errorstats");
+    const char *p, *name = "errorstat_LATE:count=";
+    long long n = -1;
+
+    if (x && x->type == REDIS_REPLY_STRING)
+        n = (p = strstr(x->str, name)) ? strtoll(p + strlen(name), NULL, 10) : 0;
+    if (x)
+        freeReplyObject(x);
+    return n;
+}
+
 /* eval_calls - the mirror's script calls the single server has answered (by sha) */
 static long long eval_calls(void)
 {
@@ -3455,6 +3469,8 @@ static void late_calls(int mode)
     for (int i = 0; i < 500 && cmd_calls(s[hung].port, "evalsha") < calls + (long long)sent; i++)
         poll(NULL, 0, 10);
     assert_true(cmd_calls(s[hung].port, "evalsha") >= calls + (long long)sent);
+    /* each of them ran past its deadline and did nothing, as Redis's own error count tells an admin (README) */
+    assert_true(late_errors(s[hung].port) >= (long long)sent);
     unsigned long long counted = counter_of(&d, "late", "late@example.org");
     if (counted != 1)
         fail_msg("over %s, late@example.org counts %llu after Redis resumed, want 1 (the %llu calls sent for the 6 "
