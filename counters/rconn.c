@@ -184,7 +184,7 @@ static void fail_all(rconn *rc, const char *why)
     }
     while (q_pop(rc, &e)) {
         rc->st.failed += !e.answered;
-        rc->outage_refused += e.script;
+        rc->outage_refused += e.script && !e.answered;
         if (e.cb)
             e.cb(rc, NULL, e.arg);
     }
