@@ -234,21 +234,27 @@ static void run_batch(struct event_base *base, store *s, store_batch *b)
         event_base_loop(base, EVLOOP_ONCE);
 }
 
-/* wait_up - run the loop until every server of the store is connected */
-static void wait_up(struct event_base *base, store *s)
+/* wait_servers - run the loop until every server of the store is connected (want 1) or down (want 0) */
+static void wait_servers(struct event_base *base, store *s, int want)
 {
     store_server sv[16];
     for (int i = 0; i < 2000; i++) {
-        size_t n = store_servers(s, sv, 16), up = 0;
+        size_t n = store_servers(s, sv, 16), in = 0;
         for (size_t j = 0; j < n && j < 16; j++)
-            up += (size_t)sv[j].up;
-        if (n && up == n)
+            in += (size_t)(sv[j].up == want);
+        if (n && in == n)
             return;
         struct timeval tv = {0, 5000};
         event_base_loopexit(base, &tv);
         event_base_dispatch(base);
     }
-    fail_msg("the store did not connect");
+    fail_msg("%s", want ? "the store did not connect" : "the store did not see its servers go down");
+}
+
+/* wait_up - run the loop until every server of the store is connected */
+static void wait_up(struct event_base *base, store *s)
+{
+    wait_servers(base, s, 1);
 }
 
 /* one_server - a spec for one redis URL */
@@ -1150,16 +1156,15 @@ static void db_cmd(const char *fmt, const void *a, size_t alen)
     redisFree(rc);
 }
 
-/* cmd_calls - calls of cmd (lower case) the server on port has answered (INFO commandstats): 0 if none, -1 if
- * unreachable */
-static long long cmd_calls(unsigned port, const char *cmd)
+/* info_num - the number after name in the INFO section of the server on port: 0 if absent, -1 if unreachable */
+static long long info_num(unsigned port, const char *section, const char *name)
 {
-    redisReply *x = redis_cmd(port, "INFO commandstats");
-    char name[64];
+    char cmd[64];
     long long n = -1;
     const char *p;
 
-    snprintf(name, sizeof name, "cmdstat_%s:calls=", cmd);
+    snprintf(cmd, sizeof cmd, "INFO %s", section);
+    redisReply *x = redis_cmd(port, cmd);
     if (x && x->type == REDIS_REPLY_STRING)
         n = (p = strstr(x->str, name)) ? strtoll(p + strlen(name), NULL, 10) : 0;
     if (x)
@@ -1167,18 +1172,20 @@ static long long cmd_calls(unsigned port, const char *cmd)
     return n;
 }
 
+/* cmd_calls - calls of cmd (lower case) the server on port has answered (INFO commandstats): 0 if none, -1 if
+ * unreachable */
+static long long cmd_calls(unsigned port, const char *cmd)
+{
+    char name[64];
+
+    snprintf(name, sizeof name, "cmdstat_%s:calls=", cmd);
+    return info_num(port, "commandstats", name);
+}
+
 /* late_errors - the script calls that a server refused as run past their deadline (LATE), by its own count */
 static long long late_errors(unsigned port)
 {
-    redisReply *x = redis_cmd(port, "INFO errorstats");
-    const char *p, *name = "errorstat_LATE:count=";
-    long long n = -1;
-
-    if (x && x->type == REDIS_REPLY_STRING)
-        n = (p = strstr(x->str, name)) ? strtoll(p + strlen(name), NULL, 10) : 0;
-    if (x)
-        freeReplyObject(x);
-    return n;
+    return info_num(port, "errorstats", "errorstat_LATE:count=");
 }
 
 /* eval_calls - the mirror's script calls the single server has answered (by sha) */
@@ -1647,15 +1654,9 @@ static void late_retry(int mode)
      * map refresh, CLUSTER SLOTS, waiting behind the retry), the retry does not */
     assert_int_equal(a.sv.failed, 1);
     reap(pid, SIGKILL);
+    wait_servers(base, a.s, 0);
     store_server sv;
-    for (int i = 0; i < 2000; i++) {
-        assert_int_equal(store_servers(a.s, &sv, 1), 1);
-        if (!sv.up)
-            break;
-        struct timeval tv = {0, 5000};
-        event_base_loopexit(base, &tv);
-        event_base_dispatch(base);
-    }
+    assert_int_equal(store_servers(a.s, &sv, 1), 1);
     assert_int_equal(sv.up, 0);
     assert_int_equal(sv.failed, a.sv.failed + a.sv.depth - 1);
     batch_release(&b);
