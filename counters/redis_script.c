@@ -627,13 +627,54 @@ const char REDIS_SCRIPT_TEXT[] =
 /* the one-window operations' states, every key of the call read by one MGET: a redis.call costs Redis
  * ~6,000 instructions (its arguments, the command's lookup, the reply's conversion), whatever it reads. A
  * key's value stays in sv until the call writes it (bounded: unpack takes at most ~8,000 values) */
-"if not slow and #KEYS > 1 and #KEYS <= 1000 then\n"
+"local read = not slow and #KEYS > 0 and #KEYS <= 1000\n"
+"if read then\n"
 "  local vs = rcall('MGET', unpack(KEYS))\n"
 "  for i = 1, #KEYS do sv[KEYS[i]] = vs[i] end\n"
 "end\n"
 "local ki = 1\n"
 "local base = 0\n"
 "local rfmts = {[22] = '<i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'}\n"
+/* fast parts: a committed part of one-window counts (type 1, flags 0) whose every state is its shape's state of
+ * now's bucket (head, per, k and expiry: a 26-byte prefix) under its count, or none. That is the usual request,
+ * and all it needs is each state's total and newest count, so it skips the general loop below (~19,000
+ * instructions an operation): its operations' records are parsed once per call (a plan per distinct run of
+ * records), the check compares the prefix (an interned string: a pointer once made), and the counts are kept in
+ * PT and PC (total, newest count by key) and written once per key per call (flush: one SETRANGE of 12 bytes,
+ * where a key counted by several parts cost a GET and a SETRANGE each). A part that is not fast first writes
+ * what is kept (so the general loop reads every state from Redis), then runs the general loop. Its reply is
+ * "<i8" numbers: -2 (the fast form), now, each operation's total after the count (admitted, no retry, counted
+ * in now's bucket: redis_reply_apply knows the rest) */
+"local ssub = string.sub\n"
+"local FAST = read and not ro\n"
+"local PL, PT, PC, X\n"
+"local pend = false\n"
+"if FAST then PL, PT, PC, X = {}, {}, {}, {} end\n"
+/* plan - the fast form of a run of n records: {count, value length, prefix, new state, its PX} each, or false */
+"local function plan(rec, n)\n"
+"  local pl = {}\n"
+"  for i = 1, n do\n"
+"    local typ, per, count, k, _, fl = sunpack('<i8i8i8i8i8i8', rec, 48 * i - 47)\n"
+"    if typ ~= 1 or fl ~= 0 then return false end\n"
+"    local m = bns[per * 65536 + k] or bnow(per, k)\n"
+"    if not m[5] then\n"
+"      m[5] = spack('<I8I8I2I8', m[1], per, k, m[2])\n"
+       /* the bytes sadd gives a new state */
+"      m[4] = m[4] or (m[5] .. spack('<I8I4', 1, 1) .. string.rep('\\0', 4 * k))\n"
+"      m[3] = m[3] or tostring(m[2] - now)\n"
+"    end\n"
+"    pl[i] = {count, 38 + 4 * k, m[5], m[4], m[3]}\n"
+"  end\n"
+"  return pl\n"
+"end\n"
+/* flush - write the counts kept, and forget those states (the general loop reads them again) */
+"local function flush()\n"
+"  for key, t in next, PT do\n"
+"    rcall('SETRANGE', key, '26', spack('<I8I4', t, PC[key]))\n"
+"    PT[key] = nil; PC[key] = nil; sv[key] = nil\n"
+"  end\n"
+"  pend = false\n"
+"end\n"
 /* tables every part of the call reuses, made at the size of 4 operations (a table costs ~1,000 instructions to
  * make and collect, and more each time it grows) */
 "local OPS0 = {false, false, false, false}\n"
@@ -644,6 +685,57 @@ const char REDIS_SCRIPT_TEXT[] =
 "for part = 1, nparts do\n"
 "local commit, nops = CM == '1', nops\n"
 "if outs then commit = string.byte(CM, part) == 49; nops = counts[part] end\n"
+"local fres = nil\n"
+"if FAST and commit then\n"
+"  local rec = ssub(OPS, 9 + 48 * base, 8 + 48 * (base + nops))\n"
+"  local pl = PL[rec]\n"
+"  if pl == nil then pl = plan(rec, nops); PL[rec] = pl end\n"
+"  fres = pl\n"
+   /* the check, as the general loop's: every operation sees the states as the part found them */
+"  if pl then\n"
+"    for i = 1, nops do\n"
+"      local s, key = pl[i], KEYS[ki + i - 1]\n"
+"      local v, t = sv[key], 0\n"
+"      if v then\n"
+"        if #v ~= s[2] or ssub(v, 1, 26) ~= s[3] then fres = false; break end\n"
+"        local c\n"
+"        t = PT[key]\n"
+"        if t then c = PC[key] else t, c = sunpack('<I8I4', v, 27) end\n"
+"        if t >= s[1] or c >= 4294967295 then fres = false; break end\n"
+"      elseif v == nil or s[1] <= 0 then fres = false; break end\n"
+"      X[i], X[nops + i] = t, v\n"
+"    end\n"
+"  end\n"
+   /* the count, as sadd's: in place, or a new state; a key an earlier operation of the part made anew is
+    * counted on in it if it has this shape, else made anew again */
+"  if fres then\n"
+"    for i = 1, nops do\n"
+"      local s, key = pl[i], KEYS[ki]\n"
+"      local v = sv[key]\n"
+"      if v and (v == X[nops + i] or (#v == s[2] and ssub(v, 1, 26) == s[3])) then\n"
+"        local t, c = PT[key], PC[key]\n"
+"        if not t then t, c = sunpack('<I8I4', v, 27) end\n"
+"        if c < 4294967295 then PT[key], PC[key] = t + 1, c + 1; pend = true end\n"
+"      else\n"
+"        rcall('SET', key, s[4], 'PX', s[5])\n"
+"        sv[key], PT[key], PC[key] = s[4], nil, nil\n"
+"      end\n"
+"      X[i] = X[i] + 1\n"
+"      ki = ki + 1\n"
+"    end\n"
+"    local f = rfmts[-nops]\n"
+"    if not f then f = '<i8i8' .. string.rep('i8', nops); rfmts[-nops] = f end\n"
+"    fres = spack(f, -2, now, unpack(X, 1, nops))\n"
+"  end\n"
+"end\n"
+"if fres then\n"
+"  if not outs then\n"
+"    if pend then flush() end\n"
+"    return fres\n"
+"  end\n"
+"  outs[part] = fres\n"
+"else\n"
+"if pend then flush() end\n"
 /* the reply (2 + 5 per operation, then the several-window tails), made at its size for up to 4 operations
  * (a table that grows is copied at each power of two) and cut after its last number by a nil */
 "local res\n"
@@ -815,8 +907,10 @@ const char REDIS_SCRIPT_TEXT[] =
 /* one part: its reply; several: an array of their replies */
 "if not outs then return res end\n"
 "outs[part] = res\n"
+"end\n"
 "base = base + nops\n"
 "end\n"
+"if pend then flush() end\n"
 "return outs\n";
 /* clang-format on */
 
@@ -1212,19 +1306,44 @@ static void op_apply(store_op *op, const int64_t v[REDIS_REPLY_PER_OP], int64_t 
     op->wpeek[0] = op->peek;
 }
 
-/* reply_apply_packed - the reply of a call of one-window operations only: its 2 + 5n numbers, "<i8" each */
+/* reply_apply_fast - a fast part's reply (the script's fast path): -2, now, then each operation's total after
+ * its count, "<i8" each; every operation was admitted and counted in now's bucket */
+static int reply_apply_fast(const unsigned char *p, size_t len, store_batch *b, const uint32_t *idx, size_t n,
+                            int64_t *bucket, long *denied)
+{
+    if (len != 8 * (2 + n))
+        return -1;
+    int64_t now = le64(p + 8);
+    if (now < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        store_op *op = &b->ops[idx[i]];
+        unsigned nw;
+        const window_spec *w = op_windows(op, &nw);
+        int64_t v[REDIS_REPLY_PER_OP] = {1, le64(p + 16 + 8 * i), 0, 0,
+                                         (int64_t)window_bucket(&w[0], (uint64_t)now)};
+        op_apply(op, v, bucket ? &bucket[idx[i]] : NULL);
+    }
+    *denied = -1;
+    return 0;
+}
+
+/* reply_apply_packed - the reply of a call of one-window operations only: its 2 + 5n numbers, "<i8" each, or
+ * the fast form */
 static int reply_apply_packed(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
                               long *denied)
 {
     const unsigned char *p = (const unsigned char *)r->str;
 
-    if (r->len != 8 * (REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n))
-        return -1;
     for (size_t i = 0; i < n; i++) {
         const store_op *op = &b->ops[idx[i]];
         if (op->type >= STORE_KV_GET || multi_windows(op) || (op->flags & STORE_DISTINCT))
             return -1; /* those have the table reply */
     }
+    if (r->len >= 8 && le64(p) == -2)
+        return reply_apply_fast(p, r->len, b, idx, n, bucket, denied);
+    if (r->len != 8 * (REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n))
+        return -1;
     int64_t d = le64(p);
     if (d < -1 || d >= (int64_t)n)
         return -1;

@@ -34,6 +34,11 @@ static uint64_t bucket_of(const window_spec *spec, uint64_t t)
     return t / spec->per_ms * spec->k + (t % spec->per_ms) * spec->k / spec->per_ms;
 }
 
+uint64_t window_bucket(const window_spec *spec, uint64_t t)
+{
+    return bucket_of(spec, t);
+}
+
 /* bucket_start - first millisecond of bucket b (ceil of b*per/k) */
 static uint64_t bucket_start(const window_spec *spec, uint64_t b)
 {

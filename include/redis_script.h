@@ -99,7 +99,14 @@
  * is a one-window WINDOW, PEEK, DEL or UNDO (the first number of ARGV[4]
  * is 0: the usual call), the same numbers come packed in one string, "<i8"
  * each (Redis converts a table's number to a reply for ~600 instructions,
- * 22 of them for a request of 4 limits).
+ * 22 of them for a request of 4 limits). A committed part of one-window
+ * WINDOW operations (flags 0) that all count in place or anew (each state
+ * is of its shape, in now's bucket and under its count, or none: the
+ * script's fast path, most requests) answers shorter: "<i8" numbers -2,
+ * the time used, then each operation's total after its count; admitted,
+ * no retry, and the bucket is now's (window_bucket()), which the daemon
+ * fills in. -2 is never a refusal's index, so the two forms cannot be
+ * mistaken for one another.
  *
  * Several parts in one call (the batches of several requests for one
  * server, redis_args_parts): ARGV[2] has one commit digit per part and

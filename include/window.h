@@ -64,6 +64,9 @@ int window_check(const window_spec *spec, const void *state, size_t len, uint64_
 /* window_add - count one event at now; initialises a state of another shape */
 void window_add(const window_spec *spec, void *state, size_t len, uint64_t now_ms);
 
+/* window_bucket - the index of the bucket that holds time t (t / per * k + t % per * k / per) */
+uint64_t window_bucket(const window_spec *spec, uint64_t t);
+
 /* window_expiry - when a state last touched at now holds nothing any more */
 uint64_t window_expiry(const window_spec *spec, uint64_t now_ms);
 

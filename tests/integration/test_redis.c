@@ -224,6 +224,16 @@ static void on_done(store_batch *b, void *arg)
     batch_done = 1;
 }
 
+static int batches_done;
+
+/* on_done_count - one more of several pending batches answered */
+static void on_done_count(store_batch *b, void *arg)
+{
+    (void)b;
+    (void)arg;
+    batches_done++;
+}
+
 /* run_batch - submit and run the loop until the batch is answered */
 static void run_batch(struct event_base *base, store *s, store_batch *b)
 {
@@ -302,32 +312,153 @@ static void twin_close(twin *t)
     event_base_free(t->base);
 }
 
+static const window_spec cmp_wins[] = {
+    {10000, 5, 10}, {1000, 3, 1}, {60000, 100, 60}, {7000, 70000, 7}, {3000, 2, 3},
+};
+static const grey_spec cmp_greys[] = {{5000, 60000, 120000, 3}, {0, 20000, 40000, 0}};
+static const struct {
+    uint8_t n;
+    window_spec w[WINDOW_RATES_MAX];
+} cmp_multi[] = {
+    {2, {{10000, 3, 10}, {60000, 8, 6}}},
+    {3, {{1000, 2, 1}, {7000, 4, 7}, {30000, 9, 3}}},
+    {4, {{2000, 2, 2}, {5000, 4, 5}, {20000, 9, 10}, {90000, 70000, 9}}},
+};
+
+/* cmp_stats - what a comparison reached */
+typedef struct cmp_stats {
+    unsigned compared, denials, grey_pass, kv_done, multi_done, multi_refused, dry_refused;
+} cmp_stats;
+
+/* cmp_fill - the same 1-4 random operations in both batches (reset at now): one-window counts and peeks of five
+ * shapes on 15 keys, several-window counts on 9, greylist steps, the other tenants' operations; dry runs, and one
+ * batch in ten that does not commit; only_windows: one-window counts only (a fast part, until one refuses) */
+static void cmp_fill(store_batch *br, store_batch *bm, uint64_t now, uint64_t *rngp, int only_windows)
+{
+    uint64_t rng = *rngp;
+
+    batch_reset(br, now);
+    batch_reset(bm, now);
+    unsigned nops = 1 + (unsigned)(rng >> 8) % 4;
+    br->commit = bm->commit = (rng >> 12) % 10 != 0;
+    for (unsigned i = 0; i < nops; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        char key[32], key2[32];
+        unsigned which = (unsigned)(rng >> 20) % 5, kind = only_windows ? 5 : (unsigned)(rng >> 30) % 10;
+        int kl = snprintf(key, sizeof key, "w%u-%u", which, (unsigned)(rng >> 40) % 3);
+        store_op *a, *b;
+        if (!only_windows && (rng >> 50) % 8 == 0) {
+            /* the other tenants: values, numbers, locks */
+            static const uint8_t kvt[] = {STORE_KV_GET, STORE_KV_SET, STORE_KV_INCR, STORE_LOCK,
+                                          STORE_UNLOCK, STORE_RENEW, STORE_DEL};
+            static const char *const operands[] = {"tokA", "tokB", "5", "x", "+7", "007", ""};
+            enum store_op_type t = kvt[(rng >> 53) % 7];
+            const char *operand = operands[(rng >> 56) % 7];
+            kl = snprintf(key, sizeof key, "kv%u", (unsigned)(rng >> 59) % 3);
+            a = batch_add(br, t, (unsigned char *)key, (size_t)kl);
+            b = batch_add(bm, t, (unsigned char *)key, (size_t)kl);
+            if (t != STORE_DEL) {
+                batch_add_key2(br, a, (const unsigned char *)operand, strlen(operand));
+                batch_add_key2(bm, b, (const unsigned char *)operand, strlen(operand));
+            }
+            a->num = b->num = (rng >> 61) == 7 ? INT64_MAX - 2 : (int64_t)((rng >> 40) % 7) - 3;
+            /* never or long after the sequence ends: Redis expires keys on its own clock */
+            a->ttl_ms = b->ttl_ms = (rng >> 45) % 2 ? 0 : 10 * 86400000ULL;
+            a->flags = b->flags = (rng >> 47) % 2 ? STORE_NX : 0;
+        } else if (kind < 6 || kind == 9) {
+            enum store_op_type t = kind == 9 ? STORE_PEEK : STORE_WINDOW;
+            unsigned ms = (unsigned)(rng >> 33) % 3;
+            if (kind < 3) /* several windows on one key (limit.rates), one set per key */
+                kl = snprintf(key, sizeof key, "m%u-%u", ms, (unsigned)(rng >> 40) % 3);
+            a = batch_add(br, t, (unsigned char *)key, (size_t)kl);
+            b = batch_add(bm, t, (unsigned char *)key, (size_t)kl);
+            a->win = b->win = cmp_wins[which];
+            if (kind < 3) {
+                a->nwin = b->nwin = cmp_multi[ms].n;
+                memcpy(a->wins, cmp_multi[ms].w, sizeof a->wins);
+                memcpy(b->wins, cmp_multi[ms].w, sizeof b->wins);
+            }
+            if (!only_windows && (rng >> 36) % 6 == 0)
+                a->flags = b->flags = STORE_DRY;
+        } else {
+            unsigned g = kind % 2;
+            /* a triplet key names its client network, so a triplet always comes with one client key */
+            unsigned t = (unsigned)(rng >> 40) % 6;
+            kl = snprintf(key, sizeof key, "t%u-%u", g, t);
+            int k2 = snprintf(key2, sizeof key2, "c%u-%u", g, t % 2);
+            a = batch_add(br, STORE_GREYLIST, (unsigned char *)key, (size_t)kl);
+            b = batch_add(bm, STORE_GREYLIST, (unsigned char *)key, (size_t)kl);
+            batch_add_key2(br, a, (unsigned char *)key2, (size_t)k2);
+            batch_add_key2(bm, b, (unsigned char *)key2, (size_t)k2);
+            a->grey = b->grey = cmp_greys[g];
+            if ((rng >> 36) % 6 == 0)
+                a->flags = b->flags = STORE_DRY;
+        }
+    }
+    *rngp = rng;
+}
+
+/* cmp_check - the Redis batch br decided what the embedded batch bm did, operation by operation (batch n) */
+static void cmp_check(const store_batch *br, const store_batch *bm, int n, cmp_stats *cs)
+{
+    assert_int_equal(br->status, 0);
+    if (br->denied != bm->denied) {
+        for (size_t i = 0; i < bm->nops; i++)
+            print_message("op %zu type %d key %.*s: redis %d/%llu/%llu/%d, embedded %d/%llu/%llu/%d\n", i,
+                          bm->ops[i].type, (int)bm->ops[i].key_len, batch_key(bm, &bm->ops[i]), br->ops[i].admitted,
+                          (unsigned long long)br->ops[i].peek.total, (unsigned long long)br->ops[i].peek.retry_ms,
+                          br->ops[i].grey_result, bm->ops[i].admitted, (unsigned long long)bm->ops[i].peek.total,
+                          (unsigned long long)bm->ops[i].peek.retry_ms, bm->ops[i].grey_result);
+        fail_msg("batch %d at %llu: denied %ld on redis, %ld embedded", n, (unsigned long long)bm->now_ms,
+                 br->denied, bm->denied);
+    }
+    cs->denials += bm->denied >= 0;
+    for (size_t i = 0; i < bm->nops; i++) {
+        const store_op *a = &br->ops[i], *b = &bm->ops[i];
+        if (a->admitted != b->admitted || a->peek.total != b->peek.total || a->peek.retry_ms != b->peek.retry_ms ||
+            a->grey_result != b->grey_result)
+            fail_msg("batch %d op %zu (type %d, key %.*s) at %llu: redis %d/%llu/%llu/%d, embedded %d/%llu/%llu/%d",
+                     n, i, b->type, (int)b->key_len, batch_key(bm, b), (unsigned long long)bm->now_ms, a->admitted,
+                     (unsigned long long)a->peek.total, (unsigned long long)a->peek.retry_ms, a->grey_result,
+                     b->admitted, (unsigned long long)b->peek.total, (unsigned long long)b->peek.retry_ms,
+                     b->grey_result);
+        if (b->type == STORE_KV_GET && b->admitted &&
+            (a->res_len != b->res_len || memcmp(batch_result(br, a), batch_result(bm, b), b->res_len)))
+            fail_msg("batch %d op %zu: GET %.*s on redis, %.*s embedded", n, i, (int)a->res_len,
+                     batch_result(br, a), (int)b->res_len, batch_result(bm, b));
+        if (b->type == STORE_KV_INCR && a->num != b->num)
+            fail_msg("batch %d op %zu: INCR %lld on redis, %lld embedded", n, i, (long long)a->num,
+                     (long long)b->num);
+        if (b->nwin > 1 && (b->type == STORE_WINDOW || b->type == STORE_PEEK) &&
+            (bm->denied < 0 || (long)i <= bm->denied)) {
+            if (a->which != b->which)
+                fail_msg("batch %d op %zu: deciding window %u on redis, %u embedded", n, i, a->which, b->which);
+            for (unsigned w = 0; w < b->nwin; w++)
+                if (a->wpeek[w].total != b->wpeek[w].total || a->wpeek[w].retry_ms != b->wpeek[w].retry_ms)
+                    fail_msg("batch %d op %zu window %u: redis %llu/%llu, embedded %llu/%llu", n, i, w,
+                             (unsigned long long)a->wpeek[w].total, (unsigned long long)a->wpeek[w].retry_ms,
+                             (unsigned long long)b->wpeek[w].total, (unsigned long long)b->wpeek[w].retry_ms);
+            cs->multi_done++;
+            cs->multi_refused += !b->admitted;
+        }
+        cs->dry_refused += (b->flags & STORE_DRY) && !b->admitted && (bm->denied < 0 || (long)i < bm->denied);
+        cs->kv_done += b->type >= STORE_KV_GET && b->admitted;
+        cs->grey_pass += b->grey_result >= GREY_PASS_FIRST;
+        cs->compared++;
+    }
+}
+
 /* The same requests on the embedded store and on Redis (the script) decide the same, operation by
  * operation: windows of several shapes, peeks, greylist steps with auto-allow, a clock that also
  * steps back (states ahead of now), batches that do not commit, and the other tenants' values,
  * numbers (saturating, and in forms INCRBY does not read) and locks. */
 static void test_script_matches_embedded_store(void **st)
 {
-    static const window_spec wins[] = {
-        {10000, 5, 10}, {1000, 3, 1}, {60000, 100, 60}, {7000, 70000, 7}, {3000, 2, 3},
-    };
-    static const grey_spec greys[] = {{5000, 60000, 120000, 3}, {0, 20000, 40000, 0}};
-    static const struct {
-        uint8_t n;
-        window_spec w[WINDOW_RATES_MAX];
-    } multi[] = {
-        {2, {{10000, 3, 10}, {60000, 8, 6}}},
-        {3, {{1000, 2, 1}, {7000, 4, 7}, {30000, 9, 3}}},
-        {4, {{2000, 2, 2}, {5000, 4, 5}, {20000, 9, 10}, {90000, 70000, 9}}},
-    };
     twin t;
     twin_open(&t, 1);
-    struct event_base *base = t.base;
-    store *r = t.redis, *m = t.mem;
     store_batch br = {0}, bm = {0};
     uint64_t now = 1700000000000ULL, rng = 88172645463325252ULL;
-    unsigned compared = 0, denials = 0, grey_pass = 0, kv_done = 0, multi_done = 0, multi_refused = 0,
-             dry_refused = 0;
+    cmp_stats cs = {0};
     (void)st;
 
     for (int n = 0; n < 4000; n++) {
@@ -335,127 +466,107 @@ static void test_script_matches_embedded_store(void **st)
         /* mostly forward, sometimes a long gap, sometimes back */
         uint64_t step = rng % 100 < 3 ? 70000 : rng % 1400;
         now = rng % 100 < 4 ? now - rng % 4000 : now + step;
-        batch_reset(&br, now);
-        batch_reset(&bm, now);
-        unsigned nops = 1 + (unsigned)(rng >> 8) % 4;
-        br.commit = bm.commit = (rng >> 12) % 10 != 0;
-        for (unsigned i = 0; i < nops; i++) {
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-            char key[32], key2[32];
-            unsigned which = (unsigned)(rng >> 20) % 5, kind = (unsigned)(rng >> 30) % 10;
-            int kl = snprintf(key, sizeof key, "w%u-%u", which, (unsigned)(rng >> 40) % 3);
-            store_op *a, *b;
-            if ((rng >> 50) % 8 == 0) {
-                /* the other tenants: values, numbers, locks */
-                static const uint8_t kvt[] = {STORE_KV_GET, STORE_KV_SET, STORE_KV_INCR, STORE_LOCK,
-                                              STORE_UNLOCK, STORE_RENEW, STORE_DEL};
-                static const char *const operands[] = {"tokA", "tokB", "5", "x", "+7", "007", ""};
-                enum store_op_type t = kvt[(rng >> 53) % 7];
-                const char *operand = operands[(rng >> 56) % 7];
-                kl = snprintf(key, sizeof key, "kv%u", (unsigned)(rng >> 59) % 3);
-                a = batch_add(&br, t, (unsigned char *)key, (size_t)kl);
-                b = batch_add(&bm, t, (unsigned char *)key, (size_t)kl);
-                if (t != STORE_DEL) {
-                    batch_add_key2(&br, a, (const unsigned char *)operand, strlen(operand));
-                    batch_add_key2(&bm, b, (const unsigned char *)operand, strlen(operand));
-                }
-                a->num = b->num = (rng >> 61) == 7 ? INT64_MAX - 2 : (int64_t)((rng >> 40) % 7) - 3;
-                /* never or long after the sequence ends: Redis expires keys on its own clock */
-                a->ttl_ms = b->ttl_ms = (rng >> 45) % 2 ? 0 : 10 * 86400000ULL;
-                a->flags = b->flags = (rng >> 47) % 2 ? STORE_NX : 0;
-            } else if (kind < 6 || kind == 9) {
-                enum store_op_type t = kind == 9 ? STORE_PEEK : STORE_WINDOW;
-                unsigned ms = (unsigned)(rng >> 33) % 3;
-                if (kind < 3) /* several windows on one key (limit.rates), one set per key */
-                    kl = snprintf(key, sizeof key, "m%u-%u", ms, (unsigned)(rng >> 40) % 3);
-                a = batch_add(&br, t, (unsigned char *)key, (size_t)kl);
-                b = batch_add(&bm, t, (unsigned char *)key, (size_t)kl);
-                a->win = b->win = wins[which];
-                if (kind < 3) {
-                    a->nwin = b->nwin = multi[ms].n;
-                    memcpy(a->wins, multi[ms].w, sizeof a->wins);
-                    memcpy(b->wins, multi[ms].w, sizeof b->wins);
-                }
-                if ((rng >> 36) % 6 == 0)
-                    a->flags = b->flags = STORE_DRY;
-            } else {
-                unsigned g = kind % 2;
-                /* a triplet key names its client network, so a triplet always comes with one client key */
-                unsigned t = (unsigned)(rng >> 40) % 6;
-                kl = snprintf(key, sizeof key, "t%u-%u", g, t);
-                int k2 = snprintf(key2, sizeof key2, "c%u-%u", g, t % 2);
-                a = batch_add(&br, STORE_GREYLIST, (unsigned char *)key, (size_t)kl);
-                b = batch_add(&bm, STORE_GREYLIST, (unsigned char *)key, (size_t)kl);
-                batch_add_key2(&br, a, (unsigned char *)key2, (size_t)k2);
-                batch_add_key2(&bm, b, (unsigned char *)key2, (size_t)k2);
-                a->grey = b->grey = greys[g];
-                if ((rng >> 36) % 6 == 0)
-                    a->flags = b->flags = STORE_DRY;
-            }
-        }
-        run_batch(base, r, &br);
-        run_batch(base, m, &bm);
-        assert_int_equal(br.status, 0);
-        if (br.denied != bm.denied) {
-            for (size_t i = 0; i < bm.nops; i++)
-                print_message("op %zu type %d key %.*s: redis %d/%llu/%llu/%d, embedded %d/%llu/%llu/%d\n", i,
-                              bm.ops[i].type, (int)bm.ops[i].key_len, batch_key(&bm, &bm.ops[i]), br.ops[i].admitted,
-                              (unsigned long long)br.ops[i].peek.total, (unsigned long long)br.ops[i].peek.retry_ms,
-                              br.ops[i].grey_result, bm.ops[i].admitted, (unsigned long long)bm.ops[i].peek.total,
-                              (unsigned long long)bm.ops[i].peek.retry_ms, bm.ops[i].grey_result);
-            fail_msg("batch %d at %llu: denied %ld on redis, %ld embedded", n, (unsigned long long)now, br.denied,
-                     bm.denied);
-        }
-        denials += bm.denied >= 0;
-        for (size_t i = 0; i < bm.nops; i++) {
-            store_op *a = &br.ops[i], *b = &bm.ops[i];
-            if (a->admitted != b->admitted || a->peek.total != b->peek.total || a->peek.retry_ms != b->peek.retry_ms ||
-                a->grey_result != b->grey_result) {
-                for (size_t q = 0; q < bm.nops; q++)
-                    print_message("op %zu type %d nwin %u key %.*s flags %u which %u/%u w0 %llu/%llu w1 %llu/%llu\n", q, bm.ops[q].type, bm.ops[q].nwin, (int)bm.ops[q].key_len, batch_key(&bm, &bm.ops[q]), bm.ops[q].flags, br.ops[q].which, bm.ops[q].which,
-                        (unsigned long long)br.ops[q].wpeek[0].total, (unsigned long long)bm.ops[q].wpeek[0].total, (unsigned long long)br.ops[q].wpeek[1].total, (unsigned long long)bm.ops[q].wpeek[1].total);
-                fail_msg("batch %d op %zu (type %d) at %llu: redis %d/%llu/%llu/%d, embedded %d/%llu/%llu/%d", n, i,
-                         b->type, (unsigned long long)now, a->admitted, (unsigned long long)a->peek.total,
-                         (unsigned long long)a->peek.retry_ms, a->grey_result, b->admitted,
-                         (unsigned long long)b->peek.total, (unsigned long long)b->peek.retry_ms, b->grey_result);
-            }
-            if (b->type == STORE_KV_GET && b->admitted &&
-                (a->res_len != b->res_len || memcmp(batch_result(&br, a), batch_result(&bm, b), b->res_len)))
-                fail_msg("batch %d op %zu: GET %.*s on redis, %.*s embedded", n, i, (int)a->res_len,
-                         batch_result(&br, a), (int)b->res_len, batch_result(&bm, b));
-            if (b->type == STORE_KV_INCR && a->num != b->num)
-                fail_msg("batch %d op %zu: INCR %lld on redis, %lld embedded", n, i, (long long)a->num,
-                         (long long)b->num);
-            if (b->nwin > 1 && (b->type == STORE_WINDOW || b->type == STORE_PEEK) && (bm.denied < 0 || (long)i <= bm.denied)) {
-                if (a->which != b->which)
-                    fail_msg("batch %d op %zu: deciding window %u on redis, %u embedded", n, i, a->which, b->which);
-                for (unsigned w = 0; w < b->nwin; w++)
-                    if (a->wpeek[w].total != b->wpeek[w].total || a->wpeek[w].retry_ms != b->wpeek[w].retry_ms)
-                        fail_msg("batch %d op %zu window %u: redis %llu/%llu, embedded %llu/%llu", n, i, w,
-                                 (unsigned long long)a->wpeek[w].total, (unsigned long long)a->wpeek[w].retry_ms,
-                                 (unsigned long long)b->wpeek[w].total, (unsigned long long)b->wpeek[w].retry_ms);
-                multi_done++;
-                multi_refused += !b->admitted;
-            }
-            dry_refused += (b->flags & STORE_DRY) && !b->admitted && (bm.denied < 0 || (long)i < bm.denied);
-            kv_done += b->type >= STORE_KV_GET && b->admitted;
-            grey_pass += b->grey_result >= GREY_PASS_FIRST;
-            compared++;
-        }
+        cmp_fill(&br, &bm, now, &rng, 0);
+        run_batch(t.base, t.redis, &br);
+        run_batch(t.base, t.mem, &bm);
+        cmp_check(&br, &bm, n, &cs);
     }
     /* the sequence reached every path worth comparing */
     print_message("compared %u operations: %u refusals, %u greylist passes, %u kv operations done, %u several-window "
-                  "operations (%u refused), %u dry-run refusals that did not refuse the batch\n", compared, denials,
-                  grey_pass, kv_done, multi_done, multi_refused, dry_refused);
-    assert_true(multi_done > 1000);
-    assert_true(multi_refused > 100);
-    assert_true(dry_refused > 30);
-    assert_true(denials > 100);
-    assert_true(grey_pass > 50);
-    assert_true(kv_done > 100);
-    assert_true(compared > 8000);
+                  "operations (%u refused), %u dry-run refusals that did not refuse the batch\n", cs.compared,
+                  cs.denials, cs.grey_pass, cs.kv_done, cs.multi_done, cs.multi_refused, cs.dry_refused);
+    assert_true(cs.multi_done > 1000);
+    assert_true(cs.multi_refused > 100);
+    assert_true(cs.dry_refused > 30);
+    assert_true(cs.denials > 100);
+    assert_true(cs.grey_pass > 50);
+    assert_true(cs.kv_done > 100);
+    assert_true(cs.compared > 8000);
     batch_release(&br);
     batch_release(&bm);
+    twin_close(&t);
+}
+
+/* Requests that share one script call (as those of one loop iteration do) decide what they would one after the
+ * other on the embedded store, operation by operation: 1-16 requests a round at one time, on few keys, so that
+ * one call counts a key in several of its parts and in one part twice, and mixes the fast parts (one-window
+ * counts, admitted) with the others (refusals, peeks, not committed, greylisting, several windows, the other
+ * tenants) that must see what the fast parts before them counted. Half the rounds are one-window counts only. */
+static void test_script_matches_embedded_merged(void **st)
+{
+    enum { ROUND = 16 };
+    twin t;
+    twin_open(&t, 1);
+    store_batch br[ROUND], bm[ROUND];
+    uint64_t now = 1700000000000ULL, rng = 2463534242ULL * 7919;
+    cmp_stats cs = {0};
+    unsigned calls = 0, rounds = 0, fast_rounds = 0, fast_parts = 0, expect = 0;
+    store_server sv[1];
+    (void)st;
+
+    memset(br, 0, sizeof br);
+    memset(bm, 0, sizeof bm);
+    assert_int_equal(store_servers(t.redis, sv, 1), 1);
+    uint64_t trips = sv[0].round_trips;
+    for (int n = 0; n < 6000; rounds++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        uint64_t step = rng % 100 < 3 ? 70000 : rng % 3000;
+        now = rng % 100 < 3 ? now - rng % 4000 : now + step;
+        unsigned r = 1 + (unsigned)(rng >> 20) % ROUND;
+        int only = (rng >> 30) % 2;
+        fast_rounds += (unsigned)only;
+        for (unsigned i = 0; i < r; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            cmp_fill(&br[i], &bm[i], now, &rng, only);
+        }
+        batches_done = 0;
+        for (unsigned i = 0; i < r; i++)
+            assert_int_equal(store_submit(t.redis, &br[i], on_done_count, NULL), STORE_PENDING);
+        while (batches_done < (int)r)
+            event_base_loop(t.base, EVLOOP_ONCE);
+        /* a request with a kv operation goes at once, in a call of its own (redis.c mergeable()), so it ran
+         * before the shared call: concurrent requests in another order, which the embedded store follows */
+        unsigned order[ROUND], no = 0, nkv = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (unsigned i = 0; i < r; i++) {
+                int kv = 0;
+                for (size_t o = 0; o < bm[i].nops; o++)
+                    kv |= bm[i].ops[o].type >= STORE_KV_GET;
+                if (kv == !pass)
+                    order[no++] = i;
+                if (!pass)
+                    nkv = no;
+            }
+        expect += nkv + (r > nkv);
+        for (unsigned i = 0; i < r; i++) {
+            store_batch *q = &bm[order[i]];
+            run_batch(t.base, t.mem, q);
+            cmp_check(&br[order[i]], q, n++, &cs);
+            /* what the script's fast path takes: committed one-window counts, all admitted */
+            int fast = q->commit && q->denied < 0;
+            for (size_t o = 0; o < q->nops; o++)
+                fast &= q->ops[o].type == STORE_WINDOW && q->ops[o].nwin <= 1 && !q->ops[o].flags;
+            fast_parts += (unsigned)fast;
+        }
+    }
+    assert_int_equal(store_servers(t.redis, sv, 1), 1);
+    calls = (unsigned)(sv[0].round_trips - trips);
+    print_message("merged: %u requests in %u rounds (%u of counts only), %u calls (%u expected), %u fast parts: %u "
+                  "operations compared, %u refusals, %u greylist passes, %u kv operations, %u several-window "
+                  "operations\n", (unsigned)6000, rounds, fast_rounds, calls, expect, fast_parts, cs.compared,
+                  cs.denials, cs.grey_pass, cs.kv_done, cs.multi_done);
+    /* the requests of a round went together (but those with a kv operation), and every kind of part was among
+     * them */
+    assert_int_equal(calls, expect);
+    assert_true(fast_parts > 1500);
+    assert_true(cs.denials > 300);
+    assert_true(cs.grey_pass > 30);
+    assert_true(cs.kv_done > 50);
+    assert_true(cs.multi_done > 300);
+    for (int i = 0; i < ROUND; i++) {
+        batch_release(&br[i]);
+        batch_release(&bm[i]);
+    }
     twin_close(&t);
 }
 
@@ -690,15 +801,6 @@ static void test_script_deadline(void **st)
     redisFree(c);
 }
 
-static int batches_done;
-
-/* on_done_count - one more of several pending batches answered */
-static void on_done_count(store_batch *b, void *arg)
-{
-    (void)b;
-    (void)arg;
-    batches_done++;
-}
 
 /* Requests that reach the store in the same loop iteration go to Redis in ONE script call (what Redis
  * spends per call is paid once), and each is still decided on its own, in the order they came, exactly
@@ -4344,6 +4446,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_mode),
         cmocka_unit_test(test_script_matches_embedded_store),
+        cmocka_unit_test(test_script_matches_embedded_merged),
         cmocka_unit_test(test_window_value_layout),
         cmocka_unit_test(test_distinct_matches_embedded),
         cmocka_unit_test(test_skewed_clocks_share_one_window),

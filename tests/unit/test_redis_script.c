@@ -284,6 +284,46 @@ static void test_reply_packed(void **st)
     batch_release(&b);
 }
 
+/* the fast form (a part of one-window counts, all admitted): -2, now, each total; the bucket is now's in each
+ * operation's own window, which the daemon computes as the script does */
+static void test_reply_fast(void **st)
+{
+    store_batch b = {0};
+    uint32_t idx[2] = {0, 1};
+    int64_t bucket[2] = {-1, -1};
+    long denied = 7;
+    char buf[4 * 8];
+    redisReply r = {.type = REDIS_REPLY_STRING, .str = buf, .len = sizeof buf};
+    (void)st;
+
+    batch_reset(&b, 1000);
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"k", 1)->win = (window_spec){3600000, 100, 10};
+    batch_add(&b, STORE_WINDOW, (const unsigned char *)"l", 1)->win = (window_spec){7000, 3, 7};
+    put_le64(buf, -2);
+    put_le64(buf + 8, 1733000000123LL);
+    put_le64(buf + 16, 41);
+    put_le64(buf + 24, 2);
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), 0);
+    assert_int_equal(denied, -1);
+    assert_int_equal(b.ops[0].admitted, 1);
+    assert_int_equal(b.ops[0].peek.total, 41);
+    assert_int_equal(b.ops[0].peek.retry_ms, 0);
+    assert_int_equal(b.ops[1].admitted, 1);
+    assert_int_equal(b.ops[1].peek.total, 2);
+    /* 1733000000123 ms: hour 481388, 3,200,123 ms in, its tenth 8; 7 s windows of 1 s buckets: second 1733000000 */
+    assert_int_equal(bucket[0], 481388LL * 10 + 8);
+    assert_int_equal(bucket[1], 1733000000LL);
+    int64_t t;
+    assert_int_equal(redis_reply_time(&r, &t), 0);
+    assert_int_equal(t, 1733000000123LL);
+    r.len = 3 * 8; /* one total short */
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    r.len = sizeof buf;
+    put_le64(buf + 8, -5); /* no time */
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    batch_release(&b);
+}
+
 /* the time a reply says its script ran at (the daemon learns the server's clock from it, for the deadlines): the
  * second number of the table, of the packed reply, of a LATE error; none in other replies */
 static void test_reply_time(void **st)
@@ -409,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_greylist_keys_share_a_slot),
         cmocka_unit_test(test_reply_shapes),
         cmocka_unit_test(test_reply_packed),
+        cmocka_unit_test(test_reply_fast),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_url_errors_hide_password),
     };
