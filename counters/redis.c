@@ -89,7 +89,7 @@ typedef struct redis_store {
     rmerge *free_merges;
     redis_part parts[REDIS_PARTS_MAX];
     int closing;            /* store_free: nothing new is sent */
-    uint64_t batches, errors, compensations, lost_compensations, redirects;
+    uint64_t batches, errors, compensations, lost_compensations, redirects, fast_parts;
 } redis_store;
 
 /* route - the connection and slot of an operation whose key's hash is h; NULL when no server is known for it */
@@ -325,10 +325,12 @@ static void on_group_reply(rconn *rc, redisReply *r, void *arg)
             return;
         }
     }
-    if (redis_reply_apply(r, j->b, j->idx + g->first, g->n, j->bucket, &g->denied) < 0) {
+    int applied = redis_reply_apply(r, j->b, j->idx + g->first, g->n, j->bucket, &g->denied);
+    if (applied < 0) {
         group_done(g, -1);
         return;
     }
+    st->fast_parts += applied == 1;
     group_done(g, 1);
 }
 
@@ -543,6 +545,7 @@ static void redis_stats(store *s, store_stats *out)
     out->batches = st->batches;
     out->errors = st->errors;
     out->compensations = st->compensations;
+    out->fast_parts = st->fast_parts;
     out->redirects = st->redirects;
     out->cluster_refreshes = tree_refreshes(&st->root);
 }

@@ -103,14 +103,16 @@ const char REDIS_SCRIPT_TEXT[] =
 "local function sload(key, per, k, t)\n"
 "  local v = sv[key]\n"
 "  if v == nil then v = rcall('GET', key); sv[key] = v end\n"
-"  if not v or #v ~= 38 + 4 * k then return nil end\n"
+"  if not v or #v < 38 then return nil end\n"
 "  local head, vper, vk, exp, total, c0 = sunpack(SH, v)\n"
-"  if vper ~= per or vk ~= k then return nil end\n"
-"  if exp <= t then\n"
+   /* a one-window state of any shape (a rule edited since) is gone past its expiry, as an embedded store's
+    * expired entry is, whoever looks: a clock that then went back finds it in neither */
+"  if #v == 38 + 4 * vk and exp <= t then\n"
 "    if not ro then rcall('DEL', key) end\n"
 "    sv[key] = false\n"
 "    return nil\n"
 "  end\n"
+"  if #v ~= 38 + 4 * k or vper ~= per or vk ~= k then return nil end\n"
 "  return v, head, total, c0, exp\n"
 "end\n"
 /* bnow - now's bucket in a window of this shape, the expiry of a state counted now, and its PX in decimal
@@ -628,9 +630,15 @@ const char REDIS_SCRIPT_TEXT[] =
  * ~6,000 instructions (its arguments, the command's lookup, the reply's conversion), whatever it reads. A
  * key's value stays in sv until the call writes it (bounded: unpack takes at most ~8,000 values) */
 "local read = not slow and #KEYS > 0 and #KEYS <= 1000\n"
+/* DUP - the keys that more than one operation of the call has (false: none) */
+"local DUP = false\n"
 "if read then\n"
 "  local vs = rcall('MGET', unpack(KEYS))\n"
-"  for i = 1, #KEYS do sv[KEYS[i]] = vs[i] end\n"
+"  for i = 1, #KEYS do\n"
+"    local k = KEYS[i]\n"
+"    if sv[k] ~= nil then DUP = DUP or {}; DUP[k] = true end\n"
+"    sv[k] = vs[i]\n"
+"  end\n"
 "end\n"
 "local ki = 1\n"
 "local base = 0\n"
@@ -639,9 +647,10 @@ const char REDIS_SCRIPT_TEXT[] =
  * now's bucket (head, per, k and expiry: a 26-byte prefix) under its count, or none. That is the usual request,
  * and all it needs is each state's total and newest count, so it skips the general loop below (~19,000
  * instructions an operation): its operations' records are parsed once per call (a plan per distinct run of
- * records), the check compares the prefix (an interned string: a pointer once made), and the counts are kept in
- * PT and PC (total, newest count by key) and written once per key per call (flush: one SETRANGE of 12 bytes,
- * where a key counted by several parts cost a GET and a SETRANGE each). A part that is not fast first writes
+ * records), the check compares the prefix (an interned string: a pointer once made), and a count rewrites the
+ * total and the newest count in place (one SETRANGE of 12 bytes) from the numbers the check read. The counts of
+ * a key that several operations of the call have (DUP) are kept in PT and PC (total, newest count by key) and
+ * written once per call (flush), where each count cost a GET and a SETRANGE; a part that is not fast first writes
  * what is kept (so the general loop reads every state from Redis), then runs the general loop. Its reply is
  * "<i8" numbers: -2 (the fast form), now, each operation's total after the count (admitted, no retry, counted
  * in now's bucket: redis_reply_apply knows the rest) */
@@ -649,7 +658,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "local FAST = read and not ro\n"
 "local PL, PT, PC, X\n"
 "local pend = false\n"
-"if FAST then PL, PT, PC, X = {}, {}, {}, {} end\n"
+"if FAST then PL, X = {}, {} end\n"
+"if FAST and DUP then PT, PC = {}, {} end\n"
 /* plan - the fast form of a run of n records: {count, value length, prefix, new state, its PX} each, or false */
 "local function plan(rec, n)\n"
 "  local pl = {}\n"
@@ -699,26 +709,31 @@ const char REDIS_SCRIPT_TEXT[] =
 "      if v then\n"
 "        if #v ~= s[2] or ssub(v, 1, 26) ~= s[3] then fres = false; break end\n"
 "        local c\n"
-"        t = PT[key]\n"
+"        t = DUP and PT[key]\n"
 "        if t then c = PC[key] else t, c = sunpack('<I8I4', v, 27) end\n"
 "        if t >= s[1] or c >= 4294967295 then fres = false; break end\n"
+"        X[2 * nops + i] = c\n"
 "      elseif v == nil or s[1] <= 0 then fres = false; break end\n"
 "      X[i], X[nops + i] = t, v\n"
 "    end\n"
 "  end\n"
-   /* the count, as sadd's: in place, or a new state; a key an earlier operation of the part made anew is
-    * counted on in it if it has this shape, else made anew again */
+   /* the count, as sadd's: in place, or a new state. A key no other operation of the call has is counted at once
+    * from the numbers its check read; a key an earlier operation of the part made anew is counted on in it if it
+    * has this shape, else made anew again */
 "  if fres then\n"
 "    for i = 1, nops do\n"
 "      local s, key = pl[i], KEYS[ki]\n"
 "      local v = sv[key]\n"
-"      if v and (v == X[nops + i] or (#v == s[2] and ssub(v, 1, 26) == s[3])) then\n"
+"      if v and not (DUP and DUP[key]) then\n"
+"        rcall('SETRANGE', key, '26', spack('<I8I4', X[i] + 1, X[2 * nops + i] + 1))\n"
+"      elseif v and (v == X[nops + i] or (#v == s[2] and ssub(v, 1, 26) == s[3])) then\n"
 "        local t, c = PT[key], PC[key]\n"
 "        if not t then t, c = sunpack('<I8I4', v, 27) end\n"
 "        if c < 4294967295 then PT[key], PC[key] = t + 1, c + 1; pend = true end\n"
 "      else\n"
 "        rcall('SET', key, s[4], 'PX', s[5])\n"
-"        sv[key], PT[key], PC[key] = s[4], nil, nil\n"
+"        sv[key] = s[4]\n"
+"        if DUP then PT[key], PC[key] = nil, nil end\n"
 "      end\n"
 "      X[i] = X[i] + 1\n"
 "      ki = ki + 1\n"
@@ -1306,12 +1321,29 @@ static void op_apply(store_op *op, const int64_t v[REDIS_REPLY_PER_OP], int64_t 
     op->wpeek[0] = op->peek;
 }
 
+/* fast_ops - operations the script's fast path may answer: a committed batch's one-window counts (type 1, flags
+ * 0 in ARGV[4]) of a window with a length and buckets; a short reply for others is another shape */
+static int fast_ops(const store_batch *b, const uint32_t *idx, size_t n)
+{
+    if (!b->commit)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_op *op = &b->ops[idx[i]];
+        unsigned nw;
+        const window_spec *w = op_windows(op, &nw);
+        if (op->type != STORE_WINDOW || multi_windows(op) || (op->flags & STORE_DRY) || distinct_op(op, op->type) ||
+            !w[0].per_ms || !w[0].k)
+            return 0;
+    }
+    return 1;
+}
+
 /* reply_apply_fast - a fast part's reply (the script's fast path): -2, now, then each operation's total after
- * its count, "<i8" each; every operation was admitted and counted in now's bucket */
+ * its count, "<i8" each; every operation was admitted and counted in now's bucket. 1, or -1 for another shape */
 static int reply_apply_fast(const unsigned char *p, size_t len, store_batch *b, const uint32_t *idx, size_t n,
                             int64_t *bucket, long *denied)
 {
-    if (len != 8 * (2 + n))
+    if (len != 8 * (2 + n) || !fast_ops(b, idx, n))
         return -1;
     int64_t now = le64(p + 8);
     if (now < 0)
@@ -1325,7 +1357,7 @@ static int reply_apply_fast(const unsigned char *p, size_t len, store_batch *b, 
         op_apply(op, v, bucket ? &bucket[idx[i]] : NULL);
     }
     *denied = -1;
-    return 0;
+    return 1;
 }
 
 /* reply_apply_packed - the reply of a call of one-window operations only: its 2 + 5n numbers, "<i8" each, or

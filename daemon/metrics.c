@@ -128,6 +128,7 @@ static const scalar scalars[] = {
     {"store_batches", "floodgate_store_batches_total", 'c', STO(batches), "Store operations: batches answered (one per request that needs the store)."},
     {"store_batch_errors", "floodgate_store_batch_errors_total", 'c', STO(errors), "Store batches that failed."},
     {"store_compensations", "floodgate_store_compensations_total", 'c', STO(compensations), "Counts taken back after a refusal on another shard."},
+    {"store_fast_parts", "floodgate_store_fast_parts_total", 'c', STO(fast_parts), "Redis: request parts the script answered on its fast path (committed one-window counts, each state in the current bucket and under its count, or new)."},
     {"store_redirects", "floodgate_store_redirects_total", 'c', STO(redirects), "Redis Cluster MOVED and ASK answers followed."},
     {"store_cluster_refreshes", "floodgate_store_cluster_refreshes_total", 'c', STO(cluster_refreshes), "Redis Cluster slot maps asked for (CLUSTER SLOTS): every 10 s, each second while a slot has no connected master."},
     {"memory_bytes", "floodgate_memory_bytes", 'g', FN(f_memory), "Bytes allocated by the daemon (its own allocator, libevent's buffers included)."},

@@ -207,7 +207,8 @@ void redis_args_release(redis_args *a);
  * or packed, or of its LATE error); 0, or -1 when it says none */
 int redis_reply_time(const redisReply *r, int64_t *now_ms);
 /* redis_reply_apply - copy a script reply into the ops idx[0..n); bucket[op] gets the counted bucket;
- * *denied the batch index of the part's refusal or -1; 0 ok, -1 a reply of another shape */
+ * *denied the batch index of the part's refusal or -1; 0 ok, 1 ok in the fast form, -1 a reply of another
+ * shape */
 int redis_reply_apply(const redisReply *r, store_batch *b, const uint32_t *idx, size_t n, int64_t *bucket,
                       long *denied);
 

@@ -102,6 +102,7 @@ typedef struct store_stats {
     uint64_t errors;    /* batches that failed */
     uint64_t bytes;     /* memory held by the store, if known */
     uint64_t compensations; /* networked: counts taken back after a refusal on another shard */
+    uint64_t fast_parts; /* redis: request parts the script answered on its fast path (redis_script.h) */
     uint64_t redirects; /* cluster: MOVED and ASK answers followed */
     uint64_t cluster_refreshes; /* cluster: slot maps asked for (CLUSTER SLOTS sent) */
 } store_stats;

@@ -297,13 +297,14 @@ static void test_reply_fast(void **st)
     (void)st;
 
     batch_reset(&b, 1000);
+    b.commit = 1;
     batch_add(&b, STORE_WINDOW, (const unsigned char *)"k", 1)->win = (window_spec){3600000, 100, 10};
     batch_add(&b, STORE_WINDOW, (const unsigned char *)"l", 1)->win = (window_spec){7000, 3, 7};
     put_le64(buf, -2);
     put_le64(buf + 8, 1733000000123LL);
     put_le64(buf + 16, 41);
     put_le64(buf + 24, 2);
-    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), 0);
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), 1);
     assert_int_equal(denied, -1);
     assert_int_equal(b.ops[0].admitted, 1);
     assert_int_equal(b.ops[0].peek.total, 41);
@@ -321,6 +322,25 @@ static void test_reply_fast(void **st)
     r.len = sizeof buf;
     put_le64(buf + 8, -5); /* no time */
     assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    put_le64(buf + 8, 1733000000123LL);
+    /* only the operations the fast path takes may have the short reply: not a batch that does not commit, nor
+     * a peek, a dry run, a delete (whose window has no length: the bucket would divide by 0) or a greylist step */
+    b.commit = 0;
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    b.commit = 1;
+    static const uint8_t others[] = {STORE_PEEK, STORE_DEL, STORE_GREYLIST};
+    for (size_t i = 0; i < sizeof others; i++) {
+        b.ops[1].type = others[i];
+        if (others[i] != STORE_PEEK)
+            b.ops[1].win = (window_spec){0, 0, 0};
+        assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    }
+    b.ops[1].type = STORE_WINDOW;
+    b.ops[1].flags = STORE_DRY;
+    b.ops[1].win = (window_spec){7000, 3, 7};
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), -1);
+    b.ops[1].flags = 0;
+    assert_int_equal(redis_reply_apply(&r, &b, idx, 2, bucket, &denied), 1);
     batch_release(&b);
 }
 
