@@ -7,8 +7,10 @@
  * division goes through idiv(), which corrects the floor of a rounded
  * quotient, so the arithmetic is exact and the script decides what the
  * embedded store decides (a state found past its logical expiry is deleted,
- * as the embedded store deletes an expired entry it finds) (tests/integration/test_redis.c compares the two
- * on the same sequence of requests).
+ * as the embedded store deletes an expired entry it finds, when it is of the
+ * kind the operation reads: one-window, several-window or distinct; see
+ * BUGS in redis_script.h) (tests/integration/test_redis.c compares the two
+ * on the same sequence of requests, one call at a time and several merged).
  *
  * Cost: Redis runs every script on its one thread, so the script's cost
  * caps a fleet. Lua 5.1 there spends ~1,000 instructions on a table or a

@@ -117,6 +117,14 @@
  * replies. One digit in ARGV[2] is the one-part call above.
  *
  * BUGS
+ *     A state past its logical expiry is deleted by an operation that
+ *     reads its kind (a one-window state by any one-window operation,
+ *     whatever its shape); an operation of another kind (a several-window
+ *     or distinct limit on the same key, after a rule was edited) leaves it
+ *     to Redis's own expiry. Only a clock that then goes back (injected
+ *     clocks, or a failover to a server whose clock is behind) can find it
+ *     counting again where the embedded store has dropped it.
+ *
  *     A distinct value counted on one shard of a sharded store, in a
  *     batch that another shard refused, is not taken back (an HLL cannot
  *     forget one value): it stays counted until it leaves its window.
