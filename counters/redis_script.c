@@ -117,10 +117,8 @@ const char REDIS_SCRIPT_TEXT[] =
 "  if #v ~= 38 + 4 * k or vper ~= per or vk ~= k then return nil end\n"
 "  return v, head, total, c0, exp\n"
 "end\n"
-/* bnow - now's bucket in a window of this shape, the expiry of a state counted now, and its PX in decimal
- * (redis.call formats a number argument with snprintf, ~2,000 instructions), once per shape and only when a
- * count sets the expiry (sadd); the shape's id
- * per * 65536 + k is exact while per < 2^37 ms (4 years; rule.c allows one) */
+/* bnow - now's bucket in a window of this shape and the expiry of a state counted now, once per shape; the
+ * shape's id per * 65536 + k is exact while per < 2^37 ms (4 years; rule.c allows one) */
 "local bns = {}\n"
 "local function bnow(per, k)\n"
 "  local m = bns[per * 65536 + k]\n"
@@ -129,6 +127,19 @@ const char REDIS_SCRIPT_TEXT[] =
 "    local exp = bucket_start(per, k, b + k + 1)\n"
 "    m = {b, exp, false}\n"
 "    bns[per * 65536 + k] = m\n"
+"  end\n"
+"  return m\n"
+"end\n"
+/* bnew - the shape's bnow entry with what a state made anew now needs, made once per call and only when a
+ * count needs it: [3] its PX in decimal (redis.call formats a number argument with snprintf, ~2,000
+ * instructions), [4] its bytes (the same for every key of the shape), [5] their first 26 (head, per, k,
+ * expiry: what the fast path compares) */
+"local function bnew(per, k)\n"
+"  local m = bns[per * 65536 + k] or bnow(per, k)\n"
+"  if not m[5] then\n"
+"    m[5] = spack('<I8I8I2I8', m[1], per, k, m[2])\n"
+"    m[4] = m[5] .. spack('<I8I4', 1, 1) .. string.rep('\\0', 4 * k)\n"
+"    m[3] = tostring(m[2] - now)\n"
 "  end\n"
 "  return m\n"
 "end\n"
@@ -181,20 +192,11 @@ const char REDIS_SCRIPT_TEXT[] =
 "    total = total - agesum(v, k + 1 - d, d) + 1\n"
 "    nv = spack(SH, b, per, k, exp, total, 1) .. string.rep('\\0', 4 * (d - 1)) .. string.sub(v, 35, 34 + 4 * (k + 1 - d))\n"
 "  else\n"
-     /* a new state is the same bytes for every key of this shape counted now: made once per call */
-"    local m = bns[per * 65536 + k]\n"
-"    nv = m[4]\n"
-"    if not nv then\n"
-"      nv = spack(SH, b, per, k, exp, 1, 1) .. string.rep('\\0', 4 * k)\n"
-"      m[4] = nv\n"
-"    end\n"
+"    nv = bnew(per, k)[4]\n"
 "  end\n"
+   /* b and exp are the shape's bnow entry's (the callers'), so bnew's PX is exp - now */
 "  if v and exp == exp0 then rcall('SET', key, nv, 'KEEPTTL')\n"
-"  else\n"
-"    local m = bns[per * 65536 + k]\n"
-"    if not m[3] then m[3] = tostring(exp - now) end\n"
-"    rcall('SET', key, nv, 'PX', m[3])\n"
-"  end\n"
+"  else rcall('SET', key, nv, 'PX', bnew(per, k)[3]) end\n"
 "  sv[key] = nv\n"
 "  return at\n"
 "end\n"
@@ -668,13 +670,7 @@ const char REDIS_SCRIPT_TEXT[] =
 "  for i = 1, n do\n"
 "    local typ, per, count, k, _, fl = sunpack('<i8i8i8i8i8i8', rec, 48 * i - 47)\n"
 "    if typ ~= 1 or fl ~= 0 then return false end\n"
-"    local m = bns[per * 65536 + k] or bnow(per, k)\n"
-"    if not m[5] then\n"
-"      m[5] = spack('<I8I8I2I8', m[1], per, k, m[2])\n"
-       /* the bytes sadd gives a new state */
-"      m[4] = m[4] or (m[5] .. spack('<I8I4', 1, 1) .. string.rep('\\0', 4 * k))\n"
-"      m[3] = m[3] or tostring(m[2] - now)\n"
-"    end\n"
+"    local m = bnew(per, k)\n"
 "    pl[i] = {count, 38 + 4 * k, m[5], m[4], m[3]}\n"
 "  end\n"
 "  return pl\n"
@@ -1323,39 +1319,20 @@ static void op_apply(store_op *op, const int64_t v[REDIS_REPLY_PER_OP], int64_t 
     op->wpeek[0] = op->peek;
 }
 
-/* fast_ops - operations the script's fast path may answer: a committed batch's one-window counts (type 1, flags
- * 0 in ARGV[4]) of a window with a length and buckets; a short reply for others is another shape */
-static int fast_ops(const store_batch *b, const uint32_t *idx, size_t n)
-{
-    if (!b->commit)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        const store_op *op = &b->ops[idx[i]];
-        unsigned nw;
-        const window_spec *w = op_windows(op, &nw);
-        if (op->type != STORE_WINDOW || multi_windows(op) || (op->flags & STORE_DRY) || distinct_op(op, op->type) ||
-            !w[0].per_ms || !w[0].k)
-            return 0;
-    }
-    return 1;
-}
-
 /* reply_apply_fast - a fast part's reply (the script's fast path): -2, now, then each operation's total after
  * its count, "<i8" each; every operation was admitted and counted in now's bucket. 1, or -1 for another shape */
 static int reply_apply_fast(const unsigned char *p, size_t len, store_batch *b, const uint32_t *idx, size_t n,
                             int64_t *bucket, long *denied)
 {
-    if (len != 8 * (2 + n) || !fast_ops(b, idx, n))
+    if (len != 8 * (2 + n))
         return -1;
     int64_t now = le64(p + 8);
     if (now < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         store_op *op = &b->ops[idx[i]];
-        unsigned nw;
-        const window_spec *w = op_windows(op, &nw);
         int64_t v[REDIS_REPLY_PER_OP] = {1, le64(p + 16 + 8 * i), 0, 0,
-                                         (int64_t)window_bucket(&w[0], (uint64_t)now)};
+                                         (int64_t)window_bucket(&op->win, (uint64_t)now)};
         op_apply(op, v, bucket ? &bucket[idx[i]] : NULL);
     }
     *denied = -1;
@@ -1368,14 +1345,17 @@ static int reply_apply_packed(const redisReply *r, store_batch *b, const uint32_
                               long *denied)
 {
     const unsigned char *p = (const unsigned char *)r->str;
+    int fast = b->commit; /* what the fast path answers: a committed batch's one-window counts (type 1, flags 0
+                           * in ARGV[4]) of a window with a length and buckets (window_bucket divides) */
 
     for (size_t i = 0; i < n; i++) {
         const store_op *op = &b->ops[idx[i]];
         if (op->type >= STORE_KV_GET || multi_windows(op) || (op->flags & STORE_DISTINCT))
             return -1; /* those have the table reply */
+        fast &= op->type == STORE_WINDOW && !(op->flags & STORE_DRY) && op->win.per_ms && op->win.k;
     }
     if (r->len >= 8 && le64(p) == -2)
-        return reply_apply_fast(p, r->len, b, idx, n, bucket, denied);
+        return fast ? reply_apply_fast(p, r->len, b, idx, n, bucket, denied) : -1;
     if (r->len != 8 * (REDIS_REPLY_HEAD + REDIS_REPLY_PER_OP * n))
         return -1;
     int64_t d = le64(p);

@@ -2,7 +2,7 @@
  * window - sliding-window counters in k sub-buckets
  *
  * See window.h for the guarantees. Bucket b covers [b*per/k, (b+1)*per/k)
- * in exact rational time; bucket_of() and bucket_start() do that with
+ * in exact rational time; window_bucket() and bucket_start() do that with
  * integer arithmetic, so no per/k rounding creeps in. The ring slot of
  * bucket b is b % (k+1).
  */
@@ -27,16 +27,11 @@ static uint32_t shape_of(const window_spec *spec)
     return (uint32_t)h;
 }
 
-/* bucket_of - index of the bucket holding time t */
-static uint64_t bucket_of(const window_spec *spec, uint64_t t)
+/* window_bucket - index of the bucket holding time t */
+uint64_t window_bucket(const window_spec *spec, uint64_t t)
 {
     assert(spec->per_ms > 0 && spec->k > 0); /* the rule loader guarantees both */
     return t / spec->per_ms * spec->k + (t % spec->per_ms) * spec->k / spec->per_ms;
-}
-
-uint64_t window_bucket(const window_spec *spec, uint64_t t)
-{
-    return bucket_of(spec, t);
 }
 
 /* bucket_start - first millisecond of bucket b (ceil of b*per/k) */
@@ -91,7 +86,7 @@ static int valid(const window_spec *spec, const unsigned char *state, size_t len
 int window_check(const window_spec *spec, const void *state_v, size_t len, uint64_t now_ms, window_peek *out)
 {
     const unsigned char *state = state_v;
-    uint64_t b = bucket_of(spec, now_ms), head = 0, top = b, from = 1, to = 0;
+    uint64_t b = window_bucket(spec, now_ms), head = 0, top = b, from = 1, to = 0;
     uint64_t sum = 0;
     unsigned k = spec->k, i;
 
@@ -155,7 +150,7 @@ int window_check(const window_spec *spec, const void *state_v, size_t len, uint6
 void window_add(const window_spec *spec, void *state_v, size_t len, uint64_t now_ms)
 {
     unsigned char *state = state_v;
-    uint64_t b = bucket_of(spec, now_ms), head;
+    uint64_t b = window_bucket(spec, now_ms), head;
     unsigned k = spec->k;
     uint32_t shape = shape_of(spec);
 
@@ -186,7 +181,7 @@ void window_add(const window_spec *spec, void *state_v, size_t len, uint64_t now
 /* window_expiry - when a state last touched at now holds nothing any more */
 uint64_t window_expiry(const window_spec *spec, uint64_t now_ms)
 {
-    return bucket_start(spec, bucket_of(spec, now_ms) + spec->k + 1);
+    return bucket_start(spec, window_bucket(spec, now_ms) + spec->k + 1);
 }
 
 /* windows_state_size - bytes of the state of n windows */

@@ -312,15 +312,15 @@ static void twin_close(twin *t)
     event_base_free(t->base);
 }
 
-static const window_spec cmp_wins[] = {
-    {10000, 5, 10}, {1000, 3, 1}, {60000, 100, 60}, {7000, 70000, 7}, {3000, 2, 3},
-    {5000, 0, 5}, /* CMP_FAST and CMP_LIGHT only: a limit of 0 refuses all */
-};
-
 /* what cmp_fill makes: everything; one-window counts only (what the script's fast path takes, until one is
  * refused or its state is not in now's bucket); the operations that leave a call light (one-window counts,
  * some dry, peeks, deletes: ARGV[4]'s first number 0), fast parts and others mixed in one call */
 enum { CMP_ALL, CMP_FAST, CMP_LIGHT };
+
+static const window_spec cmp_wins[] = {
+    {10000, 5, 10}, {1000, 3, 1}, {60000, 100, 60}, {7000, 70000, 7}, {3000, 2, 3},
+    {5000, 0, 5}, /* CMP_FAST and CMP_LIGHT only: a limit of 0 refuses all */
+};
 static const grey_spec cmp_greys[] = {{5000, 60000, 120000, 3}, {0, 20000, 40000, 0}};
 static const struct {
     uint8_t n;
@@ -338,8 +338,7 @@ typedef struct cmp_stats {
 
 /* cmp_fill - the same 1-4 random operations in both batches (reset at now): one-window counts and peeks of five
  * shapes on 15 keys (48 in CMP_FAST and CMP_LIGHT), several-window counts on 9, greylist steps, the other
- * tenants' operations; dry runs, and one
- * batch in ten that does not commit (CMP_ALL). CMP_FAST and CMP_LIGHT (above) have a sixth shape, and in one
+ * tenants' operations; dry runs, and one batch in ten that does not commit (CMP_ALL). CMP_FAST and CMP_LIGHT (above) have a sixth shape, and in one
  * batch in eight every key is counted in the next key's shape, so that a key's state changes shape (between
  * batches, as when a rule is edited: within one, a key has one shape, as a rule's key has) */
 static void cmp_fill(store_batch *br, store_batch *bm, uint64_t now, uint64_t *rngp, int mode)
@@ -364,10 +363,8 @@ static void cmp_fill(store_batch *br, store_batch *bm, uint64_t now, uint64_t *r
         else if (mode == CMP_LIGHT && (kind < 3 || (kind >= 6 && kind < 9))) /* no several windows, no greylisting */
             kind = kind == 8 ? 11 : 5;
         if (kind == 11) { /* CMP_LIGHT: a window key deleted */
-            a = batch_add(br, STORE_DEL, (unsigned char *)key, (size_t)kl);
-            b = batch_add(bm, STORE_DEL, (unsigned char *)key, (size_t)kl);
-            (void)a;
-            (void)b;
+            batch_add(br, STORE_DEL, (unsigned char *)key, (size_t)kl);
+            batch_add(bm, STORE_DEL, (unsigned char *)key, (size_t)kl);
             continue;
         }
         if (!only_windows && (rng >> 50) % 8 == 0) {
@@ -517,7 +514,8 @@ static void test_script_matches_embedded_store(void **st)
  * other on the embedded store, operation by operation: 1-16 requests a round at one time, on few keys, so that
  * one call counts a key in several of its parts and in one part twice, and mixes the fast parts (one-window
  * counts, admitted) with the others (refusals, peeks, not committed, greylisting, several windows, the other
- * tenants) that must see what the fast parts before them counted. Half the rounds are one-window counts only. */
+ * tenants) that must see what the fast parts before them counted. A round is of one cmp_fill mode, a third
+ * each. */
 static void test_script_matches_embedded_merged(void **st)
 {
     enum { ROUND = 16 };
@@ -526,7 +524,7 @@ static void test_script_matches_embedded_merged(void **st)
     store_batch br[ROUND], bm[ROUND];
     uint64_t now = 1700000000000ULL, rng = 2463534242ULL * 7919;
     cmp_stats cs = {0};
-    unsigned calls = 0, rounds = 0, fast_rounds = 0, light_rounds = 0, expect = 0;
+    unsigned rounds = 0, fast_rounds = 0, light_rounds = 0, expect = 0;
     store_stats ss0, ss1;
     store_server sv[1];
     (void)st;
@@ -557,16 +555,17 @@ static void test_script_matches_embedded_merged(void **st)
         /* a request with a kv operation goes at once, in a call of its own (redis.c mergeable()), so it ran
          * before the shared call: concurrent requests in another order, which the embedded store follows */
         unsigned order[ROUND], no = 0, nkv = 0;
-        for (int pass = 0; pass < 2; pass++)
+        for (int pass = 0; pass < 2; pass++) {
             for (unsigned i = 0; i < r; i++) {
                 int kv = 0;
                 for (size_t o = 0; o < bm[i].nops; o++)
                     kv |= bm[i].ops[o].type >= STORE_KV_GET;
                 if (kv == !pass)
                     order[no++] = i;
-                if (!pass)
-                    nkv = no;
             }
+            if (!pass)
+                nkv = no;
+        }
         expect += nkv + (r > nkv);
         for (unsigned i = 0; i < r; i++) {
             run_batch(t.base, t.mem, &bm[order[i]]);
@@ -574,7 +573,7 @@ static void test_script_matches_embedded_merged(void **st)
         }
     }
     assert_int_equal(store_servers(t.redis, sv, 1), 1);
-    calls = (unsigned)(sv[0].round_trips - trips);
+    unsigned calls = (unsigned)(sv[0].round_trips - trips);
     store_get_stats(t.redis, &ss1);
     unsigned fast_parts = (unsigned)(ss1.fast_parts - ss0.fast_parts);
     print_message("merged: %u requests in %u rounds (%u of counts only, %u light), %u calls (%u expected), %u parts "
@@ -826,7 +825,6 @@ static void test_script_deadline(void **st)
     redis_args_release(&a);
     redisFree(c);
 }
-
 
 /* Requests that reach the store in the same loop iteration go to Redis in ONE script call (what Redis
  * spends per call is paid once), and each is still decided on its own, in the order they came, exactly
