@@ -389,7 +389,8 @@ static void send_merged(redis_store *st, rmerge *m)
         return;
     }
     /* one deadline for the call: every part is answered by the first of their deadlines (each request's submit
-     * + store.timeout, held or not), or earlier with the others */
+     * + store.timeout, held or not), so a request that goes with one held since before it came is answered up to
+     * a quarter of store.timeout before its own deadline, never after it */
     uint64_t answer_by = g0->job->deadline_ms;
     for (size_t i = 1; i < m->n; i++)
         if (m->g[i]->job->deadline_ms < answer_by)
@@ -433,7 +434,8 @@ static void pend_put(redis_store *st, rgroup *g)
  * loop iteration's few requests made a convoy under load: Redis, which pays a fixed cost per call (~135,000
  * instructions of EVALSHA and the script's set-up, README Performance), fell behind, every iteration found a few
  * more requests and sent another small call, and the calls queued on the socket. Held, what came while Redis
- * worked goes in its next call at once. A held request is still answered by its own deadline (send_merged) */
+ * worked goes in its next call at once. No request waits longer than store.timeout (send_merged). While every
+ * call takes Redis longer than a quarter of the timeout, each request waits that quarter before it is sent */
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
     redis_store *st = arg;
@@ -497,7 +499,7 @@ static int mergeable(redis_store *st, const rgroup *g)
 {
     const rjob *j = g->job;
 
-    if (!st->flush || st->closing || g->slot >= 0 || g->replica || !g->rc || !rconn_is_up(g->rc) ||
+    if (!st->flush || !st->release || st->closing || g->slot >= 0 || g->replica || !g->rc || !rconn_is_up(g->rc) ||
         !rconn_sha(g->rc)[0])
         return 0;
     for (uint32_t i = 0; i < g->n; i++)
