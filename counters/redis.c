@@ -26,7 +26,6 @@
 
 #define REDIS_RETRIES_MAX 5 /* MOVED, ASK and NOSCRIPT answers followed per group */
 #define REDIS_SERVERS_MAX 256 /* leaves of one store tree (servers and clusters) */
-#define REDIS_HOLD_DIV 4 /* a request held for a call in flight (on_flush) waits store.timeout / 4 at most */
 
 typedef struct rtree {
     int kind;               /* enum redis_kind */
@@ -85,7 +84,6 @@ typedef struct redis_store {
     rjob *free_jobs;
     size_t jobs;            /* jobs allocated */
     struct event *flush;    /* end of the loop iteration: the pending groups are sent */
-    struct event *release;  /* the first instant a held group goes whatever its server's call in flight (on_flush) */
     rgroup **pend, **work;  /* groups waiting for it; the ones being sent */
     size_t npend, pend_cap, work_cap;
     rmerge *free_merges;
@@ -188,9 +186,8 @@ static void script_args(redis_store *st, rgroup *g, const store_batch *b, const 
 
 static void on_group_reply(rconn *rc, redisReply *r, void *arg);
 
-/* group_send - one group's script call; -1 if its server is unavailable. The call, held for a while (on_flush) or
- * a retry (after NOSCRIPT, MOVED or ASK), is answered by the job's deadline, not a fresh timeout: no request waits
- * longer than store.timeout */
+/* group_send - one group's script call; -1 if its server is unavailable. A retry (after NOSCRIPT, MOVED or ASK)
+ * is answered by the job's first deadline, not a fresh timeout: no request waits longer than store.timeout */
 static int group_send(redis_store *st, rgroup *g, int asking)
 {
     rjob *j = g->job;
@@ -203,9 +200,10 @@ static int group_send(redis_store *st, rgroup *g, int asking)
         if (rconn_send(g->rc, 1, argv, lens, NULL, NULL) < 0)
             return -1;
     }
+    uint64_t answer_by = g->tries ? j->deadline_ms : 0;
     script_args(st, g, j->b, j->idx + g->first, g->n, NULL, NULL, j->b->commit,
-                call_deadline(st, g->rc, j->b->now_ms, j->deadline_ms));
-    return rconn_send_by(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_group_reply, g, j->deadline_ms);
+                call_deadline(st, g->rc, j->b->now_ms, answer_by));
+    return rconn_send_by(g->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_group_reply, g, answer_by);
 }
 
 /* on_undo_reply - a compensation's answer: counted, nothing waits for it */
@@ -293,14 +291,6 @@ static int is_error(const redisReply *r, const char *word)
     return r->len > n && !memcmp(r->str, word, n) && r->str[n] == ' ';
 }
 
-/* kick - a call that on_flush holds groups for was answered: they go now (at the end of this loop iteration, with
- * whatever the answer's callbacks submit) */
-static void kick(redis_store *st)
-{
-    if (st->npend && !st->closing)
-        event_active(st->flush, EV_TIMEOUT, 0);
-}
-
 /* on_group_reply - a group's script answered (or not) */
 static void on_group_reply(rconn *rc, redisReply *r, void *arg)
 {
@@ -309,7 +299,6 @@ static void on_group_reply(rconn *rc, redisReply *r, void *arg)
     redis_store *st = j->st;
     int ask = 0;
 
-    kick(st);
     if (!r) {
         group_done(g, -1);
         return;
@@ -357,7 +346,6 @@ static void on_merged_reply(rconn *rc, redisReply *r, void *arg)
     memcpy(g, m->g, n * sizeof *g);
     m->next = st->free_merges;
     st->free_merges = m;
-    kick(st);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == n) {
         for (size_t i = 0; i < n; i++)
             on_group_reply(rc, r->element[i], g[i]);
@@ -384,18 +372,10 @@ static void send_merged(redis_store *st, rmerge *m)
         st->free_merges = m;
         if (group_send(st, g0, 0) < 0)
             group_done(g0, -1);
-        else
-            rconn_await(g0->rc);
         return;
     }
-    /* one deadline for the call: every part is answered by the first of their deadlines (each request's submit
-     * + store.timeout, held or not), so a request that goes with one held since before it came is answered up to
-     * a quarter of store.timeout before its own deadline, never after it */
-    uint64_t answer_by = g0->job->deadline_ms;
-    for (size_t i = 1; i < m->n; i++)
-        if (m->g[i]->job->deadline_ms < answer_by)
-            answer_by = m->g[i]->job->deadline_ms;
-    uint64_t deadline = call_deadline(st, g0->rc, g0->job->b->now_ms, answer_by);
+    /* one deadline for the call: every part is answered by rconn's timeout, or earlier with the others */
+    uint64_t deadline = call_deadline(st, g0->rc, g0->job->b->now_ms, 0);
     for (size_t i = 0; i < m->n; i++) {
         rjob *j = m->g[i]->job;
         st->parts[i] = (redis_part){j->b,         j->idx + m->g[i]->first, m->g[i]->n, NULL, NULL,
@@ -403,10 +383,7 @@ static void send_merged(redis_store *st, rmerge *m)
     }
     redis_args_parts(&st->args, "EVALSHA", rconn_sha(g0->rc), st->parts, m->n,
                      st->cfg.local_clock ? g0->job->b->now_ms : 0);
-    if (!st->closing &&
-        rconn_send_by(g0->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_merged_reply, m, answer_by) == 0) {
-        rconn_await(g0->rc);
-    } else {
+    if (st->closing || rconn_send(g0->rc, (int)st->args.argc, st->args.argv, st->args.lens, on_merged_reply, m) < 0) {
         rgroup *g[REDIS_PARTS_MAX];
         size_t n = m->n;
         memcpy(g, m->g, n * sizeof *g);
@@ -417,32 +394,14 @@ static void send_merged(redis_store *st, rmerge *m)
     }
 }
 
-/* pend_put - a group waits for the next flush */
-static void pend_put(redis_store *st, rgroup *g)
-{
-    if (st->npend == st->pend_cap) {
-        st->pend_cap = st->pend_cap ? st->pend_cap * 2 : 64;
-        st->pend = fg_realloc(st->pend, st->pend_cap * sizeof *st->pend);
-    }
-    st->pend[st->npend++] = g;
-}
-
-/* on_flush - the loop iteration's requests are in: the groups for one server go in one script call.
- *
- * While an earlier such call to that server is in flight, they wait for its answer instead (kick), a quarter of
- * store.timeout at most (REDIS_HOLD_DIV; then they go behind it), or until they fill a call. Sent at once, each
- * loop iteration's few requests made a convoy under load: Redis, which pays a fixed cost per call (~135,000
- * instructions of EVALSHA and the script's set-up, README Performance), fell behind, every iteration found a few
- * more requests and sent another small call, and the calls queued on the socket. Held, what came while Redis
- * worked goes in its next call at once. No request waits longer than store.timeout (send_merged). While every
- * call takes Redis longer than a quarter of the timeout, each request waits that quarter before it is sent */
+/* on_flush - the loop iteration's requests are in: the groups for one server go in one script call */
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
     redis_store *st = arg;
     (void)fd;
     (void)what;
 
-    /* what a callback submits meanwhile, and what is held, waits for the next flush */
+    /* what a callback submits meanwhile waits for the next flush */
     size_t n = st->npend;
     if (n > st->work_cap) {
         st->work_cap = st->pend_cap;
@@ -450,7 +409,6 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     }
     memcpy(st->work, st->pend, n * sizeof *st->work);
     st->npend = 0;
-    uint64_t now = rconn_now_ms(), release = 0;
     for (size_t i = 0; i < n; i++) {
         rgroup *g = st->work[i];
         if (!g)
@@ -463,32 +421,14 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
         m->st = st;
         m->n = 0;
         m->g[m->n++] = g;
-        uint64_t first = g->job->deadline_ms;
         /* with the daemon's clock (tests), only batches of one time share a call */
         for (size_t k = i + 1; k < n && m->n < REDIS_PARTS_MAX; k++)
             if (st->work[k] && st->work[k]->rc == g->rc &&
                 (!st->cfg.local_clock || st->work[k]->job->b->now_ms == g->job->b->now_ms)) {
                 m->g[m->n++] = st->work[k];
-                if (st->work[k]->job->deadline_ms < first)
-                    first = st->work[k]->job->deadline_ms;
                 st->work[k] = NULL;
             }
-        /* the first of them came at first - timeout: held until a quarter of the timeout after that at most */
-        uint64_t until = first - st->cfg.timeout_ms + st->cfg.timeout_ms / REDIS_HOLD_DIV;
-        if (m->n < REDIS_PARTS_MAX && !st->closing && rconn_is_up(g->rc) && rconn_awaited(g->rc) && until > now) {
-            for (size_t k = 0; k < m->n; k++)
-                pend_put(st, m->g[k]);
-            m->next = st->free_merges;
-            st->free_merges = m;
-            if (!release || until < release)
-                release = until;
-            continue;
-        }
         send_merged(st, m);
-    }
-    if (release) {
-        struct timeval tv = {(time_t)((release - now) / 1000), (suseconds_t)((release - now) % 1000 * 1000)};
-        evtimer_add(st->release, &tv);
     }
 }
 
@@ -499,7 +439,7 @@ static int mergeable(redis_store *st, const rgroup *g)
 {
     const rjob *j = g->job;
 
-    if (!st->flush || !st->release || st->closing || g->slot >= 0 || g->replica || !g->rc || !rconn_is_up(g->rc) ||
+    if (!st->flush || st->closing || g->slot >= 0 || g->replica || !g->rc || !rconn_is_up(g->rc) ||
         !rconn_sha(g->rc)[0])
         return 0;
     for (uint32_t i = 0; i < g->n; i++)
@@ -508,12 +448,16 @@ static int mergeable(redis_store *st, const rgroup *g)
     return 1;
 }
 
-/* pend_add - a group waits for the flush at the end of this loop iteration (libevent runs an event made active
- * several times once; groups held by an earlier flush are looked at again then) */
+/* pend_add - a group waits for the flush */
 static void pend_add(redis_store *st, rgroup *g)
 {
-    pend_put(st, g);
-    event_active(st->flush, EV_TIMEOUT, 0);
+    if (st->npend == st->pend_cap) {
+        st->pend_cap = st->pend_cap ? st->pend_cap * 2 : 64;
+        st->pend = fg_realloc(st->pend, st->pend_cap * sizeof *st->pend);
+    }
+    if (st->npend++ == 0)
+        event_active(st->flush, EV_TIMEOUT, 0);
+    st->pend[st->npend - 1] = g;
 }
 
 /* find_group - the group of (rc, slot), made if new */
@@ -677,8 +621,6 @@ static void redis_free(store *s)
     }
     if (st->flush)
         event_free(st->flush);
-    if (st->release)
-        event_free(st->release);
     tree_free(&st->root);
     while (st->free_merges) {
         rmerge *m = st->free_merges;
@@ -764,7 +706,6 @@ store *redis_store_new(struct event_base *base, const redis_spec *spec, const re
                                                                                              : &redis_vtab;
     st->cfg = *cfg;
     st->flush = event_new(base, -1, 0, on_flush, st);
-    st->release = evtimer_new(base, on_flush, st);
     if (tree_build(base, &st->root, spec, &rcfg, err, errlen) < 0) {
         redis_free(&st->base);
         return NULL;

@@ -1567,11 +1567,10 @@ static void test_call_deadline(void **st)
 
 /* ---- a server that answers a script call late in the timeout with NOSCRIPT or MOVED, then never again ---- */
 
-enum { LATE_NOSCRIPT, LATE_MOVED, LATE_STORM, LATE_ERROR };
+enum { LATE_NOSCRIPT, LATE_MOVED, LATE_STORM };
 
 /* late_serve - the late server's loop (in a child): set-up answered at once, CLUSTER SLOTS with the whole map on
- * itself ('S' on evfd), the first script call answered after delay_ms (NOSCRIPT, MOVED to itself, or with
- * LATE_ERROR an error that is not retried), every
+ * itself ('S' on evfd), the first script call answered after delay_ms (NOSCRIPT, or MOVED to itself), every
  * later one never ('R' on evfd); LATE_STORM: every script call answered MOVED to itself at once. A connection's
  * commands are answered in order, as Redis does: nothing behind the late one is answered before it, nothing
  * behind one never answered ever is (a reply out of order would be taken for the held command's) */
@@ -1648,11 +1647,8 @@ static void late_serve(int lfd, unsigned port, int mode, unsigned delay_ms, int 
                         snprintf(out, sizeof out, "-MOVED 1 127.0.0.1:%u\r\n", port);
                         rep = out;
                     } else if (scripts++ == 0) {
-                        snprintf(late, sizeof late,
-                                 mode == LATE_NOSCRIPT ? "-NOSCRIPT No matching script.\r\n"
-                                 : mode == LATE_ERROR  ? "-ERR late\r\n"
-                                                       : "-MOVED 1 127.0.0.1:%u\r\n",
-                                 port);
+                        snprintf(late, sizeof late, mode == LATE_NOSCRIPT ? "-NOSCRIPT No matching script.\r\n"
+                                                                          : "-MOVED 1 127.0.0.1:%u\r\n", port);
                         late_fd = pf[i].fd;
                         clock_gettime(CLOCK_MONOTONIC, &due);
                         due.tv_sec += delay_ms / 1000;
@@ -1804,97 +1800,6 @@ static void test_retry_keeps_deadline(void **st)
     (void)st;
     late_retry(LATE_NOSCRIPT);
     late_retry(LATE_MOVED);
-}
-
-/* late_trips - the script calls sent to the server so far */
-static uint64_t late_trips(store *s)
-{
-    store_server sv;
-    assert_int_equal(store_servers(s, &sv, 1), 1);
-    return sv.round_trips;
-}
-
-/* late_held - requests A, B and C (store.timeout 3000 ms) on the late server, which answers A's call with an error
- * after delay_ms and never answers the next; B and, with held = 2, C come in loop iterations of their own while
- * A's call is in flight. released_by: 'k' A's answer (it comes within a quarter of the timeout), 'q' a quarter of
- * the timeout after B came (A's answer comes later). B alone goes in a call of its own, B and C in one merged */
-static void late_held(unsigned delay_ms, char released_by, int held)
-{
-    struct event_base *base = event_base_new();
-    rconn_url u;
-    char err[256], url[64], key[3][16];
-    redis_config rcfg = {.timeout_ms = 3000, .connect_timeout_ms = 5000};
-    pid_t pid;
-    int evfd, n = 1 + held;
-    store_batch b[3];
-    late_answer a[3];
-
-    snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&pid, LATE_ERROR, delay_ms, &evfd));
-    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
-    redis_spec spec = {.kind = REDIS_SINGLE, .urls = &u, .nurls = 1};
-    store *s = redis_store_new(base, &spec, &rcfg, err, sizeof err);
-    assert_non_null(s);
-    wait_up(base, s);
-    memset(b, 0, sizeof b);
-    memset(a, 0, sizeof a);
-    for (int i = 0; i < 3; i++) {
-        a[i].s = s;
-        snprintf(key[i], sizeof key[i], "held%d", i);
-        batch_reset(&b[i], 1700000000000ULL);
-        batch_add(&b[i], STORE_WINDOW, (const unsigned char *)key[i], strlen(key[i]))->win =
-            (window_spec){3600000, 10, 10};
-        b[i].commit = 1;
-    }
-    uint64_t trips = late_trips(s);
-    /* A goes at the end of its loop iteration; B and C, each in an iteration of its own, wait */
-    assert_int_equal(store_submit(s, &b[0], on_late_done, &a[0]), STORE_PENDING);
-    event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(late_trips(s), trips + 1);
-    for (int i = 1; i < n; i++) {
-        assert_int_equal(store_submit(s, &b[i], on_late_done, &a[i]), STORE_PENDING);
-        for (int k = 0; k < 4; k++)
-            event_base_loop(base, EVLOOP_NONBLOCK);
-        assert_int_equal(late_trips(s), trips + 1);
-        assert_int_equal(a[i].done, 0);
-    }
-    /* then what was held goes, in one call, which is never answered: when A's answer comes, or a quarter of the
-     * timeout after B came, behind A's call */
-    while (!a[0].done && late_trips(s) == trips + 1)
-        event_base_loop(base, EVLOOP_ONCE);
-    if (released_by == 'k') /* A's answer and the flush that sends B and C run in one loop iteration */
-        event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(late_trips(s), trips + 2);
-    assert_int_equal(a[0].done, released_by == 'k');
-    late_event(base, evfd, 'R');
-    while (!a[0].done || !a[1].done || (n > 2 && !a[2].done))
-        event_base_loop(base, EVLOOP_ONCE);
-    assert_int_equal(a[0].status, -1);
-    /* what was held is answered on_error by its own deadline (3000 ms after it came): the call's own timeout,
-     * counted from when it was sent, has not run out then, so the connection is still up and no outage started */
-    for (int i = 1; i < n; i++) {
-        assert_int_equal(a[i].status, -1);
-        assert_int_equal(a[i].sv.up, 1);
-        assert_int_equal(a[i].sv.outages, 0);
-    }
-    for (int i = 0; i < 3; i++)
-        batch_release(&b[i]);
-    store_free(s);
-    event_base_free(base);
-    close(evfd);
-    reap(pid, SIGKILL);
-}
-
-/* Requests that come while the store's script call to their server is in flight wait for its answer and then go
- * together in one call, instead of a small call per loop iteration queued behind it (under load that halved the
- * script calls per request); a quarter of store.timeout at most, then they go behind it; and none waits longer
- * than store.timeout after it came: a server that answers the first call late and never answers the next leaves
- * the later requests waiting that long, not a whole timeout after their call was sent (merged or alone). */
-static void test_held_while_a_call_is_in_flight(void **st)
-{
-    (void)st;
-    late_held(300, 'k', 2);
-    late_held(1500, 'q', 2);
-    late_held(300, 'k', 1);
 }
 
 typedef struct late_write {
@@ -4582,7 +4487,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_subscribe_timeout),
         cmocka_unit_test(test_call_deadline),
         cmocka_unit_test(test_retry_keeps_deadline),
-        cmocka_unit_test(test_held_while_a_call_is_in_flight),
         cmocka_unit_test(test_moved_storm_bounded),
         cmocka_unit_test(test_mirror_retry_keeps_deadline),
         cmocka_unit_test(test_two_daemons_share_a_limit),
