@@ -46,6 +46,7 @@ typedef struct rconn_entry {
     uint64_t sent_us;      /* for the latency histogram */
     int script;            /* a script call */
     int answered;          /* its caller was answered NULL at answer_by_ms, and counted in failed then */
+    int awaited;           /* rconn_await: its caller holds what it would send next until it is answered */
 } rconn_entry;
 
 struct rconn {
@@ -72,6 +73,7 @@ struct rconn {
     uint64_t clock_at_ms;      /* when it was taken */
     rconn_entry *q;            /* FIFO ring of commands in flight */
     size_t qcap, qhead, qlen;
+    size_t awaited;            /* entries in q marked by rconn_await whose caller is not answered yet */
     rconn_stats st;
     uint64_t hist[RCONN_HIST]; /* reply latencies */
     uint64_t hist_n;
@@ -123,6 +125,7 @@ static int q_pop(rconn *rc, rconn_entry *out)
     *out = rc->q[rc->qhead];
     rc->qhead = (rc->qhead + 1) % rc->qcap;
     rc->qlen--;
+    rc->awaited -= out->awaited && out->cb; /* one answered at its answer_by was taken off then */
     return 1;
 }
 
@@ -272,6 +275,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
             rconn_reply_fn cb = e->cb;
             e->cb = NULL;
             e->answered = 1;
+            rc->awaited -= e->awaited;
             rc->st.failed++;
             cb(rc, NULL, e->arg);
         }
@@ -353,7 +357,7 @@ static int push_command(rconn *rc, int argc, const char **argv, const size_t *le
 {
     uint64_t now_us = mono_us(), deadline_ms = now_us / 1000 + timeout_ms;
     /* the caller's deadline counts only when it comes first (and there is a caller to answer) */
-    rconn_entry e = {cb, arg, deadline_ms, cb && answer_by_ms < deadline_ms ? answer_by_ms : 0, now_us, 0, 0};
+    rconn_entry e = {cb, arg, deadline_ms, cb && answer_by_ms < deadline_ms ? answer_by_ms : 0, now_us, 0, 0, 0};
 
     if (argc >= 1 && lens[0] >= 4 && !strncasecmp(argv[0], "EVAL", 4))
         e.script = 1;
@@ -944,6 +948,35 @@ uint64_t rconn_fail_by(const rconn *rc, uint64_t answer_by_ms)
         if (rc->q[(rc->qhead + i) % rc->qcap].deadline_ms < by)
             by = rc->q[(rc->qhead + i) % rc->qcap].deadline_ms;
     return by;
+}
+
+/* rconn_await - mark the command pushed last (if its caller waits for it) as one that later commands wait for */
+void rconn_await(rconn *rc)
+{
+    if (!rc->qlen)
+        return;
+    rconn_entry *e = &rc->q[(rc->qhead + rc->qlen - 1) % rc->qcap];
+    if (e->cb && !e->awaited) {
+        e->awaited = 1;
+        rc->awaited++;
+    }
+}
+
+size_t rconn_awaited(const rconn *rc)
+{
+    return rc->awaited;
+}
+
+/* rconn_write_now - what is buffered for the server goes now, not at the end of the loop turn (ev_add_write) */
+void rconn_write_now(rconn *rc)
+{
+    if (!rc->ac || !(rc->ac->c.flags & REDIS_CONNECTED))
+        return;
+    rconn_ev *e = rc->ac->ev.data;
+    if (!e || !event_pending(e->flush, EV_WRITE, NULL))
+        return;
+    event_del(e->flush);
+    ev_write(-1, EV_WRITE, e); /* a failed write drops the connection: e, and the callbacks in flight, run */
 }
 
 /* rconn_server_deadline - the latest the server may run a command sent now, in its clock */

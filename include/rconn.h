@@ -148,6 +148,16 @@ uint64_t rconn_fail_by(const rconn *rc, uint64_t answer_by_ms);
  * clocks; but see rconn_clock_sample), so that a command that runs by it has run before its caller was answered
  * NULL. 0 while the connection knows nothing of the server's clock */
 uint64_t rconn_server_deadline(const rconn *rc, uint64_t answer_by_ms);
+/* rconn_await - mark the command just sent (with a callback) as one its caller holds later commands for: its
+ * callback, called once whatever the answer (a reply, NULL at the caller's deadline or when the connection
+ * drops), is where the caller sends what it held. rconn_awaited - how many such commands are in flight with
+ * their callers not answered yet */
+void rconn_await(rconn *rc);
+size_t rconn_awaited(const rconn *rc);
+/* rconn_write_now - write the commands buffered in this loop turn now (they go at its end otherwise). Only from a
+ * loop callback of the caller's own, never from a reply callback: a failed write drops the connection, and the
+ * callbacks of the commands in flight run in there */
+void rconn_write_now(rconn *rc);
 /* rconn_send_any - the same, also while an outage is being repaired (cluster discovery on a fresh connection) */
 int rconn_send_any(rconn *rc, int argc, const char **argv, const size_t *lens, rconn_reply_fn cb, void *arg);
 /* rconn_sha - the loaded script's sha, "" before the first SCRIPT LOAD answered */

@@ -83,14 +83,14 @@ for set in ${FG_BENCH_SETS-bench bench-greylist bench-redis}; do
   if [ $set = bench-redis ]; then stop $REDISPID; fi
 done
 
-# what a request costs Redis, in instructions (callgrind), with 1 and 5 requests per script call (the ratio
+# what a request costs Redis, in instructions (callgrind), with 1, 4 and 8 requests per script call (the ratio
 # above moves with the machine's load and with how many requests share a call, this does not): 60,000
 # requests loaded first (tests/bench/rediscost.c, 16 per call; then SAVE), so that the 2,000 measured meet
 # hot keys as in a long run, on a redis-server restarted under callgrind with that data
 case " ${FG_BENCH_SETS-bench-redis} " in *" bench-redis "*) REDISCOST=${FG_BENCH_REDISCOST:-1} ;; *) REDISCOST=0 ;; esac
 if [ "$REDISCOST" = 1 ] && command -v valgrind >/dev/null; then
   echo "redis store: callgrind instructions of redis-server per request (bench-redis, 2,000 requests after 60,000)"
-  for k in 1 5; do
+  for k in 1 4 8; do
     rm -f "$TMP/dump.rdb"; start_redis
     "$TOP/$BUILD/tests/rediscost" "$TMP/bench-redis.conf" 60000 16 >/dev/null && rcli SAVE >/dev/null
     stop $REDISPID; rm -f "$TMP/redis.sock"
