@@ -496,7 +496,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             }
         /* the first of them came at first - timeout: held until a quarter of the timeout after that at most */
         uint64_t until = first - st->cfg.timeout_ms + st->cfg.timeout_ms / REDIS_HOLD_DIV;
-        if (m->n < REDIS_PARTS_MAX && !st->closing && rconn_is_up(g->rc) && rconn_awaited(g->rc) && until > now) {
+        /* none waits past that quarter, nor for a server that is down (its requests fail now) */
+        int may_wait = !st->closing && rconn_is_up(g->rc) && until > now;
+        if (may_wait && m->n < REDIS_PARTS_MAX && rconn_awaited(g->rc)) {
             for (size_t k = 0; k < m->n; k++)
                 pend_put(st, m->g[k]);
             m->next = st->free_merges;
@@ -505,7 +507,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
                 release = until;
             continue;
         }
-        if (m->n > most) {
+        if (may_wait && m->n > most) {
             for (size_t k = most; k < m->n; k++)
                 pend_put(st, m->g[k]);
             m->n = most;
@@ -517,7 +519,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
         rconn_write_now(rc); /* before this turn's answers are written: Redis starts on it meanwhile */
     }
     if (release) {
-        struct timeval tv = {(time_t)((release - now) / 1000), (suseconds_t)((release - now) % 1000 * 1000)};
+        uint64_t in = release > now ? release - now : 0;
+        struct timeval tv = {(time_t)(in / 1000), (suseconds_t)(in % 1000 * 1000)};
         evtimer_add(st->release, &tv);
     }
 }

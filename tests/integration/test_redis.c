@@ -1944,6 +1944,78 @@ static void late_held(unsigned delay_ms, char released_by, int held)
     reap(pid, SIGKILL);
 }
 
+/* late_split - request A on the late server, which answers it with an error after 1000 ms and never answers the
+ * next call; 12 requests come in one turn while A's call is in flight (store.timeout 2000 ms). They wait a quarter
+ * of the timeout, then go behind A's call all in one call: past their quarter, none is held back as the rest of a
+ * split, where a remainder waited for A's answer, or, had the connection dropped meanwhile, for ever (the release
+ * timer, armed for an instant already past, wrapped to ~10^16 s). No third call is made, and all 13 get on_error
+ * by their deadline with the connection up. */
+static void late_split(void)
+{
+    struct event_base *base = event_base_new();
+    rconn_url u;
+    char err[256], url[64], key[13][16];
+    redis_config rcfg = {.timeout_ms = 2000, .connect_timeout_ms = 5000};
+    pid_t pid;
+    int evfd;
+    store_batch b[13];
+    late_answer a[13];
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&pid, LATE_ERROR, 1000, &evfd));
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    redis_spec spec = {.kind = REDIS_SINGLE, .urls = &u, .nurls = 1};
+    store *s = redis_store_new(base, &spec, &rcfg, err, sizeof err);
+    assert_non_null(s);
+    wait_up(base, s);
+    memset(b, 0, sizeof b);
+    memset(a, 0, sizeof a);
+    for (int i = 0; i < 13; i++) {
+        a[i].s = s;
+        snprintf(key[i], sizeof key[i], "split%d", i);
+        batch_reset(&b[i], 1700000000000ULL);
+        batch_add(&b[i], STORE_WINDOW, (const unsigned char *)key[i], strlen(key[i]))->win =
+            (window_spec){3600000, 10, 10};
+        b[i].commit = 1;
+    }
+    uint64_t trips = late_trips(s);
+    assert_int_equal(store_submit(s, &b[0], on_late_done, &a[0]), STORE_PENDING);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(s), trips + 1);
+    for (int i = 1; i < 13; i++)
+        assert_int_equal(store_submit(s, &b[i], on_late_done, &a[i]), STORE_PENDING);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(s), trips + 1);
+    /* at their quarter (500 ms), behind A's call: all 12 in it */
+    while (late_trips(s) == trips + 1)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(a[0].done, 0);
+    late_event(base, evfd, 'R');
+    /* A's answer (1000 ms) sends nothing more: nothing was left */
+    while (!a[0].done)
+        event_base_loop(base, EVLOOP_ONCE);
+    for (int k = 0; k < 4; k++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(s), trips + 2);
+    int left = 13;
+    while (left) {
+        event_base_loop(base, EVLOOP_ONCE);
+        left = 0;
+        for (int i = 0; i < 13; i++)
+            left += !a[i].done;
+    }
+    assert_int_equal(late_trips(s), trips + 2);
+    for (int i = 0; i < 13; i++) {
+        assert_int_equal(a[i].status, -1);
+        assert_int_equal(a[i].sv.up, 1);
+    }
+    for (int i = 0; i < 13; i++)
+        batch_release(&b[i]);
+    store_free(s);
+    event_base_free(base);
+    close(evfd);
+    reap(pid, SIGKILL);
+}
+
 /* Requests that come while the store's script call to their server is in flight wait for its answer and then go
  * together in one call, instead of a small call per loop iteration queued behind it (under load that halved the
  * script calls per request); a quarter of store.timeout at most, then they go behind it; and none waits longer
@@ -1955,6 +2027,7 @@ static void test_held_while_a_call_is_in_flight(void **st)
     late_held(300, 'k', 2);
     late_held(1500, 'q', 2);
     late_held(300, 'k', 1);
+    late_split();
 }
 
 typedef struct late_write {
