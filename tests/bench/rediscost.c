@@ -1,8 +1,9 @@
 /*
  * rediscost - what a request costs Redis: the redis bench rule set through the engine and the redis store,
  * NREQ requests shaped as policy-load sends them (the same pools: 5,000 client addresses, 2,000 senders, 500
- * recipients), submitted K at a time in one turn of the event loop, so that every script call carries K
- * requests (the store merges the requests of one turn), then waiting for the K answers
+ * recipients), submitted K at a time in one turn of the event loop, then waiting for the K answers. The store
+ * merges the requests of one turn in calls of half the requests outstanding at most (4 at least: redis.c
+ * on_flush), so K requests go in calls of max(4, K/2): 1 a call for K = 1, 4 for 8, 8 for 16
  *
  *     rediscost CONF NREQ K [SKIP]
  *
@@ -11,7 +12,7 @@
  * Not a test and not timed: make bench runs the redis-server it starts under callgrind and divides the
  * instructions Redis spent by NREQ, a figure that the machine's load does not move (the ratio of make bench
  * does: the load generator, floodgated and Redis share the machine's cores). K fixes how many requests
- * share a call, which under load depends on timing.
+ * share a call, which under load depends on timing (about 7 at 16 connections in make bench).
  */
 #include <event2/event.h>
 #include <stdio.h>
