@@ -496,23 +496,26 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             }
         /* the first of them came at first - timeout: held until a quarter of the timeout after that at most */
         uint64_t until = first - st->cfg.timeout_ms + st->cfg.timeout_ms / REDIS_HOLD_DIV;
-        /* none waits past that quarter, nor for a server that is down (its requests fail now) */
-        int may_wait = !st->closing && rconn_is_up(g->rc) && until > now;
-        if (may_wait && m->n < REDIS_PARTS_MAX && rconn_awaited(g->rc)) {
-            for (size_t k = 0; k < m->n; k++)
+        /* how many go now: none while a call is in flight, at most `most` otherwise; but none waits past that
+         * quarter, nor for a server that is down (its requests fail now) */
+        size_t go = m->n;
+        if (!st->closing && rconn_is_up(g->rc) && until > now) {
+            if (rconn_awaited(g->rc) && m->n < REDIS_PARTS_MAX)
+                go = 0;
+            else if (m->n > most)
+                go = most;
+        }
+        if (go < m->n) {
+            for (size_t k = go; k < m->n; k++)
                 pend_put(st, m->g[k]);
+            m->n = go;
+            if (!release || until < release)
+                release = until;
+        }
+        if (!go) {
             m->next = st->free_merges;
             st->free_merges = m;
-            if (!release || until < release)
-                release = until;
             continue;
-        }
-        if (may_wait && m->n > most) {
-            for (size_t k = most; k < m->n; k++)
-                pend_put(st, m->g[k]);
-            m->n = most;
-            if (!release || until < release)
-                release = until;
         }
         rconn *rc = g->rc;
         send_merged(st, m);

@@ -1037,14 +1037,20 @@ static void test_one_read_per_call(void **st)
     event_base_free(base);
 }
 
+/* late_trips - the script calls sent to the server so far (round trips) */
+static uint64_t late_trips(store *s)
+{
+    store_server sv;
+    assert_int_equal(store_servers(s, &sv, 1), 1);
+    return sv.round_trips;
+}
+
 /* Requests that come together go in calls of half the requests outstanding at most (4 at least), the rest when
  * the first call is answered: 12 requests for one key submitted in one loop turn make a call of 6 at once and
  * one of 6 when it is answered (all of them in one call of 12 before), so that under load the requests form
  * two halves that take turns, one in Redis while the daemon answers the other (README Performance). Each is
  * decided as if alone, in order: totals 1 to 12. A 13th request then, with 6 the most a call may take while
  * the peak of 12 is recent, goes at once in a call of its own. */
-static uint64_t late_trips(store *s);
-
 static void test_calls_take_half(void **st)
 {
     struct event_base *base = event_base_new();
@@ -1866,12 +1872,58 @@ static void test_retry_keeps_deadline(void **st)
     late_retry(LATE_MOVED);
 }
 
-/* late_trips - the script calls sent to the server so far */
-static uint64_t late_trips(store *s)
+enum { LATE_REQS = 13 };
+
+/* late_fix - a store on the late server (store.timeout timeout_ms; the first script call answered with an error
+ * after delay_ms, none after it) and LATE_REQS requests of one window each, for keys prefix0, prefix1, ... */
+typedef struct late_fix {
+    struct event_base *base;
+    store *s;
+    pid_t pid;
+    int evfd;
+    char key[LATE_REQS][16];
+    store_batch b[LATE_REQS];
+    late_answer a[LATE_REQS];
+} late_fix;
+
+static void late_open(late_fix *f, unsigned timeout_ms, unsigned delay_ms, const char *prefix)
 {
-    store_server sv;
-    assert_int_equal(store_servers(s, &sv, 1), 1);
-    return sv.round_trips;
+    rconn_url u;
+    char err[256], url[64];
+    redis_config rcfg = {.timeout_ms = timeout_ms, .connect_timeout_ms = 5000};
+
+    memset(f, 0, sizeof *f);
+    f->base = event_base_new();
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&f->pid, LATE_ERROR, delay_ms, &f->evfd));
+    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
+    redis_spec spec = {.kind = REDIS_SINGLE, .urls = &u, .nurls = 1};
+    f->s = redis_store_new(f->base, &spec, &rcfg, err, sizeof err);
+    assert_non_null(f->s);
+    wait_up(f->base, f->s);
+    for (int i = 0; i < LATE_REQS; i++) {
+        f->a[i].s = f->s;
+        snprintf(f->key[i], sizeof f->key[i], "%s%d", prefix, i);
+        batch_reset(&f->b[i], 1700000000000ULL);
+        batch_add(&f->b[i], STORE_WINDOW, (const unsigned char *)f->key[i], strlen(f->key[i]))->win =
+            (window_spec){3600000, 10, 10};
+        f->b[i].commit = 1;
+    }
+}
+
+static void late_close(late_fix *f)
+{
+    for (int i = 0; i < LATE_REQS; i++)
+        batch_release(&f->b[i]);
+    store_free(f->s);
+    event_base_free(f->base);
+    close(f->evfd);
+    reap(f->pid, SIGKILL);
+}
+
+/* late_submit - request i goes to the store */
+static void late_submit(late_fix *f, int i)
+{
+    assert_int_equal(store_submit(f->s, &f->b[i], on_late_done, &f->a[i]), STORE_PENDING);
 }
 
 /* late_held - requests A, B and C (store.timeout 3000 ms) on the late server, which answers A's call with an error
@@ -1880,68 +1932,42 @@ static uint64_t late_trips(store *s)
  * the timeout after B came (A's answer comes later). B alone goes in a call of its own, B and C in one merged */
 static void late_held(unsigned delay_ms, char released_by, int held)
 {
-    struct event_base *base = event_base_new();
-    rconn_url u;
-    char err[256], url[64], key[3][16];
-    redis_config rcfg = {.timeout_ms = 3000, .connect_timeout_ms = 5000};
-    pid_t pid;
-    int evfd, n = 1 + held;
-    store_batch b[3];
-    late_answer a[3];
+    late_fix f;
+    int n = 1 + held;
 
-    snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&pid, LATE_ERROR, delay_ms, &evfd));
-    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
-    redis_spec spec = {.kind = REDIS_SINGLE, .urls = &u, .nurls = 1};
-    store *s = redis_store_new(base, &spec, &rcfg, err, sizeof err);
-    assert_non_null(s);
-    wait_up(base, s);
-    memset(b, 0, sizeof b);
-    memset(a, 0, sizeof a);
-    for (int i = 0; i < 3; i++) {
-        a[i].s = s;
-        snprintf(key[i], sizeof key[i], "held%d", i);
-        batch_reset(&b[i], 1700000000000ULL);
-        batch_add(&b[i], STORE_WINDOW, (const unsigned char *)key[i], strlen(key[i]))->win =
-            (window_spec){3600000, 10, 10};
-        b[i].commit = 1;
-    }
-    uint64_t trips = late_trips(s);
+    late_open(&f, 3000, delay_ms, "held");
+    uint64_t trips = late_trips(f.s);
     /* A goes at the end of its loop iteration; B and C, each in an iteration of its own, wait */
-    assert_int_equal(store_submit(s, &b[0], on_late_done, &a[0]), STORE_PENDING);
-    event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(late_trips(s), trips + 1);
+    late_submit(&f, 0);
+    event_base_loop(f.base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(f.s), trips + 1);
     for (int i = 1; i < n; i++) {
-        assert_int_equal(store_submit(s, &b[i], on_late_done, &a[i]), STORE_PENDING);
+        late_submit(&f, i);
         for (int k = 0; k < 4; k++)
-            event_base_loop(base, EVLOOP_NONBLOCK);
-        assert_int_equal(late_trips(s), trips + 1);
-        assert_int_equal(a[i].done, 0);
+            event_base_loop(f.base, EVLOOP_NONBLOCK);
+        assert_int_equal(late_trips(f.s), trips + 1);
+        assert_int_equal(f.a[i].done, 0);
     }
     /* then what was held goes, in one call, which is never answered: when A's answer comes, or a quarter of the
      * timeout after B came, behind A's call */
-    while (!a[0].done && late_trips(s) == trips + 1)
-        event_base_loop(base, EVLOOP_ONCE);
+    while (!f.a[0].done && late_trips(f.s) == trips + 1)
+        event_base_loop(f.base, EVLOOP_ONCE);
     if (released_by == 'k') /* A's answer and the flush that sends B and C run in one loop iteration */
-        event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(late_trips(s), trips + 2);
-    assert_int_equal(a[0].done, released_by == 'k');
-    late_event(base, evfd, 'R');
-    while (!a[0].done || !a[1].done || (n > 2 && !a[2].done))
-        event_base_loop(base, EVLOOP_ONCE);
-    assert_int_equal(a[0].status, -1);
+        event_base_loop(f.base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(f.s), trips + 2);
+    assert_int_equal(f.a[0].done, released_by == 'k');
+    late_event(f.base, f.evfd, 'R');
+    while (!f.a[0].done || !f.a[1].done || (n > 2 && !f.a[2].done))
+        event_base_loop(f.base, EVLOOP_ONCE);
+    assert_int_equal(f.a[0].status, -1);
     /* what was held is answered on_error by its own deadline (3000 ms after it came): the call's own timeout,
      * counted from when it was sent, has not run out then, so the connection is still up and no outage started */
     for (int i = 1; i < n; i++) {
-        assert_int_equal(a[i].status, -1);
-        assert_int_equal(a[i].sv.up, 1);
-        assert_int_equal(a[i].sv.outages, 0);
+        assert_int_equal(f.a[i].status, -1);
+        assert_int_equal(f.a[i].sv.up, 1);
+        assert_int_equal(f.a[i].sv.outages, 0);
     }
-    for (int i = 0; i < 3; i++)
-        batch_release(&b[i]);
-    store_free(s);
-    event_base_free(base);
-    close(evfd);
-    reap(pid, SIGKILL);
+    late_close(&f);
 }
 
 /* late_split - request A on the late server, which answers it with an error after 1000 ms and never answers the
@@ -1952,68 +1978,41 @@ static void late_held(unsigned delay_ms, char released_by, int held)
  * by their deadline with the connection up. */
 static void late_split(void)
 {
-    struct event_base *base = event_base_new();
-    rconn_url u;
-    char err[256], url[64], key[13][16];
-    redis_config rcfg = {.timeout_ms = 2000, .connect_timeout_ms = 5000};
-    pid_t pid;
-    int evfd;
-    store_batch b[13];
-    late_answer a[13];
+    late_fix f;
 
-    snprintf(url, sizeof url, "redis://127.0.0.1:%u", late_start(&pid, LATE_ERROR, 1000, &evfd));
-    assert_int_equal(rconn_url_parse(url, &u, err, sizeof err), 0);
-    redis_spec spec = {.kind = REDIS_SINGLE, .urls = &u, .nurls = 1};
-    store *s = redis_store_new(base, &spec, &rcfg, err, sizeof err);
-    assert_non_null(s);
-    wait_up(base, s);
-    memset(b, 0, sizeof b);
-    memset(a, 0, sizeof a);
-    for (int i = 0; i < 13; i++) {
-        a[i].s = s;
-        snprintf(key[i], sizeof key[i], "split%d", i);
-        batch_reset(&b[i], 1700000000000ULL);
-        batch_add(&b[i], STORE_WINDOW, (const unsigned char *)key[i], strlen(key[i]))->win =
-            (window_spec){3600000, 10, 10};
-        b[i].commit = 1;
-    }
-    uint64_t trips = late_trips(s);
-    assert_int_equal(store_submit(s, &b[0], on_late_done, &a[0]), STORE_PENDING);
-    event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(late_trips(s), trips + 1);
-    for (int i = 1; i < 13; i++)
-        assert_int_equal(store_submit(s, &b[i], on_late_done, &a[i]), STORE_PENDING);
-    event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(late_trips(s), trips + 1);
+    late_open(&f, 2000, 1000, "split");
+    uint64_t trips = late_trips(f.s);
+    late_submit(&f, 0);
+    event_base_loop(f.base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(f.s), trips + 1);
+    for (int i = 1; i < LATE_REQS; i++)
+        late_submit(&f, i);
+    event_base_loop(f.base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(f.s), trips + 1);
     /* at their quarter (500 ms), behind A's call: all 12 in it */
-    while (late_trips(s) == trips + 1)
-        event_base_loop(base, EVLOOP_ONCE);
-    assert_int_equal(a[0].done, 0);
-    late_event(base, evfd, 'R');
+    while (late_trips(f.s) == trips + 1)
+        event_base_loop(f.base, EVLOOP_ONCE);
+    assert_int_equal(f.a[0].done, 0);
+    late_event(f.base, f.evfd, 'R');
     /* A's answer (1000 ms) sends nothing more: nothing was left */
-    while (!a[0].done)
-        event_base_loop(base, EVLOOP_ONCE);
+    while (!f.a[0].done)
+        event_base_loop(f.base, EVLOOP_ONCE);
     for (int k = 0; k < 4; k++)
-        event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(late_trips(s), trips + 2);
-    int left = 13;
+        event_base_loop(f.base, EVLOOP_NONBLOCK);
+    assert_int_equal(late_trips(f.s), trips + 2);
+    int left = LATE_REQS;
     while (left) {
-        event_base_loop(base, EVLOOP_ONCE);
+        event_base_loop(f.base, EVLOOP_ONCE);
         left = 0;
-        for (int i = 0; i < 13; i++)
-            left += !a[i].done;
+        for (int i = 0; i < LATE_REQS; i++)
+            left += !f.a[i].done;
     }
-    assert_int_equal(late_trips(s), trips + 2);
-    for (int i = 0; i < 13; i++) {
-        assert_int_equal(a[i].status, -1);
-        assert_int_equal(a[i].sv.up, 1);
+    assert_int_equal(late_trips(f.s), trips + 2);
+    for (int i = 0; i < LATE_REQS; i++) {
+        assert_int_equal(f.a[i].status, -1);
+        assert_int_equal(f.a[i].sv.up, 1);
     }
-    for (int i = 0; i < 13; i++)
-        batch_release(&b[i]);
-    store_free(s);
-    event_base_free(base);
-    close(evfd);
-    reap(pid, SIGKILL);
+    late_close(&f);
 }
 
 /* Requests that come while the store's script call to their server is in flight wait for its answer and then go
